@@ -1,0 +1,104 @@
+//! Wiring: builds the store, engine and both listeners from a [`Config`], and runs them until a
+//! shutdown future resolves. `main` and the tests use the same [`Application::build`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::http::{self, AppState, wire};
+use crate::metrics::Metrics;
+use crate::store::{MemoryStore, Store};
+
+/// How often idle senders are forgotten.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr} ({variable}): {source}")]
+    Listen {
+        variable: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("FLOODGATE_REDIS_URL is set, but this build has only the embedded store; unset it")]
+    RedisUnsupported,
+}
+
+pub struct Application {
+    webhook: TcpListener,
+    admin: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config, clock: Clock) -> Result<Application, StartError> {
+        if config.redis.is_some() {
+            return Err(StartError::RedisUnsupported);
+        }
+        let policy = Arc::new(config.policy.clone());
+        let metrics = Metrics::new(&[wire::BEFORE_SEND_SINGLE, wire::BEFORE_SEND_GROUP]);
+        let store = Store::Memory(Arc::new(MemoryStore::new(policy.clone())));
+        let engine = Engine::new(&config, policy, store, None, clock, metrics.clone());
+        let bind = |variable, addr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Listen { variable, addr, source })
+        };
+        let webhook = bind("FLOODGATE_LISTEN", config.listen).await?;
+        let admin = bind("FLOODGATE_ADMIN_LISTEN", config.admin_listen).await?;
+        let state = AppState {
+            engine: Arc::new(engine),
+            metrics,
+            auth_token: config.auth_token.clone(),
+            admin_token: config.admin_token.clone(),
+            max_body: config.max_body,
+        };
+        Ok(Application { webhook, admin, state })
+    }
+
+    pub fn webhook_addr(&self) -> SocketAddr {
+        self.webhook.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|&stop| stop).await;
+        };
+
+        let engine = self.state.engine.clone();
+        let mut housekeeping_stop = stopped.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { engine.forget_idle(); }
+                    _ = housekeeping_stop.wait_for(|&stop| stop) => break,
+                }
+            }
+        });
+
+        let webhook = axum::serve(self.webhook, http::webhook_router(self.state.clone()))
+            .with_graceful_shutdown(until_stopped(stopped.clone()));
+        let admin = axum::serve(self.admin, http::admin::router(self.state))
+            .with_graceful_shutdown(until_stopped(stopped));
+        tokio::try_join!(webhook.into_future(), admin.into_future())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,392 @@
+//! Start-up configuration: every variable of CONTRACT §4, parsed once into typed values.
+//!
+//! [`Config::from_vars`] takes the variables as pairs, so tests build a `Config` without touching
+//! the process environment; a bad value is a [`ConfigError`] that names the variable and value.
+
+mod parse;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::policy::{Mode, Policy, RuleModes};
+
+pub use parse::{duration, limit};
+
+/// Every variable floodgate reads, next to its default.
+pub mod vars {
+    pub const LISTEN: (&str, &str) = ("FLOODGATE_LISTEN", "0.0.0.0:8080");
+    pub const ADMIN_LISTEN: (&str, &str) = ("FLOODGATE_ADMIN_LISTEN", "0.0.0.0:9091");
+    pub const REDIS_URL: (&str, &str) = ("FLOODGATE_REDIS_URL", "");
+    pub const REDIS_CLUSTER: (&str, &str) = ("FLOODGATE_REDIS_CLUSTER", "false");
+    pub const REDIS_TIMEOUT: (&str, &str) = ("FLOODGATE_REDIS_TIMEOUT", "50ms");
+    pub const KEY_PREFIX: (&str, &str) = ("FLOODGATE_KEY_PREFIX", "fg");
+    pub const MODE: (&str, &str) = ("FLOODGATE_MODE", "enforce");
+    pub const FAIL_MODE: (&str, &str) = ("FLOODGATE_FAIL_MODE", "open");
+    pub const AUTH_TOKEN: (&str, &str) = ("FLOODGATE_AUTH_TOKEN", "");
+    pub const ADMIN_TOKEN: (&str, &str) = ("FLOODGATE_ADMIN_TOKEN", "");
+    pub const MAX_BODY: (&str, &str) = ("FLOODGATE_MAX_BODY", "256KiB");
+    pub const BURST: (&str, &str) = ("FLOODGATE_BURST", "10/1s");
+    pub const RATE_LIMITS: (&str, &str) = ("FLOODGATE_RATE_LIMITS", "30/10s,120/1m,1000/1h");
+    pub const REPEAT_LIMIT: (&str, &str) = ("FLOODGATE_REPEAT_LIMIT", "3/10m");
+    pub const REPEAT_MIN_CHARS: (&str, &str) = ("FLOODGATE_REPEAT_MIN_CHARS", "10");
+    pub const CAMPAIGN_LIMIT: (&str, &str) = ("FLOODGATE_CAMPAIGN_LIMIT", "5/10m");
+    pub const FANOUT_LIMIT: (&str, &str) = ("FLOODGATE_FANOUT_LIMIT", "30/10m");
+    pub const MENTION_LIMIT: (&str, &str) = ("FLOODGATE_MENTION_LIMIT", "10");
+    pub const STRIKES: (&str, &str) = ("FLOODGATE_STRIKES", "5/10m");
+    pub const BLOCK_FOR: (&str, &str) = ("FLOODGATE_BLOCK_FOR", "10m");
+    pub const BLOCK_MAX: (&str, &str) = ("FLOODGATE_BLOCK_MAX", "24h");
+    pub const EXEMPT_SENDERS: (&str, &str) = ("FLOODGATE_EXEMPT_SENDERS", "imAdmin");
+    pub const CHECK_SYSTEM: (&str, &str) = ("FLOODGATE_CHECK_SYSTEM", "false");
+    pub const LOG: (&str, &str) = ("FLOODGATE_LOG", "info");
+    pub const LOG_FORMAT: (&str, &str) = ("FLOODGATE_LOG_FORMAT", "text");
+    /// Per-rule shadow switches: `FLOODGATE_<RULE>_MODE`.
+    pub const RULE_MODES: [&str; 7] = [
+        "FLOODGATE_BURST_MODE",
+        "FLOODGATE_RATE_MODE",
+        "FLOODGATE_REPEAT_MODE",
+        "FLOODGATE_CAMPAIGN_MODE",
+        "FLOODGATE_FANOUT_MODE",
+        "FLOODGATE_MENTIONS_MODE",
+        "FLOODGATE_BLOCK_MODE",
+    ];
+}
+
+/// A variable whose value could not be used; start-up stops with this message.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// A secret compared in constant time and never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time equality, so response timing does not leak the token.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(candidate).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailMode {
+    /// Decide on the replica's embedded store when the shared store cannot answer in time.
+    Open,
+    /// Reject with 5099 when the shared store cannot answer in time.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the shared state lives. `None` in [`Config::redis`] means the embedded store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// One URL, or the seed nodes of a cluster. May carry a password: never logged whole.
+    pub urls: Vec<Secret>,
+    pub cluster: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub redis: Option<RedisConfig>,
+    pub redis_timeout: Duration,
+    pub key_prefix: String,
+    pub fail_mode: FailMode,
+    pub auth_token: Option<Secret>,
+    pub admin_token: Option<Secret>,
+    pub max_body: usize,
+    pub policy: Policy,
+    pub exempt_senders: HashSet<String>,
+    pub check_system: bool,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(std::env::vars())
+    }
+
+    /// Builds a config from `(name, value)` pairs; variables not given take their defaults.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let env = Env(vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .filter(|(k, _)| k.starts_with("FLOODGATE_"))
+            .collect());
+        env.build()
+    }
+
+    /// Defaults everywhere, listeners on ephemeral loopback ports: the base for tests.
+    pub fn for_tests() -> Config {
+        let mut config = Config::from_vars(Vec::<(String, String)>::new()).expect("defaults parse");
+        config.listen = "127.0.0.1:0".parse().expect("literal address");
+        config.admin_listen = "127.0.0.1:0".parse().expect("literal address");
+        config
+    }
+}
+
+struct Env(HashMap<String, String>);
+
+impl Env {
+    /// Parses `var` (or its default) with `parse`, naming the variable on failure.
+    fn get<T>(
+        &self,
+        (name, default): (&'static str, &str),
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let value = self.0.get(name).map(String::as_str).unwrap_or(default);
+        parse(value).map_err(|reason| ConfigError {
+            variable: name,
+            value: value.to_string(),
+            reason,
+        })
+    }
+
+    fn build(&self) -> Result<Config, ConfigError> {
+        use parse::*;
+        use vars::*;
+
+        let addr = |text: &str| {
+            text.trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| format!("`{text}` is not HOST:PORT with a numeric host"))
+        };
+        let global_mode = self.get(MODE, mode)?;
+        let mut modes = RuleModes::default();
+        let slots = [
+            &mut modes.burst,
+            &mut modes.rate,
+            &mut modes.repeat,
+            &mut modes.campaign,
+            &mut modes.fanout,
+            &mut modes.mentions,
+            &mut modes.block,
+        ];
+        for (name, slot) in RULE_MODES.into_iter().zip(slots) {
+            let rule_mode = self.get((name, "enforce"), mode)?;
+            *slot = if global_mode == Mode::Shadow { Mode::Shadow } else { rule_mode };
+        }
+
+        let policy = Policy {
+            burst: self.get(BURST, optional_limit)?,
+            rate: self.get(RATE_LIMITS, limit_list)?,
+            repeat: self.get(REPEAT_LIMIT, optional_limit)?,
+            repeat_min_chars: self.get(REPEAT_MIN_CHARS, |t| {
+                t.trim().parse().map_err(|_| format!("`{t}` is not a whole number"))
+            })?,
+            campaign: self.get(CAMPAIGN_LIMIT, optional_limit)?,
+            fanout: self.get(FANOUT_LIMIT, optional_limit)?,
+            mention_limit: self.get(MENTION_LIMIT, optional_count)?,
+            strikes: self.get(STRIKES, optional_limit)?,
+            block_for: self.get(BLOCK_FOR, duration)?,
+            block_max: self.get(BLOCK_MAX, duration)?,
+            modes,
+        };
+        if policy.block_max < policy.block_for {
+            let value = self.0.get(BLOCK_MAX.0).cloned().unwrap_or(BLOCK_MAX.1.into());
+            return Err(ConfigError {
+                variable: BLOCK_MAX.0,
+                value,
+                reason: format!("must not be shorter than {} ({:?})", BLOCK_FOR.0, policy.block_for),
+            });
+        }
+
+        let cluster = self.get(REDIS_CLUSTER, boolean)?;
+        let redis = self.get(REDIS_URL, |text| redis_urls(text, cluster))?;
+        Ok(Config {
+            listen: self.get(LISTEN, addr)?,
+            admin_listen: self.get(ADMIN_LISTEN, addr)?,
+            redis,
+            redis_timeout: self.get(REDIS_TIMEOUT, duration)?,
+            key_prefix: self.get(KEY_PREFIX, key_prefix)?,
+            fail_mode: self.get(FAIL_MODE, |t| match t.trim() {
+                "open" => Ok(FailMode::Open),
+                "closed" => Ok(FailMode::Closed),
+                _ => Err(format!("`{t}` is not `open` or `closed`")),
+            })?,
+            auth_token: self.get(AUTH_TOKEN, token)?,
+            admin_token: self.get(ADMIN_TOKEN, token)?,
+            max_body: self.get(MAX_BODY, size)?,
+            policy,
+            exempt_senders: self.get(EXEMPT_SENDERS, |t| {
+                Ok(t.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect())
+            })?,
+            check_system: self.get(CHECK_SYSTEM, boolean)?,
+            log_filter: self.get(LOG, |t| Ok(t.to_string()))?,
+            log_format: self.get(LOG_FORMAT, |t| match t.trim() {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err(format!("`{t}` is not `text` or `json`")),
+            })?,
+        })
+    }
+}
+
+fn redis_urls(text: &str, cluster: bool) -> Result<Option<RedisConfig>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let urls: Vec<&str> = text.split(',').map(str::trim).collect();
+    if !cluster && urls.len() > 1 {
+        return Err("several URLs need FLOODGATE_REDIS_CLUSTER=true".into());
+    }
+    for url in &urls {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) || url.len() <= 9 {
+            // The URL may hold a password: describe it without echoing it.
+            return Err("each URL must start with redis:// or rediss:// and name a host".into());
+        }
+    }
+    Ok(Some(RedisConfig {
+        urls: urls.into_iter().map(Secret::new).collect(),
+        cluster,
+    }))
+}
+
+/// The prefix goes in front of hash tags, so braces would change which slot a key lands in.
+fn key_prefix(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text.chars().all(|c| c.is_ascii_graphic() && c != '{' && c != '}');
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err("use 1 to 64 printable ASCII characters without `{` or `}`".into())
+    }
+}
+
+fn token(text: &str) -> Result<Option<Secret>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    // A token travels as a path segment and in a header: keep it to URL-safe characters.
+    let ok = text.len() >= 8
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+    if ok {
+        Ok(Some(Secret::new(text)))
+    } else {
+        Err("use at least 8 characters from A-Z a-z 0-9 - . _ ~".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_are_the_contracts() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(config.admin_listen.to_string(), "0.0.0.0:9091");
+        assert_eq!(config.redis, None);
+        assert_eq!(config.redis_timeout, Duration::from_millis(50));
+        assert_eq!(config.policy, Policy::default());
+        assert_eq!(config.max_body, 256 * 1024);
+        assert!(config.exempt_senders.contains("imAdmin"));
+        assert_eq!(config.fail_mode, FailMode::Open);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable_and_value() {
+        let error = config(&[("FLOODGATE_RATE_LIMITS", "30/10s,lots")]).unwrap_err();
+        assert_eq!(error.variable, "FLOODGATE_RATE_LIMITS");
+        let message = error.to_string();
+        assert!(message.contains("FLOODGATE_RATE_LIMITS") && message.contains("lots"), "{message}");
+    }
+
+    #[test]
+    fn every_limit_variable_accepts_off() {
+        let config = config(&[
+            ("FLOODGATE_BURST", "off"),
+            ("FLOODGATE_RATE_LIMITS", "off"),
+            ("FLOODGATE_REPEAT_LIMIT", "off"),
+            ("FLOODGATE_CAMPAIGN_LIMIT", "off"),
+            ("FLOODGATE_FANOUT_LIMIT", "off"),
+            ("FLOODGATE_MENTION_LIMIT", "off"),
+            ("FLOODGATE_STRIKES", "off"),
+        ])
+        .unwrap();
+        let p = config.policy;
+        assert!(p.burst.is_none() && p.rate.is_empty() && p.repeat.is_none());
+        assert!(p.campaign.is_none() && p.fanout.is_none() && p.mention_limit.is_none());
+        assert!(p.strikes.is_none());
+    }
+
+    #[test]
+    fn global_shadow_overrides_every_rule_and_rules_can_shadow_alone() {
+        let all = config(&[("FLOODGATE_MODE", "shadow")]).unwrap();
+        assert_eq!(all.policy.modes, RuleModes::all(Mode::Shadow));
+        let one = config(&[("FLOODGATE_REPEAT_MODE", "shadow")]).unwrap();
+        assert_eq!(one.policy.modes.repeat, Mode::Shadow);
+        assert_eq!(one.policy.modes.rate, Mode::Enforce);
+    }
+
+    #[test]
+    fn redis_urls_are_checked_without_echoing_passwords() {
+        let error = config(&[("FLOODGATE_REDIS_URL", "http://:hunter22@x")]).unwrap_err();
+        assert!(!error.reason.contains("hunter22"));
+        let multi = config(&[("FLOODGATE_REDIS_URL", "redis://a:1,redis://b:2")]);
+        assert!(multi.is_err(), "several URLs without cluster mode");
+        let cluster = config(&[
+            ("FLOODGATE_REDIS_URL", "redis://a:1, redis://b:2"),
+            ("FLOODGATE_REDIS_CLUSTER", "true"),
+        ])
+        .unwrap();
+        assert_eq!(cluster.redis.unwrap().urls.len(), 2);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = config(&[("FLOODGATE_AUTH_TOKEN", "s3cret-token")]).unwrap();
+        assert!(!format!("{config:?}").contains("s3cret-token"));
+        assert!(config.auth_token.unwrap().matches(b"s3cret-token"));
+    }
+
+    #[test]
+    fn prefixes_with_braces_and_short_tokens_are_refused() {
+        assert!(config(&[("FLOODGATE_KEY_PREFIX", "a{b}")]).is_err());
+        assert!(config(&[("FLOODGATE_AUTH_TOKEN", "short")]).is_err());
+        assert!(config(&[("FLOODGATE_BLOCK_FOR", "2h"), ("FLOODGATE_BLOCK_MAX", "1h")]).is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! Fingerprints of message text: the normalisation of DETECTION.md, then a stable keyed hash.
+//!
+//! Two texts get the same fingerprint when they read the same to a person after cheap evasion
+//! is undone: Unicode compatibility forms, invisible characters, combining marks, case, Latin
+//! look-alikes, punctuation, whitespace and runs of one repeated character. CJK text survives
+//! unchanged and digits are kept (contact IDs and phone numbers matter in chat spam).
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+use super::homoglyph::latin_look_alike;
+use crate::store::Fingerprint;
+
+/// The hash key. Fixed and documented, so every replica and every version agree on the same
+/// fingerprint; persisted values (Redis keys) must never change meaning across upgrades.
+const FINGERPRINT_SEED: u64 = 0x666c_6f6f_6467_6174; // "floodgat"
+
+/// Normalises `text` into `out` (cleared first) and returns the number of characters kept.
+pub fn normalise_into(text: &str, out: &mut String) -> usize {
+    out.clear();
+    let mut kept = Collapser { out, last: None, count: 0 };
+    if text.is_ascii() {
+        // ASCII is already NFKC and has no marks or look-alikes: one pass over the bytes.
+        for byte in text.bytes().filter(u8::is_ascii_alphanumeric) {
+            kept.push(byte.to_ascii_lowercase() as char);
+        }
+        return kept.count;
+    }
+    for c in text.nfkc().filter(|&c| !is_default_ignorable(c)) {
+        decompose_canonical(c, |d| {
+            if is_combining_mark(d) {
+                return;
+            }
+            match latin_look_alike(d) {
+                Some(latin) => kept.push(latin),
+                None => d.to_lowercase().for_each(|l| {
+                    if l.is_alphanumeric() && !is_combining_mark(l) {
+                        kept.push(l)
+                    }
+                }),
+            }
+        });
+    }
+    kept.count
+}
+
+/// The normalised form of `text` (for tests, logs and tools; the hot path reuses a buffer).
+pub fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    normalise_into(text, &mut out);
+    out
+}
+
+/// The fingerprint of `text`, or `None` when its normalised form is shorter than `min_chars`
+/// (emoji-only and punctuation-only text normalise to nothing).
+pub fn fingerprint(text: &str, min_chars: usize) -> Option<Fingerprint> {
+    let mut normalised = String::with_capacity(text.len());
+    let kept = normalise_into(text, &mut normalised);
+    if kept == 0 || kept < min_chars {
+        return None;
+    }
+    Some(Fingerprint(xxhash_rust::xxh3::xxh3_64_with_seed(
+        normalised.as_bytes(),
+        FINGERPRINT_SEED,
+    )))
+}
+
+/// Appends letters and digits, dropping a character equal to the one before it ("nooow" = "now").
+struct Collapser<'a> {
+    out: &'a mut String,
+    last: Option<char>,
+    count: usize,
+}
+
+impl Collapser<'_> {
+    fn push(&mut self, c: char) {
+        if !c.is_alphanumeric() || self.last == Some(c) {
+            return;
+        }
+        self.last = Some(c);
+        self.out.push(c);
+        self.count += 1;
+    }
+}
+
+/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): invisible characters that
+/// NFKC keeps — zero-width spaces and joiners, soft hyphen, bidi controls, variation selectors.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evasion_variants_fold_together() {
+        let base = "Buy cheap followers now at example shop 42";
+        let variants = [
+            "BUY  cheap-followers NOW!!! at example... shop 42",
+            "Bυy cheap fоllowers now at еxample shop 42",           // Greek upsilon, Cyrillic o and e
+            "B\u{200B}uy che\u{00AD}ap fol\u{2060}lowers now at example shop 42", // invisibles
+            "Ｂｕｙ ｃｈｅａｐ ｆｏｌｌｏｗｅｒｓ ｎｏｗ ａｔ ｅｘａｍｐｌｅ ｓｈｏｐ ４２", // fullwidth
+            "Bùy chéap fõllowérs now at exämple shop 42",           // diacritics
+            "B\u{0337}u\u{0337}y\u{0337} cheap followers now at example shop 42", // zalgo
+            "Buuuuy cheeeap followers nooooow at example shop 42",  // stretched letters
+            "𝐁𝐮𝐲 𝐜𝐡𝐞𝐚𝐩 𝐟𝐨𝐥𝐥𝐨𝐰𝐞𝐫𝐬 𝐧𝐨𝐰 at example shop 42",          // mathematical bold
+            "ΒUΥ CHEAP FOLLOWERS NOW AT EXAMPLE SHOP 42",           // Greek capitals
+            "ᴮuy ᴄʜᴇᴀᴘ followers now at example shop 42",           // superscript and small caps
+            "Buy\tcheap\nfollowers now at example shop 4\u{FE0F}2",
+        ];
+        let expected = normalise(base);
+        assert_eq!(expected, "buycheapfolowersnowatexampleshop42");
+        for variant in variants {
+            assert_eq!(normalise(variant), expected, "{variant}");
+            assert_eq!(fingerprint(variant, 10), fingerprint(base, 10), "{variant}");
+        }
+    }
+
+    #[test]
+    fn distinct_sentences_stay_distinct() {
+        let pairs = [
+            ("加我微信领红包", "加我微信领红旗"),
+            ("明天下午三点开会", "明天下午四点开会"),
+            ("call me at 555 1234 tonight", "call me at 555 1235 tonight"),
+            ("hello world how are you", "hello word how are you"),
+            ("the meeting is at noon", "the meeting is at moon"),
+            ("привет как дела у тебя", "привет как дела у меня"),
+        ];
+        for (a, b) in pairs {
+            assert_ne!(normalise(a), normalise(b), "{a} / {b}");
+            assert_ne!(fingerprint(a, 1), fingerprint(b, 1), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn chinese_survives_unchanged() {
+        assert_eq!(normalise("加我微信领红包"), "加我微信领红包");
+        assert_eq!(normalise("加我微信，领红包！"), "加我微信领红包");
+    }
+
+    #[test]
+    fn digits_are_kept_and_repeats_collapse() {
+        assert_eq!(normalise("nooow"), "now");
+        assert_eq!(normalise("Room 1001"), "rom101");
+        assert_eq!(normalise("１２３"), "123");
+    }
+
+    #[test]
+    fn short_and_emoji_only_content_has_no_fingerprint() {
+        for text in ["ok", "thanks", "好的", "收到", "😀😀😀😀😀😀😀😀😀😀😀", "!!! ??? ...", "👍🏽👍🏽👍🏽"] {
+            assert_eq!(fingerprint(text, 10), None, "{text}");
+        }
+        assert!(fingerprint("thanks a lot my friend", 10).is_some());
+        assert_eq!(fingerprint("???", 0), None, "empty after normalisation is never a fingerprint");
+    }
+
+    #[test]
+    fn the_hash_is_stable_across_builds() {
+        // Pinned: a change here changes every stored fingerprint in every Redis.
+        assert_eq!(fingerprint("hello world", 1), Some(Fingerprint(0xd7bc_8c23_6a06_0714)));
+    }
+}

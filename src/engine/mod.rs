@@ -1,0 +1,297 @@
+//! The decision: which rule, if any, a message breaks, as a value ([`Decision`]).
+//!
+//! Knows nothing of HTTP or Redis. Local rules (exemptions, burst, mentions) are judged here;
+//! the cluster-wide ones go to the [`Store`] as two halves sent together — everything about the
+//! sender, everything about the content's fingerprint — and are combined here, handing back
+//! what one half admitted when the other rejects, so only admitted messages consume quota.
+
+pub mod burst;
+pub mod content;
+pub mod fingerprint;
+mod homoglyph;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::config::{Config, FailMode};
+use crate::metrics::Metrics;
+use crate::policy::{Limit, Mode, Policy, Rule, Violation};
+use crate::store::{
+    CampaignCheck, CampaignOutcome, RecipientKey, SenderCheck, SenderKey, SenderOutcome,
+    SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
+};
+use burst::BurstLimiter;
+
+/// `msgFrom` of system and REST messages (OPENIM.md §5).
+pub const SYSTEM_MSG_FROM: i32 = 200;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chat {
+    /// `callbackBeforeSendSingleMsgCommand`: every rule.
+    Single,
+    /// `callbackBeforeSendGroupMsgCommand`: every rule but fanout; mentions only here.
+    Group,
+}
+
+/// The parts of a before-send callback the rules look at.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub chat: Chat,
+    pub send_id: &'a str,
+    pub recv_id: &'a str,
+    pub msg_from: i32,
+    pub content_type: i32,
+    pub content: &'a str,
+    /// Distinct users @-mentioned.
+    pub mentions: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Reject(Violation),
+}
+
+/// The answer for one message, and what shadow-mode rules would have rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub shadow: Vec<Violation>,
+}
+
+impl Decision {
+    fn allow(shadow: Vec<Violation>) -> Decision {
+        Decision { verdict: Verdict::Allow, shadow }
+    }
+
+    fn reject(violation: Violation, shadow: Vec<Violation>) -> Decision {
+        Decision { verdict: Verdict::Reject(violation), shadow }
+    }
+}
+
+pub struct Engine {
+    policy: Arc<Policy>,
+    store: Store,
+    /// Decides when `store` cannot, in fail-open mode (the replica's own windows).
+    fallback: Option<Store>,
+    fail_mode: FailMode,
+    budget: Duration,
+    burst: Option<BurstLimiter>,
+    clock: Clock,
+    exempt: HashSet<String>,
+    check_system: bool,
+    metrics: Metrics,
+}
+
+impl Engine {
+    pub fn new(
+        config: &Config,
+        policy: Arc<Policy>,
+        store: Store,
+        fallback: Option<Store>,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> Engine {
+        Engine {
+            burst: policy.burst.map(|limit| BurstLimiter::new(limit, clock.clone())),
+            policy,
+            store,
+            fallback,
+            fail_mode: config.fail_mode,
+            budget: config.redis_timeout,
+            clock,
+            exempt: config.exempt_senders.clone(),
+            check_system: config.check_system,
+            metrics,
+        }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub async fn decide(&self, message: &Message<'_>) -> Decision {
+        let mut shadow = Vec::new();
+        if self.is_exempt(message) {
+            return Decision::allow(shadow);
+        }
+        let sender = SenderKey::of(message.send_id);
+        if let Some(burst) = &self.burst {
+            if let Err(violation) = burst.check(sender) {
+                match self.policy.modes.burst {
+                    Mode::Enforce => return Decision::reject(violation, shadow),
+                    Mode::Shadow => shadow.push(violation),
+                }
+            }
+        }
+        let now_ms = self.clock.now_ms();
+        let shared = tokio::time::timeout(
+            self.budget,
+            self.decide_shared(&self.store, message, sender, now_ms, shadow.clone()),
+        )
+        .await;
+        let error = match shared {
+            Ok(Ok(decision)) => return decision,
+            Ok(Err(error)) => error,
+            Err(_elapsed) => StoreError::Timeout,
+        };
+        self.metrics.store_error(self.store.backend(), error.kind());
+        tracing::warn!(%error, "shared store failed; applying fail mode");
+        match (self.fail_mode, &self.fallback) {
+            (FailMode::Open, Some(fallback)) => self
+                .decide_shared(fallback, message, sender, now_ms, shadow.clone())
+                .await
+                .unwrap_or(Decision::allow(shadow)),
+            (FailMode::Open, None) => Decision::allow(shadow),
+            (FailMode::Closed, _) => {
+                let retry = Duration::from_secs(1);
+                Decision::reject(Violation::new(Rule::Unavailable, None, retry), shadow)
+            }
+        }
+    }
+
+    fn is_exempt(&self, message: &Message<'_>) -> bool {
+        message.send_id.is_empty()
+            || (message.msg_from == SYSTEM_MSG_FROM && !self.check_system)
+            || self.exempt.contains(message.send_id)
+    }
+
+    /// The rules that need state shared by the cluster (or the fallback's local state).
+    async fn decide_shared(
+        &self,
+        store: &Store,
+        message: &Message<'_>,
+        sender: SenderKey,
+        now_ms: u64,
+        mut shadow: Vec<Violation>,
+    ) -> Result<Decision, StoreError> {
+        if let Some(violation) = self.mentions_violation(message) {
+            match self.policy.modes.mentions {
+                Mode::Shadow => shadow.push(violation),
+                Mode::Enforce => {
+                    let request = StrikeRequest { sender, now_ms, rule: Rule::Mentions, release: None };
+                    let outcome = self.timed(store, "strike", store.strike(&request)).await?;
+                    return Ok(self.answer_after_strike(violation, outcome, shadow));
+                }
+            }
+        }
+
+        let fingerprint = if self.policy.repeat.is_some() || self.policy.campaign.is_some() {
+            content::judged_text(message.content_type, message.content)
+                .and_then(|text| fingerprint::fingerprint(&text, self.policy.repeat_min_chars))
+        } else {
+            None
+        };
+        let recipient = (message.chat == Chat::Single && self.policy.fanout.is_some())
+            .then(|| RecipientKey::of(message.recv_id));
+        let sender_check = SenderCheck { sender, now_ms, fingerprint, recipient };
+        let campaign_check = fingerprint
+            .filter(|_| self.policy.campaign.is_some())
+            .map(|fingerprint| CampaignCheck { fingerprint, sender, now_ms });
+
+        // The two halves live in different Redis slots: send them together, never in turn.
+        let (sender_outcome, campaign_outcome) = tokio::join!(
+            self.timed(store, "check_sender", store.check_sender(&sender_check)),
+            async {
+                match &campaign_check {
+                    Some(check) => Some(self.timed(store, "check_campaign", store.check_campaign(check)).await),
+                    None => None,
+                }
+            }
+        );
+        let campaign_outcome = campaign_outcome.transpose()?;
+        match (sender_outcome?, campaign_outcome) {
+            (SenderOutcome::Rejected { violation, shadow: found }, campaign) => {
+                shadow.extend(found);
+                if let (Some(CampaignOutcome::Admitted { newly_added: true, .. }), Some(check)) =
+                    (campaign, &campaign_check)
+                {
+                    self.compensate(store.release_campaign(check)).await;
+                }
+                Ok(Decision::reject(violation, shadow))
+            }
+            (SenderOutcome::Admitted { reservation, shadow: found }, Some(CampaignOutcome::Rejected(violation))) => {
+                shadow.extend(found);
+                let request = StrikeRequest { sender, now_ms, rule: Rule::Campaign, release: Some(reservation) };
+                let outcome = self.timed(store, "strike", store.strike(&request)).await?;
+                Ok(self.answer_after_strike(violation, outcome, shadow))
+            }
+            (SenderOutcome::Admitted { shadow: found, .. }, campaign) => {
+                shadow.extend(found);
+                if let Some(CampaignOutcome::Admitted { shadow: Some(violation), .. }) = campaign {
+                    shadow.push(violation);
+                }
+                Ok(Decision::allow(shadow))
+            }
+        }
+    }
+
+    fn mentions_violation(&self, message: &Message<'_>) -> Option<Violation> {
+        let limit = self.policy.mention_limit?;
+        if message.chat != Chat::Group || message.mentions <= limit as usize {
+            return None;
+        }
+        let mut violation = Violation::new(Rule::Mentions, Limit::new(limit, Duration::from_secs(1)), Duration::ZERO);
+        violation.observed = Some(message.mentions as u64);
+        Some(violation)
+    }
+
+    /// A violation found outside the sender check has been struck: a sender already serving a
+    /// block gets 5006; the strike that starts a block is answered with its own rule's code.
+    fn answer_after_strike(&self, mut violation: Violation, outcome: StrikeOutcome, mut shadow: Vec<Violation>) -> Decision {
+        if let Some(blocked) = outcome.blocked {
+            match self.policy.modes.block {
+                Mode::Enforce => return Decision::reject(blocked, shadow),
+                Mode::Shadow => shadow.push(blocked),
+            }
+        }
+        if let Some(length) = outcome.started_block {
+            violation.started_block = Some(length);
+            if self.policy.modes.block == Mode::Enforce {
+                violation.retry_after = violation.retry_after.max(length);
+            }
+        }
+        Decision::reject(violation, shadow)
+    }
+
+    /// Hands back what one half of a decision admitted; a failure only over-counts, so it is
+    /// logged, not allowed to change the answer.
+    async fn compensate(&self, release: impl Future<Output = Result<(), StoreError>>) {
+        if let Err(error) = release.await {
+            self.metrics.store_error(self.store.backend(), error.kind());
+            tracing::warn!(%error, "could not release a reservation");
+        }
+    }
+
+    async fn timed<T>(&self, store: &Store, op: &str, call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        let timer = self.metrics.store_time(store.backend(), op).start_timer();
+        let result = call.await;
+        timer.observe_duration();
+        result
+    }
+
+    /// For the admin API.
+    pub async fn sender_status(&self, send_id: &str) -> Result<SenderStatus, StoreError> {
+        let now_ms = self.clock.now_ms();
+        self.store.status(SenderKey::of(send_id), now_ms).await
+    }
+
+    pub async fn lift_block(&self, send_id: &str) -> Result<bool, StoreError> {
+        let now_ms = self.clock.now_ms();
+        self.store.lift_block(SenderKey::of(send_id), now_ms).await
+    }
+
+    /// Periodic housekeeping: forget idle senders; returns the senders the burst limiter holds.
+    pub fn forget_idle(&self) -> usize {
+        let now_ms = self.clock.now_ms();
+        for store in std::iter::once(&self.store).chain(&self.fallback) {
+            store.forget_idle(now_ms);
+        }
+        let tracked = self.burst.as_ref().map_or(0, BurstLimiter::forget_idle);
+        self.metrics.tracked_senders.set(tracked as i64);
+        tracked
+    }
+}

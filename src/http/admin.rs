@@ -1,0 +1,91 @@
+//! The admin listener (CONTRACT §5): health, readiness, metrics and the sender API.
+//! Kept off the webhook port so the load balancer and Prometheus never share OpenIM's path.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::AppState;
+use crate::policy::HumanDuration;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/senders/{send_id}", get(sender_status))
+        .route("/v1/senders/{send_id}/block", delete(lift_block))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin_token));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.metrics.degraded.get() == 0 {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "degraded: deciding on the local fallback store\n").into_response()
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], state.metrics.render()).into_response()
+}
+
+async fn sender_status(State(state): State<AppState>, Path(send_id): Path<String>) -> Response {
+    match state.engine.sender_status(&send_id).await {
+        Ok(status) => {
+            let windows: Vec<_> = status
+                .windows
+                .iter()
+                .map(|(limit, count)| {
+                    json!({"limit": limit.count(), "window": HumanDuration(limit.window).to_string(), "count": count})
+                })
+                .collect();
+            Json(json!({
+                "sendID": send_id,
+                "windows": windows,
+                "strikes": status.strikes,
+                "blockedForSeconds": status.blocked_for.as_millis().div_ceil(1000) as u64,
+                "blocks": status.blocks,
+            }))
+            .into_response()
+        }
+        Err(error) => store_unavailable(error),
+    }
+}
+
+async fn lift_block(State(state): State<AppState>, Path(send_id): Path<String>) -> Response {
+    match state.engine.lift_block(&send_id).await {
+        Ok(unblocked) => {
+            tracing::info!(unblocked, "block lifted through the admin API");
+            Json(json!({"sendID": send_id, "unblocked": unblocked})).into_response()
+        }
+        Err(error) => store_unavailable(error),
+    }
+}
+
+fn store_unavailable(error: crate::store::StoreError) -> Response {
+    tracing::warn!(%error, "admin request failed");
+    let body = json!({"error": "the shared store is unavailable; try again"});
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
+async fn require_admin_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.admin_token else {
+        return next.run(request).await;
+    };
+    let presented = super::bearer_token(request.headers());
+    if presented.is_some_and(|p| token.matches(p.as_bytes())) {
+        next.run(request).await
+    } else {
+        let body = json!({"error": "send Authorization: Bearer <FLOODGATE_ADMIN_TOKEN>"});
+        (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+    }
+}

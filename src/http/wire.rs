@@ -1,0 +1,200 @@
+//! OpenIM's webhook wire format (CONTRACT §2, OPENIM.md §1–3): the callback body as OpenIM sends
+//! it, the replies it understands, and its command names.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+pub const BEFORE_SEND_SINGLE: &str = "callbackBeforeSendSingleMsgCommand";
+pub const BEFORE_SEND_GROUP: &str = "callbackBeforeSendGroupMsgCommand";
+
+/// Every callback command of OpenIM v3.8.3 and main (OPENIM.md §1): the `command` label values.
+pub const COMMANDS: [&str; 53] = [
+    "callbackBeforeInviteJoinGroupCommand", "callbackAfterJoinGroupCommand",
+    "callbackAfterSetGroupInfoCommand", "callbackAfterSetGroupInfoExCommand",
+    "callbackBeforeSetGroupInfoCommand", "callbackBeforeSetGroupInfoExCommand",
+    "callbackBeforeAfterMsgCommand", "callbackBeforeAddBlackCommand",
+    "callbackAfterAddFriendCommand", "callbackBeforeAddFriendAgreeCommand",
+    "callbackAfterAddFriendAgreeCommand", "callbackAfterDeleteFriendCommand",
+    "callbackBeforeImportFriendsCommand", "callbackAfterImportFriendsCommand",
+    "callbackAfterRemoveBlackCommand", "callbackAfterQuitGroupCommand",
+    "callbackAfterKickGroupCommand", "callbackAfterDisMissGroupCommand",
+    "callbackBeforeJoinGroupCommand", "callbackAfterGroupMsgReadCommand",
+    "callbackBeforeMsgModifyCommand", "callbackAfterUpdateUserInfoCommand",
+    "callbackAfterUpdateUserInfoExCommand", "callbackBeforeUpdateUserInfoExCommand",
+    "callbackBeforeUserRegisterCommand", "callbackAfterUserRegisterCommand",
+    "callbackAfterTransferGroupOwnerCommand", "callbackBeforeSetFriendRemarkCommand",
+    "callbackAfterSetFriendRemarkCommand", "callbackAfterSingleMsgReadCommand",
+    BEFORE_SEND_SINGLE, "callbackAfterSendSingleMsgCommand",
+    BEFORE_SEND_GROUP, "callbackAfterSendGroupMsgCommand",
+    "callbackAfterUserOnlineCommand", "callbackAfterUserOfflineCommand",
+    "callbackAfterUserKickOffCommand", "callbackBeforeOfflinePushCommand",
+    "callbackBeforeOnlinePushCommand", "callbackBeforeGroupOnlinePushCommand",
+    "callbackBeforeAddFriendCommand", "callbackBeforeUpdateUserInfoCommand",
+    "callbackBeforeCreateGroupCommand", "callbackAfterCreateGroupCommand",
+    "callbackBeforeMembersJoinGroupCommand", "callbackBeforeSetGroupMemberInfoCommand",
+    "callbackAfterSetGroupMemberInfoCommand",
+    "callbackBeforeCreateSingleChatConversationsCommand",
+    "callbackAfterCreateSingleChatConversationsCommand",
+    "callbackBeforeCreateGroupChatConversationsCommand",
+    "callbackAfterCreateGroupChatConversationsCommand", "callbackAfterMsgSaveDBCommand",
+    "other",
+];
+
+/// The `command` label of a command name: itself if OpenIM has it, else `other`.
+pub fn command_label(command: &str) -> &'static str {
+    COMMANDS.iter().find(|&&known| known == command).copied().unwrap_or("other")
+}
+
+/// A callback body. Every field may be missing or `null`; unknown fields are ignored; a known
+/// field of the wrong JSON type makes the request invalid (CONTRACT §2).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CallbackRequest<'a> {
+    #[serde(rename = "sendID", borrow)]
+    pub send_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub callback_command: Option<Cow<'a, str>>,
+    #[serde(rename = "serverMsgID", borrow)]
+    pub server_msg_id: Option<Cow<'a, str>>,
+    #[serde(rename = "clientMsgID", borrow)]
+    pub client_msg_id: Option<Cow<'a, str>>,
+    #[serde(rename = "operationID", borrow)]
+    pub operation_id: Option<Cow<'a, str>>,
+    #[serde(rename = "senderPlatformID")]
+    pub sender_platform_id: Option<i32>,
+    #[serde(borrow)]
+    pub sender_nickname: Option<Cow<'a, str>>,
+    pub session_type: Option<i32>,
+    pub msg_from: Option<i32>,
+    pub content_type: Option<i32>,
+    pub status: Option<i32>,
+    pub send_time: Option<i64>,
+    pub create_time: Option<i64>,
+    #[serde(borrow)]
+    pub content: Option<Cow<'a, str>>,
+    pub seq: Option<u32>,
+    #[serde(borrow)]
+    pub at_user_list: Option<Vec<Cow<'a, str>>>,
+    #[serde(rename = "faceURL", borrow)]
+    pub face_url: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub ex: Option<Cow<'a, str>>,
+    #[serde(rename = "recvID", borrow)]
+    pub recv_id: Option<Cow<'a, str>>,
+    #[serde(rename = "groupID", borrow)]
+    pub group_id: Option<Cow<'a, str>>,
+}
+
+impl<'a> CallbackRequest<'a> {
+    /// Parses a body, refusing anything but a JSON object (serde would take an array as a
+    /// struct written positionally).
+    pub fn parse(body: &'a [u8]) -> Result<CallbackRequest<'a>, String> {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err("the body is not a JSON object".into());
+        }
+        serde_json::from_slice(body).map_err(|error| format!("the body is not a valid callback: {error}"))
+    }
+
+    /// Distinct users @-mentioned.
+    pub fn mentions(&self) -> usize {
+        let Some(list) = &self.at_user_list else { return 0 };
+        let mut ids: Vec<&str> = list.iter().map(|id| id.as_ref()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+}
+
+/// OpenIM's reply (`CommonCallbackResp`): field names and order exactly as OpenIM reads them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackResponse<'a> {
+    pub action_code: i32,
+    pub err_code: u32,
+    pub err_msg: &'a str,
+    pub err_dlt: &'a str,
+    pub next_code: i32,
+}
+
+impl<'a> CallbackResponse<'a> {
+    /// Deliver the message.
+    pub const ALLOW: CallbackResponse<'static> = CallbackResponse {
+        action_code: 0,
+        err_code: 0,
+        err_msg: "",
+        err_dlt: "",
+        next_code: 0,
+    };
+
+    /// Refuse the message with `err_code`: `actionCode` 0 and `nextCode` 1 is the only
+    /// combination that rejects on every OpenIM version but v3.6 (OPENIM.md §3).
+    pub fn reject(err_code: u32, err_msg: &'a str, err_dlt: &'a str) -> Self {
+        CallbackResponse { action_code: 0, err_code, err_msg, err_dlt, next_code: 1 }
+    }
+
+    /// A request we could not judge: `actionCode` 1 makes OpenIM deliver the message anyway,
+    /// while a person reading the reply sees what was wrong.
+    pub fn invalid(err_msg: &'a str, err_dlt: &'a str) -> Self {
+        CallbackResponse { action_code: 1, err_code: 0, err_msg, err_dlt, next_code: 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_example_parses() {
+        let body = br#"{"sendID":"user123","callbackCommand":"callbackBeforeSendSingleMsgCommand",
+            "serverMsgID":"msg001","clientMsgID":"clientmsg001","operationID":"1646445464564",
+            "senderPlatformID":1,"senderNickname":"User123","sessionType":1,"msgFrom":1,
+            "contentType":1,"status":1,"sendTime":1673048592000,"createTime":1673048592000,
+            "content":"Hello, this is a test message","seq":1001,"atUserList":["user456","user789"],
+            "faceURL":"http://example.com/path/to/user/image.png","ex":"Extra data","recvID":"user456"}
+"#;
+        let request = CallbackRequest::parse(body).unwrap();
+        assert_eq!(request.send_id.as_deref(), Some("user123"));
+        assert_eq!(request.recv_id.as_deref(), Some("user456"));
+        assert_eq!(request.mentions(), 2);
+    }
+
+    #[test]
+    fn null_missing_and_unknown_fields_are_fine() {
+        let request = CallbackRequest::parse(br#"{"atUserList":null,"brandNew":{"x":[1]}}"#).unwrap();
+        assert_eq!(request.mentions(), 0);
+        assert!(request.send_id.is_none());
+    }
+
+    #[test]
+    fn wrong_types_and_non_objects_are_invalid() {
+        for body in [
+            &br#"{"sendID":5}"#[..],
+            br#"{"contentType":"101"}"#,
+            br#"{"contentType":101.5}"#,
+            br#"{"atUserList":"bob"}"#,
+            br#"["user123"]"#,
+            b"null",
+            b"hello",
+            b"",
+        ] {
+            assert!(CallbackRequest::parse(body).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn replies_serialise_exactly() {
+        let allow = serde_json::to_string(&CallbackResponse::ALLOW).unwrap();
+        assert_eq!(allow, r#"{"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0}"#);
+        let reject = serde_json::to_string(&CallbackResponse::reject(5002, "m", "d")).unwrap();
+        assert_eq!(reject, r#"{"actionCode":0,"errCode":5002,"errMsg":"m","errDlt":"d","nextCode":1}"#);
+    }
+
+    #[test]
+    fn command_labels_are_a_closed_set() {
+        assert_eq!(command_label(BEFORE_SEND_SINGLE), BEFORE_SEND_SINGLE);
+        assert_eq!(command_label("callbackAfterUserOnlineCommand"), "callbackAfterUserOnlineCommand");
+        assert_eq!(command_label("user-chosen-text"), "other");
+    }
+}

@@ -1,0 +1,26 @@
+//! floodgate: the anti-flood and anti-spam before-send webhook for OpenIM Server.
+//!
+//! OpenIM posts each chat message to floodgate before delivering it; floodgate answers "allow"
+//! or "reject with errCode N" (CONTRACT §2–3).
+//!
+//! # Layout
+//! Dependencies point one way: `http` → `engine` → `store`, all speaking `policy`.
+//! - [`app`]: builds everything from a [`config::Config`] and runs the two listeners.
+//! - [`http`]: axum handlers, OpenIM's wire format, the admin API. The only axum code.
+//! - [`engine`]: the decision — local rules, content extraction, fingerprints, and combining
+//!   the store's answers. No axum, no Redis types.
+//! - [`store`]: where windows, strikes, blocks and campaign sets live, behind one seam; the
+//!   embedded [`store::MemoryStore`] is the first backend.
+//! - [`policy`]: rules, error codes, limits, modes and violations — the shared vocabulary.
+//! - [`config`]: environment variables parsed once into typed values.
+//! - [`clock`], [`metrics`], [`telemetry`]: injected time, the app-owned registry, logging.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod metrics;
+pub mod policy;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,174 @@
+//! Every metric of CONTRACT §6, on a registry owned by the app (parallel test apps never share
+//! counters). Label values come from closed sets only: never a user ID, fingerprint or free text.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::policy::{Mode, Rule};
+
+/// Decision and store latencies: from 25 µs (an embedded decision) to 1 s (far past any budget).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0,
+];
+
+/// The verdict label of `floodgate_callbacks_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Reject,
+    ShadowReject,
+    Invalid,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [Verdict::Allow, Verdict::Reject, Verdict::ShadowReject, Verdict::Invalid];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Reject => "reject",
+            Verdict::ShadowReject => "shadow_reject",
+            Verdict::Invalid => "invalid",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    callbacks: IntCounterVec,
+    rejections: IntCounterVec,
+    decision_seconds: HistogramVec,
+    store_seconds: HistogramVec,
+    store_errors: IntCounterVec,
+    pub degraded: IntGauge,
+    pub blocks: IntCounter,
+    pub tracked_senders: IntGauge,
+}
+
+impl Metrics {
+    /// `commands`: the command label values to export at 0 from start-up.
+    pub fn new(commands: &[&str]) -> Metrics {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(metric.clone())).expect("unique metric");
+            metric
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+            let metric = HistogramVec::new(opts, labels).expect("valid metric");
+            registry.register(Box::new(metric.clone())).expect("unique metric");
+            metric
+        };
+        let gauge = |name: &str, help: &str| {
+            let metric = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(metric.clone())).expect("unique metric");
+            metric
+        };
+
+        let callbacks = counter(
+            "floodgate_callbacks_total",
+            "Callbacks answered, by command and verdict.",
+            &["command", "verdict"],
+        );
+        let rejections = counter(
+            "floodgate_rejections_total",
+            "Messages rejected (mode=enforce) or that would have been (mode=shadow), by rule.",
+            &["rule", "mode"],
+        );
+        let decision_seconds = histogram(
+            "floodgate_decision_seconds",
+            "Time to decide one callback.",
+            &["command"],
+        );
+        let store_seconds = histogram(
+            "floodgate_store_seconds",
+            "Time of one store operation.",
+            &["backend", "op"],
+        );
+        let store_errors = counter(
+            "floodgate_store_errors_total",
+            "Store operations that failed, by kind.",
+            &["backend", "kind"],
+        );
+        let degraded = gauge(
+            "floodgate_degraded",
+            "1 while this replica decides on its local fallback store.",
+        );
+        let blocks = IntCounter::new("floodgate_blocks_total", "Blocks started.").expect("valid");
+        registry.register(Box::new(blocks.clone())).expect("unique metric");
+        let tracked_senders = gauge(
+            "floodgate_tracked_senders",
+            "Senders held by this replica's in-process burst limiter.",
+        );
+        let build_info = IntGaugeVec::new(
+            Opts::new("floodgate_build_info", "Always 1; the version label tells the build."),
+            &["version"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(build_info.clone())).expect("unique metric");
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("unique metric");
+
+        // Closed label sets start at 0, so dashboards show 0 rather than "no data".
+        for command in commands {
+            for verdict in Verdict::ALL {
+                callbacks.with_label_values(&[command, verdict.name()]);
+            }
+            decision_seconds.with_label_values(&[command]);
+        }
+        for rule in Rule::ALL {
+            for mode in [Mode::Enforce, Mode::Shadow] {
+                rejections.with_label_values(&[rule.name(), mode.name()]);
+            }
+        }
+
+        Metrics {
+            registry,
+            callbacks,
+            rejections,
+            decision_seconds,
+            store_seconds,
+            store_errors,
+            degraded,
+            blocks,
+            tracked_senders,
+        }
+    }
+
+    pub fn callback(&self, command: &str, verdict: Verdict) {
+        self.callbacks.with_label_values(&[command, verdict.name()]).inc();
+    }
+
+    pub fn rejection(&self, rule: Rule, mode: Mode) {
+        self.rejections.with_label_values(&[rule.name(), mode.name()]).inc();
+    }
+
+    pub fn decision_time(&self, command: &str) -> Histogram {
+        self.decision_seconds.with_label_values(&[command])
+    }
+
+    pub fn store_time(&self, backend: &str, op: &str) -> Histogram {
+        self.store_seconds.with_label_values(&[backend, op])
+    }
+
+    pub fn store_error(&self, backend: &str, kind: &str) {
+        self.store_errors.with_label_values(&[backend, kind]).inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let families = self.registry.gather();
+        // Encoding into a Vec cannot fail for well-formed families.
+        let _ = TextEncoder::new().encode(&families, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}

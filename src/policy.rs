@@ -1,0 +1,329 @@
+//! The vocabulary shared by every layer: the rules and their error codes, the limits and modes an
+//! operator sets, and what a broken rule looks like ([`Violation`]). No I/O, no wire format.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// The rules of CONTRACT §3, in the order a message is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
+    Blocked,
+    Burst,
+    Mentions,
+    Rate,
+    Repeat,
+    Fanout,
+    Campaign,
+    Unavailable,
+}
+
+impl Rule {
+    /// Every rule, for exporting each metric series from start-up.
+    pub const ALL: [Rule; 8] = [
+        Rule::Burst,
+        Rule::Rate,
+        Rule::Repeat,
+        Rule::Campaign,
+        Rule::Fanout,
+        Rule::Blocked,
+        Rule::Mentions,
+        Rule::Unavailable,
+    ];
+
+    /// The errCode OpenIM passes to the sender's client; stable, clients switch on it.
+    pub fn err_code(self) -> u32 {
+        match self {
+            Rule::Burst => 5001,
+            Rule::Rate => 5002,
+            Rule::Repeat => 5003,
+            Rule::Campaign => 5004,
+            Rule::Fanout => 5005,
+            Rule::Blocked => 5006,
+            Rule::Mentions => 5007,
+            Rule::Unavailable => 5099,
+        }
+    }
+
+    /// The metric label and log name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Burst => "burst",
+            Rule::Rate => "rate",
+            Rule::Repeat => "repeat",
+            Rule::Campaign => "campaign",
+            Rule::Fanout => "fanout",
+            Rule::Blocked => "blocked",
+            Rule::Mentions => "mentions",
+            Rule::Unavailable => "unavailable",
+        }
+    }
+
+    /// errMsg: short, shown by the client next to the failed message.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rule::Burst => "sending too fast",
+            Rule::Rate => "too many messages",
+            Rule::Repeat => "same message sent too often",
+            Rule::Campaign => "message is part of a spam campaign",
+            Rule::Fanout => "too many different recipients",
+            Rule::Blocked => "sender is temporarily blocked",
+            Rule::Mentions => "too many mentions",
+            Rule::Unavailable => "anti-spam check unavailable",
+        }
+    }
+}
+
+/// `COUNT` events per `window`: the unit of every windowed rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub count: NonZeroU32,
+    pub window: Duration,
+}
+
+impl Limit {
+    pub fn new(count: u32, window: Duration) -> Option<Limit> {
+        if window.is_zero() {
+            return None;
+        }
+        Some(Limit {
+            count: NonZeroU32::new(count)?,
+            window,
+        })
+    }
+
+    pub fn count(&self) -> u64 {
+        u64::from(self.count.get())
+    }
+
+    pub fn window_ms(&self) -> u64 {
+        self.window.as_millis() as u64
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} per {}", self.count, HumanDuration(self.window))
+    }
+}
+
+/// Whether a rule rejects, or only counts and logs what it would reject.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Shadow,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Shadow => "shadow",
+        }
+    }
+}
+
+/// The mode of each rule (`FLOODGATE_<RULE>_MODE`, overridden by `FLOODGATE_MODE=shadow`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuleModes {
+    pub burst: Mode,
+    pub rate: Mode,
+    pub repeat: Mode,
+    pub campaign: Mode,
+    pub fanout: Mode,
+    pub mentions: Mode,
+    pub block: Mode,
+}
+
+impl RuleModes {
+    pub fn all(mode: Mode) -> RuleModes {
+        RuleModes {
+            burst: mode,
+            rate: mode,
+            repeat: mode,
+            campaign: mode,
+            fanout: mode,
+            mentions: mode,
+            block: mode,
+        }
+    }
+
+    pub fn of(&self, rule: Rule) -> Mode {
+        match rule {
+            Rule::Burst => self.burst,
+            Rule::Rate => self.rate,
+            Rule::Repeat => self.repeat,
+            Rule::Campaign => self.campaign,
+            Rule::Fanout => self.fanout,
+            Rule::Mentions => self.mentions,
+            Rule::Blocked => self.block,
+            Rule::Unavailable => Mode::Enforce,
+        }
+    }
+}
+
+/// Every threshold of CONTRACT §3–4; `None` (or an empty list) means the rule is `off`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub burst: Option<Limit>,
+    pub rate: Vec<Limit>,
+    pub repeat: Option<Limit>,
+    pub repeat_min_chars: usize,
+    pub campaign: Option<Limit>,
+    pub fanout: Option<Limit>,
+    pub mention_limit: Option<u32>,
+    pub strikes: Option<Limit>,
+    pub block_for: Duration,
+    pub block_max: Duration,
+    pub modes: RuleModes,
+}
+
+impl Default for Policy {
+    /// The contract's defaults.
+    fn default() -> Self {
+        let limit = |count, secs| Limit::new(count, Duration::from_secs(secs)).expect("non-zero");
+        Policy {
+            burst: Some(limit(10, 1)),
+            rate: vec![limit(30, 10), limit(120, 60), limit(1000, 3600)],
+            repeat: Some(limit(3, 600)),
+            repeat_min_chars: 10,
+            campaign: Some(limit(5, 600)),
+            fanout: Some(limit(30, 600)),
+            mention_limit: Some(10),
+            strikes: Some(limit(5, 600)),
+            block_for: Duration::from_secs(600),
+            block_max: Duration::from_secs(86_400),
+            modes: RuleModes::default(),
+        }
+    }
+}
+
+impl Policy {
+    /// The duration of block number `blocks_before + 1`: doubles each time, capped.
+    pub fn block_duration(&self, blocks_before: u32) -> Duration {
+        let factor = 1u32.checked_shl(blocks_before.min(31)).unwrap_or(u32::MAX);
+        self.block_for
+            .checked_mul(factor)
+            .unwrap_or(self.block_max)
+            .min(self.block_max)
+    }
+}
+
+/// What breaking a rule looks like: enough to answer OpenIM and to tell the sender when to retry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: Rule,
+    /// The limit that was reached, for errDlt (for `Blocked`: the block's length in `window`).
+    pub limit: Option<Limit>,
+    /// When the sender may send again.
+    pub retry_after: Duration,
+    /// Set when this violation reached the strike limit and started a block of this length.
+    pub started_block: Option<Duration>,
+    /// Mentions only: how many the message carried.
+    pub observed: Option<u64>,
+}
+
+impl Violation {
+    pub fn new(rule: Rule, limit: Option<Limit>, retry_after: Duration) -> Violation {
+        Violation {
+            rule,
+            limit,
+            retry_after,
+            started_block: None,
+            observed: None,
+        }
+    }
+
+    /// errDlt: the limit, the window and when the sender may send again.
+    pub fn detail(&self) -> String {
+        let retry = HumanDuration(self.retry_after);
+        let mut text = match (self.rule, self.limit) {
+            (Rule::Mentions, _) => format!(
+                "limit {} mentions per message; message has {}; retry now with fewer mentions",
+                self.limit.map(|l| l.count()).unwrap_or(0),
+                self.observed.unwrap_or(0)
+            ),
+            (Rule::Blocked, Some(block)) => format!(
+                "blocked for {} after repeated violations; retry after {retry}",
+                HumanDuration(block.window)
+            ),
+            (Rule::Unavailable, _) => format!("shared store unreachable; retry after {retry}"),
+            (_, Some(limit)) => format!("limit {limit}; retry after {retry}"),
+            (_, None) => format!("retry after {retry}"),
+        };
+        if let Some(block) = self.started_block {
+            text.push_str(&format!("; blocked for {}", HumanDuration(block)));
+        }
+        text
+    }
+}
+
+/// Formats a duration the way the variables are written: `500ms`, `17s`, `1m40s`, `2h`, `1d`.
+#[derive(Clone, Copy, Debug)]
+pub struct HumanDuration(pub Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis() as u64;
+        if ms < 1000 {
+            return write!(f, "{ms}ms");
+        }
+        // Round up to whole seconds: "retry after 0s" would invite an immediate retry.
+        let mut secs = ms.div_ceil(1000);
+        let mut wrote = false;
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+            if secs >= size {
+                write!(f, "{}{unit}", secs / size)?;
+                secs %= size;
+                wrote = true;
+            }
+        }
+        if secs > 0 || !wrote {
+            write!(f, "{secs}s")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_double_up_to_the_maximum() {
+        let policy = Policy {
+            block_for: Duration::from_secs(600),
+            block_max: Duration::from_secs(3000),
+            ..Policy::default()
+        };
+        let lengths: Vec<u64> = (0..5).map(|n| policy.block_duration(n).as_secs()).collect();
+        assert_eq!(lengths, vec![600, 1200, 2400, 3000, 3000]);
+        assert_eq!(policy.block_duration(400).as_secs(), 3000);
+    }
+
+    #[test]
+    fn details_tell_limit_window_and_retry() {
+        let limit = Limit::new(60, Duration::from_secs(60));
+        let violation = Violation::new(Rule::Rate, limit, Duration::from_millis(16_200));
+        assert_eq!(violation.detail(), "limit 60 per 1m; retry after 17s");
+    }
+
+    #[test]
+    fn human_durations_read_like_the_variables() {
+        let show = |ms| HumanDuration(Duration::from_millis(ms)).to_string();
+        assert_eq!(show(250), "250ms");
+        assert_eq!(show(17_000), "17s");
+        assert_eq!(show(16_001), "17s");
+        assert_eq!(show(100_000), "1m40s");
+        assert_eq!(show(600_000), "10m");
+        assert_eq!(show(86_400_000), "1d");
+        assert_eq!(show(90_061_000), "1d1h1m1s");
+    }
+
+    #[test]
+    fn error_codes_are_the_contracts() {
+        let codes: Vec<u32> = Rule::ALL.iter().map(|r| r.err_code()).collect();
+        assert_eq!(codes, vec![5001, 5002, 5003, 5004, 5005, 5006, 5007, 5099]);
+    }
+}

@@ -1,0 +1,393 @@
+//! The embedded store: the same rules as Redis, in this process's memory.
+//!
+//! It is the default when no Redis is configured and the fallback when Redis is unreachable.
+//! State is sharded behind `parking_lot` mutexes (never held across an `.await`: every method is
+//! synchronous), and [`MemoryStore::sweep`] drops senders and fingerprints once nothing about
+//! them counts any more, so memory follows the active population, not history.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::window::SlidingCounter;
+use super::{
+    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Reservation, SenderCheck,
+    SenderKey, SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
+};
+use crate::policy::{Limit, Mode, Policy, Rule, Violation};
+
+const SHARDS: usize = 64;
+
+pub struct MemoryStore {
+    policy: Arc<Policy>,
+    senders: Shards<u128, SenderState>,
+    campaigns: Shards<u64, CampaignState>,
+}
+
+#[derive(Default)]
+struct SenderState {
+    /// One counter per configured rate window, in `policy.rate` order.
+    windows: Vec<SlidingCounter>,
+    repeats: HashMap<Fingerprint, SlidingCounter>,
+    /// Recipient → when last written to (admitted).
+    recipients: HashMap<RecipientKey, u64>,
+    strikes: VecDeque<u64>,
+    blocked_until: u64,
+    block_length_ms: u64,
+    blocks: u32,
+    last_seen_ms: u64,
+}
+
+/// Distinct senders of one fingerprint, with when each last sent it (admitted).
+#[derive(Default)]
+struct CampaignState {
+    senders: Vec<(SenderKey, u64)>,
+}
+
+impl MemoryStore {
+    pub fn new(policy: Arc<Policy>) -> MemoryStore {
+        MemoryStore {
+            policy,
+            senders: Shards::new(),
+            campaigns: Shards::new(),
+        }
+    }
+
+    pub fn check_sender(&self, check: &SenderCheck) -> SenderOutcome {
+        let policy = &*self.policy;
+        let now = check.now_ms;
+        self.senders.with(check.sender.0, |state| {
+            state.touch(policy, now);
+            let mut found = Found::new(policy);
+            let in_block = state.blocked_until > now;
+            if in_block {
+                let violation = state.block_violation(now);
+                if policy.modes.block == Mode::Enforce {
+                    return SenderOutcome::Rejected { violation, shadow: found.shadow };
+                }
+                found.shadow.push(violation);
+            }
+            for (limit, counter) in policy.rate.iter().zip(&mut state.windows) {
+                let (count, window) = (counter.count(now, limit.window_ms()), limit.window_ms());
+                if count >= limit.count() {
+                    let retry = counter.retry_after(now, window, limit.count());
+                    found.note(Rule::Rate, *limit, retry);
+                }
+            }
+            if let (Some(limit), Some(fp)) = (policy.repeat, check.fingerprint) {
+                if let Some(counter) = state.repeats.get_mut(&fp) {
+                    if counter.count(now, limit.window_ms()) >= limit.count() {
+                        let retry = counter.retry_after(now, limit.window_ms(), limit.count());
+                        found.note(Rule::Repeat, limit, retry);
+                    }
+                }
+            }
+            if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
+                let horizon = now.saturating_sub(limit.window_ms());
+                state.recipients.retain(|_, &mut seen| seen > horizon);
+                if !state.recipients.contains_key(&to)
+                    && state.recipients.len() as u64 >= limit.count()
+                {
+                    let oldest = state.recipients.values().min().copied().unwrap_or(now);
+                    found.note(Rule::Fanout, limit, oldest + limit.window_ms() - now);
+                }
+            }
+            match found.enforced {
+                Some(violation) => SenderOutcome::Rejected {
+                    violation: state.add_strike(policy, violation, now),
+                    shadow: found.shadow,
+                },
+                None => SenderOutcome::Admitted {
+                    reservation: state.consume(policy, check),
+                    shadow: found.shadow,
+                },
+            }
+        })
+    }
+
+    pub fn strike(&self, request: &StrikeRequest) -> StrikeOutcome {
+        let policy = &*self.policy;
+        let now = request.now_ms;
+        self.senders.with(request.sender.0, |state| {
+            state.touch(policy, now);
+            if let Some(reservation) = &request.release {
+                state.release(policy, reservation);
+            }
+            if state.blocked_until > now {
+                return StrikeOutcome { blocked: Some(state.block_violation(now)), started_block: None };
+            }
+            let violation = Violation::new(request.rule, None, Duration::ZERO);
+            let struck = state.add_strike(policy, violation, now);
+            StrikeOutcome { blocked: None, started_block: struck.started_block }
+        })
+    }
+
+    pub fn check_campaign(&self, check: &CampaignCheck) -> CampaignOutcome {
+        let Some(limit) = self.policy.campaign else {
+            return CampaignOutcome::Admitted { newly_added: false, shadow: None };
+        };
+        let now = check.now_ms;
+        self.campaigns.with(check.fingerprint.0, |state| {
+            let horizon = now.saturating_sub(limit.window_ms());
+            state.senders.retain(|&(_, seen)| seen > horizon);
+            if let Some(entry) = state.senders.iter_mut().find(|(s, _)| *s == check.sender) {
+                entry.1 = now;
+                return CampaignOutcome::Admitted { newly_added: false, shadow: None };
+            }
+            let mut shadow = None;
+            if state.senders.len() as u64 >= limit.count() {
+                let oldest = state.senders.iter().map(|&(_, seen)| seen).min().unwrap_or(now);
+                let retry = Duration::from_millis(oldest + limit.window_ms() - now);
+                let violation = Violation::new(Rule::Campaign, Some(limit), retry);
+                if self.policy.modes.campaign == Mode::Enforce {
+                    return CampaignOutcome::Rejected(violation);
+                }
+                // In shadow the set stays capped at the limit (the most recent senders): enough to
+                // answer "is it over the limit" exactly, without growing for a viral message.
+                remove_oldest(&mut state.senders);
+                shadow = Some(violation);
+            }
+            state.senders.push((check.sender, now));
+            CampaignOutcome::Admitted { newly_added: true, shadow }
+        })
+    }
+
+    pub fn release_campaign(&self, check: &CampaignCheck) {
+        self.campaigns.with(check.fingerprint.0, |state| {
+            state.senders.retain(|&(sender, _)| sender != check.sender);
+        });
+    }
+
+    pub fn status(&self, sender: SenderKey, now: u64) -> SenderStatus {
+        let policy = &*self.policy;
+        self.senders.peek(sender.0, |state| {
+            let Some(state) = state else {
+                let windows = policy.rate.iter().map(|&l| (l, 0)).collect();
+                return SenderStatus { windows, ..SenderStatus::default() };
+            };
+            let windows = policy
+                .rate
+                .iter()
+                .zip(&state.windows)
+                .map(|(limit, counter)| (*limit, counter.clone().count(now, limit.window_ms())))
+                .collect();
+            let strike_horizon = policy.strikes.map(|l| now.saturating_sub(l.window_ms()));
+            SenderStatus {
+                windows,
+                strikes: state.strikes.iter().filter(|&&t| Some(t) > strike_horizon).count() as u64,
+                blocked_for: Duration::from_millis(state.blocked_until.saturating_sub(now)),
+                blocks: state.blocks,
+            }
+        })
+    }
+
+    pub fn lift_block(&self, sender: SenderKey, now: u64) -> bool {
+        self.senders.with(sender.0, |state| {
+            let was_blocked = state.blocked_until > now;
+            state.blocked_until = 0;
+            state.strikes.clear();
+            was_blocked
+        })
+    }
+
+    /// Drops every sender and fingerprint whose state no longer counts at `now`.
+    pub fn sweep(&self, now: u64) {
+        let policy = &*self.policy;
+        self.senders.retain(|state| state.expires_at(policy) > now);
+        let horizon = now.saturating_sub(policy.campaign.map_or(0, |l| l.window_ms()));
+        self.campaigns.retain(|state| state.senders.iter().any(|&(_, seen)| seen > horizon));
+    }
+
+    /// Senders currently held (for the memory measurements and the storm test).
+    pub fn tracked_senders(&self) -> usize {
+        self.senders.len()
+    }
+}
+
+/// The violations one check found: the first enforced one rejects, shadow ones are reported.
+struct Found<'p> {
+    policy: &'p Policy,
+    enforced: Option<Violation>,
+    shadow: Vec<Violation>,
+}
+
+impl<'p> Found<'p> {
+    fn new(policy: &'p Policy) -> Self {
+        Found { policy, enforced: None, shadow: Vec::new() }
+    }
+
+    fn note(&mut self, rule: Rule, limit: Limit, retry_ms: u64) {
+        let violation = Violation::new(rule, Some(limit), Duration::from_millis(retry_ms));
+        match self.policy.modes.of(rule) {
+            Mode::Shadow => self.shadow.push(violation),
+            Mode::Enforce if self.enforced.is_none() => self.enforced = Some(violation),
+            Mode::Enforce => {}
+        }
+    }
+}
+
+impl SenderState {
+    fn touch(&mut self, policy: &Policy, now: u64) {
+        if self.windows.len() != policy.rate.len() {
+            self.windows.resize_with(policy.rate.len(), SlidingCounter::default);
+        }
+        self.last_seen_ms = self.last_seen_ms.max(now);
+        if let Some(limit) = policy.repeat {
+            // Forget content no longer in the window, amortised: only when the map has grown.
+            if self.repeats.len() >= 64 && self.repeats.len().is_power_of_two() {
+                self.repeats
+                    .retain(|_, counter| counter.count(now, limit.window_ms()) > 0);
+            }
+        }
+    }
+
+    fn block_violation(&self, now: u64) -> Violation {
+        let length = Duration::from_millis(self.block_length_ms);
+        let retry = Duration::from_millis(self.blocked_until.saturating_sub(now));
+        Violation::new(Rule::Blocked, Limit::new(self.blocks.max(1), length), retry)
+    }
+
+    /// Records a strike for `violation` (none during a block); the one that reaches the strike
+    /// limit starts a block, announced on the violation it answers.
+    fn add_strike(&mut self, policy: &Policy, mut violation: Violation, now: u64) -> Violation {
+        let Some(limit) = policy.strikes else { return violation };
+        if self.blocked_until > now {
+            return violation;
+        }
+        let horizon = now.saturating_sub(limit.window_ms());
+        self.strikes.retain(|&t| t > horizon);
+        self.strikes.push_back(now);
+        if self.strikes.len() as u64 >= limit.count() {
+            let length = policy.block_duration(self.blocks);
+            self.blocks = self.blocks.saturating_add(1);
+            self.blocked_until = now + length.as_millis() as u64;
+            self.block_length_ms = length.as_millis() as u64;
+            self.strikes.clear();
+            violation.started_block = Some(length);
+            if policy.modes.block == Mode::Enforce {
+                violation.retry_after = violation.retry_after.max(length);
+            }
+        }
+        violation
+    }
+
+    fn consume(&mut self, policy: &Policy, check: &SenderCheck) -> Reservation {
+        let now = check.now_ms;
+        for (limit, counter) in policy.rate.iter().zip(&mut self.windows) {
+            counter.add(now, limit.window_ms(), 1);
+        }
+        let fingerprint = policy.repeat.and(check.fingerprint);
+        if let (Some(limit), Some(fp)) = (policy.repeat, fingerprint) {
+            self.repeats.entry(fp).or_default().add(now, limit.window_ms(), 1);
+        }
+        let mut new_recipient = None;
+        if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
+            if self.recipients.insert(to, now).is_none() {
+                new_recipient = Some(to);
+                // Over the limit only in shadow: keep the most recent `limit` recipients.
+                while self.recipients.len() as u64 > limit.count() {
+                    let oldest = self.recipients.iter().min_by_key(|&(_, &t)| t).map(|(k, _)| *k);
+                    oldest.map(|k| self.recipients.remove(&k));
+                }
+            }
+        }
+        Reservation { at_ms: now, fingerprint, new_recipient }
+    }
+
+    fn release(&mut self, policy: &Policy, reservation: &Reservation) {
+        let at = reservation.at_ms;
+        for (limit, counter) in policy.rate.iter().zip(&mut self.windows) {
+            counter.remove(at, limit.window_ms(), 1);
+        }
+        if let (Some(limit), Some(fp)) = (policy.repeat, reservation.fingerprint) {
+            if let Some(counter) = self.repeats.get_mut(&fp) {
+                counter.remove(at, limit.window_ms(), 1);
+            }
+        }
+        if let Some(to) = reservation.new_recipient {
+            self.recipients.remove(&to);
+        }
+    }
+
+    /// When nothing about this sender counts any more: windows passed, and the memory of its
+    /// blocks (which makes the next one longer) kept for `block_max` after the last one ends.
+    fn expires_at(&self, policy: &Policy) -> u64 {
+        let longest = policy
+            .rate
+            .iter()
+            .chain(&policy.repeat)
+            .chain(&policy.fanout)
+            .chain(&policy.strikes)
+            .map(|l| l.window_ms())
+            .max()
+            .unwrap_or(0);
+        let activity = self.last_seen_ms + longest + super::window::bucket_width(longest);
+        let block_memory = if self.blocks > 0 {
+            self.blocked_until + policy.block_max.as_millis() as u64
+        } else {
+            0
+        };
+        activity.max(block_memory)
+    }
+}
+
+fn remove_oldest(senders: &mut Vec<(SenderKey, u64)>) {
+    if let Some(position) = (0..senders.len()).min_by_key(|&i| senders[i].1) {
+        senders.swap_remove(position);
+    }
+}
+
+/// A map split into independently locked shards; keys are already hashes, so the low bits
+/// spread them evenly.
+struct Shards<K, V> {
+    shards: Box<[Mutex<HashMap<K, V>>]>,
+}
+
+trait ShardKey: Copy + Eq + Hash {
+    fn shard(self) -> usize;
+}
+
+impl ShardKey for u128 {
+    fn shard(self) -> usize {
+        (self as usize) % SHARDS
+    }
+}
+
+impl ShardKey for u64 {
+    fn shard(self) -> usize {
+        (self as usize) % SHARDS
+    }
+}
+
+impl<K: ShardKey, V: Default> Shards<K, V> {
+    fn new() -> Self {
+        Shards { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+    }
+
+    fn with<R>(&self, key: K, f: impl FnOnce(&mut V) -> R) -> R {
+        let mut shard = self.shards[key.shard()].lock();
+        f(shard.entry(key).or_default())
+    }
+
+    fn peek<R>(&self, key: K, f: impl FnOnce(Option<&V>) -> R) -> R {
+        let shard = self.shards[key.shard()].lock();
+        f(shard.get(&key))
+    }
+
+    fn retain(&self, mut keep: impl FnMut(&mut V) -> bool) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            shard.retain(|_, value| keep(value));
+            if shard.capacity() > 4 * shard.len().max(16) {
+                shard.shrink_to_fit();
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().len()).sum()
+    }
+}
