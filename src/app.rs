@@ -49,7 +49,11 @@ impl Application {
         let bind = |variable, addr| async move {
             TcpListener::bind(addr)
                 .await
-                .map_err(|source| StartError::Listen { variable, addr, source })
+                .map_err(|source| StartError::Listen {
+                    variable,
+                    addr,
+                    source,
+                })
         };
         let webhook = bind("FLOODGATE_LISTEN", config.listen).await?;
         let admin = bind("FLOODGATE_ADMIN_LISTEN", config.admin_listen).await?;
@@ -60,19 +64,30 @@ impl Application {
             admin_token: config.admin_token.clone(),
             max_body: config.max_body,
         };
-        Ok(Application { webhook, admin, state })
+        Ok(Application {
+            webhook,
+            admin,
+            state,
+        })
     }
 
     pub fn webhook_addr(&self) -> SocketAddr {
-        self.webhook.local_addr().expect("a bound listener has an address")
+        self.webhook
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin.local_addr().expect("a bound listener has an address")
+        self.admin
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;

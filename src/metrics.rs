@@ -10,8 +10,8 @@ use crate::policy::{Mode, Rule};
 
 /// Decision and store latencies: from 25 µs (an embedded decision) to 1 s (far past any budget).
 const LATENCY_BUCKETS: &[f64] = &[
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0,
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0,
 ];
 
 /// The verdict label of `floodgate_callbacks_total`.
@@ -24,7 +24,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 4] = [Verdict::Allow, Verdict::Reject, Verdict::ShadowReject, Verdict::Invalid];
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Allow,
+        Verdict::Reject,
+        Verdict::ShadowReject,
+        Verdict::Invalid,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -55,18 +60,24 @@ impl Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(metric.clone())).expect("unique metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
             metric
         };
         let histogram = |name: &str, help: &str, labels: &[&str]| {
             let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
             let metric = HistogramVec::new(opts, labels).expect("valid metric");
-            registry.register(Box::new(metric.clone())).expect("unique metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
             metric
         };
         let gauge = |name: &str, help: &str| {
             let metric = IntGauge::new(name, help).expect("valid metric");
-            registry.register(Box::new(metric.clone())).expect("unique metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
             metric
         };
 
@@ -100,21 +111,32 @@ impl Metrics {
             "1 while this replica decides on its local fallback store.",
         );
         let blocks = IntCounter::new("floodgate_blocks_total", "Blocks started.").expect("valid");
-        registry.register(Box::new(blocks.clone())).expect("unique metric");
+        registry
+            .register(Box::new(blocks.clone()))
+            .expect("unique metric");
         let tracked_senders = gauge(
             "floodgate_tracked_senders",
             "Senders held by this replica's in-process burst limiter.",
         );
         let build_info = IntGaugeVec::new(
-            Opts::new("floodgate_build_info", "Always 1; the version label tells the build."),
+            Opts::new(
+                "floodgate_build_info",
+                "Always 1; the version label tells the build.",
+            ),
             &["version"],
         )
         .expect("valid metric");
-        registry.register(Box::new(build_info.clone())).expect("unique metric");
-        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        registry
+            .register(Box::new(build_info.clone()))
+            .expect("unique metric");
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
             .expect("unique metric");
 
         // Closed label sets start at 0, so dashboards show 0 rather than "no data".
@@ -144,11 +166,15 @@ impl Metrics {
     }
 
     pub fn callback(&self, command: &str, verdict: Verdict) {
-        self.callbacks.with_label_values(&[command, verdict.name()]).inc();
+        self.callbacks
+            .with_label_values(&[command, verdict.name()])
+            .inc();
     }
 
     pub fn rejection(&self, rule: Rule, mode: Mode) {
-        self.rejections.with_label_values(&[rule.name(), mode.name()]).inc();
+        self.rejections
+            .with_label_values(&[rule.name(), mode.name()])
+            .inc();
     }
 
     pub fn decision_time(&self, command: &str) -> Histogram {

@@ -197,7 +197,11 @@ impl Env {
         ];
         for (name, slot) in RULE_MODES.into_iter().zip(slots) {
             let rule_mode = self.get((name, "enforce"), mode)?;
-            *slot = if global_mode == Mode::Shadow { Mode::Shadow } else { rule_mode };
+            *slot = if global_mode == Mode::Shadow {
+                Mode::Shadow
+            } else {
+                rule_mode
+            };
         }
 
         let policy = Policy {
@@ -205,7 +209,9 @@ impl Env {
             rate: self.get(RATE_LIMITS, limit_list)?,
             repeat: self.get(REPEAT_LIMIT, optional_limit)?,
             repeat_min_chars: self.get(REPEAT_MIN_CHARS, |t| {
-                t.trim().parse().map_err(|_| format!("`{t}` is not a whole number"))
+                t.trim()
+                    .parse()
+                    .map_err(|_| format!("`{t}` is not a whole number"))
             })?,
             campaign: self.get(CAMPAIGN_LIMIT, optional_limit)?,
             fanout: self.get(FANOUT_LIMIT, optional_limit)?,
@@ -216,11 +222,18 @@ impl Env {
             modes,
         };
         if policy.block_max < policy.block_for {
-            let value = self.0.get(BLOCK_MAX.0).cloned().unwrap_or(BLOCK_MAX.1.into());
+            let value = self
+                .0
+                .get(BLOCK_MAX.0)
+                .cloned()
+                .unwrap_or(BLOCK_MAX.1.into());
             return Err(ConfigError {
                 variable: BLOCK_MAX.0,
                 value,
-                reason: format!("must not be shorter than {} ({:?})", BLOCK_FOR.0, policy.block_for),
+                reason: format!(
+                    "must not be shorter than {} ({:?})",
+                    BLOCK_FOR.0, policy.block_for
+                ),
             });
         }
 
@@ -249,7 +262,11 @@ impl Env {
                     .collect())
             })?,
             check_system: self.get(CHECK_SYSTEM, boolean)?,
-            log_filter: self.get(LOG, |t| Ok(t.to_string()))?,
+            log_filter: self.get(LOG, |t| {
+                tracing_subscriber::EnvFilter::try_new(t)
+                    .map(|_| t.to_string())
+                    .map_err(|error| format!("not a log filter: {error}"))
+            })?,
             log_format: self.get(LOG_FORMAT, |t| match t.trim() {
                 "text" => Ok(LogFormat::Text),
                 "json" => Ok(LogFormat::Json),
@@ -284,7 +301,9 @@ fn redis_urls(text: &str, cluster: bool) -> Result<Option<RedisConfig>, String> 
 fn key_prefix(text: &str) -> Result<String, String> {
     let ok = !text.is_empty()
         && text.len() <= 64
-        && text.chars().all(|c| c.is_ascii_graphic() && c != '{' && c != '}');
+        && text
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '{' && c != '}');
     if ok {
         Ok(text.to_string())
     } else {
@@ -298,7 +317,9 @@ fn token(text: &str) -> Result<Option<Secret>, String> {
     }
     // A token travels as a path segment and in a header: keep it to URL-safe characters.
     let ok = text.len() >= 8
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
     if ok {
         Ok(Some(Secret::new(text)))
     } else {
@@ -332,7 +353,10 @@ mod tests {
         let error = config(&[("FLOODGATE_RATE_LIMITS", "30/10s,lots")]).unwrap_err();
         assert_eq!(error.variable, "FLOODGATE_RATE_LIMITS");
         let message = error.to_string();
-        assert!(message.contains("FLOODGATE_RATE_LIMITS") && message.contains("lots"), "{message}");
+        assert!(
+            message.contains("FLOODGATE_RATE_LIMITS") && message.contains("lots"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -21,7 +21,11 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => return Err(format!("`{text}` has unknown unit `{unit}` (use ms, s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "`{text}` has unknown unit `{unit}` (use ms, s, m, h or d)"
+            ));
+        }
     };
     let millis = amount
         .checked_mul(millis_per_unit)
@@ -59,10 +63,7 @@ pub fn limit_list(text: &str) -> Result<Vec<Limit>, String> {
     if is_off(text) {
         return Ok(Vec::new());
     }
-    let limits = text
-        .split(',')
-        .map(limit)
-        .collect::<Result<Vec<_>, _>>()?;
+    let limits = text.split(',').map(limit).collect::<Result<Vec<_>, _>>()?;
     Ok(limits)
 }
 
@@ -93,7 +94,11 @@ pub fn size(text: &str) -> Result<usize, String> {
         "MiB" => 1024 * 1024,
         "KB" => 1000,
         "MB" => 1000 * 1000,
-        other => return Err(format!("`{text}` has unknown unit `{other}` (use KiB, MiB, KB or MB)")),
+        other => {
+            return Err(format!(
+                "`{text}` has unknown unit `{other}` (use KiB, MiB, KB or MB)"
+            ));
+        }
     };
     match amount.checked_mul(multiplier) {
         Some(0) => Err(format!("`{text}` must be larger than zero")),
@@ -137,7 +142,16 @@ mod tests {
 
     #[test]
     fn durations_without_unit_or_with_zero_or_junk_are_refused() {
-        for bad in ["10", "0s", "s", "1.5s", "10 parsecs", "-1s", "", "99999999999999999999d"] {
+        for bad in [
+            "10",
+            "0s",
+            "s",
+            "1.5s",
+            "10 parsecs",
+            "-1s",
+            "",
+            "99999999999999999999d",
+        ] {
             assert!(duration(bad).is_err(), "{bad} should be refused");
         }
     }

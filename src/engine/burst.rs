@@ -30,7 +30,11 @@ impl BurstLimiter {
             .expect("a positive period")
             .allow_burst(limit.count);
         let limiter = RateLimiter::new(quota, DashMapStateStore::default(), clock.clone());
-        BurstLimiter { limit, clock, limiter }
+        BurstLimiter {
+            limit,
+            clock,
+            limiter,
+        }
     }
 
     /// Takes one cell for `sender`, or says how long until one is free.
@@ -74,7 +78,10 @@ mod tests {
         manual.advance(Duration::from_millis(100));
         assert!(burst.check(sender).is_ok());
         assert!(burst.check(sender).is_err());
-        assert!(burst.check(SenderKey::of("bob")).is_ok(), "senders are independent");
+        assert!(
+            burst.check(SenderKey::of("bob")).is_ok(),
+            "senders are independent"
+        );
     }
 
     #[test]

@@ -96,8 +96,14 @@ mod tests {
 
     #[test]
     fn text_and_markdown_use_content() {
-        assert_eq!(judged(101, r#"{"content":"hi there"}"#).as_deref(), Some("hi there"));
-        assert_eq!(judged(118, r#"{"content":"**bold**"}"#).as_deref(), Some("**bold**"));
+        assert_eq!(
+            judged(101, r#"{"content":"hi there"}"#).as_deref(),
+            Some("hi there")
+        );
+        assert_eq!(
+            judged(118, r#"{"content":"**bold**"}"#).as_deref(),
+            Some("**bold**")
+        );
     }
 
     #[test]
@@ -106,7 +112,10 @@ mod tests {
         assert_eq!(judged(106, at).as_deref(), Some("@bob look"));
         let quote = r#"{"text":"new text","quoteMessage":{"textElem":{"content":"old"}}}"#;
         assert_eq!(judged(114, quote).as_deref(), Some("new text"));
-        assert_eq!(judged(117, r#"{"text":"adv","messageEntityList":[]}"#).as_deref(), Some("adv"));
+        assert_eq!(
+            judged(117, r#"{"text":"adv","messageEntityList":[]}"#).as_deref(),
+            Some("adv")
+        );
     }
 
     #[test]
@@ -117,22 +126,47 @@ mod tests {
 
     #[test]
     fn media_is_judged_by_url_or_uuid() {
-        let picture = r#"{"sourcePicture":{"uuid":"u1","url":"https://x/p.png","size":1},"bigPicture":{}}"#;
+        let picture =
+            r#"{"sourcePicture":{"uuid":"u1","url":"https://x/p.png","size":1},"bigPicture":{}}"#;
         assert_eq!(judged(102, picture).as_deref(), Some("https://x/p.png"));
-        assert_eq!(judged(102, r#"{"sourcePicture":{"uuid":"u1"}}"#).as_deref(), Some("u1"));
-        assert_eq!(judged(103, r#"{"uuid":"v","sourceUrl":"https://x/a.mp3"}"#).as_deref(), Some("https://x/a.mp3"));
-        assert_eq!(judged(104, r#"{"videoUUID":"vid","videoSize":3}"#).as_deref(), Some("vid"));
-        assert_eq!(judged(105, r#"{"uuid":"f","fileName":"a.pdf"}"#).as_deref(), Some("f"));
-        assert_eq!(judged(108, r#"{"userID":"u9","nickname":"n"}"#).as_deref(), Some("u9"));
-        assert_eq!(judged(109, r#"{"description":"here","longitude":1.0}"#).as_deref(), Some("here"));
+        assert_eq!(
+            judged(102, r#"{"sourcePicture":{"uuid":"u1"}}"#).as_deref(),
+            Some("u1")
+        );
+        assert_eq!(
+            judged(103, r#"{"uuid":"v","sourceUrl":"https://x/a.mp3"}"#).as_deref(),
+            Some("https://x/a.mp3")
+        );
+        assert_eq!(
+            judged(104, r#"{"videoUUID":"vid","videoSize":3}"#).as_deref(),
+            Some("vid")
+        );
+        assert_eq!(
+            judged(105, r#"{"uuid":"f","fileName":"a.pdf"}"#).as_deref(),
+            Some("f")
+        );
+        assert_eq!(
+            judged(108, r#"{"userID":"u9","nickname":"n"}"#).as_deref(),
+            Some("u9")
+        );
+        assert_eq!(
+            judged(109, r#"{"description":"here","longitude":1.0}"#).as_deref(),
+            Some("here")
+        );
     }
 
     #[test]
     fn plain_and_malformed_content_is_judged_as_is() {
-        assert_eq!(judged(101, "Hello, this is a test message").as_deref(), Some("Hello, this is a test message"));
+        assert_eq!(
+            judged(101, "Hello, this is a test message").as_deref(),
+            Some("Hello, this is a test message")
+        );
         assert_eq!(judged(1, "plain").as_deref(), Some("plain"));
         assert_eq!(judged(101, "{not json").as_deref(), Some("{not json"));
-        assert_eq!(judged(101, r#"{"content":5}"#).as_deref(), Some(r#"{"content":5}"#));
+        assert_eq!(
+            judged(101, r#"{"content":5}"#).as_deref(),
+            Some(r#"{"content":5}"#)
+        );
     }
 
     #[test]
@@ -145,6 +179,9 @@ mod tests {
 
     #[test]
     fn escaped_text_is_decoded() {
-        assert_eq!(judged(101, r#"{"content":"a\u003cb\"c"}"#).as_deref(), Some("a<b\"c"));
+        assert_eq!(
+            judged(101, r#"{"content":"a\u003cb\"c"}"#).as_deref(),
+            Some("a<b\"c")
+        );
     }
 }

@@ -18,7 +18,11 @@ const FINGERPRINT_SEED: u64 = 0x666c_6f6f_6467_6174; // "floodgat"
 /// Normalises `text` into `out` (cleared first) and returns the number of characters kept.
 pub fn normalise_into(text: &str, out: &mut String) -> usize {
     out.clear();
-    let mut kept = Collapser { out, last: None, count: 0 };
+    let mut kept = Collapser {
+        out,
+        last: None,
+        count: 0,
+    };
     if text.is_ascii() {
         // ASCII is already NFKC and has no marks or look-alikes: one pass over the bytes.
         for byte in text.bytes().filter(u8::is_ascii_alphanumeric) {
@@ -102,15 +106,15 @@ mod tests {
         let base = "Buy cheap followers now at example shop 42";
         let variants = [
             "BUY  cheap-followers NOW!!! at example... shop 42",
-            "Bυy cheap fоllowers now at еxample shop 42",           // Greek upsilon, Cyrillic o and e
+            "Bυy cheap fоllowers now at еxample shop 42", // Greek upsilon, Cyrillic o and e
             "B\u{200B}uy che\u{00AD}ap fol\u{2060}lowers now at example shop 42", // invisibles
             "Ｂｕｙ ｃｈｅａｐ ｆｏｌｌｏｗｅｒｓ ｎｏｗ ａｔ ｅｘａｍｐｌｅ ｓｈｏｐ ４２", // fullwidth
-            "Bùy chéap fõllowérs now at exämple shop 42",           // diacritics
+            "Bùy chéap fõllowérs now at exämple shop 42", // diacritics
             "B\u{0337}u\u{0337}y\u{0337} cheap followers now at example shop 42", // zalgo
-            "Buuuuy cheeeap followers nooooow at example shop 42",  // stretched letters
-            "𝐁𝐮𝐲 𝐜𝐡𝐞𝐚𝐩 𝐟𝐨𝐥𝐥𝐨𝐰𝐞𝐫𝐬 𝐧𝐨𝐰 at example shop 42",          // mathematical bold
-            "ΒUΥ CHEAP FOLLOWERS NOW AT EXAMPLE SHOP 42",           // Greek capitals
-            "ᴮuy ᴄʜᴇᴀᴘ followers now at example shop 42",           // superscript and small caps
+            "Buuuuy cheeeap followers nooooow at example shop 42", // stretched letters
+            "𝐁𝐮𝐲 𝐜𝐡𝐞𝐚𝐩 𝐟𝐨𝐥𝐥𝐨𝐰𝐞𝐫𝐬 𝐧𝐨𝐰 at example shop 42", // mathematical bold
+            "ΒUΥ CHEAP FOLLOWERS NOW AT EXAMPLE SHOP 42", // Greek capitals
+            "ᴮuy ᴄʜᴇᴀᴘ followers now at example shop 42", // superscript and small caps
             "Buy\tcheap\nfollowers now at example shop 4\u{FE0F}2",
         ];
         let expected = normalise(base);
@@ -152,16 +156,31 @@ mod tests {
 
     #[test]
     fn short_and_emoji_only_content_has_no_fingerprint() {
-        for text in ["ok", "thanks", "好的", "收到", "😀😀😀😀😀😀😀😀😀😀😀", "!!! ??? ...", "👍🏽👍🏽👍🏽"] {
+        for text in [
+            "ok",
+            "thanks",
+            "好的",
+            "收到",
+            "😀😀😀😀😀😀😀😀😀😀😀",
+            "!!! ??? ...",
+            "👍🏽👍🏽👍🏽",
+        ] {
             assert_eq!(fingerprint(text, 10), None, "{text}");
         }
         assert!(fingerprint("thanks a lot my friend", 10).is_some());
-        assert_eq!(fingerprint("???", 0), None, "empty after normalisation is never a fingerprint");
+        assert_eq!(
+            fingerprint("???", 0),
+            None,
+            "empty after normalisation is never a fingerprint"
+        );
     }
 
     #[test]
     fn the_hash_is_stable_across_builds() {
         // Pinned: a change here changes every stored fingerprint in every Redis.
-        assert_eq!(fingerprint("hello world", 1), Some(Fingerprint(0xd7bc_4006_1977_8714)));
+        assert_eq!(
+            fingerprint("hello world", 1),
+            Some(Fingerprint(0xd7bc_4006_1977_8714))
+        );
     }
 }

@@ -64,11 +64,17 @@ pub struct Decision {
 
 impl Decision {
     fn allow(shadow: Vec<Violation>) -> Decision {
-        Decision { verdict: Verdict::Allow, shadow }
+        Decision {
+            verdict: Verdict::Allow,
+            shadow,
+        }
     }
 
     fn reject(violation: Violation, shadow: Vec<Violation>) -> Decision {
-        Decision { verdict: Verdict::Reject(violation), shadow }
+        Decision {
+            verdict: Verdict::Reject(violation),
+            shadow,
+        }
     }
 }
 
@@ -96,7 +102,9 @@ impl Engine {
         metrics: Metrics,
     ) -> Engine {
         Engine {
-            burst: policy.burst.map(|limit| BurstLimiter::new(limit, clock.clone())),
+            burst: policy
+                .burst
+                .map(|limit| BurstLimiter::new(limit, clock.clone())),
             policy,
             store,
             fallback,
@@ -119,12 +127,12 @@ impl Engine {
             return Decision::allow(shadow);
         }
         let sender = SenderKey::of(message.send_id);
-        if let Some(burst) = &self.burst {
-            if let Err(violation) = burst.check(sender) {
-                match self.policy.modes.burst {
-                    Mode::Enforce => return Decision::reject(violation, shadow),
-                    Mode::Shadow => shadow.push(violation),
-                }
+        if let Some(burst) = &self.burst
+            && let Err(violation) = burst.check(sender)
+        {
+            match self.policy.modes.burst {
+                Mode::Enforce => return Decision::reject(violation, shadow),
+                Mode::Shadow => shadow.push(violation),
             }
         }
         let now_ms = self.clock.now_ms();
@@ -172,7 +180,12 @@ impl Engine {
             match self.policy.modes.mentions {
                 Mode::Shadow => shadow.push(violation),
                 Mode::Enforce => {
-                    let request = StrikeRequest { sender, now_ms, rule: Rule::Mentions, release: None };
+                    let request = StrikeRequest {
+                        sender,
+                        now_ms,
+                        rule: Rule::Mentions,
+                        release: None,
+                    };
                     let outcome = self.timed(store, "strike", store.strike(&request)).await?;
                     return Ok(self.answer_after_strike(violation, outcome, shadow));
                 }
@@ -187,41 +200,79 @@ impl Engine {
         };
         let recipient = (message.chat == Chat::Single && self.policy.fanout.is_some())
             .then(|| RecipientKey::of(message.recv_id));
-        let sender_check = SenderCheck { sender, now_ms, fingerprint, recipient };
-        let campaign_check = fingerprint
-            .filter(|_| self.policy.campaign.is_some())
-            .map(|fingerprint| CampaignCheck { fingerprint, sender, now_ms });
+        let sender_check = SenderCheck {
+            sender,
+            now_ms,
+            fingerprint,
+            recipient,
+        };
+        let campaign_check =
+            fingerprint
+                .filter(|_| self.policy.campaign.is_some())
+                .map(|fingerprint| CampaignCheck {
+                    fingerprint,
+                    sender,
+                    now_ms,
+                });
 
         // The two halves live in different Redis slots: send them together, never in turn.
         let (sender_outcome, campaign_outcome) = tokio::join!(
             self.timed(store, "check_sender", store.check_sender(&sender_check)),
             async {
                 match &campaign_check {
-                    Some(check) => Some(self.timed(store, "check_campaign", store.check_campaign(check)).await),
+                    Some(check) => Some(
+                        self.timed(store, "check_campaign", store.check_campaign(check))
+                            .await,
+                    ),
                     None => None,
                 }
             }
         );
         let campaign_outcome = campaign_outcome.transpose()?;
         match (sender_outcome?, campaign_outcome) {
-            (SenderOutcome::Rejected { violation, shadow: found }, campaign) => {
+            (
+                SenderOutcome::Rejected {
+                    violation,
+                    shadow: found,
+                },
+                campaign,
+            ) => {
                 shadow.extend(found);
-                if let (Some(CampaignOutcome::Admitted { newly_added: true, .. }), Some(check)) =
-                    (campaign, &campaign_check)
+                if let (
+                    Some(CampaignOutcome::Admitted {
+                        newly_added: true, ..
+                    }),
+                    Some(check),
+                ) = (campaign, &campaign_check)
                 {
                     self.compensate(store.release_campaign(check)).await;
                 }
                 Ok(Decision::reject(violation, shadow))
             }
-            (SenderOutcome::Admitted { reservation, shadow: found }, Some(CampaignOutcome::Rejected(violation))) => {
+            (
+                SenderOutcome::Admitted {
+                    reservation,
+                    shadow: found,
+                },
+                Some(CampaignOutcome::Rejected(violation)),
+            ) => {
                 shadow.extend(found);
-                let request = StrikeRequest { sender, now_ms, rule: Rule::Campaign, release: Some(reservation) };
+                let request = StrikeRequest {
+                    sender,
+                    now_ms,
+                    rule: Rule::Campaign,
+                    release: Some(reservation),
+                };
                 let outcome = self.timed(store, "strike", store.strike(&request)).await?;
                 Ok(self.answer_after_strike(violation, outcome, shadow))
             }
             (SenderOutcome::Admitted { shadow: found, .. }, campaign) => {
                 shadow.extend(found);
-                if let Some(CampaignOutcome::Admitted { shadow: Some(violation), .. }) = campaign {
+                if let Some(CampaignOutcome::Admitted {
+                    shadow: Some(violation),
+                    ..
+                }) = campaign
+                {
                     shadow.push(violation);
                 }
                 Ok(Decision::allow(shadow))
@@ -234,14 +285,23 @@ impl Engine {
         if message.chat != Chat::Group || message.mentions <= limit as usize {
             return None;
         }
-        let mut violation = Violation::new(Rule::Mentions, Limit::new(limit, Duration::from_secs(1)), Duration::ZERO);
+        let mut violation = Violation::new(
+            Rule::Mentions,
+            Limit::new(limit, Duration::from_secs(1)),
+            Duration::ZERO,
+        );
         violation.observed = Some(message.mentions as u64);
         Some(violation)
     }
 
     /// A violation found outside the sender check has been struck: a sender already serving a
     /// block gets 5006; the strike that starts a block is answered with its own rule's code.
-    fn answer_after_strike(&self, mut violation: Violation, outcome: StrikeOutcome, mut shadow: Vec<Violation>) -> Decision {
+    fn answer_after_strike(
+        &self,
+        mut violation: Violation,
+        outcome: StrikeOutcome,
+        mut shadow: Vec<Violation>,
+    ) -> Decision {
         if let Some(blocked) = outcome.blocked {
             match self.policy.modes.block {
                 Mode::Enforce => return Decision::reject(blocked, shadow),
@@ -266,7 +326,12 @@ impl Engine {
         }
     }
 
-    async fn timed<T>(&self, store: &Store, op: &str, call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    async fn timed<T>(
+        &self,
+        store: &Store,
+        op: &str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         let timer = self.metrics.store_time(store.backend(), op).start_timer();
         let result = call.await;
         timer.observe_duration();

@@ -16,7 +16,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/v1/senders/{send_id}", get(sender_status))
         .route("/v1/senders/{send_id}/block", delete(lift_block))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin_token));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_admin_token,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
@@ -29,13 +32,21 @@ async fn ready(State(state): State<AppState>) -> Response {
     if state.metrics.degraded.get() == 0 {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "degraded: deciding on the local fallback store\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "degraded: deciding on the local fallback store\n",
+        )
+            .into_response()
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
-    ([(header::CONTENT_TYPE, content_type)], state.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn sender_status(State(state): State<AppState>, Path(send_id): Path<String>) -> Response {
@@ -77,7 +88,11 @@ fn store_unavailable(error: crate::store::StoreError) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
-async fn require_admin_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn require_admin_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(token) = &state.admin_token else {
         return next.run(request).await;
     };

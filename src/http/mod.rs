@@ -27,7 +27,9 @@ impl AppState {
     /// With `FLOODGATE_AUTH_TOKEN` set, the token must be the path segment before the command
     /// (or the last one, for the legacy `?command=` form) or a Bearer header.
     fn authorised(&self, uri: &Uri, headers: &HeaderMap) -> bool {
-        let Some(token) = &self.auth_token else { return true };
+        let Some(token) = &self.auth_token else {
+            return true;
+        };
         if bearer_token(headers).is_some_and(|presented| token.matches(presented.as_bytes())) {
             return true;
         }

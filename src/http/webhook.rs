@@ -30,18 +30,32 @@ pub async fn handle(
     if method != Method::POST {
         let label = wire::command_label(path_command);
         state.metrics.callback(label, metrics::Verdict::Invalid);
-        let mut response = invalid(StatusCode::METHOD_NOT_ALLOWED, "use POST", "OpenIM posts callbacks; other methods are not served on webhook paths");
-        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        let mut response = invalid(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "use POST",
+            "OpenIM posts callbacks; other methods are not served on webhook paths",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
     if !state.authorised(&uri, &headers) {
-        state.metrics.callback(wire::command_label(path_command), metrics::Verdict::Invalid);
-        return invalid(StatusCode::UNAUTHORIZED, "missing or wrong token", "put FLOODGATE_AUTH_TOKEN in the webhook URL (/<token>/<command>) or send Authorization: Bearer <token>");
+        state
+            .metrics
+            .callback(wire::command_label(path_command), metrics::Verdict::Invalid);
+        return invalid(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong token",
+            "put FLOODGATE_AUTH_TOKEN in the webhook URL (/<token>/<command>) or send Authorization: Bearer <token>",
+        );
     }
     let body = match read_body(body, &headers, state.max_body).await {
         Ok(body) => body,
         Err(response) => {
-            state.metrics.callback(wire::command_label(path_command), metrics::Verdict::Invalid);
+            state
+                .metrics
+                .callback(wire::command_label(path_command), metrics::Verdict::Invalid);
             return *response;
         }
     };
@@ -81,45 +95,84 @@ pub async fn handle(
     let decision = state.engine.decide(&message).await;
     let operation_id = request.operation_id.as_deref().unwrap_or("");
     let response = answer(&state, label, operation_id, &decision);
-    state.metrics.decision_time(label).observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .decision_time(label)
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
 /// Turns a decision into OpenIM's reply, counting and logging what it rejected or would have.
-fn answer(state: &AppState, command: &'static str, operation_id: &str, decision: &Decision) -> Response {
+fn answer(
+    state: &AppState,
+    command: &'static str,
+    operation_id: &str,
+    decision: &Decision,
+) -> Response {
     for violation in &decision.shadow {
         state.metrics.rejection(violation.rule, Mode::Shadow);
-        tracing::info!(rule = violation.rule.name(), err_code = violation.rule.err_code(), operation_id, mode = "shadow", "would reject");
+        tracing::info!(
+            rule = violation.rule.name(),
+            err_code = violation.rule.err_code(),
+            operation_id,
+            mode = "shadow",
+            "would reject"
+        );
     }
     match &decision.verdict {
         Verdict::Allow => {
-            let verdict = if decision.shadow.is_empty() { metrics::Verdict::Allow } else { metrics::Verdict::ShadowReject };
+            let verdict = if decision.shadow.is_empty() {
+                metrics::Verdict::Allow
+            } else {
+                metrics::Verdict::ShadowReject
+            };
             state.metrics.callback(command, verdict);
             json(StatusCode::OK, &CallbackResponse::ALLOW)
         }
         Verdict::Reject(violation) => {
             record_rejection(state, command, operation_id, violation);
             let detail = violation.detail();
-            json(StatusCode::OK, &CallbackResponse::reject(violation.rule.err_code(), violation.rule.reason(), &detail))
+            json(
+                StatusCode::OK,
+                &CallbackResponse::reject(
+                    violation.rule.err_code(),
+                    violation.rule.reason(),
+                    &detail,
+                ),
+            )
         }
     }
 }
 
-fn record_rejection(state: &AppState, command: &'static str, operation_id: &str, violation: &Violation) {
+fn record_rejection(
+    state: &AppState,
+    command: &'static str,
+    operation_id: &str,
+    violation: &Violation,
+) {
     state.metrics.callback(command, metrics::Verdict::Reject);
     state.metrics.rejection(violation.rule, Mode::Enforce);
     if violation.started_block.is_some() {
         state.metrics.blocks.inc();
         tracing::info!(rule = violation.rule.name(), operation_id, "block started");
     }
-    tracing::info!(rule = violation.rule.name(), err_code = violation.rule.err_code(), operation_id, "rejected");
+    tracing::info!(
+        rule = violation.rule.name(),
+        err_code = violation.rule.err_code(),
+        operation_id,
+        "rejected"
+    );
 }
 
 /// Reads the body up to the configured limit: 413 beyond it, 400 if the client fails mid-way.
 async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, Box<Response>> {
     let too_large = || {
         let detail = format!("FLOODGATE_MAX_BODY is {limit} bytes");
-        Box::new(invalid(StatusCode::PAYLOAD_TOO_LARGE, "body too large", &detail))
+        Box::new(invalid(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body too large",
+            &detail,
+        ))
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -134,7 +187,11 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
         if is_limit {
             too_large()
         } else {
-            Box::new(invalid(StatusCode::BAD_REQUEST, "could not read the body", "the connection failed before the whole body arrived"))
+            Box::new(invalid(
+                StatusCode::BAD_REQUEST,
+                "could not read the body",
+                "the connection failed before the whole body arrived",
+            ))
         }
     })
 }
@@ -159,7 +216,12 @@ fn json(status: StatusCode, body: &CallbackResponse<'_>) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         // Serialising five plain fields cannot fail; keep OpenIM's reply well-formed regardless.
-        Err(_) => (status, [(header::CONTENT_TYPE, "application/json")], r#"{"actionCode":1,"errCode":0,"errMsg":"","errDlt":"","nextCode":0}"#).into_response(),
+        Err(_) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"actionCode":1,"errCode":0,"errMsg":"","errDlt":"","nextCode":0}"#,
+        )
+            .into_response(),
     }
 }
 
@@ -169,15 +231,23 @@ mod tests {
 
     #[test]
     fn the_command_is_the_last_segment_under_any_prefix() {
-        assert_eq!(last_segment("/callbackExample/callbackBeforeSendSingleMsgCommand"), "callbackBeforeSendSingleMsgCommand");
+        assert_eq!(
+            last_segment("/callbackExample/callbackBeforeSendSingleMsgCommand"),
+            "callbackBeforeSendSingleMsgCommand"
+        );
         assert_eq!(last_segment("/x/y/cmd/"), "cmd");
         assert_eq!(last_segment("/"), "");
     }
 
     #[test]
     fn the_legacy_query_names_the_command() {
-        let uri: Uri = "/hook?contenttype=json&command=callbackBeforeSendGroupMsgCommand".parse().unwrap();
-        assert_eq!(query_command(&uri), Some("callbackBeforeSendGroupMsgCommand"));
+        let uri: Uri = "/hook?contenttype=json&command=callbackBeforeSendGroupMsgCommand"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            query_command(&uri),
+            Some("callbackBeforeSendGroupMsgCommand")
+        );
         let uri: Uri = "/hook?contenttype=json".parse().unwrap();
         assert_eq!(query_command(&uri), None);
     }

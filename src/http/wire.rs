@@ -10,40 +10,68 @@ pub const BEFORE_SEND_GROUP: &str = "callbackBeforeSendGroupMsgCommand";
 
 /// Every callback command of OpenIM v3.8.3 and main (OPENIM.md §1): the `command` label values.
 pub const COMMANDS: [&str; 53] = [
-    "callbackBeforeInviteJoinGroupCommand", "callbackAfterJoinGroupCommand",
-    "callbackAfterSetGroupInfoCommand", "callbackAfterSetGroupInfoExCommand",
-    "callbackBeforeSetGroupInfoCommand", "callbackBeforeSetGroupInfoExCommand",
-    "callbackBeforeAfterMsgCommand", "callbackBeforeAddBlackCommand",
-    "callbackAfterAddFriendCommand", "callbackBeforeAddFriendAgreeCommand",
-    "callbackAfterAddFriendAgreeCommand", "callbackAfterDeleteFriendCommand",
-    "callbackBeforeImportFriendsCommand", "callbackAfterImportFriendsCommand",
-    "callbackAfterRemoveBlackCommand", "callbackAfterQuitGroupCommand",
-    "callbackAfterKickGroupCommand", "callbackAfterDisMissGroupCommand",
-    "callbackBeforeJoinGroupCommand", "callbackAfterGroupMsgReadCommand",
-    "callbackBeforeMsgModifyCommand", "callbackAfterUpdateUserInfoCommand",
-    "callbackAfterUpdateUserInfoExCommand", "callbackBeforeUpdateUserInfoExCommand",
-    "callbackBeforeUserRegisterCommand", "callbackAfterUserRegisterCommand",
-    "callbackAfterTransferGroupOwnerCommand", "callbackBeforeSetFriendRemarkCommand",
-    "callbackAfterSetFriendRemarkCommand", "callbackAfterSingleMsgReadCommand",
-    BEFORE_SEND_SINGLE, "callbackAfterSendSingleMsgCommand",
-    BEFORE_SEND_GROUP, "callbackAfterSendGroupMsgCommand",
-    "callbackAfterUserOnlineCommand", "callbackAfterUserOfflineCommand",
-    "callbackAfterUserKickOffCommand", "callbackBeforeOfflinePushCommand",
-    "callbackBeforeOnlinePushCommand", "callbackBeforeGroupOnlinePushCommand",
-    "callbackBeforeAddFriendCommand", "callbackBeforeUpdateUserInfoCommand",
-    "callbackBeforeCreateGroupCommand", "callbackAfterCreateGroupCommand",
-    "callbackBeforeMembersJoinGroupCommand", "callbackBeforeSetGroupMemberInfoCommand",
+    "callbackBeforeInviteJoinGroupCommand",
+    "callbackAfterJoinGroupCommand",
+    "callbackAfterSetGroupInfoCommand",
+    "callbackAfterSetGroupInfoExCommand",
+    "callbackBeforeSetGroupInfoCommand",
+    "callbackBeforeSetGroupInfoExCommand",
+    "callbackBeforeAfterMsgCommand",
+    "callbackBeforeAddBlackCommand",
+    "callbackAfterAddFriendCommand",
+    "callbackBeforeAddFriendAgreeCommand",
+    "callbackAfterAddFriendAgreeCommand",
+    "callbackAfterDeleteFriendCommand",
+    "callbackBeforeImportFriendsCommand",
+    "callbackAfterImportFriendsCommand",
+    "callbackAfterRemoveBlackCommand",
+    "callbackAfterQuitGroupCommand",
+    "callbackAfterKickGroupCommand",
+    "callbackAfterDisMissGroupCommand",
+    "callbackBeforeJoinGroupCommand",
+    "callbackAfterGroupMsgReadCommand",
+    "callbackBeforeMsgModifyCommand",
+    "callbackAfterUpdateUserInfoCommand",
+    "callbackAfterUpdateUserInfoExCommand",
+    "callbackBeforeUpdateUserInfoExCommand",
+    "callbackBeforeUserRegisterCommand",
+    "callbackAfterUserRegisterCommand",
+    "callbackAfterTransferGroupOwnerCommand",
+    "callbackBeforeSetFriendRemarkCommand",
+    "callbackAfterSetFriendRemarkCommand",
+    "callbackAfterSingleMsgReadCommand",
+    BEFORE_SEND_SINGLE,
+    "callbackAfterSendSingleMsgCommand",
+    BEFORE_SEND_GROUP,
+    "callbackAfterSendGroupMsgCommand",
+    "callbackAfterUserOnlineCommand",
+    "callbackAfterUserOfflineCommand",
+    "callbackAfterUserKickOffCommand",
+    "callbackBeforeOfflinePushCommand",
+    "callbackBeforeOnlinePushCommand",
+    "callbackBeforeGroupOnlinePushCommand",
+    "callbackBeforeAddFriendCommand",
+    "callbackBeforeUpdateUserInfoCommand",
+    "callbackBeforeCreateGroupCommand",
+    "callbackAfterCreateGroupCommand",
+    "callbackBeforeMembersJoinGroupCommand",
+    "callbackBeforeSetGroupMemberInfoCommand",
     "callbackAfterSetGroupMemberInfoCommand",
     "callbackBeforeCreateSingleChatConversationsCommand",
     "callbackAfterCreateSingleChatConversationsCommand",
     "callbackBeforeCreateGroupChatConversationsCommand",
-    "callbackAfterCreateGroupChatConversationsCommand", "callbackAfterMsgSaveDBCommand",
+    "callbackAfterCreateGroupChatConversationsCommand",
+    "callbackAfterMsgSaveDBCommand",
     "other",
 ];
 
 /// The `command` label of a command name: itself if OpenIM has it, else `other`.
 pub fn command_label(command: &str) -> &'static str {
-    COMMANDS.iter().find(|&&known| known == command).copied().unwrap_or("other")
+    COMMANDS
+        .iter()
+        .find(|&&known| known == command)
+        .copied()
+        .unwrap_or("other")
 }
 
 /// A callback body. Every field may be missing or `null`; unknown fields are ignored; a known
@@ -94,12 +122,21 @@ impl<'a> CallbackRequest<'a> {
         if first != Some(&b'{') {
             return Err("the body is not a JSON object".into());
         }
-        serde_json::from_slice(body).map_err(|error| format!("the body is not a valid callback: {error}"))
+        let deserializer = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let field = error.path().to_string();
+            match field.as_str() {
+                "." | "" => format!("the body is not a valid callback: {}", error.inner()),
+                _ => format!("field `{field}`: {}", error.inner()),
+            }
+        })
     }
 
     /// Distinct users @-mentioned.
     pub fn mentions(&self) -> usize {
-        let Some(list) = &self.at_user_list else { return 0 };
+        let Some(list) = &self.at_user_list else {
+            return 0;
+        };
         let mut ids: Vec<&str> = list.iter().map(|id| id.as_ref()).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -131,13 +168,25 @@ impl<'a> CallbackResponse<'a> {
     /// Refuse the message with `err_code`: `actionCode` 0 and `nextCode` 1 is the only
     /// combination that rejects on every OpenIM version but v3.6 (OPENIM.md §3).
     pub fn reject(err_code: u32, err_msg: &'a str, err_dlt: &'a str) -> Self {
-        CallbackResponse { action_code: 0, err_code, err_msg, err_dlt, next_code: 1 }
+        CallbackResponse {
+            action_code: 0,
+            err_code,
+            err_msg,
+            err_dlt,
+            next_code: 1,
+        }
     }
 
     /// A request we could not judge: `actionCode` 1 makes OpenIM deliver the message anyway,
     /// while a person reading the reply sees what was wrong.
     pub fn invalid(err_msg: &'a str, err_dlt: &'a str) -> Self {
-        CallbackResponse { action_code: 1, err_code: 0, err_msg, err_dlt, next_code: 0 }
+        CallbackResponse {
+            action_code: 1,
+            err_code: 0,
+            err_msg,
+            err_dlt,
+            next_code: 0,
+        }
     }
 }
 
@@ -162,7 +211,8 @@ mod tests {
 
     #[test]
     fn null_missing_and_unknown_fields_are_fine() {
-        let request = CallbackRequest::parse(br#"{"atUserList":null,"brandNew":{"x":[1]}}"#).unwrap();
+        let request =
+            CallbackRequest::parse(br#"{"atUserList":null,"brandNew":{"x":[1]}}"#).unwrap();
         assert_eq!(request.mentions(), 0);
         assert!(request.send_id.is_none());
     }
@@ -179,22 +229,35 @@ mod tests {
             b"hello",
             b"",
         ] {
-            assert!(CallbackRequest::parse(body).is_err(), "{}", String::from_utf8_lossy(body));
+            assert!(
+                CallbackRequest::parse(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
     #[test]
     fn replies_serialise_exactly() {
         let allow = serde_json::to_string(&CallbackResponse::ALLOW).unwrap();
-        assert_eq!(allow, r#"{"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0}"#);
+        assert_eq!(
+            allow,
+            r#"{"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0}"#
+        );
         let reject = serde_json::to_string(&CallbackResponse::reject(5002, "m", "d")).unwrap();
-        assert_eq!(reject, r#"{"actionCode":0,"errCode":5002,"errMsg":"m","errDlt":"d","nextCode":1}"#);
+        assert_eq!(
+            reject,
+            r#"{"actionCode":0,"errCode":5002,"errMsg":"m","errDlt":"d","nextCode":1}"#
+        );
     }
 
     #[test]
     fn command_labels_are_a_closed_set() {
         assert_eq!(command_label(BEFORE_SEND_SINGLE), BEFORE_SEND_SINGLE);
-        assert_eq!(command_label("callbackAfterUserOnlineCommand"), "callbackAfterUserOnlineCommand");
+        assert_eq!(
+            command_label("callbackAfterUserOnlineCommand"),
+            "callbackAfterUserOnlineCommand"
+        );
         assert_eq!(command_label("user-chosen-text"), "other");
     }
 }

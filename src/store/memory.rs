@@ -14,8 +14,8 @@ use parking_lot::Mutex;
 
 use super::window::SlidingCounter;
 use super::{
-    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Reservation, SenderCheck,
-    SenderKey, SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
+    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Reservation, SenderCheck, SenderKey,
+    SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
 };
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 
@@ -66,7 +66,10 @@ impl MemoryStore {
             if in_block {
                 let violation = state.block_violation(now);
                 if policy.modes.block == Mode::Enforce {
-                    return SenderOutcome::Rejected { violation, shadow: found.shadow };
+                    return SenderOutcome::Rejected {
+                        violation,
+                        shadow: found.shadow,
+                    };
                 }
                 found.shadow.push(violation);
             }
@@ -77,13 +80,12 @@ impl MemoryStore {
                     found.note(Rule::Rate, *limit, retry);
                 }
             }
-            if let (Some(limit), Some(fp)) = (policy.repeat, check.fingerprint) {
-                if let Some(counter) = state.repeats.get_mut(&fp) {
-                    if counter.count(now, limit.window_ms()) >= limit.count() {
-                        let retry = counter.retry_after(now, limit.window_ms(), limit.count());
-                        found.note(Rule::Repeat, limit, retry);
-                    }
-                }
+            if let (Some(limit), Some(fp)) = (policy.repeat, check.fingerprint)
+                && let Some(counter) = state.repeats.get_mut(&fp)
+                && counter.count(now, limit.window_ms()) >= limit.count()
+            {
+                let retry = counter.retry_after(now, limit.window_ms(), limit.count());
+                found.note(Rule::Repeat, limit, retry);
             }
             if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
                 let horizon = now.saturating_sub(limit.window_ms());
@@ -117,17 +119,26 @@ impl MemoryStore {
                 state.release(policy, reservation);
             }
             if state.blocked_until > now {
-                return StrikeOutcome { blocked: Some(state.block_violation(now)), started_block: None };
+                return StrikeOutcome {
+                    blocked: Some(state.block_violation(now)),
+                    started_block: None,
+                };
             }
             let violation = Violation::new(request.rule, None, Duration::ZERO);
             let struck = state.add_strike(policy, violation, now);
-            StrikeOutcome { blocked: None, started_block: struck.started_block }
+            StrikeOutcome {
+                blocked: None,
+                started_block: struck.started_block,
+            }
         })
     }
 
     pub fn check_campaign(&self, check: &CampaignCheck) -> CampaignOutcome {
         let Some(limit) = self.policy.campaign else {
-            return CampaignOutcome::Admitted { newly_added: false, shadow: None };
+            return CampaignOutcome::Admitted {
+                newly_added: false,
+                shadow: None,
+            };
         };
         let now = check.now_ms;
         self.campaigns.with(check.fingerprint.0, |state| {
@@ -135,11 +146,19 @@ impl MemoryStore {
             state.senders.retain(|&(_, seen)| seen > horizon);
             if let Some(entry) = state.senders.iter_mut().find(|(s, _)| *s == check.sender) {
                 entry.1 = now;
-                return CampaignOutcome::Admitted { newly_added: false, shadow: None };
+                return CampaignOutcome::Admitted {
+                    newly_added: false,
+                    shadow: None,
+                };
             }
             let mut shadow = None;
             if state.senders.len() as u64 >= limit.count() {
-                let oldest = state.senders.iter().map(|&(_, seen)| seen).min().unwrap_or(now);
+                let oldest = state
+                    .senders
+                    .iter()
+                    .map(|&(_, seen)| seen)
+                    .min()
+                    .unwrap_or(now);
                 let retry = Duration::from_millis(oldest + limit.window_ms() - now);
                 let violation = Violation::new(Rule::Campaign, Some(limit), retry);
                 if self.policy.modes.campaign == Mode::Enforce {
@@ -151,7 +170,10 @@ impl MemoryStore {
                 shadow = Some(violation);
             }
             state.senders.push((check.sender, now));
-            CampaignOutcome::Admitted { newly_added: true, shadow }
+            CampaignOutcome::Admitted {
+                newly_added: true,
+                shadow,
+            }
         })
     }
 
@@ -166,7 +188,10 @@ impl MemoryStore {
         self.senders.peek(sender.0, |state| {
             let Some(state) = state else {
                 let windows = policy.rate.iter().map(|&l| (l, 0)).collect();
-                return SenderStatus { windows, ..SenderStatus::default() };
+                return SenderStatus {
+                    windows,
+                    ..SenderStatus::default()
+                };
             };
             let windows = policy
                 .rate
@@ -177,7 +202,11 @@ impl MemoryStore {
             let strike_horizon = policy.strikes.map(|l| now.saturating_sub(l.window_ms()));
             SenderStatus {
                 windows,
-                strikes: state.strikes.iter().filter(|&&t| Some(t) > strike_horizon).count() as u64,
+                strikes: state
+                    .strikes
+                    .iter()
+                    .filter(|&&t| Some(t) > strike_horizon)
+                    .count() as u64,
                 blocked_for: Duration::from_millis(state.blocked_until.saturating_sub(now)),
                 blocks: state.blocks,
             }
@@ -198,7 +227,8 @@ impl MemoryStore {
         let policy = &*self.policy;
         self.senders.retain(|state| state.expires_at(policy) > now);
         let horizon = now.saturating_sub(policy.campaign.map_or(0, |l| l.window_ms()));
-        self.campaigns.retain(|state| state.senders.iter().any(|&(_, seen)| seen > horizon));
+        self.campaigns
+            .retain(|state| state.senders.iter().any(|&(_, seen)| seen > horizon));
     }
 
     /// Senders currently held (for the memory measurements and the storm test).
@@ -216,7 +246,11 @@ struct Found<'p> {
 
 impl<'p> Found<'p> {
     fn new(policy: &'p Policy) -> Self {
-        Found { policy, enforced: None, shadow: Vec::new() }
+        Found {
+            policy,
+            enforced: None,
+            shadow: Vec::new(),
+        }
     }
 
     fn note(&mut self, rule: Rule, limit: Limit, retry_ms: u64) {
@@ -232,7 +266,8 @@ impl<'p> Found<'p> {
 impl SenderState {
     fn touch(&mut self, policy: &Policy, now: u64) {
         if self.windows.len() != policy.rate.len() {
-            self.windows.resize_with(policy.rate.len(), SlidingCounter::default);
+            self.windows
+                .resize_with(policy.rate.len(), SlidingCounter::default);
         }
         self.last_seen_ms = self.last_seen_ms.max(now);
         if let Some(limit) = policy.repeat {
@@ -253,7 +288,9 @@ impl SenderState {
     /// Records a strike for `violation` (none during a block); the one that reaches the strike
     /// limit starts a block, announced on the violation it answers.
     fn add_strike(&mut self, policy: &Policy, mut violation: Violation, now: u64) -> Violation {
-        let Some(limit) = policy.strikes else { return violation };
+        let Some(limit) = policy.strikes else {
+            return violation;
+        };
         if self.blocked_until > now {
             return violation;
         }
@@ -281,20 +318,31 @@ impl SenderState {
         }
         let fingerprint = policy.repeat.and(check.fingerprint);
         if let (Some(limit), Some(fp)) = (policy.repeat, fingerprint) {
-            self.repeats.entry(fp).or_default().add(now, limit.window_ms(), 1);
+            self.repeats
+                .entry(fp)
+                .or_default()
+                .add(now, limit.window_ms(), 1);
         }
         let mut new_recipient = None;
-        if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
-            if self.recipients.insert(to, now).is_none() {
-                new_recipient = Some(to);
-                // Over the limit only in shadow: keep the most recent `limit` recipients.
-                while self.recipients.len() as u64 > limit.count() {
-                    let oldest = self.recipients.iter().min_by_key(|&(_, &t)| t).map(|(k, _)| *k);
-                    oldest.map(|k| self.recipients.remove(&k));
-                }
+        if let (Some(limit), Some(to)) = (policy.fanout, check.recipient)
+            && self.recipients.insert(to, now).is_none()
+        {
+            new_recipient = Some(to);
+            // Over the limit only in shadow: keep the most recent `limit` recipients.
+            while self.recipients.len() as u64 > limit.count() {
+                let oldest = self
+                    .recipients
+                    .iter()
+                    .min_by_key(|&(_, &t)| t)
+                    .map(|(k, _)| *k);
+                oldest.map(|k| self.recipients.remove(&k));
             }
         }
-        Reservation { at_ms: now, fingerprint, new_recipient }
+        Reservation {
+            at_ms: now,
+            fingerprint,
+            new_recipient,
+        }
     }
 
     fn release(&mut self, policy: &Policy, reservation: &Reservation) {
@@ -302,10 +350,10 @@ impl SenderState {
         for (limit, counter) in policy.rate.iter().zip(&mut self.windows) {
             counter.remove(at, limit.window_ms(), 1);
         }
-        if let (Some(limit), Some(fp)) = (policy.repeat, reservation.fingerprint) {
-            if let Some(counter) = self.repeats.get_mut(&fp) {
-                counter.remove(at, limit.window_ms(), 1);
-            }
+        if let (Some(limit), Some(fp)) = (policy.repeat, reservation.fingerprint)
+            && let Some(counter) = self.repeats.get_mut(&fp)
+        {
+            counter.remove(at, limit.window_ms(), 1);
         }
         if let Some(to) = reservation.new_recipient {
             self.recipients.remove(&to);
@@ -364,7 +412,9 @@ impl ShardKey for u64 {
 
 impl<K: ShardKey, V: Default> Shards<K, V> {
     fn new() -> Self {
-        Shards { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+        Shards {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
     }
 
     fn with<R>(&self, key: K, f: impl FnOnce(&mut V) -> R) -> R {

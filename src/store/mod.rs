@@ -25,7 +25,10 @@ pub struct SenderKey(pub u128);
 
 impl SenderKey {
     pub fn of(send_id: &str) -> SenderKey {
-        SenderKey(xxhash_rust::xxh3::xxh3_128_with_seed(send_id.as_bytes(), KEY_SEED))
+        SenderKey(xxhash_rust::xxh3::xxh3_128_with_seed(
+            send_id.as_bytes(),
+            KEY_SEED,
+        ))
     }
 }
 
@@ -35,7 +38,10 @@ pub struct RecipientKey(pub u64);
 
 impl RecipientKey {
     pub fn of(recv_id: &str) -> RecipientKey {
-        RecipientKey(xxhash_rust::xxh3::xxh3_64_with_seed(recv_id.as_bytes(), KEY_SEED))
+        RecipientKey(xxhash_rust::xxh3::xxh3_64_with_seed(
+            recv_id.as_bytes(),
+            KEY_SEED,
+        ))
     }
 }
 

@@ -93,7 +93,9 @@ mod tests {
     #[test]
     fn admits_exactly_the_limit_then_refuses() {
         let mut counter = SlidingCounter::default();
-        let admitted = (0..40).filter(|i| try_admit(&mut counter, 1_000_000 + i * 10, 30)).count();
+        let admitted = (0..40)
+            .filter(|i| try_admit(&mut counter, 1_000_000 + i * 10, 30))
+            .count();
         assert_eq!(admitted, 30);
     }
 
@@ -110,11 +112,21 @@ mod tests {
             }
         }
         for &t in &admitted_at {
-            let in_window = admitted_at.iter().filter(|&&u| u > t.saturating_sub(W) && u <= t).count();
-            assert!(in_window <= 7, "{in_window} admitted in the window ending {t}");
+            let in_window = admitted_at
+                .iter()
+                .filter(|&&u| u > t.saturating_sub(W) && u <= t)
+                .count();
+            assert!(
+                in_window <= 7,
+                "{in_window} admitted in the window ending {t}"
+            );
         }
         // ... and it is not far below the exact rate: at least 7 per 1.1 W.
-        assert!(admitted_at.len() >= 7 * 5, "only {} admitted", admitted_at.len());
+        assert!(
+            admitted_at.len() >= 7 * 5,
+            "only {} admitted",
+            admitted_at.len()
+        );
     }
 
     #[test]

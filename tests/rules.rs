@@ -1,0 +1,458 @@
+//! Each rule of CONTRACT §3 over HTTP: it rejects with its code at exactly the threshold and not
+//! one message before; exemptions and shadow modes; only admitted messages consume quota.
+
+mod support;
+
+use std::time::Duration;
+
+use support::TestApp;
+
+#[tokio::test]
+async fn a_burst_over_the_limit_is_rejected_with_5001_and_refills() {
+    let app = TestApp::with_vars(&[("FLOODGATE_BURST", "10/1s")]).await;
+    for i in 0..10 {
+        assert!(
+            app.single("alice", "bob", &format!("hello {i}"))
+                .await
+                .is_allow(),
+            "message {i}"
+        );
+    }
+    let refused = app.single("alice", "bob", "one too many").await;
+    assert_eq!(refused.err_code(), 5001);
+    assert_eq!(refused.body["nextCode"], 1);
+    assert_eq!(refused.detail(), "limit 10 per 1s; retry after 100ms");
+    app.advance(Duration::from_millis(100));
+    assert!(app.single("alice", "bob", "refilled").await.is_allow());
+    assert!(
+        app.single("carol", "bob", "another sender")
+            .await
+            .is_allow()
+    );
+}
+
+#[tokio::test]
+async fn a_sender_over_a_window_is_rejected_with_5002_until_the_window_passes() {
+    let app = TestApp::with_vars(&[("FLOODGATE_RATE_LIMITS", "5/10s,8/1m")]).await;
+    for i in 0..5 {
+        assert!(
+            app.single("alice", "bob", &format!("m{i}"))
+                .await
+                .is_allow(),
+            "message {i}"
+        );
+        app.advance(Duration::from_millis(10));
+    }
+    let refused = app.single("alice", "bob", "sixth").await;
+    assert_eq!(refused.err_code(), 5002);
+    assert!(
+        refused
+            .detail()
+            .starts_with("limit 5 per 10s; retry after "),
+        "{}",
+        refused.detail()
+    );
+
+    // The 10 s window passes (plus one sub-bucket, counted in full); the 1 m window still holds 5.
+    app.advance(Duration::from_secs(11));
+    for i in 0..3 {
+        assert!(
+            app.single("alice", "bob", &format!("n{i}"))
+                .await
+                .is_allow(),
+            "message {i}"
+        );
+    }
+    let refused = app.single("alice", "bob", "ninth in a minute").await;
+    assert_eq!(refused.err_code(), 5002);
+    assert!(
+        refused.detail().starts_with("limit 8 per 1m;"),
+        "{}",
+        refused.detail()
+    );
+}
+
+#[tokio::test]
+async fn rejected_messages_consume_no_quota() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_RATE_LIMITS", "3/1m"),
+        ("FLOODGATE_STRIKES", "off"),
+    ])
+    .await;
+    for _ in 0..3 {
+        assert!(app.single("alice", "bob", "hi").await.is_allow());
+    }
+    for _ in 0..20 {
+        assert_eq!(app.single("alice", "bob", "hi").await.err_code(), 5002);
+    }
+    let status = app.sender("alice").await;
+    assert_eq!(status["windows"][0]["count"], 3, "{status}");
+    assert_eq!(status["windows"][0]["limit"], 3);
+    assert_eq!(status["windows"][0]["window"], "1m");
+}
+
+#[tokio::test]
+async fn the_same_content_more_than_n_times_is_rejected_with_5003() {
+    let app = TestApp::with_vars(&[("FLOODGATE_REPEAT_LIMIT", "3/10m")]).await;
+    let copies = [
+        "Buy cheap followers now at example shop",
+        "BUY CHEAP FOLLOWERS NOW at example shop!!!",
+        "Bυy cheap fоllowers nooow at exаmple shop",
+    ];
+    for copy in copies {
+        assert!(app.single("alice", "bob", copy).await.is_allow(), "{copy}");
+    }
+    let refused = app
+        .single("alice", "carol", "buy cheap followers now at example shop")
+        .await;
+    assert_eq!(refused.err_code(), 5003);
+    assert!(
+        refused.detail().starts_with("limit 3 per 10m;"),
+        "{}",
+        refused.detail()
+    );
+    assert!(
+        app.single("alice", "bob", "something else entirely")
+            .await
+            .is_allow()
+    );
+    assert!(
+        app.single("dave", "bob", "Buy cheap followers now at example shop")
+            .await
+            .is_allow(),
+        "repeat is per sender"
+    );
+}
+
+#[tokio::test]
+async fn short_and_emoji_content_never_trips_repeat_or_campaign() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_REPEAT_LIMIT", "2/10m"),
+        ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
+    ])
+    .await;
+    for sender in ["a", "b", "c", "d"] {
+        for text in ["ok", "好的", "thanks!", "👍👍👍👍👍👍👍👍👍👍👍👍"]
+        {
+            for _ in 0..3 {
+                assert!(
+                    app.single(sender, "bob", text).await.is_allow(),
+                    "{sender}: {text}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_same_content_from_more_than_m_senders_is_rejected_with_5004() {
+    let app = TestApp::with_vars(&[("FLOODGATE_CAMPAIGN_LIMIT", "5/10m")]).await;
+    let spam = "加我微信领红包 限时优惠 vx123456";
+    for i in 0..5 {
+        assert!(
+            app.single(&format!("bot{i}"), &format!("victim{i}"), spam)
+                .await
+                .is_allow(),
+            "sender {i}"
+        );
+    }
+    let refused = app.single("bot5", "victim5", spam).await;
+    assert_eq!(refused.err_code(), 5004);
+    assert!(
+        refused.detail().starts_with("limit 5 per 10m;"),
+        "{}",
+        refused.detail()
+    );
+    assert!(
+        app.single("bot0", "victim9", spam).await.is_allow(),
+        "a counted sender is not a new one"
+    );
+    assert!(
+        app.single("bot6", "victim6", "加我微信领红旗 限时优惠 vx123456")
+            .await
+            .is_allow(),
+        "one character differs"
+    );
+}
+
+#[tokio::test]
+async fn a_campaign_rejection_releases_the_senders_quota() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m"),
+        ("FLOODGATE_RATE_LIMITS", "10/1m"),
+    ])
+    .await;
+    let spam = "visit example dot com for prizes";
+    assert!(app.single("bot0", "v", spam).await.is_allow());
+    assert_eq!(app.single("bot1", "v", spam).await.err_code(), 5004);
+    let status = app.sender("bot1").await;
+    assert_eq!(status["windows"][0]["count"], 0, "{status}");
+    assert_eq!(status["strikes"], 1, "{status}");
+}
+
+#[tokio::test]
+async fn writing_to_more_than_k_recipients_is_rejected_with_5005() {
+    let app = TestApp::with_vars(&[("FLOODGATE_FANOUT_LIMIT", "3/10m")]).await;
+    for to in ["r1", "r2", "r3"] {
+        assert!(
+            app.single("alice", to, &format!("hi {to}"))
+                .await
+                .is_allow()
+        );
+    }
+    let refused = app.single("alice", "r4", "hi r4").await;
+    assert_eq!(refused.err_code(), 5005);
+    assert!(
+        app.single("alice", "r1", "a known recipient is fine")
+            .await
+            .is_allow()
+    );
+    for i in 0..10 {
+        let reply = app
+            .group(
+                "alice",
+                &format!("g{i}"),
+                &format!("groups do not count {i}"),
+                &[],
+            )
+            .await;
+        assert!(reply.is_allow(), "fanout is one-to-one only");
+    }
+    app.advance(Duration::from_secs(601));
+    assert!(
+        app.single("alice", "r4", "the window passed")
+            .await
+            .is_allow()
+    );
+}
+
+#[tokio::test]
+async fn a_group_message_with_too_many_mentions_is_rejected_with_5007() {
+    let app = TestApp::with_vars(&[("FLOODGATE_MENTION_LIMIT", "3")]).await;
+    let three = ["u1", "u2", "u3"];
+    let four = ["u1", "u2", "u3", "u4"];
+    assert!(app.group("alice", "g", "hey", &three).await.is_allow());
+    assert!(
+        app.group("alice", "g", "hey", &["u1", "u1", "u2", "u2", "u3"])
+            .await
+            .is_allow(),
+        "distinct users"
+    );
+    let refused = app.group("alice", "g", "hey", &four).await;
+    assert_eq!(refused.err_code(), 5007);
+    assert!(
+        refused
+            .detail()
+            .contains("limit 3 mentions per message; message has 4"),
+        "{}",
+        refused.detail()
+    );
+
+    let mut single = support::single_body("alice", "bob", "hey");
+    single["atUserList"] = serde_json::json!(four);
+    let reply = app.post(&format!("/cb/{}", support::SINGLE), &single).await;
+    assert!(
+        reply.is_allow(),
+        "OpenIM ignores atUserList in one-to-one chats"
+    );
+}
+
+#[tokio::test]
+async fn repeated_violations_start_a_block_that_doubles() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_RATE_LIMITS", "1/1m"),
+        ("FLOODGATE_STRIKES", "3/10m"),
+        ("FLOODGATE_BLOCK_FOR", "5m"),
+        ("FLOODGATE_BLOCK_MAX", "15m"),
+    ])
+    .await;
+    assert!(app.single("alice", "bob", "first").await.is_allow());
+    assert_eq!(
+        app.single("alice", "bob", "strike 1").await.err_code(),
+        5002
+    );
+    assert_eq!(
+        app.single("alice", "bob", "strike 2").await.err_code(),
+        5002
+    );
+    let third = app.single("alice", "bob", "strike 3").await;
+    assert_eq!(
+        third.err_code(),
+        5002,
+        "the violation that reaches the limit keeps its own code"
+    );
+    assert!(
+        third.detail().ends_with("retry after 5m; blocked for 5m"),
+        "{}",
+        third.detail()
+    );
+    let blocked = app.single("alice", "bob", "while blocked").await;
+    assert_eq!(blocked.err_code(), 5006);
+    assert_eq!(
+        blocked.detail(),
+        "blocked for 5m after repeated violations; retry after 5m"
+    );
+    assert_eq!(app.metric("floodgate_blocks_total").await, 1.0);
+
+    let status = app.sender("alice").await;
+    assert_eq!(status["blockedForSeconds"], 300);
+    assert_eq!(status["blocks"], 1);
+    assert_eq!(
+        status["strikes"], 0,
+        "rejections during a block add no strikes"
+    );
+
+    app.advance(Duration::from_secs(300));
+    assert!(
+        app.single("alice", "bob", "served my time")
+            .await
+            .is_allow()
+    );
+    for _ in 0..2 {
+        assert_eq!(app.single("alice", "bob", "again").await.err_code(), 5002);
+    }
+    let second = app.single("alice", "bob", "again").await;
+    assert!(
+        second.detail().ends_with("blocked for 10m"),
+        "the second block doubles: {}",
+        second.detail()
+    );
+    app.advance(Duration::from_secs(599));
+    assert_eq!(
+        app.single("alice", "bob", "still blocked").await.err_code(),
+        5006
+    );
+
+    let lifted = app.unblock("alice").await;
+    assert_eq!(
+        lifted,
+        serde_json::json!({"sendID": "alice", "unblocked": true})
+    );
+    assert_eq!(app.unblock("alice").await["unblocked"], false);
+    app.advance(Duration::from_secs(60));
+    assert!(app.single("alice", "bob", "free again").await.is_allow());
+}
+
+#[tokio::test]
+async fn a_mentions_violation_counts_as_a_strike() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_MENTION_LIMIT", "1"),
+        ("FLOODGATE_STRIKES", "2/10m"),
+    ])
+    .await;
+    assert_eq!(
+        app.group("alice", "g", "hey", &["a", "b"]).await.err_code(),
+        5007
+    );
+    let second = app.group("alice", "g", "hey", &["a", "b"]).await;
+    assert_eq!(second.err_code(), 5007);
+    assert!(
+        second.detail().ends_with("blocked for 10m"),
+        "{}",
+        second.detail()
+    );
+    assert_eq!(app.group("alice", "g", "hey", &[]).await.err_code(), 5006);
+}
+
+#[tokio::test]
+async fn exempt_senders_and_system_messages_are_never_checked() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_RATE_LIMITS", "1/1m"),
+        ("FLOODGATE_EXEMPT_SENDERS", "imAdmin, ops"),
+    ])
+    .await;
+    for sender in ["imAdmin", "ops"] {
+        for _ in 0..5 {
+            assert!(
+                app.single(sender, "bob", "maintenance tonight")
+                    .await
+                    .is_allow(),
+                "{sender}"
+            );
+        }
+    }
+    let mut system = support::single_body("notifier", "bob", "your order shipped");
+    system["msgFrom"] = serde_json::json!(200);
+    for _ in 0..5 {
+        assert!(
+            app.post(&format!("/cb/{}", support::SINGLE), &system)
+                .await
+                .is_allow()
+        );
+    }
+
+    let checked = TestApp::with_vars(&[
+        ("FLOODGATE_RATE_LIMITS", "1/1m"),
+        ("FLOODGATE_CHECK_SYSTEM", "true"),
+    ])
+    .await;
+    assert!(
+        checked
+            .post(&format!("/cb/{}", support::SINGLE), &system)
+            .await
+            .is_allow()
+    );
+    let refused = checked
+        .post(&format!("/cb/{}", support::SINGLE), &system)
+        .await;
+    assert_eq!(refused.err_code(), 5002);
+}
+
+#[tokio::test]
+async fn global_shadow_mode_allows_everything_but_counts_what_it_would_reject() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_MODE", "shadow"),
+        ("FLOODGATE_RATE_LIMITS", "2/1m"),
+        ("FLOODGATE_BURST", "3/1s"),
+    ])
+    .await;
+    for _ in 0..6 {
+        assert!(app.single("alice", "bob", "hello there").await.is_allow());
+    }
+    let series =
+        |rule: &str| format!("floodgate_rejections_total{{mode=\"shadow\",rule=\"{rule}\"}}");
+    assert_eq!(app.metric(&series("burst")).await, 3.0);
+    assert_eq!(app.metric(&series("rate")).await, 4.0);
+    let verdict = |v: &str| {
+        format!(
+            "floodgate_callbacks_total{{command=\"{}\",verdict=\"{v}\"}}",
+            support::SINGLE
+        )
+    };
+    assert_eq!(app.metric(&verdict("allow")).await, 2.0);
+    assert_eq!(app.metric(&verdict("shadow_reject")).await, 4.0);
+    assert_eq!(
+        app.metric("floodgate_rejections_total{mode=\"enforce\",rule=\"rate\"}")
+            .await,
+        0.0
+    );
+    assert_eq!(
+        app.sender("alice").await["windows"][0]["count"],
+        6,
+        "shadow-admitted messages are delivered, so they count"
+    );
+}
+
+#[tokio::test]
+async fn one_rule_in_shadow_while_the_others_enforce() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_REPEAT_MODE", "shadow"),
+        ("FLOODGATE_REPEAT_LIMIT", "1/10m"),
+        ("FLOODGATE_RATE_LIMITS", "3/1m"),
+    ])
+    .await;
+    let spam = "the very same message again";
+    for _ in 0..3 {
+        assert!(app.single("alice", "bob", spam).await.is_allow());
+    }
+    assert_eq!(
+        app.single("alice", "bob", spam).await.err_code(),
+        5002,
+        "rate still enforces"
+    );
+    assert_eq!(
+        app.metric("floodgate_rejections_total{mode=\"shadow\",rule=\"repeat\"}")
+            .await,
+        3.0
+    );
+}

@@ -1,0 +1,128 @@
+//! The binary as an operator starts it: a misconfigured variable stops start-up with a message
+//! naming it, and a good configuration serves until SIGTERM, then exits 0.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_floodgate");
+
+/// Runs the binary with only `vars`, expecting it to exit by itself; a binary that keeps
+/// serving is killed after a deadline and fails the test instead of hanging it.
+fn start_with(vars: &[(&str, &str)]) -> std::process::Output {
+    let mut child = Command::new(BINARY)
+        .env_clear()
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("waitable").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("floodgate kept running with {vars:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn a_bad_variable_stops_start_up_naming_the_variable_and_value() {
+    let cases = [
+        ("FLOODGATE_RATE_LIMITS", "30 per 10s"),
+        ("FLOODGATE_BURST", "10/0s"),
+        ("FLOODGATE_REDIS_TIMEOUT", "fast"),
+        ("FLOODGATE_MODE", "dry-run"),
+        ("FLOODGATE_MAX_BODY", "lots"),
+        ("FLOODGATE_LISTEN", "everywhere"),
+        ("FLOODGATE_LOG", "info,[[[bad"),
+        ("FLOODGATE_FANOUT_MODE", "maybe"),
+    ];
+    for (variable, value) in cases {
+        // Ephemeral ports first, so that a value that slips through cannot collide or hang.
+        let mut vars = vec![
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+        ];
+        vars.push((variable, value));
+        let output = start_with(&vars);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "{variable}={value} should stop start-up"
+        );
+        assert!(
+            stderr.contains(variable) && stderr.contains(value),
+            "{variable}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_address_in_use_stops_start_up_naming_the_variable() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = start_with(&[
+        ("FLOODGATE_LISTEN", &addr),
+        ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("FLOODGATE_LISTEN"), "{stderr}");
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let mut child = Command::new(BINARY)
+        .env_clear()
+        .envs([
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_LOG", "info"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (deadline-poll) for the "serving" line so SIGTERM reaches a running server.
+    let stderr = child.stderr.take().unwrap();
+    let (found, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = found.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("floodgate says it is serving");
+        if line.contains("floodgate serving") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "floodgate did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+}

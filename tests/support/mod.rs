@@ -1,0 +1,235 @@
+//! `TestApp`: the real floodgate on ephemeral loopback ports, driven over HTTP, with a clock the
+//! test moves. Each test gets its own app, store and metrics registry: nothing is shared.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::time::Duration;
+
+use floodgate::app::Application;
+use floodgate::clock::{Clock, ManualClock};
+use floodgate::config::Config;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const SINGLE: &str = "callbackBeforeSendSingleMsgCommand";
+pub const GROUP: &str = "callbackBeforeSendGroupMsgCommand";
+
+pub struct TestApp {
+    pub webhook: String,
+    pub admin: String,
+    pub clock: ManualClock,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// A callback's reply: HTTP status and the JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn err_code(&self) -> i64 {
+        self.body["errCode"]
+            .as_i64()
+            .expect("errCode is an integer")
+    }
+
+    pub fn is_allow(&self) -> bool {
+        self.status == 200 && self.body == allow_body()
+    }
+
+    pub fn detail(&self) -> &str {
+        self.body["errDlt"].as_str().unwrap_or("")
+    }
+}
+
+pub fn allow_body() -> Value {
+    json!({"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0})
+}
+
+impl TestApp {
+    /// Defaults, with every burst and rate limit off unless `vars` sets it, so each test
+    /// isolates the rule it is about.
+    pub async fn with_vars(vars: &[(&str, &str)]) -> TestApp {
+        let mut all: Vec<(String, String)> = [
+            ("FLOODGATE_BURST", "off"),
+            ("FLOODGATE_RATE_LIMITS", "off"),
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_vars(all).expect("test config is valid");
+        TestApp::spawn(config).await
+    }
+
+    pub async fn spawn(config: Config) -> TestApp {
+        init_test_logging();
+        let clock = ManualClock::default();
+        let app = Application::build(config, Clock::Manual(clock.clone()))
+            .await
+            .expect("app starts");
+        let webhook = format!("http://{}", app.webhook_addr());
+        let admin = format!("http://{}", app.admin_addr());
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            webhook,
+            admin,
+            clock,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+        }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// POSTs `body` (any bytes) to `path` on the webhook listener.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Reply {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.webhook))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        Reply::read(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.post_raw(path, serde_json::to_vec(body).expect("json"))
+            .await
+    }
+
+    /// A one-to-one text message as OpenIM v3.8 sends it.
+    pub async fn single(&self, from: &str, to: &str, text: &str) -> Reply {
+        self.post(
+            &format!("/callbackExample/{SINGLE}"),
+            &single_body(from, to, text),
+        )
+        .await
+    }
+
+    /// A group text message mentioning `mentions`.
+    pub async fn group(&self, from: &str, group: &str, text: &str, mentions: &[&str]) -> Reply {
+        let mut body = single_body(from, "", text);
+        body["callbackCommand"] = json!(GROUP);
+        body["sessionType"] = json!(3);
+        body["groupID"] = json!(group);
+        body["atUserList"] = if mentions.is_empty() {
+            Value::Null
+        } else {
+            json!(mentions)
+        };
+        body.as_object_mut().expect("object").remove("recvID");
+        self.post(&format!("/callbackExample/{GROUP}"), &body).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.admin_get("/metrics").await.1
+    }
+
+    /// The value of one metric series, e.g. `floodgate_rejections_total{mode="enforce",rule="rate"}`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .expect("sent");
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+        )
+    }
+
+    pub async fn sender(&self, id: &str) -> Value {
+        let (status, body) = self.admin_get(&format!("/v1/senders/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("json")
+    }
+
+    pub async fn unblock(&self, id: &str) -> Value {
+        let response = self
+            .client
+            .delete(format!("{}/v1/senders/{id}/block", self.admin))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.expect("json")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Reply {
+    pub async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").to_string())
+            .unwrap_or_default();
+        let text = response.text().await.expect("body");
+        assert_eq!(content_type, "application/json", "status {status}: {text}");
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        Reply { status, body }
+    }
+}
+
+pub fn single_body(from: &str, to: &str, text: &str) -> Value {
+    json!({
+        "sendID": from,
+        "callbackCommand": SINGLE,
+        "serverMsgID": "5f1c0e9b8a7d6c5b4a392817",
+        "clientMsgID": "c0ffee",
+        "operationID": "op-1",
+        "senderPlatformID": 1,
+        "senderNickname": from,
+        "sessionType": 1,
+        "msgFrom": 100,
+        "contentType": 101,
+        "status": 1,
+        "sendTime": 1767225600000i64,
+        "createTime": 1767225600000i64,
+        "content": json!({"content": text}).to_string(),
+        "seq": 0,
+        "atUserList": null,
+        "faceURL": "",
+        "ex": "",
+        "recvID": to
+    })
+}
+
+/// Logs only when `TEST_LOG` is set.
+fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_test_writer()
+            .try_init();
+    }
+}

@@ -1,0 +1,326 @@
+//! The wire protocol of CONTRACT §2 over HTTP: routing, leniency, exact replies, and bad input
+//! that gets a clear 4xx while the replica keeps serving.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{GROUP, SINGLE, TestApp, allow_body, single_body};
+
+/// The request of OpenIM's own page for this callback (SEED-callbackBeforeSendSingleMsg.md).
+const SEED: &str = r#"{
+  "sendID": "user123",
+  "callbackCommand": "callbackBeforeSendSingleMsgCommand",
+  "serverMsgID": "msg001",
+  "clientMsgID": "clientmsg001",
+  "operationID": "1646445464564",
+  "senderPlatformID": 1,
+  "senderNickname": "User123",
+  "sessionType": 1,
+  "msgFrom": 1,
+  "contentType": 1,
+  "status": 1,
+  "sendTime": 1673048592000,
+  "createTime": 1673048592000,
+  "content": "Hello, this is a test message",
+  "seq": 1001,
+  "atUserList": ["user456", "user789"],
+  "faceURL": "http://example.com/path/to/user/image.png",
+  "ex": "Extra data",
+  "recvID": "user456"
+}"#;
+
+#[tokio::test]
+async fn the_seed_example_gets_exactly_the_allow_object() {
+    let app = TestApp::with_vars(&[]).await;
+    let response = app
+        .client
+        .post(format!(
+            "{}/callbackBeforeSendSingleMsgCommand?contenttype=json",
+            app.webhook
+        ))
+        .body(SEED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let text = response.text().await.unwrap();
+    assert_eq!(
+        text,
+        r#"{"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0}"#
+    );
+}
+
+#[tokio::test]
+async fn the_body_command_routes_under_any_prefix() {
+    let app = TestApp::with_vars(&[("FLOODGATE_RATE_LIMITS", "1/1m")]).await;
+    let body = single_body("alice", "bob", "hello");
+    assert!(app.post("/x/y/anything", &body).await.is_allow());
+    assert_eq!(
+        app.post("/", &body).await.err_code(),
+        5002,
+        "judged by the body's callbackCommand"
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_query_and_the_path_route_when_the_body_has_no_command() {
+    let app = TestApp::with_vars(&[("FLOODGATE_RATE_LIMITS", "1/1m")]).await;
+    let mut body = single_body("alice", "bob", "hello");
+    body.as_object_mut().unwrap().remove("callbackCommand");
+    assert!(
+        app.post(&format!("/callbackExample?command={SINGLE}"), &body)
+            .await
+            .is_allow()
+    );
+    assert_eq!(
+        app.post(&format!("/callbackExample/{SINGLE}"), &body)
+            .await
+            .err_code(),
+        5002
+    );
+    // Neither names a before-send command: answered allow at once.
+    assert!(app.post("/callbackExample", &body).await.is_allow());
+}
+
+#[tokio::test]
+async fn group_messages_are_judged_and_other_commands_allowed_and_counted() {
+    let app = TestApp::with_vars(&[("FLOODGATE_RATE_LIMITS", "1/1m")]).await;
+    assert!(app.group("alice", "g1", "hi all", &[]).await.is_allow());
+    assert_eq!(
+        app.group("alice", "g1", "hi again", &[]).await.err_code(),
+        5002
+    );
+
+    let online = json!({"callbackCommand": "callbackAfterUserOnlineCommand", "userID": "alice"});
+    for _ in 0..3 {
+        assert!(
+            app.post("/cb/callbackAfterUserOnlineCommand", &online)
+                .await
+                .is_allow()
+        );
+    }
+    let odd = json!({"callbackCommand": "somethingElse\nwith free text"});
+    assert!(app.post("/cb/x", &odd).await.is_allow());
+    let series = |command: &str| {
+        format!("floodgate_callbacks_total{{command=\"{command}\",verdict=\"allow\"}}")
+    };
+    assert_eq!(
+        app.metric(&series("callbackAfterUserOnlineCommand")).await,
+        3.0
+    );
+    assert_eq!(app.metric(&series("other")).await, 1.0);
+    assert_eq!(app.metric(&series(GROUP)).await, 1.0);
+}
+
+#[tokio::test]
+async fn lenient_parsing_accepts_nulls_missing_and_unknown_fields() {
+    let app = TestApp::with_vars(&[]).await;
+    let bodies = [
+        json!({"callbackCommand": SINGLE}),
+        json!({"callbackCommand": SINGLE, "sendID": "a", "atUserList": null, "content": null}),
+        json!({"callbackCommand": SINGLE, "sendID": "a", "futureField": {"deep": [1, 2]}, "recvID": "b"}),
+        json!({"callbackCommand": GROUP, "sendID": "a", "contentType": 102, "content": "{\"sourcePicture\":{\"url\":\"u\"}}"}),
+    ];
+    for body in bodies {
+        assert!(app.post("/cb/x", &body).await.is_allow(), "{body}");
+    }
+    // Go's encoder ends the body with a newline and escapes HTML characters.
+    let go_style = "{\"callbackCommand\":\"callbackBeforeSendSingleMsgCommand\",\"sendID\":\"a\",\"content\":\"{\\\"content\\\":\\\"a \\u003c b\\\"}\"}\n";
+    assert!(app.post_raw("/cb/x", go_style).await.is_allow());
+}
+
+async fn assert_invalid(app: &TestApp, reply: support::Reply, status: u16, mentions: &str) {
+    assert_eq!(reply.status, status, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["actionCode"], 1,
+        "OpenIM delivers on actionCode != 0"
+    );
+    assert_eq!(reply.body["nextCode"], 0);
+    assert_eq!(reply.body["errCode"], 0);
+    let text = format!("{} {}", reply.body["errMsg"], reply.body["errDlt"]);
+    assert!(text.contains(mentions), "{text}");
+    // ... and the replica keeps serving.
+    assert!(
+        app.single("someone", "else", "still there?")
+            .await
+            .is_allow()
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_get_400_with_a_readable_reason() {
+    let app = TestApp::with_vars(&[]).await;
+    let path = format!("/cb/{SINGLE}");
+    assert_invalid(
+        &app,
+        app.post_raw(&path, "not json at all").await,
+        400,
+        "not a JSON object",
+    )
+    .await;
+    assert_invalid(
+        &app,
+        app.post_raw(&path, "[1,2,3]").await,
+        400,
+        "not a JSON object",
+    )
+    .await;
+    assert_invalid(
+        &app,
+        app.post_raw(&path, "").await,
+        400,
+        "not a JSON object",
+    )
+    .await;
+    assert_invalid(
+        &app,
+        app.post_raw(&path, r#"{"sendID": 42}"#).await,
+        400,
+        "sendID",
+    )
+    .await;
+    assert_invalid(
+        &app,
+        app.post_raw(&path, r#"{"contentType": "101"}"#).await,
+        400,
+        "invalid type",
+    )
+    .await;
+    assert_invalid(
+        &app,
+        app.post_raw(&path, r#"{"sendID": "a""#).await,
+        400,
+        "EOF",
+    )
+    .await;
+    let invalid_utf8: Vec<u8> = b"{\"sendID\":\"a\xff\xfe\",\"callbackCommand\":\"x\"}".to_vec();
+    assert_invalid(
+        &app,
+        app.post_raw(&path, invalid_utf8).await,
+        400,
+        "invalid",
+    )
+    .await;
+    let deep = format!(
+        "{{\"atUserList\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert_invalid(&app, app.post_raw(&path, deep).await, 400, "atUserList").await;
+    assert_eq!(
+        app.metric(&format!(
+            "floodgate_callbacks_total{{command=\"{SINGLE}\",verdict=\"invalid\"}}"
+        ))
+        .await,
+        8.0
+    );
+    // Deep nesting in a field we do not read is valid JSON, skipped without recursion.
+    let deep = format!(
+        "{{\"callbackCommand\":\"{SINGLE}\",\"unknown\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(app.post_raw(&path, deep).await.is_allow());
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_413() {
+    let app = TestApp::with_vars(&[("FLOODGATE_MAX_BODY", "1KiB")]).await;
+    let mut body = single_body("alice", "bob", &"x".repeat(2000));
+    let reply = app.post(&format!("/cb/{SINGLE}"), &body).await;
+    assert_invalid(&app, reply, 413, "FLOODGATE_MAX_BODY").await;
+    // Without a Content-Length (chunked), the limit holds while reading.
+    body["ex"] = Value::String("y".repeat(5000));
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let stream = futures_stream(bytes);
+    let response = app
+        .client
+        .post(format!("{}/cb/{SINGLE}", app.webhook))
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    let reply = support::Reply::read(response).await;
+    assert_invalid(&app, reply, 413, "body too large").await;
+}
+
+fn futures_stream(
+    bytes: Vec<u8>,
+) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(512).map(|c| Ok(c.to_vec())).collect();
+    tokio_stream::iter(chunks)
+}
+
+#[tokio::test]
+async fn other_methods_get_405() {
+    let app = TestApp::with_vars(&[]).await;
+    let response = app
+        .client
+        .get(format!("{}/cb/{SINGLE}", app.webhook))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    let reply = support::Reply::read(response).await;
+    assert_invalid(&app, reply, 405, "POST").await;
+}
+
+#[tokio::test]
+async fn with_an_auth_token_requests_must_carry_it_in_the_path_or_a_bearer_header() {
+    let app = TestApp::with_vars(&[("FLOODGATE_AUTH_TOKEN", "t0ken-abcdef")]).await;
+    let body = single_body("alice", "bob", "hello");
+    let reply = app.post(&format!("/callbackExample/{SINGLE}"), &body).await;
+    assert_invalid_401(&reply);
+    let reply = app
+        .post(&format!("/callbackExample/wrong-token/{SINGLE}"), &body)
+        .await;
+    assert_invalid_401(&reply);
+    assert!(
+        app.post(&format!("/callbackExample/t0ken-abcdef/{SINGLE}"), &body)
+            .await
+            .is_allow()
+    );
+    assert!(
+        app.post(&format!("/t0ken-abcdef?command={SINGLE}"), &body)
+            .await
+            .is_allow()
+    );
+    let response = app
+        .client
+        .post(format!("{}/callbackExample/{SINGLE}", app.webhook))
+        .bearer_auth("t0ken-abcdef")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(support::Reply::read(response).await.is_allow());
+}
+
+fn assert_invalid_401(reply: &support::Reply) {
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.body["actionCode"], 1);
+    assert!(
+        reply.body["errDlt"]
+            .as_str()
+            .unwrap()
+            .contains("FLOODGATE_AUTH_TOKEN")
+    );
+}
+
+#[tokio::test]
+async fn every_reply_is_complete_json_with_integer_codes() {
+    let app = TestApp::with_vars(&[("FLOODGATE_RATE_LIMITS", "1/1m")]).await;
+    let allow = app.single("alice", "bob", "one").await;
+    assert_eq!(allow.body, allow_body());
+    let reject = app.single("alice", "bob", "two").await;
+    let keys: Vec<&String> = reject.body.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 5);
+    for key in ["actionCode", "errCode", "nextCode"] {
+        assert!(reject.body[key].is_i64(), "{key} is an integer");
+    }
+    assert_eq!(reject.body["actionCode"], 0);
+    assert_eq!(reject.body["nextCode"], 1);
+    assert_eq!(reject.body["errMsg"], "too many messages");
+}
