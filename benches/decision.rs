@@ -42,7 +42,9 @@ fn fingerprints(c: &mut Criterion) {
 fn burst(c: &mut Criterion) {
     let limit = Limit::new(u32::MAX, std::time::Duration::from_secs(1)).unwrap();
     let limiter = BurstLimiter::new(limit, Clock::System);
-    let senders: Vec<SenderKey> = (0..10_000).map(|i| SenderKey::of(&format!("user{i}"))).collect();
+    let senders: Vec<SenderKey> = (0..10_000)
+        .map(|i| SenderKey::of(&format!("user{i}")))
+        .collect();
     let mut i = 0;
     c.bench_function("burst_check", |b| {
         b.iter(|| {
@@ -53,13 +55,23 @@ fn burst(c: &mut Criterion) {
 }
 
 fn decision(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     let config = Config::for_tests();
     let policy = Arc::new(config.policy.clone());
     let store = Store::Memory(Arc::new(MemoryStore::new(policy.clone())));
     let clock = ManualClock::default();
     let metrics = Metrics::new(&[]);
-    let engine = Engine::new(&config, policy, store, None, Clock::Manual(clock.clone()), metrics);
+    let engine = Engine::new(
+        &config,
+        policy,
+        store,
+        None,
+        Clock::Manual(clock.clone()),
+        metrics,
+    );
     let senders: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
     let content = serde_json::json!({ "content": text("mixed", 100) }).to_string();
     let mut i = 0;

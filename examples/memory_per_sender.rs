@@ -12,18 +12,32 @@ use floodgate::store::{MemoryStore, Store};
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let senders: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(200_000);
+    let senders: usize = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200_000);
     let config = Config::for_tests();
     let policy = Arc::new(config.policy.clone());
     let memory = Arc::new(MemoryStore::new(policy.clone()));
     let clock = ManualClock::default();
-    let engine = Engine::new(&config, policy, Store::Memory(memory.clone()), None, Clock::Manual(clock.clone()), Metrics::new(&[]));
+    let engine = Engine::new(
+        &config,
+        policy,
+        Store::Memory(memory.clone()),
+        None,
+        Clock::Manual(clock.clone()),
+        Metrics::new(&[]),
+    );
     let before = resident_bytes();
     for i in 0..senders {
         let send_id = format!("user-{i:08}");
@@ -31,7 +45,15 @@ async fn main() {
         // Three messages each: windows, a fingerprint for repeat, a recipient for fanout.
         for n in 0..3 {
             let content = format!("{{\"content\":\"message number {n} from {send_id}\"}}");
-            let message = Message { chat: Chat::Single, send_id: &send_id, recv_id: &recv_id, msg_from: 100, content_type: 101, content: &content, mentions: 0 };
+            let message = Message {
+                chat: Chat::Single,
+                send_id: &send_id,
+                recv_id: &recv_id,
+                msg_from: 100,
+                content_type: 101,
+                content: &content,
+                mentions: 0,
+            };
             engine.decide(&message).await;
         }
         clock.advance(Duration::from_micros(10));
@@ -40,6 +62,12 @@ async fn main() {
     let per_sender = (after - before) as f64 / senders as f64;
     println!("senders: {senders}");
     println!("tracked by the store: {}", memory.tracked_senders());
-    println!("resident before: {} MiB, after: {} MiB", before >> 20, after >> 20);
-    println!("resident bytes per active sender (store + burst limiter + campaign sets): {per_sender:.0}");
+    println!(
+        "resident before: {} MiB, after: {} MiB",
+        before >> 20,
+        after >> 20
+    );
+    println!(
+        "resident bytes per active sender (store + burst limiter + campaign sets): {per_sender:.0}"
+    );
 }

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::http::{self, AppState, wire};
 use crate::metrics::Metrics;
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, RedisStore, Store};
 
 /// How often idle senders are forgotten.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
@@ -27,8 +27,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("FLOODGATE_REDIS_URL is set, but this build has only the embedded store; unset it")]
-    RedisUnsupported,
+    #[error("cannot use the Redis of FLOODGATE_REDIS_URL: {0}")]
+    Redis(crate::store::StoreError),
 }
 
 pub struct Application {
@@ -39,13 +39,22 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, clock: Clock) -> Result<Application, StartError> {
-        if config.redis.is_some() {
-            return Err(StartError::RedisUnsupported);
-        }
         let policy = Arc::new(config.policy.clone());
         let metrics = Metrics::new(&[wire::BEFORE_SEND_SINGLE, wire::BEFORE_SEND_GROUP]);
-        let store = Store::Memory(Arc::new(MemoryStore::new(policy.clone())));
-        let engine = Engine::new(&config, policy, store, None, clock, metrics.clone());
+        let memory = Store::Memory(Arc::new(MemoryStore::new(policy.clone())));
+        // With Redis, the embedded store becomes the fail-open fallback: the replica's own windows.
+        let (store, fallback) = match &config.redis {
+            None => (memory, None),
+            Some(redis) => {
+                let prefix = &config.key_prefix;
+                let store =
+                    RedisStore::connect(redis, prefix, policy.clone(), config.redis_timeout)
+                        .await
+                        .map_err(StartError::Redis)?;
+                (Store::Redis(Arc::new(store)), Some(memory))
+            }
+        };
+        let engine = Engine::new(&config, policy, store, fallback, clock, metrics.clone());
         let bind = |variable, addr| async move {
             TcpListener::bind(addr)
                 .await

@@ -3,13 +3,47 @@
 
 mod support;
 
+/// Every case runs on the embedded store and on a real Redis, unchanged.
+macro_rules! on_every_store {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Memory).await.assert_store_healthy().await
+            })*
+        }
+        mod redis {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Redis).await.assert_store_healthy().await
+            })*
+        }
+    };
+}
+
+on_every_store!(
+    a_burst_over_the_limit_is_rejected_with_5001_and_refills,
+    a_sender_over_a_window_is_rejected_with_5002_until_the_window_passes,
+    rejected_messages_consume_no_quota,
+    the_same_content_more_than_n_times_is_rejected_with_5003,
+    short_and_emoji_content_never_trips_repeat_or_campaign,
+    the_same_content_from_more_than_m_senders_is_rejected_with_5004,
+    a_campaign_rejection_releases_the_senders_quota,
+    writing_to_more_than_k_recipients_is_rejected_with_5005,
+    a_group_message_with_too_many_mentions_is_rejected_with_5007,
+    repeated_violations_start_a_block_that_doubles,
+    a_mentions_violation_counts_as_a_strike,
+    exempt_senders_and_system_messages_are_never_checked,
+    global_shadow_mode_allows_everything_but_counts_what_it_would_reject,
+    one_rule_in_shadow_while_the_others_enforce,
+);
+
 use std::time::Duration;
 
-use support::TestApp;
+use support::{Backend, TestApp};
 
-#[tokio::test]
-async fn a_burst_over_the_limit_is_rejected_with_5001_and_refills() {
-    let app = TestApp::with_vars(&[("FLOODGATE_BURST", "10/1s")]).await;
+async fn a_burst_over_the_limit_is_rejected_with_5001_and_refills(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend, &[("FLOODGATE_BURST", "10/1s")]).await;
     for i in 0..10 {
         assert!(
             app.single("alice", "bob", &format!("hello {i}"))
@@ -29,11 +63,13 @@ async fn a_burst_over_the_limit_is_rejected_with_5001_and_refills() {
             .await
             .is_allow()
     );
+    app
 }
 
-#[tokio::test]
-async fn a_sender_over_a_window_is_rejected_with_5002_until_the_window_passes() {
-    let app = TestApp::with_vars(&[("FLOODGATE_RATE_LIMITS", "5/10s,8/1m")]).await;
+async fn a_sender_over_a_window_is_rejected_with_5002_until_the_window_passes(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(backend, &[("FLOODGATE_RATE_LIMITS", "5/10s,8/1m")]).await;
     for i in 0..5 {
         assert!(
             app.single("alice", "bob", &format!("m{i}"))
@@ -70,14 +106,17 @@ async fn a_sender_over_a_window_is_rejected_with_5002_until_the_window_passes() 
         "{}",
         refused.detail()
     );
+    app
 }
 
-#[tokio::test]
-async fn rejected_messages_consume_no_quota() {
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_RATE_LIMITS", "3/1m"),
-        ("FLOODGATE_STRIKES", "off"),
-    ])
+async fn rejected_messages_consume_no_quota(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "3/1m"),
+            ("FLOODGATE_STRIKES", "off"),
+        ],
+    )
     .await;
     for _ in 0..3 {
         assert!(app.single("alice", "bob", "hi").await.is_allow());
@@ -89,11 +128,11 @@ async fn rejected_messages_consume_no_quota() {
     assert_eq!(status["windows"][0]["count"], 3, "{status}");
     assert_eq!(status["windows"][0]["limit"], 3);
     assert_eq!(status["windows"][0]["window"], "1m");
+    app
 }
 
-#[tokio::test]
-async fn the_same_content_more_than_n_times_is_rejected_with_5003() {
-    let app = TestApp::with_vars(&[("FLOODGATE_REPEAT_LIMIT", "3/10m")]).await;
+async fn the_same_content_more_than_n_times_is_rejected_with_5003(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend, &[("FLOODGATE_REPEAT_LIMIT", "3/10m")]).await;
     let copies = [
         "Buy cheap followers now at example shop",
         "BUY CHEAP FOLLOWERS NOW at example shop!!!",
@@ -122,14 +161,17 @@ async fn the_same_content_more_than_n_times_is_rejected_with_5003() {
             .is_allow(),
         "repeat is per sender"
     );
+    app
 }
 
-#[tokio::test]
-async fn short_and_emoji_content_never_trips_repeat_or_campaign() {
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_REPEAT_LIMIT", "2/10m"),
-        ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
-    ])
+async fn short_and_emoji_content_never_trips_repeat_or_campaign(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_REPEAT_LIMIT", "2/10m"),
+            ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
+        ],
+    )
     .await;
     for sender in ["a", "b", "c", "d"] {
         for text in ["ok", "好的", "thanks!", "👍👍👍👍👍👍👍👍👍👍👍👍"]
@@ -142,11 +184,13 @@ async fn short_and_emoji_content_never_trips_repeat_or_campaign() {
             }
         }
     }
+    app
 }
 
-#[tokio::test]
-async fn the_same_content_from_more_than_m_senders_is_rejected_with_5004() {
-    let app = TestApp::with_vars(&[("FLOODGATE_CAMPAIGN_LIMIT", "5/10m")]).await;
+async fn the_same_content_from_more_than_m_senders_is_rejected_with_5004(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(backend, &[("FLOODGATE_CAMPAIGN_LIMIT", "5/10m")]).await;
     let spam = "加我微信领红包 限时优惠 vx123456";
     for i in 0..5 {
         assert!(
@@ -173,14 +217,17 @@ async fn the_same_content_from_more_than_m_senders_is_rejected_with_5004() {
             .is_allow(),
         "one character differs"
     );
+    app
 }
 
-#[tokio::test]
-async fn a_campaign_rejection_releases_the_senders_quota() {
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m"),
-        ("FLOODGATE_RATE_LIMITS", "10/1m"),
-    ])
+async fn a_campaign_rejection_releases_the_senders_quota(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m"),
+            ("FLOODGATE_RATE_LIMITS", "10/1m"),
+        ],
+    )
     .await;
     let spam = "visit example dot com for prizes";
     assert!(app.single("bot0", "v", spam).await.is_allow());
@@ -188,11 +235,11 @@ async fn a_campaign_rejection_releases_the_senders_quota() {
     let status = app.sender("bot1").await;
     assert_eq!(status["windows"][0]["count"], 0, "{status}");
     assert_eq!(status["strikes"], 1, "{status}");
+    app
 }
 
-#[tokio::test]
-async fn writing_to_more_than_k_recipients_is_rejected_with_5005() {
-    let app = TestApp::with_vars(&[("FLOODGATE_FANOUT_LIMIT", "3/10m")]).await;
+async fn writing_to_more_than_k_recipients_is_rejected_with_5005(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend, &[("FLOODGATE_FANOUT_LIMIT", "3/10m")]).await;
     for to in ["r1", "r2", "r3"] {
         assert!(
             app.single("alice", to, &format!("hi {to}"))
@@ -224,11 +271,11 @@ async fn writing_to_more_than_k_recipients_is_rejected_with_5005() {
             .await
             .is_allow()
     );
+    app
 }
 
-#[tokio::test]
-async fn a_group_message_with_too_many_mentions_is_rejected_with_5007() {
-    let app = TestApp::with_vars(&[("FLOODGATE_MENTION_LIMIT", "3")]).await;
+async fn a_group_message_with_too_many_mentions_is_rejected_with_5007(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend, &[("FLOODGATE_MENTION_LIMIT", "3")]).await;
     let three = ["u1", "u2", "u3"];
     let four = ["u1", "u2", "u3", "u4"];
     assert!(app.group("alice", "g", "hey", &three).await.is_allow());
@@ -255,16 +302,19 @@ async fn a_group_message_with_too_many_mentions_is_rejected_with_5007() {
         reply.is_allow(),
         "OpenIM ignores atUserList in one-to-one chats"
     );
+    app
 }
 
-#[tokio::test]
-async fn repeated_violations_start_a_block_that_doubles() {
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_RATE_LIMITS", "1/1m"),
-        ("FLOODGATE_STRIKES", "3/10m"),
-        ("FLOODGATE_BLOCK_FOR", "5m"),
-        ("FLOODGATE_BLOCK_MAX", "15m"),
-    ])
+async fn repeated_violations_start_a_block_that_doubles(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "1/1m"),
+            ("FLOODGATE_STRIKES", "3/10m"),
+            ("FLOODGATE_BLOCK_FOR", "5m"),
+            ("FLOODGATE_BLOCK_MAX", "15m"),
+        ],
+    )
     .await;
     assert!(app.single("alice", "bob", "first").await.is_allow());
     assert_eq!(
@@ -331,14 +381,17 @@ async fn repeated_violations_start_a_block_that_doubles() {
     assert_eq!(app.unblock("alice").await["unblocked"], false);
     app.advance(Duration::from_secs(60));
     assert!(app.single("alice", "bob", "free again").await.is_allow());
+    app
 }
 
-#[tokio::test]
-async fn a_mentions_violation_counts_as_a_strike() {
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_MENTION_LIMIT", "1"),
-        ("FLOODGATE_STRIKES", "2/10m"),
-    ])
+async fn a_mentions_violation_counts_as_a_strike(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_MENTION_LIMIT", "1"),
+            ("FLOODGATE_STRIKES", "2/10m"),
+        ],
+    )
     .await;
     assert_eq!(
         app.group("alice", "g", "hey", &["a", "b"]).await.err_code(),
@@ -352,14 +405,17 @@ async fn a_mentions_violation_counts_as_a_strike() {
         second.detail()
     );
     assert_eq!(app.group("alice", "g", "hey", &[]).await.err_code(), 5006);
+    app
 }
 
-#[tokio::test]
-async fn exempt_senders_and_system_messages_are_never_checked() {
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_RATE_LIMITS", "1/1m"),
-        ("FLOODGATE_EXEMPT_SENDERS", "imAdmin, ops"),
-    ])
+async fn exempt_senders_and_system_messages_are_never_checked(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "1/1m"),
+            ("FLOODGATE_EXEMPT_SENDERS", "imAdmin, ops"),
+        ],
+    )
     .await;
     for sender in ["imAdmin", "ops"] {
         for _ in 0..5 {
@@ -381,10 +437,13 @@ async fn exempt_senders_and_system_messages_are_never_checked() {
         );
     }
 
-    let checked = TestApp::with_vars(&[
-        ("FLOODGATE_RATE_LIMITS", "1/1m"),
-        ("FLOODGATE_CHECK_SYSTEM", "true"),
-    ])
+    let checked = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "1/1m"),
+            ("FLOODGATE_CHECK_SYSTEM", "true"),
+        ],
+    )
     .await;
     assert!(
         checked
@@ -396,15 +455,20 @@ async fn exempt_senders_and_system_messages_are_never_checked() {
         .post(&format!("/cb/{}", support::SINGLE), &system)
         .await;
     assert_eq!(refused.err_code(), 5002);
+    app
 }
 
-#[tokio::test]
-async fn global_shadow_mode_allows_everything_but_counts_what_it_would_reject() {
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_MODE", "shadow"),
-        ("FLOODGATE_RATE_LIMITS", "2/1m"),
-        ("FLOODGATE_BURST", "3/1s"),
-    ])
+async fn global_shadow_mode_allows_everything_but_counts_what_it_would_reject(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_MODE", "shadow"),
+            ("FLOODGATE_RATE_LIMITS", "2/1m"),
+            ("FLOODGATE_BURST", "3/1s"),
+        ],
+    )
     .await;
     for _ in 0..6 {
         assert!(app.single("alice", "bob", "hello there").await.is_allow());
@@ -431,15 +495,18 @@ async fn global_shadow_mode_allows_everything_but_counts_what_it_would_reject() 
         6,
         "shadow-admitted messages are delivered, so they count"
     );
+    app
 }
 
-#[tokio::test]
-async fn one_rule_in_shadow_while_the_others_enforce() {
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_REPEAT_MODE", "shadow"),
-        ("FLOODGATE_REPEAT_LIMIT", "1/10m"),
-        ("FLOODGATE_RATE_LIMITS", "3/1m"),
-    ])
+async fn one_rule_in_shadow_while_the_others_enforce(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_REPEAT_MODE", "shadow"),
+            ("FLOODGATE_REPEAT_LIMIT", "1/10m"),
+            ("FLOODGATE_RATE_LIMITS", "3/1m"),
+        ],
+    )
     .await;
     let spam = "the very same message again";
     for _ in 0..3 {
@@ -455,4 +522,5 @@ async fn one_rule_in_shadow_while_the_others_enforce() {
             .await,
         3.0
     );
+    app
 }

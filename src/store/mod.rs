@@ -9,11 +9,13 @@
 //! [`StoreError`] means the store could not answer.
 
 mod memory;
+mod redis;
 pub mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
 use crate::policy::{Limit, Rule, Violation};
@@ -159,6 +161,7 @@ impl StoreError {
 #[derive(Clone)]
 pub enum Store {
     Memory(Arc<MemoryStore>),
+    Redis(Arc<RedisStore>),
 }
 
 impl Store {
@@ -166,12 +169,14 @@ impl Store {
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Memory(_) => "memory",
+            Store::Redis(_) => "redis",
         }
     }
 
     pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.check_sender(check)),
+            Store::Redis(store) => store.check_sender(check).await,
         }
     }
 
@@ -181,12 +186,14 @@ impl Store {
     ) -> Result<CampaignOutcome, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.check_campaign(check)),
+            Store::Redis(store) => store.check_campaign(check).await,
         }
     }
 
     pub async fn strike(&self, request: &StrikeRequest) -> Result<StrikeOutcome, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.strike(request)),
+            Store::Redis(store) => store.strike(request).await,
         }
     }
 
@@ -196,12 +203,14 @@ impl Store {
                 store.release_campaign(check);
                 Ok(())
             }
+            Store::Redis(store) => store.release_campaign(check).await,
         }
     }
 
     pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.status(sender, now_ms)),
+            Store::Redis(store) => store.status(sender, now_ms).await,
         }
     }
 
@@ -209,6 +218,7 @@ impl Store {
     pub fn forget_idle(&self, now_ms: u64) {
         match self {
             Store::Memory(store) => store.sweep(now_ms),
+            Store::Redis(_) => {}
         }
     }
 
@@ -216,6 +226,7 @@ impl Store {
     pub async fn lift_block(&self, sender: SenderKey, now_ms: u64) -> Result<bool, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.lift_block(sender, now_ms)),
+            Store::Redis(store) => store.lift_block(sender, now_ms).await,
         }
     }
 }

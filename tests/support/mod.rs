@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod redis;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use floodgate::app::Application;
@@ -14,7 +17,57 @@ use tokio::sync::oneshot;
 pub const SINGLE: &str = "callbackBeforeSendSingleMsgCommand";
 pub const GROUP: &str = "callbackBeforeSendGroupMsgCommand";
 
+/// Where the app under test keeps its shared state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+    Cluster,
+}
+
+/// The Redis a test app owns, stopped with it.
+pub enum SharedStore {
+    None,
+    Redis(redis::RedisServer),
+    Cluster(redis::RedisCluster),
+}
+
+impl SharedStore {
+    pub fn start(backend: Backend) -> SharedStore {
+        match backend {
+            Backend::Memory => SharedStore::None,
+            Backend::Redis => SharedStore::Redis(redis::RedisServer::start()),
+            Backend::Cluster => SharedStore::Cluster(redis::RedisCluster::start()),
+        }
+    }
+
+    /// The variables that point an app at this store, with a key prefix of its own.
+    pub fn vars(&self) -> Vec<(String, String)> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let prefix = format!(
+            "t{}x{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut vars = vec![
+            ("FLOODGATE_KEY_PREFIX".to_string(), prefix),
+            // Generous: a debug build on two shared cores must not fall back by accident.
+            ("FLOODGATE_REDIS_TIMEOUT".to_string(), "2s".to_string()),
+        ];
+        match self {
+            SharedStore::None => vars.clear(),
+            SharedStore::Redis(server) => vars.push(("FLOODGATE_REDIS_URL".into(), server.url())),
+            SharedStore::Cluster(cluster) => {
+                vars.push(("FLOODGATE_REDIS_URL".into(), cluster.urls()));
+                vars.push(("FLOODGATE_REDIS_CLUSTER".into(), "true".into()));
+            }
+        }
+        vars
+    }
+}
+
 pub struct TestApp {
+    pub store: SharedStore,
     pub webhook: String,
     pub admin: String,
     pub clock: ManualClock,
@@ -53,6 +106,12 @@ impl TestApp {
     /// Defaults, with every burst and rate limit off unless `vars` sets it, so each test
     /// isolates the rule it is about.
     pub async fn with_vars(vars: &[(&str, &str)]) -> TestApp {
+        TestApp::on(Backend::Memory, vars).await
+    }
+
+    /// Like [`with_vars`](Self::with_vars), on a store of `backend` started for this app.
+    pub async fn on(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
+        let store = SharedStore::start(backend);
         let mut all: Vec<(String, String)> = [
             ("FLOODGATE_BURST", "off"),
             ("FLOODGATE_RATE_LIMITS", "off"),
@@ -62,12 +121,13 @@ impl TestApp {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+        all.extend(store.vars());
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_vars(all).expect("test config is valid");
-        TestApp::spawn(config).await
+        TestApp::spawn(config, store).await
     }
 
-    pub async fn spawn(config: Config) -> TestApp {
+    pub async fn spawn(config: Config, store: SharedStore) -> TestApp {
         init_test_logging();
         let clock = ManualClock::default();
         let app = Application::build(config, Clock::Manual(clock.clone()))
@@ -80,6 +140,7 @@ impl TestApp {
             let _ = stopped.await;
         }));
         TestApp {
+            store,
             webhook,
             admin,
             clock,
@@ -144,6 +205,22 @@ impl TestApp {
         text.lines()
             .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
             .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+    }
+
+    /// The store answered every call: no errors, and (on Redis) decisions really went there,
+    /// not to the fail-open fallback that would give the same answers.
+    pub async fn assert_store_healthy(&self) {
+        let text = self.metrics().await;
+        let errors: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("floodgate_store_errors_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert_eq!(errors, 0.0, "store errors:\n{text}");
+        if !matches!(self.store, SharedStore::None) {
+            let memory = "floodgate_store_seconds_count{backend=\"memory\"";
+            assert!(!text.contains(memory), "decided on the fallback:\n{text}");
+        }
     }
 
     pub async fn admin_get(&self, path: &str) -> (u16, String) {

@@ -1,0 +1,395 @@
+//! The Redis store: the same decisions as the embedded store, made by the Lua scripts in `lua/`
+//! so that every replica shares them. Standalone Redis or Redis Cluster.
+//!
+//! Each operation is one script call (EVALSHA, reloaded on NOSCRIPT after a restart or
+//! failover) on one hash slot. Connections are the `redis` crate's multiplexed ones: cheap to
+//! clone, and concurrent calls are pipelined on one socket, so the sender and campaign scripts
+//! of one decision share a round trip on standalone Redis and run in parallel on a cluster.
+
+mod keys;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{RedisError, Script, ScriptInvocation};
+
+use super::{
+    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Reservation, SenderCheck, SenderKey,
+    SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
+};
+use crate::config::RedisConfig;
+use crate::policy::{Limit, Mode, Policy, Rule, Violation};
+
+static SENDER_SCRIPT: &str = include_str!("../../../lua/sender.lua");
+static CAMPAIGN_SCRIPT: &str = include_str!("../../../lua/campaign.lua");
+
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+pub struct RedisStore {
+    connection: Connection,
+    sender_script: Script,
+    campaign_script: Script,
+    prefix: String,
+    policy: Arc<Policy>,
+    args: PolicyArgs,
+    timeout: Duration,
+}
+
+/// The policy as the scripts read it, formatted once.
+struct PolicyArgs {
+    modes: String,
+    strikes: String,
+    block_for_ms: u64,
+    block_max_ms: u64,
+    ttl_ms: u64,
+    rates: String,
+    repeat: String,
+    fanout: String,
+}
+
+impl PolicyArgs {
+    fn new(policy: &Policy) -> PolicyArgs {
+        let pair = |limit: Option<Limit>| {
+            limit.map_or(String::new(), |l| {
+                format!("{}:{}", l.count(), l.window_ms())
+            })
+        };
+        let mode = |mode: Mode| if mode == Mode::Enforce { 'E' } else { 'S' };
+        let m = &policy.modes;
+        let longest = policy
+            .rate
+            .iter()
+            .chain(&policy.repeat)
+            .chain(&policy.fanout)
+            .chain(&policy.strikes)
+            .map(Limit::window_ms)
+            .max()
+            .unwrap_or(1000);
+        PolicyArgs {
+            modes: [m.rate, m.repeat, m.fanout, m.block]
+                .map(mode)
+                .iter()
+                .collect(),
+            strikes: pair(policy.strikes),
+            block_for_ms: policy.block_for.as_millis() as u64,
+            block_max_ms: policy.block_max.as_millis() as u64,
+            ttl_ms: longest + super::window::bucket_width(longest),
+            rates: policy
+                .rate
+                .iter()
+                .map(|&l| pair(Some(l)))
+                .collect::<Vec<_>>()
+                .join(","),
+            repeat: pair(policy.repeat),
+            fanout: pair(policy.fanout),
+        }
+    }
+}
+
+impl RedisStore {
+    /// Connects to Redis (standalone: lazily, so a replica starts while Redis is still coming
+    /// up; cluster: the seed nodes must answer to learn the slot map).
+    pub async fn connect(
+        config: &RedisConfig,
+        prefix: &str,
+        policy: Arc<Policy>,
+        timeout: Duration,
+    ) -> Result<RedisStore, StoreError> {
+        let urls: Vec<&str> = config.urls.iter().map(|u| u.expose()).collect();
+        // Connecting may take longer than one decision's budget; requests never wait for it.
+        let connect_timeout = timeout.max(Duration::from_secs(1));
+        let connection = if config.cluster {
+            let client = redis::cluster::ClusterClientBuilder::new(urls)
+                .connection_timeout(connect_timeout)
+                .response_timeout(timeout)
+                .retries(2)
+                .build()
+                .map_err(map_error)?;
+            let connecting = client.get_async_connection();
+            let connection = tokio::time::timeout(connect_timeout * 5, connecting)
+                .await
+                .map_err(|_| StoreError::Timeout)?
+                .map_err(map_error)?;
+            Connection::Cluster(connection)
+        } else {
+            let client = redis::Client::open(urls[0]).map_err(map_error)?;
+            let manager_config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(connect_timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(1));
+            Connection::Single(
+                ConnectionManager::new_lazy_with_config(client, manager_config)
+                    .map_err(map_error)?,
+            )
+        };
+        Ok(RedisStore {
+            connection,
+            sender_script: Script::new(SENDER_SCRIPT),
+            campaign_script: Script::new(CAMPAIGN_SCRIPT),
+            prefix: prefix.to_string(),
+            args: PolicyArgs::new(&policy),
+            policy,
+            timeout,
+        })
+    }
+
+    pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
+        let invocation = self.sender_invocation(
+            "check",
+            check.sender,
+            check.now_ms,
+            check.fingerprint,
+            check.recipient,
+            0,
+            0,
+        );
+        let reply = self.run(&invocation).await?;
+        let field = |i: usize| reply.get(i).copied().ok_or_else(|| malformed(&reply));
+        if field(0)? == 0 {
+            let reservation = Reservation {
+                at_ms: field(1)? as u64,
+                fingerprint: check.fingerprint.filter(|_| reply.get(2) == Some(&1)),
+                new_recipient: check.recipient.filter(|_| reply.get(3) == Some(&1)),
+            };
+            let shadow = violations(&reply, 4)?;
+            Ok(SenderOutcome::Admitted {
+                reservation,
+                shadow,
+            })
+        } else {
+            let mut violation = violation(&reply[1..5]).ok_or_else(|| malformed(&reply))?;
+            violation.started_block = started_block(field(5)?);
+            let shadow = violations(&reply, 6)?;
+            Ok(SenderOutcome::Rejected { violation, shadow })
+        }
+    }
+
+    pub async fn strike(&self, request: &StrikeRequest) -> Result<StrikeOutcome, StoreError> {
+        let release = request.release;
+        let invocation = self.sender_invocation(
+            "strike",
+            request.sender,
+            request.now_ms,
+            release.and_then(|r| r.fingerprint),
+            release.and_then(|r| r.new_recipient),
+            request.rule.err_code(),
+            release.map_or(0, |r| r.at_ms),
+        );
+        let reply = self.run(&invocation).await?;
+        if reply.len() != 5 {
+            return Err(malformed(&reply));
+        }
+        let blocked = (reply[0] == 1)
+            .then(|| violation(&[5006, reply[1], reply[2], reply[3]]))
+            .flatten();
+        Ok(StrikeOutcome {
+            blocked,
+            started_block: started_block(reply[4]),
+        })
+    }
+
+    pub async fn check_campaign(
+        &self,
+        check: &CampaignCheck,
+    ) -> Result<CampaignOutcome, StoreError> {
+        let Some(limit) = self.policy.campaign else {
+            return Ok(CampaignOutcome::Admitted {
+                newly_added: false,
+                shadow: None,
+            });
+        };
+        let mode = if self.policy.modes.campaign == Mode::Enforce {
+            "E"
+        } else {
+            "S"
+        };
+        let mut invocation = self.campaign_script.prepare_invoke();
+        invocation
+            .key(keys::campaign_key(&self.prefix, check.fingerprint))
+            .arg("check")
+            .arg(check.now_ms)
+            .arg(limit.count())
+            .arg(limit.window_ms())
+            .arg(mode)
+            .arg(keys::sender_member(check.sender));
+        let reply = self.run(&invocation).await?;
+        if reply.len() != 4 {
+            return Err(malformed(&reply));
+        }
+        let violation = Violation::new(
+            Rule::Campaign,
+            Some(limit),
+            Duration::from_millis(reply[3].max(0) as u64),
+        );
+        Ok(match reply[0] {
+            0 => CampaignOutcome::Admitted {
+                newly_added: reply[1] == 1,
+                shadow: (reply[2] == 1).then_some(violation),
+            },
+            _ => CampaignOutcome::Rejected(violation),
+        })
+    }
+
+    pub async fn release_campaign(&self, check: &CampaignCheck) -> Result<(), StoreError> {
+        let mut invocation = self.campaign_script.prepare_invoke();
+        invocation
+            .key(keys::campaign_key(&self.prefix, check.fingerprint))
+            .arg("release")
+            .arg(check.now_ms)
+            .arg(0)
+            .arg(0)
+            .arg("E")
+            .arg(keys::sender_member(check.sender));
+        self.run_value::<i64>(&invocation).await.map(drop)
+    }
+
+    pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {
+        let invocation = self.sender_invocation("status", sender, now_ms, None, None, 0, 0);
+        let reply = self.run(&invocation).await?;
+        if reply.len() != 3 + self.policy.rate.len() {
+            return Err(malformed(&reply));
+        }
+        Ok(SenderStatus {
+            windows: self
+                .policy
+                .rate
+                .iter()
+                .zip(&reply[3..])
+                .map(|(&l, &c)| (l, c as u64))
+                .collect(),
+            strikes: reply[0] as u64,
+            blocked_for: Duration::from_millis(reply[1].max(0) as u64),
+            blocks: reply[2] as u32,
+        })
+    }
+
+    pub async fn lift_block(&self, sender: SenderKey, now_ms: u64) -> Result<bool, StoreError> {
+        let invocation = self.sender_invocation("unblock", sender, now_ms, None, None, 0, 0);
+        Ok(self.run_value::<i64>(&invocation).await? == 1)
+    }
+
+    /// A call of `lua/sender.lua` with its ARGV in the order its header documents.
+    #[allow(clippy::too_many_arguments)]
+    fn sender_invocation(
+        &self,
+        op: &str,
+        sender: SenderKey,
+        now_ms: u64,
+        fingerprint: Option<Fingerprint>,
+        recipient: Option<RecipientKey>,
+        strike_code: u32,
+        release_at_ms: u64,
+    ) -> ScriptInvocation<'_> {
+        let a = &self.args;
+        let mut invocation = self.sender_script.prepare_invoke();
+        for key in keys::sender_keys(&self.prefix, sender) {
+            invocation.key(key);
+        }
+        invocation
+            .arg(op)
+            .arg(now_ms)
+            .arg(&a.modes)
+            .arg(&a.strikes)
+            .arg(a.block_for_ms)
+            .arg(a.block_max_ms)
+            .arg(a.ttl_ms)
+            .arg(&a.rates)
+            .arg(&a.repeat)
+            .arg(
+                fingerprint
+                    .map(keys::fingerprint_member)
+                    .unwrap_or_default(),
+            )
+            .arg(&a.fanout)
+            .arg(recipient.map(keys::recipient_member).unwrap_or_default())
+            .arg(strike_code)
+            .arg(release_at_ms);
+        invocation
+    }
+
+    async fn run(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<i64>, StoreError> {
+        self.run_value(invocation).await
+    }
+
+    async fn run_value<T: redis::FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let call = async {
+            match &self.connection {
+                Connection::Single(connection) => {
+                    invocation.invoke_async(&mut connection.clone()).await
+                }
+                Connection::Cluster(connection) => {
+                    invocation.invoke_async(&mut connection.clone()).await
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result.map_err(map_error),
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+}
+
+/// `{code, retry_ms, limit, window_ms}` as the scripts return a violation.
+fn violation(fields: &[i64]) -> Option<Violation> {
+    let [code, retry, limit, window] = <[i64; 4]>::try_from(fields).ok()?;
+    let rule = Rule::ALL
+        .into_iter()
+        .find(|r| i64::from(r.err_code()) == code)?;
+    let limit = Limit::new(
+        limit.clamp(0, i64::from(u32::MAX)) as u32,
+        Duration::from_millis(window.max(0) as u64),
+    );
+    Some(Violation::new(
+        rule,
+        limit,
+        Duration::from_millis(retry.max(0) as u64),
+    ))
+}
+
+/// The shadow violations: a count at `at`, then that many groups of four.
+fn violations(reply: &[i64], at: usize) -> Result<Vec<Violation>, StoreError> {
+    let count = *reply.get(at).ok_or_else(|| malformed(reply))? as usize;
+    let fields = reply.get(at + 1..).ok_or_else(|| malformed(reply))?;
+    if fields.len() != count * 4 {
+        return Err(malformed(reply));
+    }
+    fields
+        .chunks(4)
+        .map(|group| violation(group).ok_or_else(|| malformed(reply)))
+        .collect()
+}
+
+fn started_block(ms: i64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms as u64))
+}
+
+fn malformed(reply: &[i64]) -> StoreError {
+    StoreError::Script(format!("unexpected script reply {reply:?}"))
+}
+
+fn map_error(error: RedisError) -> StoreError {
+    use redis::ErrorKind;
+    if error.is_timeout() {
+        StoreError::Timeout
+    } else if error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.kind() == ErrorKind::ClusterConnectionNotFound
+    {
+        StoreError::Connection(error.to_string())
+    } else if matches!(error.kind(), ErrorKind::Server(_)) {
+        StoreError::Script(error.to_string())
+    } else {
+        StoreError::Other(error.to_string())
+    }
+}
