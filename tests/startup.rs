@@ -126,3 +126,59 @@ fn sigterm_stops_the_server_cleanly() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+/// One HTTP/1.1 POST over a raw socket; returns the response text.
+fn post(addr: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+#[test]
+fn a_replica_whose_log_pipe_closes_keeps_answering() {
+    let mut child = Command::new(BINARY)
+        .env_clear()
+        .envs([
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_LOG_FORMAT", "json"),
+            ("FLOODGATE_RATE_LIMITS", "1/1m"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let webhook = {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let serving = lines
+            .find(|l| l.as_ref().is_ok_and(|l| l.contains("floodgate serving")))
+            .unwrap()
+            .unwrap();
+        let event: serde_json::Value = serde_json::from_str(&serving).unwrap();
+        event["fields"]["webhook"].as_str().unwrap().to_string()
+        // `lines` drops here: the read end of the log pipe closes.
+    };
+    let body =
+        r#"{"callbackCommand":"callbackBeforeSendSingleMsgCommand","sendID":"a","recvID":"b"}"#;
+    let first = post(&webhook, "/cb/x", body);
+    assert!(first.contains(r#""errCode":0"#), "{first}");
+    for _ in 0..3 {
+        // A rejection logs a line, which now goes nowhere; the answer must still come.
+        let rejected = post(&webhook, "/cb/x", body);
+        assert!(rejected.contains(r#""errCode":5002"#), "{rejected}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
