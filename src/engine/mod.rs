@@ -78,6 +78,10 @@ impl Decision {
     }
 }
 
+/// How long a replica trusts its memory of a block before asking the shared store again: the
+/// longest a block lifted through another replica's admin API keeps being enforced here.
+const BLOCK_CACHE_TTL: Duration = Duration::from_secs(1);
+
 pub struct Engine {
     policy: Arc<Policy>,
     store: Store,
@@ -90,6 +94,9 @@ pub struct Engine {
     exempt: HashSet<String>,
     check_system: bool,
     metrics: Metrics,
+    /// Senders known to be blocked (until, and the violation to answer): with a shared store,
+    /// a blocked sender's flood costs no store call at all.
+    known_blocked: Option<moka::sync::Cache<u128, (u64, Violation)>>,
 }
 
 impl Engine {
@@ -101,7 +108,14 @@ impl Engine {
         clock: Clock,
         metrics: Metrics,
     ) -> Engine {
+        let known_blocked = store.is_shared().then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(BLOCK_CACHE_TTL)
+                .build()
+        });
         Engine {
+            known_blocked,
             burst: policy
                 .burst
                 .map(|limit| BurstLimiter::new(limit, clock.clone())),
@@ -127,6 +141,10 @@ impl Engine {
             return Decision::allow(shadow);
         }
         let sender = SenderKey::of(message.send_id);
+        let now_ms = self.clock.now_ms();
+        if let Some(violation) = self.known_block(sender, now_ms) {
+            return Decision::reject(violation, shadow);
+        }
         if let Some(burst) = &self.burst
             && let Err(violation) = burst.check(sender)
         {
@@ -135,14 +153,16 @@ impl Engine {
                 Mode::Shadow => shadow.push(violation),
             }
         }
-        let now_ms = self.clock.now_ms();
         let shared = tokio::time::timeout(
             self.budget,
             self.decide_shared(&self.store, message, sender, now_ms, shadow.clone()),
         )
         .await;
         let error = match shared {
-            Ok(Ok(decision)) => return decision,
+            Ok(Ok(decision)) => {
+                self.remember_block(sender, now_ms, &decision);
+                return decision;
+            }
             Ok(Err(error)) => error,
             Err(_elapsed) => StoreError::Timeout,
         };
@@ -158,6 +178,39 @@ impl Engine {
                 let retry = Duration::from_secs(1);
                 Decision::reject(Violation::new(Rule::Unavailable, None, retry), shadow)
             }
+        }
+    }
+
+    fn known_block(&self, sender: SenderKey, now_ms: u64) -> Option<Violation> {
+        let (until, mut violation) = self.known_blocked.as_ref()?.get(&sender.0)?;
+        if until <= now_ms {
+            return None;
+        }
+        violation.retry_after = Duration::from_millis(until - now_ms);
+        Some(violation)
+    }
+
+    /// Remembers a block the store reported (enforced blocks only: a shadow block rejects nothing).
+    fn remember_block(&self, sender: SenderKey, now_ms: u64, decision: &Decision) {
+        let (Some(cache), Verdict::Reject(violation)) = (&self.known_blocked, &decision.verdict)
+        else {
+            return;
+        };
+        if self.policy.modes.block != Mode::Enforce {
+            return;
+        }
+        let block = match (violation.rule, violation.started_block) {
+            (Rule::Blocked, _) => Some((violation.retry_after, violation.limit)),
+            (_, Some(length)) => Some((length, None)),
+            _ => None,
+        };
+        if let Some((remaining, limit)) = block {
+            let until = now_ms + remaining.as_millis() as u64;
+            let limit = limit.or_else(|| Limit::new(1, remaining));
+            cache.insert(
+                sender.0,
+                (until, Violation::new(Rule::Blocked, limit, remaining)),
+            );
         }
     }
 
@@ -346,7 +399,11 @@ impl Engine {
 
     pub async fn lift_block(&self, send_id: &str) -> Result<bool, StoreError> {
         let now_ms = self.clock.now_ms();
-        self.store.lift_block(SenderKey::of(send_id), now_ms).await
+        let sender = SenderKey::of(send_id);
+        if let Some(cache) = &self.known_blocked {
+            cache.invalidate(&sender.0);
+        }
+        self.store.lift_block(sender, now_ms).await
     }
 
     /// Periodic housekeeping: forget idle senders; returns the senders the burst limiter holds.

@@ -173,6 +173,11 @@ impl Store {
         }
     }
 
+    /// Whether other replicas share this store (and a local cache of it can go stale).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Redis(_))
+    }
+
     pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.check_sender(check)),

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod nginx;
 pub mod redis;
+pub mod replica;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
