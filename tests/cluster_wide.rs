@@ -7,30 +7,33 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::nginx::Nginx;
-use support::redis::RedisServer;
 use support::replica::Replica;
-use support::{GROUP, Reply, SINGLE, single_body};
+use support::{Backend, GROUP, Reply, SINGLE, SharedStore, single_body};
 use tokio::task::JoinSet;
 
 struct Cluster {
-    redis: RedisServer,
+    /// Owned so that Redis lives exactly as long as the replicas.
+    _store: SharedStore,
     replicas: Vec<Replica>,
     client: reqwest::Client,
 }
 
 impl Cluster {
     fn start(vars: &[(&str, &str)]) -> Cluster {
-        let redis = RedisServer::start();
-        let mut all: Vec<(String, String)> = vec![
-            ("FLOODGATE_REDIS_URL".into(), redis.url()),
-            ("FLOODGATE_REDIS_TIMEOUT".into(), "2s".into()),
+        Cluster::start_on(Backend::Redis, vars)
+    }
+
+    fn start_on(backend: Backend, vars: &[(&str, &str)]) -> Cluster {
+        let store = SharedStore::start(backend);
+        let mut all = store.vars();
+        all.extend([
             ("FLOODGATE_BURST".into(), "off".into()),
             ("FLOODGATE_RATE_LIMITS".into(), "off".into()),
-        ];
+        ]);
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let replicas = (0..3).map(|_| Replica::start(&all)).collect();
         Cluster {
-            redis,
+            _store: store,
             replicas,
             client: reqwest::Client::new(),
         }
@@ -144,13 +147,32 @@ async fn behind_nginx_round_robin_exactly_the_rate_limit_is_admitted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_replicas_admit_exactly_the_repeat_fanout_and_campaign_limits() {
-    let cluster = Cluster::start(&[
-        ("FLOODGATE_REPEAT_LIMIT", "3/1h"),
-        ("FLOODGATE_FANOUT_LIMIT", "5/1h"),
-        ("FLOODGATE_CAMPAIGN_LIMIT", "4/1h"),
-        ("FLOODGATE_STRIKES", "off"),
-    ]);
+    exact_limits_under_races(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_redis_cluster_racing_replicas_admit_exactly_every_limit() {
+    exact_limits_under_races(Backend::Cluster).await;
+}
+
+async fn exact_limits_under_races(backend: Backend) {
+    let cluster = Cluster::start_on(
+        backend,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "40/1h"),
+            ("FLOODGATE_REPEAT_LIMIT", "3/1h"),
+            ("FLOODGATE_FANOUT_LIMIT", "5/1h"),
+            ("FLOODGATE_CAMPAIGN_LIMIT", "4/1h"),
+            ("FLOODGATE_STRIKES", "off"),
+        ],
+    );
     let targets = cluster.webhooks();
+
+    let flood = (0..60)
+        .map(|i| single_body("flooder", "victim", &format!("message number {i}")))
+        .collect();
+    let codes = cluster.race(&targets, flood).await;
+    assert_eq!(count(&codes, 0), 40, "rate: {codes:?}");
 
     let same = (0..12)
         .map(|_| single_body("repeater", "friend", "the exact same promotional text"))
@@ -254,5 +276,4 @@ async fn a_block_started_on_one_replica_holds_on_all_and_any_replica_lifts_it() 
         }
     }
     cluster.assert_no_store_errors().await;
-    drop(cluster.redis);
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-/// Every case runs on the embedded store and on a real Redis, unchanged.
+/// Every case runs on the embedded store, a real Redis and a 3-node Redis Cluster, unchanged.
 macro_rules! on_every_store {
     ($($case:ident),* $(,)?) => {
         mod memory {
@@ -16,6 +16,12 @@ macro_rules! on_every_store {
             $(#[tokio::test]
             async fn $case() {
                 super::$case(super::Backend::Redis).await.assert_store_healthy().await
+            })*
+        }
+        mod redis_cluster {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Cluster).await.assert_store_healthy().await
             })*
         }
     };
