@@ -1,0 +1,151 @@
+//! What floodgate asks of Redis: counted with `INFO commandstats` on a real server. One script
+//! call per slot group for a checked message, none for one turned away locally; scripts
+//! survive a SCRIPT FLUSH (as after a restart or failover); passwords work.
+
+mod support;
+
+use support::redis::RedisServer;
+use support::{Backend, SharedStore, TestApp};
+
+/// Calls of the commands a client sends (scripts, script management, pings) since the last
+/// `CONFIG RESETSTAT`. Redis also counts the commands a script runs; those are not round trips.
+fn calls(redis: &RedisServer) -> Vec<(String, u64)> {
+    const CLIENT_COMMANDS: [&str; 6] = ["evalsha", "eval", "ping", "multi", "exec", "hello"];
+    redis
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
+            let client = CLIENT_COMMANDS.contains(&name) || name.starts_with("script");
+            client.then(|| (name.to_string(), calls))
+        })
+        .collect()
+}
+
+fn evalsha_calls(redis: &RedisServer) -> u64 {
+    calls(redis)
+        .iter()
+        .filter(|(name, _)| name == "evalsha")
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn server(app: &TestApp) -> &RedisServer {
+    match &app.store {
+        SharedStore::Redis(server) => server,
+        _ => unreachable!("these tests run on standalone Redis"),
+    }
+}
+
+#[tokio::test]
+async fn a_checked_message_costs_one_script_call_per_slot_group() {
+    let app = TestApp::on(
+        Backend::Redis,
+        &[("FLOODGATE_RATE_LIMITS", "30/10s,120/1m,1000/1h")],
+    )
+    .await;
+    let redis = server(&app);
+    assert!(
+        app.single("warmup", "bob", "loads both scripts once")
+            .await
+            .is_allow()
+    );
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+
+    assert!(
+        app.single("alice", "bob", "a message long enough to fingerprint")
+            .await
+            .is_allow()
+    );
+    assert_eq!(
+        calls(redis),
+        vec![("evalsha".to_string(), 2)],
+        "sender slot + fingerprint slot"
+    );
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    assert!(app.single("alice", "bob", "ok").await.is_allow());
+    assert_eq!(
+        calls(redis),
+        vec![("evalsha".to_string(), 1)],
+        "short text: the sender slot only"
+    );
+    app.assert_store_healthy().await;
+}
+
+#[tokio::test]
+async fn a_locally_rejected_message_costs_no_redis_call() {
+    let app = TestApp::on(
+        Backend::Redis,
+        &[("FLOODGATE_BURST", "2/1m"), ("FLOODGATE_STRIKES", "off")],
+    )
+    .await;
+    let redis = server(&app);
+    assert!(app.single("alice", "bob", "one").await.is_allow());
+    assert!(app.single("alice", "bob", "two").await.is_allow());
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    for _ in 0..20 {
+        assert_eq!(app.single("alice", "bob", "burst").await.err_code(), 5001);
+    }
+    assert_eq!(calls(redis), vec![], "burst rejections never reach Redis");
+}
+
+#[tokio::test]
+async fn a_sender_known_to_be_blocked_costs_no_redis_call() {
+    let app = TestApp::on(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_MENTION_LIMIT", "1"),
+            ("FLOODGATE_STRIKES", "1/1h"),
+        ],
+    )
+    .await;
+    let redis = server(&app);
+    assert_eq!(
+        app.group("alice", "g", "hi", &["a", "b"]).await.err_code(),
+        5007
+    );
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    for _ in 0..20 {
+        assert_eq!(app.group("alice", "g", "hi", &[]).await.err_code(), 5006);
+    }
+    // The local cache lives a second of wall time; these 20 requests take far less, but on a
+    // loaded machine one may fall after it and ask Redis once more.
+    assert!(evalsha_calls(redis) <= 1, "{:?}", calls(redis));
+}
+
+#[tokio::test]
+async fn decisions_survive_a_script_flush() {
+    let app = TestApp::on(Backend::Redis, &[("FLOODGATE_RATE_LIMITS", "2/1h")]).await;
+    let redis = server(&app);
+    assert!(app.single("alice", "bob", "first").await.is_allow());
+    redis.cli(&["SCRIPT", "FLUSH"]);
+    assert!(app.single("alice", "bob", "second").await.is_allow());
+    assert_eq!(
+        app.single("alice", "bob", "third").await.err_code(),
+        5002,
+        "state survived, scripts reloaded"
+    );
+    app.assert_store_healthy().await;
+}
+
+#[tokio::test]
+async fn a_password_in_the_url_is_used() {
+    let redis = RedisServer::start_with(&["--requirepass", "s3cret-pass"]);
+    let url = format!("redis://:s3cret-pass@127.0.0.1:{}", redis.port);
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_REDIS_URL", &url),
+        ("FLOODGATE_RATE_LIMITS", "1/1h"),
+        ("FLOODGATE_REDIS_TIMEOUT", "2s"),
+    ])
+    .await;
+    assert!(app.single("alice", "bob", "first").await.is_allow());
+    assert_eq!(app.single("alice", "bob", "second").await.err_code(), 5002);
+    let keys = redis.cli(&["-a", "s3cret-pass", "--no-auth-warning", "DBSIZE"]);
+    assert_ne!(keys.trim(), "0", "state is in Redis");
+    app.assert_store_healthy().await;
+}
