@@ -101,6 +101,8 @@ impl RedisStore {
         policy: Arc<Policy>,
         timeout: Duration,
     ) -> Result<RedisStore, StoreError> {
+        // rediss:// needs a TLS crypto provider; installing it twice is harmless (Err ignored).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let urls: Vec<&str> = config.urls.iter().map(|u| u.expose()).collect();
         // Connecting may take longer than one decision's budget; requests never wait for it.
         let connect_timeout = timeout.max(Duration::from_secs(1));
