@@ -156,25 +156,57 @@ async fn rediss_urls_speak_tls() {
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .expect("openssl runs");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let tls_port = support::redis::free_port().to_string();
     let (cert, key) = (cert.display().to_string(), key.display().to_string());
     let redis = RedisServer::start_with(&[
-        "--tls-port", &tls_port, "--tls-cert-file", &cert, "--tls-key-file", &key, "--tls-ca-cert-file", &cert, "--tls-auth-clients", "no",
+        "--tls-port",
+        &tls_port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &cert,
+        "--tls-auth-clients",
+        "no",
     ]);
     // A self-signed certificate: `#insecure` skips verification (a real deployment's CA verifies).
     let url = format!("rediss://localhost:{tls_port}/#insecure");
-    let app = TestApp::with_vars(&[("FLOODGATE_REDIS_URL", &url), ("FLOODGATE_RATE_LIMITS", "1/1h"), ("FLOODGATE_REDIS_TIMEOUT", "2s")]).await;
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_REDIS_URL", &url),
+        ("FLOODGATE_RATE_LIMITS", "1/1h"),
+        ("FLOODGATE_REDIS_TIMEOUT", "2s"),
+    ])
+    .await;
     assert!(app.single("alice", "bob", "first").await.is_allow());
     assert_eq!(app.single("alice", "bob", "second").await.err_code(), 5002);
     app.assert_store_healthy().await;
-    assert_ne!(redis.cli(&["DBSIZE"]).trim(), "0", "state is in Redis, reached over TLS");
+    assert_ne!(
+        redis.cli(&["DBSIZE"]).trim(),
+        "0",
+        "state is in Redis, reached over TLS"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -310,7 +310,11 @@ impl RedisStore {
                     .unwrap_or_default(),
             )
             .arg(&a.fanout)
-            .arg(recipient.map(keys::recipient_member).unwrap_or_default())
+            .arg(
+                recipient
+                    .map(|r| keys::recipient_member(r).to_vec())
+                    .unwrap_or_default(),
+            )
             .arg(strike_code)
             .arg(release_at_ms);
         invocation
