@@ -1,0 +1,161 @@
+//! Which Redis connection floodgate should use, measured: the `redis` crate's multiplexed
+//! connection (what `RedisStore` uses) against a `deadpool-redis` pool, each running the same
+//! script call on a real `redis-server` this bench starts on a free port. Besides the time per
+//! call, it counts the commands Redis saw per call (`INFO commandstats`): a pool that PINGs on
+//! every checkout doubles the round trips.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use redis::Script;
+
+const CAMPAIGN: &str = include_str!("../lua/campaign.lua");
+
+struct Server(Child, u16);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_redis() -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (scripts/test installs it)");
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Server(child, port);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("redis-server did not start");
+}
+
+/// Commands Redis received from clients per script call since the last reset.
+fn commands_per_call(port: u16, calls: u64) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "INFO", "commandstats"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let count = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+            .and_then(|rest| rest.split(',').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    format!(
+        "evalsha {:.2}, ping {:.2}",
+        count("evalsha") as f64 / calls as f64,
+        count("ping") as f64 / calls as f64
+    )
+}
+
+fn reset(port: u16) {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "CONFIG", "RESETSTAT"])
+        .output()
+        .unwrap();
+}
+
+fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(format!("bench:{{f:{}}}", i % 1000))
+        .arg("check")
+        .arg(1_767_225_600_000u64 + i)
+        .arg(5)
+        .arg(600_000)
+        .arg("E")
+        .arg(i % 7);
+    invocation
+}
+
+fn connections(c: &mut Criterion) {
+    let server = start_redis();
+    let port = server.1;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let script = Script::new(CAMPAIGN);
+    let mut group = c.benchmark_group("redis_script_call");
+
+    let multiplexed = runtime.block_on(async {
+        let client = redis::Client::open(url.as_str()).unwrap();
+        redis::aio::ConnectionManager::new(client).await.unwrap()
+    });
+    let mut i = 0u64;
+    runtime.block_on(async {
+        invocation(&script, 0)
+            .invoke_async::<Vec<i64>>(&mut multiplexed.clone())
+            .await
+            .unwrap()
+    });
+    reset(port);
+    let mut calls = 0;
+    group.bench_function("multiplexed", |b| {
+        b.to_async(&runtime).iter(|| {
+            i += 1;
+            calls += 1;
+            let mut connection = multiplexed.clone();
+            let invocation = invocation(&script, i);
+            async move {
+                invocation
+                    .invoke_async::<Vec<i64>>(&mut connection)
+                    .await
+                    .unwrap()
+            }
+        })
+    });
+    println!("multiplexed: per call {}", commands_per_call(port, calls));
+
+    let pool = deadpool_redis::Config::from_url(url.as_str())
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .unwrap();
+    runtime.block_on(async {
+        invocation(&script, 0)
+            .invoke_async::<Vec<i64>>(&mut pool.get().await.unwrap())
+            .await
+            .unwrap()
+    });
+    reset(port);
+    let mut calls = 0;
+    group.bench_function("deadpool", |b| {
+        b.to_async(&runtime).iter(|| {
+            i += 1;
+            calls += 1;
+            let pool = pool.clone();
+            let invocation = invocation(&script, i);
+            async move {
+                let mut connection = pool.get().await.unwrap();
+                invocation
+                    .invoke_async::<Vec<i64>>(&mut connection)
+                    .await
+                    .unwrap()
+            }
+        })
+    });
+    println!("deadpool: per call {}", commands_per_call(port, calls));
+    group.finish();
+}
+
+criterion_group!(benches, connections);
+criterion_main!(benches);
