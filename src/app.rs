@@ -93,10 +93,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
@@ -118,11 +115,16 @@ impl Application {
             }
         });
 
-        let webhook = axum::serve(self.webhook, http::webhook_router(self.state.clone()))
-            .with_graceful_shutdown(until_stopped(stopped.clone()));
-        let admin = axum::serve(self.admin, http::admin::router(self.state))
-            .with_graceful_shutdown(until_stopped(stopped));
-        tokio::try_join!(webhook.into_future(), admin.into_future())?;
-        Ok(())
+        let webhook = http::server::serve(
+            self.webhook,
+            http::webhook_router(self.state.clone()),
+            until_stopped(stopped.clone()),
+        );
+        let admin = http::server::serve(
+            self.admin,
+            http::admin::router(self.state),
+            until_stopped(stopped),
+        );
+        tokio::join!(webhook, admin);
     }
 }

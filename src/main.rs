@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     tracing::info!(webhook = %app.webhook_addr(), admin = %app.admin_addr(), "floodgate serving");
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(shutdown_signal()).await;
     tracing::info!("floodgate stopped");
     Ok(())
 }

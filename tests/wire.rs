@@ -324,3 +324,30 @@ async fn every_reply_is_complete_json_with_integer_codes() {
     assert_eq!(reject.body["nextCode"], 1);
     assert_eq!(reject.body["errMsg"], "too many messages");
 }
+
+#[tokio::test]
+async fn a_slowloris_client_is_cut_off_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::with_vars(&[]).await;
+    let address = app.webhook.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"POST /cb/x HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap(); // ... and never the rest
+    assert!(
+        app.single("alice", "bob", "others are served meanwhile")
+            .await
+            .is_allow()
+    );
+    let mut rest = Vec::new();
+    // The server closes the connection once the header deadline (5 s) passes.
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the half-sent request was still open after 15 s"
+    );
+}

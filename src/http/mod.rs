@@ -1,6 +1,7 @@
 //! The HTTP layer: the wire format and the two listeners. The only place that knows axum.
 
 pub mod admin;
+pub mod server;
 pub mod webhook;
 pub mod wire;
 

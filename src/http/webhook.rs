@@ -5,7 +5,7 @@
 //! reply is a complete JSON object OpenIM can read, and a request we cannot judge is answered
 //! with `actionCode` 1, which OpenIM treats as "deliver".
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -17,6 +17,9 @@ use super::wire::{self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, CallbackRequest, 
 use crate::engine::{Chat, Decision, Message, Verdict};
 use crate::metrics;
 use crate::policy::{Mode, Violation};
+
+/// A client gets this long to send a request's body (headers: `server::HEADER_READ_TIMEOUT`).
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn handle(
     State(state): State<AppState>,
@@ -181,7 +184,16 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit).await.map_err(|error| {
+    let reading = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit));
+    let Ok(read) = reading.await else {
+        let detail = "the body did not arrive in time";
+        return Err(Box::new(invalid(
+            StatusCode::REQUEST_TIMEOUT,
+            "request timeout",
+            detail,
+        )));
+    };
+    read.map_err(|error| {
         let is_limit = std::error::Error::source(&error)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if is_limit {
