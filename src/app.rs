@@ -18,6 +18,10 @@ use crate::store::{MemoryStore, RedisStore, Store};
 
 /// How often idle senders are forgotten.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
+/// How often the shared store is probed: while healthy (so `/readyz` turns 503 within a few
+/// seconds of Redis going away, traffic or not), and while degraded (to recover quickly).
+const PROBE_HEALTHY_EVERY: Duration = Duration::from_secs(1);
+const PROBE_DEGRADED_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -103,17 +107,7 @@ impl Application {
             let _ = stopped.wait_for(|&stop| stop).await;
         };
 
-        let engine = self.state.engine.clone();
-        let mut housekeeping_stop = stopped.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => { engine.forget_idle(); }
-                    _ = housekeeping_stop.wait_for(|&stop| stop) => break,
-                }
-            }
-        });
+        tokio::spawn(maintain(self.state.engine.clone(), stopped.clone()));
 
         let webhook = http::server::serve(
             self.webhook,
@@ -126,5 +120,26 @@ impl Application {
             until_stopped(stopped),
         );
         tokio::join!(webhook, admin);
+    }
+}
+
+/// Background upkeep until shutdown: probing the shared store, forgetting idle senders.
+async fn maintain(engine: Arc<Engine>, mut stopped: watch::Receiver<bool>) {
+    let mut last_housekeeping = tokio::time::Instant::now();
+    loop {
+        let pause = if engine.is_degraded() {
+            PROBE_DEGRADED_EVERY
+        } else {
+            PROBE_HEALTHY_EVERY
+        };
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = stopped.wait_for(|&stop| stop) => return,
+        }
+        engine.probe().await;
+        if last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
+            engine.forget_idle();
+            last_housekeeping = tokio::time::Instant::now();
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! sender, everything about the content's fingerprint — and are combined here, handing back
 //! what one half admitted when the other rejects, so only admitted messages consume quota.
 
+mod breaker;
 pub mod burst;
 pub mod content;
 pub mod fingerprint;
@@ -23,6 +24,7 @@ use crate::store::{
     CampaignCheck, CampaignOutcome, RecipientKey, SenderCheck, SenderKey, SenderOutcome,
     SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
 };
+use breaker::Breaker;
 use burst::BurstLimiter;
 
 /// `msgFrom` of system and REST messages (OPENIM.md §5).
@@ -97,6 +99,7 @@ pub struct Engine {
     /// Senders known to be blocked (until, and the violation to answer): with a shared store,
     /// a blocked sender's flood costs no store call at all.
     known_blocked: Option<moka::sync::Cache<u128, (u64, Violation)>>,
+    breaker: Breaker,
 }
 
 impl Engine {
@@ -116,6 +119,7 @@ impl Engine {
         });
         Engine {
             known_blocked,
+            breaker: Breaker::new(metrics.degraded.clone()),
             burst: policy
                 .burst
                 .map(|limit| BurstLimiter::new(limit, clock.clone())),
@@ -153,6 +157,11 @@ impl Engine {
                 Mode::Shadow => shadow.push(violation),
             }
         }
+        if self.breaker.is_open() {
+            return self
+                .decide_without_store(message, sender, now_ms, shadow)
+                .await;
+        }
         let shared = tokio::time::timeout(
             self.budget,
             self.decide_shared(&self.store, message, sender, now_ms, shadow.clone()),
@@ -160,14 +169,59 @@ impl Engine {
         .await;
         let error = match shared {
             Ok(Ok(decision)) => {
+                self.breaker.record_success();
                 self.remember_block(sender, now_ms, &decision);
                 return decision;
             }
             Ok(Err(error)) => error,
             Err(_elapsed) => StoreError::Timeout,
         };
+        self.store_failed(&error);
+        self.decide_without_store(message, sender, now_ms, shadow)
+            .await
+    }
+
+    fn store_failed(&self, error: &StoreError) {
         self.metrics.store_error(self.store.backend(), error.kind());
-        tracing::warn!(%error, "shared store failed; applying fail mode");
+        if self.breaker.record_failure() {
+            let fail_mode = match self.fail_mode {
+                FailMode::Open => "open: deciding on this replica's local store",
+                FailMode::Closed => "closed: rejecting with 5099",
+            };
+            tracing::warn!(%error, fail_mode, "shared store unreachable; degraded");
+        } else {
+            tracing::debug!(%error, "shared store call failed");
+        }
+    }
+
+    /// Checks the shared store (the maintenance loop calls this); closes or opens the breaker.
+    pub async fn probe(&self) {
+        if !self.store.is_shared() {
+            return;
+        }
+        match self.store.ping().await {
+            Ok(()) => {
+                if self.breaker.close() {
+                    tracing::info!("shared store reachable again; deciding cluster-wide");
+                }
+            }
+            Err(error) => self.store_failed(&error),
+        }
+    }
+
+    /// Whether this replica currently decides on its shared store.
+    pub fn is_degraded(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    /// The fail mode: the replica's own store (open), or 5099 (closed).
+    async fn decide_without_store(
+        &self,
+        message: &Message<'_>,
+        sender: SenderKey,
+        now_ms: u64,
+        shadow: Vec<Violation>,
+    ) -> Decision {
         match (self.fail_mode, &self.fallback) {
             (FailMode::Open, Some(fallback)) => self
                 .decide_shared(fallback, message, sender, now_ms, shadow.clone())

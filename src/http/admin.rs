@@ -29,7 +29,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    if state.metrics.degraded.get() == 0 {
+    if !state.engine.is_degraded() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (

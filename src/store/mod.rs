@@ -178,6 +178,14 @@ impl Store {
         matches!(self, Store::Redis(_))
     }
 
+    /// Whether the store answers at all (the breaker's probe).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Redis(store) => store.ping().await,
+        }
+    }
+
     pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.check_sender(check)),

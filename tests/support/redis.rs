@@ -10,6 +10,7 @@ pub struct RedisServer {
     pub port: u16,
     child: Child,
     dir: PathBuf,
+    extra: Vec<String>,
 }
 
 /// A port free right now (the server binds it a moment later; a clash makes `start` retry).
@@ -73,7 +74,13 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server runs");
-        let mut server = RedisServer { port, child, dir };
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        let mut server = RedisServer {
+            port,
+            child,
+            dir,
+            extra,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if server.child.try_wait().unwrap().is_some() {
@@ -99,6 +106,49 @@ impl RedisServer {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGSTOP: the server holds its connections but answers nothing.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    /// SIGKILL, keeping the data directory (a cluster node's nodes.conf) for a restart.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port, with the same options and directory.
+    pub fn restart(&mut self) {
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(mut fresh) = RedisServer::try_start(self.port, &extra) {
+                std::mem::swap(&mut self.child, &mut fresh.child);
+                // `fresh` now owns the dead child; its Drop must not delete the shared directory.
+                fresh.dir = std::env::temp_dir().join("floodgate-redis-nothing-to-remove");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -156,8 +206,13 @@ impl RedisCluster {
             String::from_utf8_lossy(&output.stdout)
         );
         let cluster = RedisCluster { nodes };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !cluster
+        cluster.wait_until_ok();
+        cluster
+    }
+
+    pub fn wait_until_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self
             .nodes
             .iter()
             .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
@@ -165,7 +220,6 @@ impl RedisCluster {
             assert!(Instant::now() < deadline, "cluster did not become ok");
             std::thread::sleep(Duration::from_millis(50));
         }
-        cluster
     }
 
     /// The seed list, as `FLOODGATE_REDIS_URL` takes it.

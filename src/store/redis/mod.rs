@@ -22,6 +22,9 @@ use super::{
 use crate::config::RedisConfig;
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 
+/// A probe may wait longer than a decision: it runs in the background.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
 static SENDER_SCRIPT: &str = include_str!("../../../lua/sender.lua");
 static CAMPAIGN_SCRIPT: &str = include_str!("../../../lua/campaign.lua");
 
@@ -140,6 +143,27 @@ impl RedisStore {
             policy,
             timeout,
         })
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let ping = async {
+            match &self.connection {
+                Connection::Single(c) => {
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut c.clone())
+                        .await
+                }
+                Connection::Cluster(c) => {
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut c.clone())
+                        .await
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeout.max(PROBE_TIMEOUT), ping).await {
+            Ok(result) => result.map(drop).map_err(map_error),
+            Err(_) => Err(StoreError::Timeout),
+        }
     }
 
     pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
