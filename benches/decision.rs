@@ -41,7 +41,7 @@ fn fingerprints(c: &mut Criterion) {
 
 fn burst(c: &mut Criterion) {
     let limit = Limit::new(u32::MAX, std::time::Duration::from_secs(1)).unwrap();
-    let limiter = BurstLimiter::new(limit, Clock::System);
+    let limiter = BurstLimiter::new(limit, Clock::System, 1_000_000);
     let senders: Vec<SenderKey> = (0..10_000)
         .map(|i| SenderKey::of(&format!("user{i}")))
         .collect();
@@ -61,7 +61,10 @@ fn decision(c: &mut Criterion) {
         .unwrap();
     let config = Config::for_tests();
     let policy = Arc::new(config.policy.clone());
-    let store = Store::Memory(Arc::new(MemoryStore::new(policy.clone())));
+    let store = Store::Memory(Arc::new(MemoryStore::new(
+        policy.clone(),
+        config.local_max_senders,
+    )));
     let clock = ManualClock::default();
     let metrics = Metrics::new(&[]);
     let engine = Engine::new(

@@ -28,7 +28,7 @@ async fn main() {
         .unwrap_or(200_000);
     let config = Config::for_tests();
     let policy = Arc::new(config.policy.clone());
-    let memory = Arc::new(MemoryStore::new(policy.clone()));
+    let memory = Arc::new(MemoryStore::new(policy.clone(), config.local_max_senders));
     let clock = ManualClock::default();
     let engine = Engine::new(
         &config,

@@ -45,7 +45,10 @@ impl Application {
     pub async fn build(config: Config, clock: Clock) -> Result<Application, StartError> {
         let policy = Arc::new(config.policy.clone());
         let metrics = Metrics::new(&[wire::BEFORE_SEND_SINGLE, wire::BEFORE_SEND_GROUP]);
-        let memory = Store::Memory(Arc::new(MemoryStore::new(policy.clone())));
+        let memory = Store::Memory(Arc::new(MemoryStore::new(
+            policy.clone(),
+            config.local_max_senders,
+        )));
         // With Redis, the embedded store becomes the fail-open fallback: the replica's own windows.
         let (store, fallback) = match &config.redis {
             None => (memory, None),

@@ -1,8 +1,11 @@
 //! The `floodgate` binary: configuration from the environment, then the app until SIGTERM.
 
+use std::future::Future;
+
 use floodgate::app::Application;
 use floodgate::clock::Clock;
 use floodgate::config::Config;
+use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -14,6 +17,8 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     floodgate::telemetry::init(&config);
+    // Registered before anything is served, so an early SIGTERM is a clean stop, not a kill.
+    let shutdown = shutdown_signal()?;
     let app = match Application::build(config, Clock::System).await {
         Ok(app) => app,
         Err(error) => {
@@ -22,29 +27,19 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     tracing::info!(webhook = %app.webhook_addr(), admin = %app.admin_addr(), "floodgate serving");
-    app.run_until(shutdown_signal()).await;
+    app.run_until(shutdown).await;
     tracing::info!("floodgate stopped");
     Ok(())
 }
 
-/// SIGTERM (orchestrators, rolling restarts) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM (orchestrators, rolling restarts) or SIGINT (Ctrl-C).
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: finishing in-flight requests"),
+            _ = interrupt.recv() => tracing::info!("SIGINT: finishing in-flight requests"),
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
+    })
 }

@@ -41,6 +41,8 @@ pub mod vars {
     pub const CHECK_SYSTEM: (&str, &str) = ("FLOODGATE_CHECK_SYSTEM", "false");
     pub const LOG: (&str, &str) = ("FLOODGATE_LOG", "info");
     pub const LOG_FORMAT: (&str, &str) = ("FLOODGATE_LOG_FORMAT", "text");
+    /// Not in the contract: the memory bound of each replica's own state (README).
+    pub const LOCAL_MAX_SENDERS: (&str, &str) = ("FLOODGATE_LOCAL_MAX_SENDERS", "250000");
     /// Per-rule shadow switches: `FLOODGATE_<RULE>_MODE`.
     pub const RULE_MODES: [&str; 7] = [
         "FLOODGATE_BURST_MODE",
@@ -126,6 +128,9 @@ pub struct Config {
     pub check_system: bool,
     pub log_filter: String,
     pub log_format: LogFormat,
+    /// Senders (and, separately, fingerprints) the embedded store and the burst limiter hold
+    /// at most; beyond it the least recently seen are forgotten.
+    pub local_max_senders: usize,
 }
 
 impl Config {
@@ -266,6 +271,12 @@ impl Env {
                 tracing_subscriber::EnvFilter::try_new(t)
                     .map(|_| t.to_string())
                     .map_err(|error| format!("not a log filter: {error}"))
+            })?,
+            local_max_senders: self.get(LOCAL_MAX_SENDERS, |t| {
+                match t.trim().parse::<usize>() {
+                    Ok(n) if n >= 1000 => Ok(n),
+                    _ => Err(format!("`{t}` is not a whole number of at least 1000")),
+                }
             })?,
             log_format: self.get(LOG_FORMAT, |t| match t.trim() {
                 "text" => Ok(LogFormat::Text),

@@ -69,7 +69,9 @@ pub fn fingerprint(text: &str, min_chars: usize) -> Option<Fingerprint> {
     )))
 }
 
-/// Appends letters and digits, dropping a character equal to the one before it ("nooow" = "now").
+/// Appends letters and digits, dropping a letter equal to the one before it ("nooow" = "now").
+/// Runs of digits are kept whole: "1110" and "10" are different numbers, and contact IDs and
+/// phone numbers are what chat spam is about.
 struct Collapser<'a> {
     out: &'a mut String,
     last: Option<char>,
@@ -78,7 +80,7 @@ struct Collapser<'a> {
 
 impl Collapser<'_> {
     fn push(&mut self, c: char) {
-        if !c.is_alphanumeric() || self.last == Some(c) {
+        if !c.is_alphanumeric() || (self.last == Some(c) && !c.is_numeric()) {
             return;
         }
         self.last = Some(c);
@@ -150,7 +152,8 @@ mod tests {
     #[test]
     fn digits_are_kept_and_repeats_collapse() {
         assert_eq!(normalise("nooow"), "now");
-        assert_eq!(normalise("Room 1001"), "rom101");
+        assert_eq!(normalise("Room 1001"), "rom1001");
+        assert_ne!(normalise("wave 1110"), normalise("wave 10"));
         assert_eq!(normalise("１２３"), "123");
     }
 

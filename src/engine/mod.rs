@@ -122,7 +122,7 @@ impl Engine {
             breaker: Breaker::new(metrics.degraded.clone()),
             burst: policy
                 .burst
-                .map(|limit| BurstLimiter::new(limit, clock.clone())),
+                .map(|limit| BurstLimiter::new(limit, clock.clone(), config.local_max_senders)),
             policy,
             store,
             fallback,

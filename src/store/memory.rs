@@ -3,7 +3,9 @@
 //! It is the default when no Redis is configured and the fallback when Redis is unreachable.
 //! State is sharded behind `parking_lot` mutexes (never held across an `.await`: every method is
 //! synchronous), and [`MemoryStore::sweep`] drops senders and fingerprints once nothing about
-//! them counts any more, so memory follows the active population, not history.
+//! them counts any more, so memory follows the active population, not history. Past
+//! `max_entries` senders (or fingerprints), a new one displaces the least recently seen of a
+//! small sample, so a storm of distinct IDs cannot grow memory without bound.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -48,11 +50,11 @@ struct CampaignState {
 }
 
 impl MemoryStore {
-    pub fn new(policy: Arc<Policy>) -> MemoryStore {
+    pub fn new(policy: Arc<Policy>, max_entries: usize) -> MemoryStore {
         MemoryStore {
             policy,
-            senders: Shards::new(),
-            campaigns: Shards::new(),
+            senders: Shards::new(max_entries),
+            campaigns: Shards::new(max_entries),
         }
     }
 
@@ -392,7 +394,32 @@ fn remove_oldest(senders: &mut Vec<(SenderKey, u64)>) {
 /// spread them evenly.
 struct Shards<K, V> {
     shards: Box<[Mutex<HashMap<K, V>>]>,
+    per_shard: usize,
 }
+
+/// When an entry was last used, to choose which one a full shard forgets.
+trait LastSeen {
+    fn last_seen(&self) -> u64;
+}
+
+impl LastSeen for SenderState {
+    fn last_seen(&self) -> u64 {
+        self.last_seen_ms
+    }
+}
+
+impl LastSeen for CampaignState {
+    fn last_seen(&self) -> u64 {
+        self.senders
+            .iter()
+            .map(|&(_, seen)| seen)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Entries compared when a full shard must forget one (an approximate LRU, like Redis's).
+const EVICTION_SAMPLE: usize = 8;
 
 trait ShardKey: Copy + Eq + Hash {
     fn shard(self) -> usize;
@@ -410,15 +437,26 @@ impl ShardKey for u64 {
     }
 }
 
-impl<K: ShardKey, V: Default> Shards<K, V> {
-    fn new() -> Self {
+impl<K: ShardKey, V: Default + LastSeen> Shards<K, V> {
+    fn new(max_entries: usize) -> Self {
         Shards {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_shard: max_entries.div_ceil(SHARDS).max(1),
         }
     }
 
     fn with<R>(&self, key: K, f: impl FnOnce(&mut V) -> R) -> R {
         let mut shard = self.shards[key.shard()].lock();
+        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+            let stalest = shard
+                .iter()
+                .take(EVICTION_SAMPLE)
+                .min_by_key(|(_, value)| value.last_seen())
+                .map(|(key, _)| *key);
+            if let Some(stalest) = stalest {
+                shard.remove(&stalest);
+            }
+        }
         f(shard.entry(key).or_default())
     }
 
