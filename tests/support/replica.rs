@@ -63,6 +63,29 @@ impl Replica {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The webhook's `host:port`, for a load balancer's upstream list.
+    pub fn webhook_address(&self) -> String {
+        self.webhook.trim_start_matches("http://").to_string()
+    }
+
+    /// SIGTERM, then waits for the process to exit; returns whether it exited with status 0.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Replica {
