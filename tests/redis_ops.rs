@@ -210,3 +210,53 @@ async fn rediss_urls_speak_tls() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn odd_and_giant_sender_ids_get_their_own_bounded_keys_on_a_cluster() {
+    let app = TestApp::on(Backend::Cluster, &[("FLOODGATE_RATE_LIMITS", "2/1h")]).await;
+    let giant = "x".repeat(10_000);
+    let braces = "{tag}".repeat(2_000);
+    let ids = [
+        "{",
+        "}",
+        "{a}",
+        ":",
+        "a:b:c",
+        "line\nbreak",
+        "tab\there",
+        "😀🔥",
+        "\u{0000}nul",
+        &giant,
+        &braces,
+    ];
+    for id in ids {
+        assert!(app.single(id, "bob", "one").await.is_allow(), "{id:.20}");
+        assert!(app.single(id, "bob", "two").await.is_allow(), "{id:.20}");
+        assert_eq!(
+            app.single(id, "bob", "three").await.err_code(),
+            5002,
+            "{id:.20}"
+        );
+    }
+    app.assert_store_healthy().await;
+    let SharedStore::Cluster(cluster) = &app.store else {
+        unreachable!()
+    };
+    let keys: Vec<String> = cluster
+        .nodes
+        .iter()
+        .flat_map(|node| {
+            node.cli(&["--scan"])
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(!keys.is_empty());
+    assert!(keys.iter().all(|k| k.len() < 64), "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.matches('{').count() == 1 && k.matches('}').count() == 1),
+        "{keys:?}"
+    );
+}

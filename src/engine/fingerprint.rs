@@ -35,11 +35,14 @@ pub fn normalise_into(text: &str, out: &mut String) -> usize {
             if is_combining_mark(d) {
                 return;
             }
+            // Look-alikes are folded before lowercasing (Greek `Η` reads as H, `η` as n) and
+            // again after it, so a capital the table lacks still folds like its small letter
+            // and normalising twice changes nothing.
             match latin_look_alike(d) {
                 Some(latin) => kept.push(latin),
                 None => d.to_lowercase().for_each(|l| {
                     if l.is_alphanumeric() && !is_combining_mark(l) {
-                        kept.push(l)
+                        kept.push(latin_look_alike(l).unwrap_or(l))
                     }
                 }),
             }
