@@ -61,6 +61,9 @@ impl Application {
                 (Store::Redis(Arc::new(store)), Some(memory))
             }
         };
+        for backend in std::iter::once(&store).chain(&fallback) {
+            metrics.export_store_series(backend.backend());
+        }
         let engine = Engine::new(&config, policy, store, fallback, clock, metrics.clone());
         let bind = |variable, addr| async move {
             TcpListener::bind(addr)

@@ -14,11 +14,13 @@
 //! - [`policy`]: rules, error codes, limits, modes and violations — the shared vocabulary.
 //! - [`config`]: environment variables parsed once into typed values.
 //! - [`clock`], [`metrics`], [`telemetry`]: injected time, the app-owned registry, logging.
+//! - [`healthcheck`]: `floodgate healthcheck`, the container's probe of its own `/healthz`.
 
 pub mod app;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 pub mod policy;

@@ -9,6 +9,9 @@ use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        std::process::exit(floodgate::healthcheck::run());
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {

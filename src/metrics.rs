@@ -165,6 +165,13 @@ impl Metrics {
         }
     }
 
+    /// Exports the store series of `backend` at 0 (called for each backend the app uses).
+    pub fn export_store_series(&self, backend: &str) {
+        for kind in ["timeout", "connection", "script", "other"] {
+            self.store_errors.with_label_values(&[backend, kind]);
+        }
+    }
+
     pub fn callback(&self, command: &str, verdict: Verdict) {
         self.callbacks
             .with_label_values(&[command, verdict.name()])
