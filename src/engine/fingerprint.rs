@@ -5,8 +5,8 @@
 //! look-alikes, punctuation, whitespace and runs of one repeated character. CJK text survives
 //! unchanged and digits are kept (contact IDs and phone numbers matter in chat spam).
 
-use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 use super::homoglyph::latin_look_alike;
 use crate::store::Fingerprint;
@@ -30,25 +30,48 @@ pub fn normalise_into(text: &str, out: &mut String) -> usize {
         }
         return kept.count;
     }
-    for c in text.nfkc().filter(|&c| !is_default_ignorable(c)) {
-        decompose_canonical(c, |d| {
-            if is_combining_mark(d) {
-                return;
-            }
-            // Look-alikes are folded before lowercasing (Greek `Η` reads as H, `η` as n) and
-            // again after it, so a capital the table lacks still folds like its small letter
-            // and normalising twice changes nothing.
-            match latin_look_alike(d) {
-                Some(latin) => kept.push(latin),
-                None => d.to_lowercase().for_each(|l| {
-                    if l.is_alphanumeric() && !is_combining_mark(l) {
-                        kept.push(latin_look_alike(l).unwrap_or(l))
-                    }
-                }),
-            }
-        });
+    // Most chat text is already NFKC (Chinese, look-alike spam, accented Latin): then the
+    // characters are folded directly, skipping the normaliser's buffering.
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        text.chars().for_each(|c| fold(c, &mut kept));
+    } else {
+        text.nfkc().for_each(|c| fold(c, &mut kept));
     }
     kept.count
+}
+
+/// Folds one NFKC character into the key: invisibles dropped, marks stripped, look-alikes and
+/// case folded.
+fn fold(c: char, kept: &mut Collapser<'_>) {
+    if is_cjk_ideograph(c) {
+        // No case, no marks, no look-alikes, no decomposition: the common Chinese case.
+        kept.push(c);
+        return;
+    }
+    if is_default_ignorable(c) {
+        return;
+    }
+    decompose_canonical(c, |d| {
+        if is_combining_mark(d) {
+            return;
+        }
+        // Look-alikes are folded before lowercasing (Greek `Η` reads as H, `η` as n) and
+        // again after it, so a capital the table lacks still folds like its small letter
+        // and normalising twice changes nothing.
+        match latin_look_alike(d) {
+            Some(latin) => kept.push(latin),
+            None => d.to_lowercase().for_each(|l| {
+                if l.is_alphanumeric() && !is_combining_mark(l) {
+                    kept.push(latin_look_alike(l).unwrap_or(l))
+                }
+            }),
+        }
+    });
+}
+
+/// CJK Unified Ideographs and Extension A: letters that every step above leaves unchanged.
+fn is_cjk_ideograph(c: char) -> bool {
+    matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF)
 }
 
 /// The normalised form of `text` (for tests, logs and tools; the hot path reuses a buffer).
