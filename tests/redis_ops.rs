@@ -260,3 +260,32 @@ async fn odd_and_giant_sender_ids_get_their_own_bounded_keys_on_a_cluster() {
         "{keys:?}"
     );
 }
+
+#[tokio::test]
+async fn every_key_floodgate_writes_has_a_ttl() {
+    let app = TestApp::on(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "3/1m"),
+            ("FLOODGATE_STRIKES", "2/1h"),
+            ("FLOODGATE_MENTION_LIMIT", "1"),
+        ],
+    )
+    .await;
+    for i in 0..5 {
+        app.single("alice", &format!("r{i}"), "a long enough repeated text")
+            .await;
+        app.single(&format!("bot{i}"), "victim", "join the campaign now please")
+            .await;
+    }
+    app.group("carol", "g", "hello", &["a", "b"]).await; // a strike without any check first
+    app.advance(std::time::Duration::from_secs(600));
+    app.single("alice", "r9", "after the sweep interval").await;
+    let redis = server(&app);
+    let keys: Vec<String> = redis.cli(&["--scan"]).lines().map(String::from).collect();
+    assert!(keys.len() >= 8, "{keys:?}");
+    for key in keys {
+        let ttl: i64 = redis.cli(&["PTTL", &key]).trim().parse().unwrap();
+        assert!(ttl > 0, "{key} has no TTL ({ttl})");
+    }
+}

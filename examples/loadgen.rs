@@ -1,0 +1,188 @@
+//! The load benchmark's client: OpenIM-like callbacks over keep-alive HTTP/1.1 connections, one
+//! request at a time per connection (as OpenIM's gateway sends them). 10,000 distinct senders,
+//! mixed content (ASCII, Chinese, look-alike spam, short replies), and a few flooding senders.
+//!
+//! `loadgen URL SECONDS CONNECTIONS [RATE]`: without RATE, as fast as answers come (peak); with
+//! RATE requests/s in total, paced (a connection that falls behind counts latency from the
+//! scheduled time, so a stall is not hidden). Prints one JSON line.
+
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+const SENDERS: u64 = 10_000;
+const FLOODERS: u64 = 20;
+
+const TEXTS: [&str; 6] = [
+    "ok",
+    "好的，明天下午三点在老地方见面，别迟到",
+    "Are we still on for dinner tonight? I booked the table for seven.",
+    "Bυy chеap fоllowers now, vіsit our shop todаy! Limited offer!!!",
+    "加我微信领红包 限时优惠 vx123456 点击链接立即参与",
+    "thanks!",
+];
+
+/// A small deterministic generator (xorshift), so every run sends the same mix.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn body(&mut self, n: u64) -> String {
+        let roll = self.next();
+        // One request in twenty comes from a flooder; the rest from 10,000 ordinary senders.
+        let sender = if roll % 20 == 0 {
+            format!("flooder{}", roll % FLOODERS)
+        } else {
+            format!("user{}", roll % SENDERS)
+        };
+        let text = TEXTS[(roll >> 8) as usize % TEXTS.len()];
+        let text = if roll % 3 == 0 {
+            format!("{text} #{n}")
+        } else {
+            text.to_string()
+        };
+        let content = serde_json::json!({ "content": text }).to_string();
+        serde_json::json!({
+            "sendID": sender, "callbackCommand": "callbackBeforeSendSingleMsgCommand",
+            "serverMsgID": format!("s{n}"), "clientMsgID": format!("c{n}"), "operationID": format!("op{n}"),
+            "senderPlatformID": 1, "senderNickname": "nick", "sessionType": 1, "msgFrom": 100,
+            "contentType": 101, "status": 1, "sendTime": 0, "createTime": 0, "content": content,
+            "seq": 0, "atUserList": null, "faceURL": "", "ex": "", "recvID": format!("user{}", (roll >> 16) % SENDERS)
+        })
+        .to_string()
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: Option<hdrhistogram::Histogram<u64>>,
+    ok: u64,
+    rejected: u64,
+    errors: u64,
+}
+
+async fn connection(
+    authority: String,
+    path: String,
+    until: Instant,
+    interval: Option<Duration>,
+    seed: u64,
+) -> Tally {
+    let mut tally = Tally {
+        latencies: Some(hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()),
+        ..Tally::default()
+    };
+    let Ok(stream) = tokio::net::TcpStream::connect(&authority).await else {
+        tally.errors += 1;
+        return tally;
+    };
+    let _ = stream.set_nodelay(true);
+    let Ok((mut sender, driver)) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    else {
+        tally.errors += 1;
+        return tally;
+    };
+    tokio::spawn(driver);
+    let mut mix = Mix(seed | 1);
+    let mut scheduled = Instant::now();
+    let mut n = seed << 32;
+    while Instant::now() < until {
+        // Latency counts from the scheduled send time when this connection is behind schedule
+        // (so a stall is not hidden), and from the actual send when it had to wait (so the
+        // timer's millisecond granularity is not counted as the server's).
+        if let Some(interval) = interval {
+            scheduled += interval;
+            if scheduled > Instant::now() {
+                tokio::time::sleep_until(scheduled.into()).await;
+                scheduled = Instant::now();
+            }
+        } else {
+            scheduled = Instant::now();
+        }
+        n += 1;
+        let request = Request::post(path.as_str())
+            .header("host", authority.as_str())
+            .header("content-type", "application/json; charset=utf-8")
+            .body(Full::new(Bytes::from(mix.body(n))))
+            .expect("request");
+        match sender.send_request(request).await {
+            Ok(response) => {
+                let body = response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let micros = scheduled.elapsed().as_micros() as u64;
+                let _ = tally.latencies.as_mut().unwrap().record(micros.max(1));
+                if body.windows(12).any(|w| w == b"\"nextCode\":1") {
+                    tally.rejected += 1;
+                } else {
+                    tally.ok += 1;
+                }
+            }
+            Err(_) => {
+                tally.errors += 1;
+                break;
+            }
+        }
+    }
+    tally
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: loadgen URL SECONDS CONNECTIONS [RATE]";
+    let url = args.get(1).expect(usage);
+    let seconds: f64 = args.get(2).and_then(|s| s.parse().ok()).expect(usage);
+    let connections: u64 = args.get(3).and_then(|s| s.parse().ok()).expect(usage);
+    let rate: Option<f64> = args.get(4).and_then(|s| s.parse().ok());
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (authority, path) = rest
+        .split_once('/')
+        .map(|(a, p)| (a.to_string(), format!("/{p}")))
+        .unwrap_or((rest.to_string(), "/".into()));
+    let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    let workers: Vec<_> = (0..connections)
+        .map(|i| {
+            tokio::spawn(connection(
+                authority.clone(),
+                path.clone(),
+                until,
+                interval,
+                0x9E37_79B9 + i * 7919,
+            ))
+        })
+        .collect();
+    let mut total = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    let (mut ok, mut rejected, mut errors) = (0, 0, 0);
+    for worker in workers {
+        let tally = worker.await.expect("worker");
+        total.add(tally.latencies.unwrap()).unwrap();
+        ok += tally.ok;
+        rejected += tally.rejected;
+        errors += tally.errors;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let requests = ok + rejected;
+    println!(
+        "{}",
+        serde_json::json!({
+            "requests": requests, "rps": requests as f64 / elapsed, "allowed": ok, "rejected": rejected, "errors": errors,
+            "p50_us": total.value_at_quantile(0.5), "p99_us": total.value_at_quantile(0.99), "p999_us": total.value_at_quantile(0.999),
+        })
+    );
+}
