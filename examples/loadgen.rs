@@ -39,13 +39,13 @@ impl Mix {
     fn body(&mut self, n: u64) -> String {
         let roll = self.next();
         // One request in twenty comes from a flooder; the rest from 10,000 ordinary senders.
-        let sender = if roll % 20 == 0 {
+        let sender = if roll.is_multiple_of(20) {
             format!("flooder{}", roll % FLOODERS)
         } else {
             format!("user{}", roll % SENDERS)
         };
         let text = TEXTS[(roll >> 8) as usize % TEXTS.len()];
-        let text = if roll % 3 == 0 {
+        let text = if roll.is_multiple_of(3) {
             format!("{text} #{n}")
         } else {
             text.to_string()
