@@ -66,7 +66,7 @@ fn decision(c: &mut Criterion) {
         config.local_max_senders,
     )));
     let clock = ManualClock::default();
-    let metrics = Metrics::new(&[]);
+    let metrics = Metrics::new(&[], &[]);
     let engine = Engine::new(
         &config,
         policy,

@@ -36,7 +36,7 @@ async fn main() {
         Store::Memory(memory.clone()),
         None,
         Clock::Manual(clock.clone()),
-        Metrics::new(&[]),
+        Metrics::new(&[], &[]),
     );
     let before = resident_bytes();
     for i in 0..senders {

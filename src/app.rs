@@ -44,7 +44,15 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config, clock: Clock) -> Result<Application, StartError> {
         let policy = Arc::new(config.policy.clone());
-        let metrics = Metrics::new(&[wire::BEFORE_SEND_SINGLE, wire::BEFORE_SEND_GROUP]);
+        let backends: &[&str] = if config.redis.is_some() {
+            &["redis", "memory"]
+        } else {
+            &["memory"]
+        };
+        let metrics = Metrics::new(
+            &[wire::BEFORE_SEND_SINGLE, wire::BEFORE_SEND_GROUP],
+            backends,
+        );
         let memory = Store::Memory(Arc::new(MemoryStore::new(
             policy.clone(),
             config.local_max_senders,
@@ -61,9 +69,6 @@ impl Application {
                 (Store::Redis(Arc::new(store)), Some(memory))
             }
         };
-        for backend in std::iter::once(&store).chain(&fallback) {
-            metrics.export_store_series(backend.backend());
-        }
         let engine = Engine::new(&config, policy, store, fallback, clock, metrics.clone());
         let bind = |variable, addr| async move {
             TcpListener::bind(addr)

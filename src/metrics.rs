@@ -41,11 +41,28 @@ impl Verdict {
     }
 }
 
+/// The store operations timed by `floodgate_store_seconds`.
+const STORE_OPS: [&str; 3] = ["check_sender", "check_campaign", "strike"];
+
+/// Series resolved once at start-up: a labelled lookup hashes the labels under a lock, which
+/// the hot path would otherwise pay several times per callback.
+struct Hot {
+    commands: Vec<HotCommand>,
+    rejections: Vec<[IntCounter; 2]>,
+    store_seconds: Vec<(&'static str, &'static str, Histogram)>,
+}
+
+struct HotCommand {
+    name: &'static str,
+    verdicts: [IntCounter; 4],
+    decision_seconds: Histogram,
+}
+
 #[derive(Clone)]
 pub struct Metrics {
+    hot: std::sync::Arc<Hot>,
     registry: Registry,
     callbacks: IntCounterVec,
-    rejections: IntCounterVec,
     decision_seconds: HistogramVec,
     store_seconds: HistogramVec,
     store_errors: IntCounterVec,
@@ -55,8 +72,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// `commands`: the command label values to export at 0 from start-up.
-    pub fn new(commands: &[&str]) -> Metrics {
+    /// `commands` and `backends`: the label values to export at 0 from start-up.
+    pub fn new(commands: &[&'static str], backends: &[&'static str]) -> Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
@@ -140,22 +157,38 @@ impl Metrics {
             .expect("unique metric");
 
         // Closed label sets start at 0, so dashboards show 0 rather than "no data".
-        for command in commands {
-            for verdict in Verdict::ALL {
-                callbacks.with_label_values(&[command, verdict.name()]);
-            }
-            decision_seconds.with_label_values(&[command]);
-        }
-        for rule in Rule::ALL {
-            for mode in [Mode::Enforce, Mode::Shadow] {
-                rejections.with_label_values(&[rule.name(), mode.name()]);
+        let hot = Hot {
+            commands: commands
+                .iter()
+                .map(|&name| HotCommand {
+                    name,
+                    verdicts: Verdict::ALL.map(|v| callbacks.with_label_values(&[name, v.name()])),
+                    decision_seconds: decision_seconds.with_label_values(&[name]),
+                })
+                .collect(),
+            rejections: Rule::ALL
+                .iter()
+                .map(|rule| {
+                    [Mode::Enforce, Mode::Shadow]
+                        .map(|m| rejections.with_label_values(&[rule.name(), m.name()]))
+                })
+                .collect(),
+            store_seconds: backends
+                .iter()
+                .flat_map(|&backend| STORE_OPS.map(|op| (backend, op)))
+                .map(|(backend, op)| (backend, op, store_seconds.with_label_values(&[backend, op])))
+                .collect(),
+        };
+        for backend in backends {
+            for kind in ["timeout", "connection", "script", "other"] {
+                store_errors.with_label_values(&[backend, kind]);
             }
         }
 
         Metrics {
+            hot: std::sync::Arc::new(hot),
             registry,
             callbacks,
-            rejections,
             decision_seconds,
             store_seconds,
             store_errors,
@@ -165,31 +198,42 @@ impl Metrics {
         }
     }
 
-    /// Exports the store series of `backend` at 0 (called for each backend the app uses).
-    pub fn export_store_series(&self, backend: &str) {
-        for kind in ["timeout", "connection", "script", "other"] {
-            self.store_errors.with_label_values(&[backend, kind]);
-        }
+    fn hot_command(&self, command: &str) -> Option<&HotCommand> {
+        self.hot.commands.iter().find(|hot| hot.name == command)
     }
 
     pub fn callback(&self, command: &str, verdict: Verdict) {
-        self.callbacks
-            .with_label_values(&[command, verdict.name()])
-            .inc();
+        match self.hot_command(command) {
+            Some(hot) => hot.verdicts[verdict as usize].inc(),
+            None => self
+                .callbacks
+                .with_label_values(&[command, verdict.name()])
+                .inc(),
+        }
     }
 
     pub fn rejection(&self, rule: Rule, mode: Mode) {
-        self.rejections
-            .with_label_values(&[rule.name(), mode.name()])
-            .inc();
+        let index = Rule::ALL.iter().position(|&r| r == rule).unwrap_or(0);
+        self.hot.rejections[index][mode as usize].inc();
     }
 
     pub fn decision_time(&self, command: &str) -> Histogram {
-        self.decision_seconds.with_label_values(&[command])
+        match self.hot_command(command) {
+            Some(hot) => hot.decision_seconds.clone(),
+            None => self.decision_seconds.with_label_values(&[command]),
+        }
     }
 
     pub fn store_time(&self, backend: &str, op: &str) -> Histogram {
-        self.store_seconds.with_label_values(&[backend, op])
+        let hot = self
+            .hot
+            .store_seconds
+            .iter()
+            .find(|(b, o, _)| *b == backend && *o == op);
+        match hot {
+            Some((_, _, histogram)) => histogram.clone(),
+            None => self.store_seconds.with_label_values(&[backend, op]),
+        }
     }
 
     pub fn store_error(&self, backend: &str, kind: &str) {

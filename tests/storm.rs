@@ -36,7 +36,7 @@ async fn a_million_distinct_senders_stay_within_the_memory_cap() {
         Store::Memory(memory.clone()),
         None,
         Clock::Manual(clock.clone()),
-        Metrics::new(&[]),
+        Metrics::new(&[], &[]),
     );
     let before = resident_mib();
     let mut peak = before;

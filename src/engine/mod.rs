@@ -157,6 +157,14 @@ impl Engine {
                 Mode::Shadow => shadow.push(violation),
             }
         }
+        if !self.store.is_shared() {
+            // The embedded store answers in microseconds and cannot fail: no budget timer.
+            let decided = self.decide_shared(&self.store, message, sender, now_ms, shadow);
+            return decided.await.unwrap_or_else(|error| {
+                tracing::error!(%error, "the embedded store failed");
+                Decision::allow(Vec::new())
+            });
+        }
         if self.breaker.is_open() {
             return self
                 .decide_without_store(message, sender, now_ms, shadow)

@@ -8,7 +8,7 @@
 //! small sample, so a storm of distinct IDs cannot grow memory without bound.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +23,37 @@ use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 
 const SHARDS: usize = 64;
 
+/// Maps keyed by floodgate's own hashes (xxh3 of IDs and text): their bits are already uniform,
+/// so hashing them again (SipHash) would only cost time. Keys are never attacker-chosen bytes.
+type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<PrehashedKey>>;
+
+/// Uses the key's own (already hashed) bits, folded to 64.
+#[derive(Default)]
+struct PrehashedKey(u64);
+
+impl Hasher for PrehashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = self.0.rotate_left(29) ^ value;
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.write_u64(value as u64);
+        self.write_u64((value >> 64) as u64);
+    }
+}
+
 pub struct MemoryStore {
     policy: Arc<Policy>,
     senders: Shards<u128, SenderState>,
@@ -33,9 +64,9 @@ pub struct MemoryStore {
 struct SenderState {
     /// One counter per configured rate window, in `policy.rate` order.
     windows: Vec<SlidingCounter>,
-    repeats: HashMap<Fingerprint, SlidingCounter>,
+    repeats: KeyMap<Fingerprint, SlidingCounter>,
     /// Recipient → when last written to (admitted).
-    recipients: HashMap<RecipientKey, u64>,
+    recipients: KeyMap<RecipientKey, u64>,
     strikes: VecDeque<u64>,
     blocked_until: u64,
     block_length_ms: u64,
@@ -390,10 +421,10 @@ fn remove_oldest(senders: &mut Vec<(SenderKey, u64)>) {
     }
 }
 
-/// A map split into independently locked shards; keys are already hashes, so the low bits
+/// A map split into independently locked shards; keys are already hashes, so their bits
 /// spread them evenly.
 struct Shards<K, V> {
-    shards: Box<[Mutex<HashMap<K, V>>]>,
+    shards: Box<[Mutex<KeyMap<K, V>>]>,
     per_shard: usize,
 }
 
@@ -425,22 +456,24 @@ trait ShardKey: Copy + Eq + Hash {
     fn shard(self) -> usize;
 }
 
+// Shards are chosen by the top bits, maps inside a shard index by the low bits: the two must
+// not be the same bits, or every key of a shard would share one slice of its table.
 impl ShardKey for u128 {
     fn shard(self) -> usize {
-        (self as usize) % SHARDS
+        (self >> 122) as usize % SHARDS
     }
 }
 
 impl ShardKey for u64 {
     fn shard(self) -> usize {
-        (self as usize) % SHARDS
+        (self >> 58) as usize % SHARDS
     }
 }
 
 impl<K: ShardKey, V: Default + LastSeen> Shards<K, V> {
     fn new(max_entries: usize) -> Self {
         Shards {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(KeyMap::default())).collect(),
             per_shard: max_entries.div_ceil(SHARDS).max(1),
         }
     }
