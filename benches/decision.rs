@@ -22,6 +22,20 @@ fn text(kind: &str, chars: usize) -> String {
     pattern.chars().cycle().take(chars).collect()
 }
 
+/// A straightforward normalisation, for scale: each step its own pass and its own String
+/// (NFKC, NFD without marks, lowercase, letters and digits, collapse), then the same hash.
+fn straightforward(text: &str) -> u64 {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let nfkc: String = text.nfkc().collect();
+    let unmarked: String = nfkc.nfd().filter(|c| !is_combining_mark(*c)).collect();
+    let lower = unmarked.to_lowercase();
+    let mut kept: Vec<char> = lower.chars().filter(|c| c.is_alphanumeric()).collect();
+    kept.dedup();
+    let kept: String = kept.into_iter().collect();
+    xxhash_rust::xxh3::xxh3_64(kept.as_bytes())
+}
+
 fn fingerprints(c: &mut Criterion) {
     let mut group = c.benchmark_group("fingerprint");
     for kind in ["ascii", "mixed", "chinese"] {
@@ -35,6 +49,12 @@ fn fingerprints(c: &mut Criterion) {
                 })
             });
         }
+    }
+    for kind in ["mixed", "chinese"] {
+        let message = text(kind, 100);
+        group.bench_with_input(BenchmarkId::new(format!("straightforward_{kind}"), 100), &message, |b, m| {
+            b.iter(|| straightforward(black_box(m)))
+        });
     }
     group.finish();
 }

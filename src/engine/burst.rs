@@ -76,8 +76,9 @@ impl BurstLimiter {
     /// Drops senders whose bucket is full again; returns how many remain.
     pub fn forget_idle(&self) -> usize {
         let limiter = self.limiter.read();
+        // No shrink_to_fit here: it rehashes every shard under its lock, a stall for every
+        // sender every ten seconds; the table's size is bounded by `max_senders` anyway.
         limiter.retain_recent();
-        limiter.shrink_to_fit();
         limiter.len()
     }
 
