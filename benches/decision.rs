@@ -52,9 +52,11 @@ fn fingerprints(c: &mut Criterion) {
     }
     for kind in ["mixed", "chinese"] {
         let message = text(kind, 100);
-        group.bench_with_input(BenchmarkId::new(format!("straightforward_{kind}"), 100), &message, |b, m| {
-            b.iter(|| straightforward(black_box(m)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new(format!("straightforward_{kind}"), 100),
+            &message,
+            |b, m| b.iter(|| straightforward(black_box(m))),
+        );
     }
     group.finish();
 }

@@ -200,6 +200,18 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The longest window of any rule kept in a store: how long a sender's state can matter.
+    pub fn longest_window_ms(&self) -> u64 {
+        self.rate
+            .iter()
+            .chain(&self.repeat)
+            .chain(&self.fanout)
+            .chain(&self.strikes)
+            .map(Limit::window_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The duration of block number `blocks_before + 1`: doubles each time, capped.
     pub fn block_duration(&self, blocks_before: u32) -> Duration {
         let factor = 1u32.checked_shl(blocks_before.min(31)).unwrap_or(u32::MAX);

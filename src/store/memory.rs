@@ -396,15 +396,7 @@ impl SenderState {
     /// When nothing about this sender counts any more: windows passed, and the memory of its
     /// blocks (which makes the next one longer) kept for `block_max` after the last one ends.
     fn expires_at(&self, policy: &Policy) -> u64 {
-        let longest = policy
-            .rate
-            .iter()
-            .chain(&policy.repeat)
-            .chain(&policy.fanout)
-            .chain(&policy.strikes)
-            .map(|l| l.window_ms())
-            .max()
-            .unwrap_or(0);
+        let longest = policy.longest_window_ms();
         let activity = self.last_seen_ms + longest + super::window::bucket_width(longest);
         let block_memory = if self.blocks > 0 {
             self.blocked_until + policy.block_max.as_millis() as u64

@@ -65,15 +65,8 @@ impl PolicyArgs {
         };
         let mode = |mode: Mode| if mode == Mode::Enforce { 'E' } else { 'S' };
         let m = &policy.modes;
-        let longest = policy
-            .rate
-            .iter()
-            .chain(&policy.repeat)
-            .chain(&policy.fanout)
-            .chain(&policy.strikes)
-            .map(Limit::window_ms)
-            .max()
-            .unwrap_or(1000);
+        // At least a second, so that a TTL is never zero (which would delete the key).
+        let longest = policy.longest_window_ms().max(1000);
         PolicyArgs {
             modes: [m.rate, m.repeat, m.fanout, m.block]
                 .map(mode)
