@@ -182,3 +182,42 @@ fn a_replica_whose_log_pipe_closes_keeps_answering() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn json_logs_carry_one_line_per_rejection_with_rule_code_and_operation_id() {
+    let mut child = Command::new(BINARY)
+        .env_clear()
+        .envs([
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_LOG_FORMAT", "json"),
+            ("FLOODGATE_RATE_LIMITS", "1/1m"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let serving: serde_json::Value =
+        serde_json::from_str(&lines.find(|l| l.contains("floodgate serving")).unwrap()).unwrap();
+    let webhook = serving["fields"]["webhook"].as_str().unwrap().to_string();
+    let body = r#"{"callbackCommand":"callbackBeforeSendSingleMsgCommand","sendID":"a","recvID":"b","operationID":"op-4711"}"#;
+    assert!(post(&webhook, "/cb/x", body).contains(r#""errCode":0"#));
+    assert!(post(&webhook, "/cb/x", body).contains(r#""errCode":5002"#));
+    let _ = child.kill();
+    let _ = child.wait();
+    // The allowed message logged nothing; the rejection exactly one JSON line.
+    let logged: Vec<serde_json::Value> = lines
+        .map(|l| serde_json::from_str(&l).expect("JSON lines"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    let fields = &logged[0]["fields"];
+    assert_eq!(fields["message"], "rejected");
+    assert_eq!(fields["rule"], "rate");
+    assert_eq!(fields["err_code"], 5002);
+    assert_eq!(fields["operation_id"], "op-4711");
+}
