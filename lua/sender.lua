@@ -251,8 +251,12 @@ if sweep or stored[5] == false then
   refresh_all = sweep
 end
 
+-- Once an enforced rule has rejected the message, another enforced rule cannot change the
+-- answer: only rules in shadow are still worth their Redis calls.
+local function worth_checking(mode_index) return not first or not enforced(mode_index) end
+
 local fingerprint, repeat_buckets, repeat_window = ARGV[10], nil, 0
-if ARGV[9] ~= '' and fingerprint ~= '' then
+if ARGV[9] ~= '' and fingerprint ~= '' and worth_checking(2) then
   local limit, window = pair(ARGV[9])
   repeat_window = window
   if sweep then
@@ -268,7 +272,7 @@ if ARGV[9] ~= '' and fingerprint ~= '' then
 end
 
 local recipient, recipient_known, fanout_limit, fanout_window = ARGV[12], true, 0, 0
-if ARGV[11] ~= '' and recipient ~= '' then
+if ARGV[11] ~= '' and recipient ~= '' and worth_checking(3) then
   local limit, window = pair(ARGV[11])
   fanout_limit, fanout_window = limit, window
   local horizon = now - window
