@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use crate::policy::{Mode, Policy, RuleModes};
 
-pub use parse::{duration, limit};
-
 /// Every variable floodgate reads, next to its default.
 pub mod vars {
     pub const LISTEN: (&str, &str) = ("FLOODGATE_LISTEN", "0.0.0.0:8080");

@@ -135,10 +135,6 @@ impl Engine {
         }
     }
 
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     pub async fn decide(&self, message: &Message<'_>) -> Decision {
         let mut shadow = Vec::new();
         if self.is_exempt(message) {
