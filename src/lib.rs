@@ -9,8 +9,8 @@
 //! - [`http`]: axum handlers, OpenIM's wire format, the admin API. The only axum code.
 //! - [`engine`]: the decision — local rules, content extraction, fingerprints, and combining
 //!   the store's answers. No axum, no Redis types.
-//! - [`store`]: where windows, strikes, blocks and campaign sets live, behind one seam; the
-//!   embedded [`store::MemoryStore`] is the first backend.
+//! - [`store`]: where windows, strikes, blocks and campaign sets live, behind one seam: the
+//!   embedded [`store::MemoryStore`] and [`store::RedisStore`] (its scripts are in `lua/`).
 //! - [`policy`]: rules, error codes, limits, modes and violations — the shared vocabulary.
 //! - [`config`]: environment variables parsed once into typed values.
 //! - [`clock`], [`metrics`], [`telemetry`]: injected time, the app-owned registry, logging.

@@ -10,6 +10,7 @@
 
 mod memory;
 mod redis;
+mod shards;
 pub mod window;
 
 use std::sync::Arc;
