@@ -326,9 +326,12 @@ if ARGV[11] ~= '' and recipient ~= '' then
   if new_entry or refresh_all then touched[#touched + 1] = recipients end
   if not recipient_known then
     recipient_is_new = 1
-    -- Over the limit only in shadow: keep the most recent `limit` recipients in the window.
-    local extra = redis.call('ZCOUNT', recipients, '(' .. string.format('%d', now - fanout_window), '+inf') - fanout_limit
-    if extra > 0 then redis.call('ZPOPMIN', recipients, extra) end
+    -- Over the limit only in shadow (enforced, a new recipient is only admitted under it):
+    -- keep the most recent `limit` recipients in the window.
+    if not enforced(3) then
+      local extra = redis.call('ZCOUNT', recipients, '(' .. string.format('%d', now - fanout_window), '+inf') - fanout_limit
+      if extra > 0 then redis.call('ZPOPMIN', recipients, extra) end
+    end
   end
 end
 commit(touched)
