@@ -1,7 +1,7 @@
 //! The binary as an operator starts it: a misconfigured variable stops start-up with a message
 //! naming it, and a good configuration serves until SIGTERM, then exits 0.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_floodgate");
@@ -144,8 +144,10 @@ fn post(addr: &str, path: &str, body: &str) -> String {
     response
 }
 
-#[test]
-fn a_replica_whose_log_pipe_closes_keeps_answering() {
+/// The binary with JSON logs and a 1/1m rate limit; returns it, its log lines from just after
+/// the "serving" line, and its webhook address.
+fn start_json_logging() -> (Child, impl Iterator<Item = String>, String) {
+    use std::io::BufRead;
     let mut child = Command::new(BINARY)
         .env_clear()
         .envs([
@@ -159,17 +161,21 @@ fn a_replica_whose_log_pipe_closes_keeps_answering() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let webhook = {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let serving = lines
-            .find(|l| l.as_ref().is_ok_and(|l| l.contains("floodgate serving")))
-            .unwrap()
-            .unwrap();
-        let event: serde_json::Value = serde_json::from_str(&serving).unwrap();
-        event["fields"]["webhook"].as_str().unwrap().to_string()
-        // `lines` drops here: the read end of the log pipe closes.
-    };
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let serving = lines
+        .find(|l| l.contains("floodgate serving"))
+        .expect("a serving line");
+    let serving: serde_json::Value = serde_json::from_str(&serving).unwrap();
+    let webhook = serving["fields"]["webhook"].as_str().unwrap().to_string();
+    (child, lines, webhook)
+}
+
+#[test]
+fn a_replica_whose_log_pipe_closes_keeps_answering() {
+    let (mut child, lines, webhook) = start_json_logging();
+    drop(lines); // the read end of the log pipe closes
     let body =
         r#"{"callbackCommand":"callbackBeforeSendSingleMsgCommand","sendID":"a","recvID":"b"}"#;
     let first = post(&webhook, "/cb/x", body);
@@ -185,26 +191,7 @@ fn a_replica_whose_log_pipe_closes_keeps_answering() {
 
 #[test]
 fn json_logs_carry_one_line_per_rejection_with_rule_code_and_operation_id() {
-    let mut child = Command::new(BINARY)
-        .env_clear()
-        .envs([
-            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
-            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
-            ("FLOODGATE_LOG_FORMAT", "json"),
-            ("FLOODGATE_RATE_LIMITS", "1/1m"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
-    let serving: serde_json::Value =
-        serde_json::from_str(&lines.find(|l| l.contains("floodgate serving")).unwrap()).unwrap();
-    let webhook = serving["fields"]["webhook"].as_str().unwrap().to_string();
+    let (mut child, lines, webhook) = start_json_logging();
     let body = r#"{"callbackCommand":"callbackBeforeSendSingleMsgCommand","sendID":"a","recvID":"b","operationID":"op-4711"}"#;
     assert!(post(&webhook, "/cb/x", body).contains(r#""errCode":0"#));
     assert!(post(&webhook, "/cb/x", body).contains(r#""errCode":5002"#));
