@@ -38,7 +38,7 @@ pub enum StartError {
 pub struct Application {
     webhook: TcpListener,
     admin: TcpListener,
-    state: AppState,
+    state: Arc<AppState>,
 }
 
 impl Application {
@@ -81,13 +81,13 @@ impl Application {
         };
         let webhook = bind("FLOODGATE_LISTEN", config.listen).await?;
         let admin = bind("FLOODGATE_ADMIN_LISTEN", config.admin_listen).await?;
-        let state = AppState {
+        let state = Arc::new(AppState {
             engine: Arc::new(engine),
             metrics,
             auth_token: config.auth_token.clone(),
             admin_token: config.admin_token.clone(),
             max_body: config.max_body,
-        };
+        });
         Ok(Application {
             webhook,
             admin,

@@ -84,15 +84,22 @@ pub fn normalise(text: &str) -> String {
 /// The fingerprint of `text`, or `None` when its normalised form is shorter than `min_chars`
 /// (emoji-only and punctuation-only text normalise to nothing).
 pub fn fingerprint(text: &str, min_chars: usize) -> Option<Fingerprint> {
-    let mut normalised = String::with_capacity(text.len());
-    let kept = normalise_into(text, &mut normalised);
-    if kept == 0 || kept < min_chars {
-        return None;
+    thread_local! {
+        // One buffer per worker thread: a fingerprint is taken for nearly every message.
+        static NORMALISED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    Some(Fingerprint(xxhash_rust::xxh3::xxh3_64_with_seed(
-        normalised.as_bytes(),
-        FINGERPRINT_SEED,
-    )))
+    NORMALISED.with_borrow_mut(|normalised| {
+        let kept = normalise_into(text, normalised);
+        if kept == 0 || kept < min_chars {
+            return None;
+        }
+        let hash = xxhash_rust::xxh3::xxh3_64_with_seed(normalised.as_bytes(), FINGERPRINT_SEED);
+        // A giant message must not pin its buffer for the life of the thread.
+        if normalised.capacity() > 64 * 1024 {
+            *normalised = String::new();
+        }
+        Some(Fingerprint(hash))
+    })
 }
 
 /// Appends letters and digits, dropping a letter equal to the one before it ("nooow" = "now").

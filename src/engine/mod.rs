@@ -443,6 +443,11 @@ impl Engine {
         op: &str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        // The embedded store as the primary answers within the decision itself, which
+        // floodgate_decision_seconds already times; the clock reads are not worth it there.
+        if !self.store.is_shared() {
+            return call.await;
+        }
         let timer = self.metrics.store_time(store.backend(), op).start_timer();
         let result = call.await;
         timer.observe_duration();

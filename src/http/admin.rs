@@ -1,6 +1,8 @@
 //! The admin listener (CONTRACT §5): health, readiness, metrics and the sender API.
 //! Kept off the webhook port so the load balancer and Prometheus never share OpenIM's path.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -12,7 +14,7 @@ use serde_json::json;
 use super::AppState;
 use crate::policy::HumanDuration;
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/v1/senders/{send_id}", get(sender_status))
         .route("/v1/senders/{send_id}/block", delete(lift_block))
@@ -28,7 +30,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn ready(State(state): State<AppState>) -> Response {
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if !state.engine.is_degraded() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -40,7 +42,7 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     (
         [(header::CONTENT_TYPE, content_type)],
@@ -49,7 +51,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn sender_status(State(state): State<AppState>, Path(send_id): Path<String>) -> Response {
+async fn sender_status(
+    State(state): State<Arc<AppState>>,
+    Path(send_id): Path<String>,
+) -> Response {
     match state.engine.sender_status(&send_id).await {
         Ok(status) => {
             let windows: Vec<_> = status
@@ -72,7 +77,7 @@ async fn sender_status(State(state): State<AppState>, Path(send_id): Path<String
     }
 }
 
-async fn lift_block(State(state): State<AppState>, Path(send_id): Path<String>) -> Response {
+async fn lift_block(State(state): State<Arc<AppState>>, Path(send_id): Path<String>) -> Response {
     match state.engine.lift_block(&send_id).await {
         Ok(unblocked) => {
             tracing::info!(unblocked, "block lifted through the admin API");
@@ -89,7 +94,7 @@ fn store_unavailable(error: crate::store::StoreError) -> Response {
 }
 
 async fn require_admin_token(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {

@@ -14,8 +14,7 @@ use crate::config::Secret;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
 
-/// Shared by every handler; cheap to clone.
-#[derive(Clone)]
+/// Shared by every handler, behind one `Arc` (axum clones the state for each request).
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub metrics: Metrics,
@@ -42,7 +41,7 @@ impl AppState {
     }
 }
 
-pub fn webhook_router(state: AppState) -> Router {
+pub fn webhook_router(state: Arc<AppState>) -> Router {
     Router::new().fallback(webhook::handle).with_state(state)
 }
 

@@ -5,6 +5,7 @@
 //! reply is a complete JSON object OpenIM can read, and a request we cannot judge is answered
 //! with `actionCode` 1, which OpenIM treats as "deliver".
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -22,7 +23,7 @@ use crate::policy::{Mode, Violation};
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn handle(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -122,12 +122,16 @@ impl<'a> CallbackRequest<'a> {
         if first != Some(&b'{') {
             return Err("the body is not a JSON object".into());
         }
-        let deserializer = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let field = error.path().to_string();
-            match field.as_str() {
-                "." | "" => format!("the body is not a valid callback: {}", error.inner()),
-                _ => format!("field `{field}`: {}", error.inner()),
+        // The plain parser first; only a body it refuses is parsed again with path tracking,
+        // which names the offending field but costs allocations on every call.
+        serde_json::from_slice(body).map_err(|_| {
+            let deserializer = &mut serde_json::Deserializer::from_slice(body);
+            match serde_path_to_error::deserialize::<_, CallbackRequest<'_>>(deserializer) {
+                Ok(_) => "the body is not a valid callback".to_string(),
+                Err(error) => match error.path().to_string().as_str() {
+                    "." | "" => format!("the body is not a valid callback: {}", error.inner()),
+                    field => format!("field `{field}`: {}", error.inner()),
+                },
             }
         })
     }
