@@ -133,18 +133,24 @@ async fn decisions_survive_a_script_flush() {
     app.assert_store_healthy().await;
 }
 
-#[tokio::test]
-async fn a_password_in_the_url_is_used() {
-    let redis = RedisServer::start_with(&["--requirepass", "s3cret-pass"]);
-    let url = format!("redis://:s3cret-pass@127.0.0.1:{}", redis.port);
+/// An app on the Redis at `url` (limit 1/1h) that admits one message and rejects the next.
+async fn decides_through(url: &str) -> TestApp {
     let app = TestApp::with_vars(&[
-        ("FLOODGATE_REDIS_URL", &url),
+        ("FLOODGATE_REDIS_URL", url),
         ("FLOODGATE_RATE_LIMITS", "1/1h"),
         ("FLOODGATE_REDIS_TIMEOUT", "2s"),
     ])
     .await;
     assert!(app.single("alice", "bob", "first").await.is_allow());
     assert_eq!(app.single("alice", "bob", "second").await.err_code(), 5002);
+    app
+}
+
+#[tokio::test]
+async fn a_password_in_the_url_is_used() {
+    let redis = RedisServer::start_with(&["--requirepass", "s3cret-pass"]);
+    let url = format!("redis://:s3cret-pass@127.0.0.1:{}", redis.port);
+    let app = decides_through(&url).await;
     let keys = redis.cli(&["-a", "s3cret-pass", "--no-auth-warning", "DBSIZE"]);
     assert_ne!(keys.trim(), "0", "state is in Redis");
     app.assert_store_healthy().await;
@@ -194,14 +200,7 @@ async fn rediss_urls_speak_tls() {
     ]);
     // A self-signed certificate: `#insecure` skips verification (a real deployment's CA verifies).
     let url = format!("rediss://localhost:{tls_port}/#insecure");
-    let app = TestApp::with_vars(&[
-        ("FLOODGATE_REDIS_URL", &url),
-        ("FLOODGATE_RATE_LIMITS", "1/1h"),
-        ("FLOODGATE_REDIS_TIMEOUT", "2s"),
-    ])
-    .await;
-    assert!(app.single("alice", "bob", "first").await.is_allow());
-    assert_eq!(app.single("alice", "bob", "second").await.err_code(), 5002);
+    let app = decides_through(&url).await;
     app.assert_store_healthy().await;
     assert_ne!(
         redis.cli(&["DBSIZE"]).trim(),
