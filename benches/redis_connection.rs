@@ -10,7 +10,11 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use redis::Script;
 
-const CAMPAIGN: &str = include_str!("../lua/campaign.lua");
+// As src/store/redis builds it: the campaign rule's function, then the script's entry.
+const CAMPAIGN: &str = concat!(
+    include_str!("../lua/campaign_check.lua"),
+    include_str!("../lua/campaign.lua")
+);
 
 struct Server(Child, u16);
 

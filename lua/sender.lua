@@ -1,27 +1,34 @@
---[[ floodgate · sender.lua — everything about one sender, decided atomically on one hash slot.
+--[[ floodgate · sender.lua — everything about one sender, decided atomically on one hash slot;
+on standalone Redis, the content's campaign rule too, so one call decides a whole message.
+Built on campaign_check.lua, which Rust prepends.
 
-KEYS (all share the hash tag {s:<sender>}, so the script runs on one Redis Cluster slot)
-  KEYS[1]  <prefix>:{s:<sender>}     hash  w<window_ms> = bucket list of a rate window,
+KEYS (the first two share the hash tag {s:<sender>}, so on a Redis Cluster the script runs on
+one slot)
+  KEYS[1]  <prefix>:{s:<sender>}     hash  w<window_ms> = bucket ring of a rate window,
+                                           r<fingerprint> = bucket list of admitted copies,
                                            st = strike times "t,t,...", bu = blocked until (ms),
                                            bl = length of the current block (ms), bn = blocks so far,
-                                           mt = when stale repeat and recipient entries were last swept
-  KEYS[2]  <prefix>:{s:<sender>}:r   hash  <fingerprint> = bucket list of admitted copies
-  KEYS[3]  <prefix>:{s:<sender>}:ri  zset  <fingerprint> scored by last admission (to forget them)
-  KEYS[4]  <prefix>:{s:<sender>}:to  zset  <recipient> scored by last admitted message to them
+                                           mt = when entries that left their window were last swept
+  KEYS[2]  <prefix>:{s:<sender>}:to  zset  <recipient> scored by last admitted message to them
+  KEYS[3]  <prefix>:{f:<fingerprint>} zset (check on standalone Redis only): see campaign_check.lua
 
-ARGV
+ARGV (numbers as decimal text; a limit of 0 turns its rule off)
   [1] op: check | strike | status | unblock      [2] now_ms (the caller's clock)
-  [3] modes: 4 characters E (enforce) or S (shadow) for rate, repeat, fanout, block
-  [4] strikes "limit:window_ms" or ""            [5] first block ms   [6] longest block ms
-  [7] ttl_ms: how long activity keys must live (longest window + one sub-bucket)
-  [8] rate windows "limit:window_ms,..." or ""
-  [9] repeat "limit:window_ms" or ""             [10] fingerprint or ""
-  [11] fanout "limit:window_ms" or ""            [12] recipient or ""
-  [13] strike: the errCode of the violation      [14] strike: at_ms of the reservation to release, 0 = none
+  [3] modes: 5 characters E (enforce) or S (shadow) for rate, repeat, fanout, block, campaign
+  [4] strike limit   [5] strike window ms        [6] first block ms   [7] longest block ms
+  [8] ttl_ms: how long activity keys must live (longest window + one sub-bucket)
+  [9] repeat limit   [10] repeat window ms       [11] fingerprint or ""
+  [12] fanout limit  [13] fanout window ms       [14] recipient or ""
+  [15] strike: the errCode of the violation      [16] strike: at_ms of the reservation to release, 0 = none
+  [17] strike: the recipient's time before the reservation, 0 = the reservation added them
+  [18] campaign limit [19] campaign window ms     [20] sender (as campaign sets hold it)
+  [21] how many rate windows, then a limit and a window ms for each
 
 Returns (integers)
-  check   admitted  {0, at_ms, repeat_recorded, recipient_is_new, n, shadow...}
+  check   admitted  {0, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, n, shadow...}
+                    (recipient_recorded: 0 none, 1 a new recipient, 2 a known one refreshed)
           rejected  {1, code, retry_ms, limit, window_ms, started_block_ms, n, shadow...}
+                    (a campaign rejection counts as a strike, like the sender's own rules)
           shadow: n violations of 4 integers {code, retry_ms, limit, window_ms}
   strike  {blocked, retry_ms, blocks, block_length_ms, started_block_ms}
   status  {strikes, blocked_for_ms, blocks, count of each rate window...}
@@ -29,25 +36,29 @@ Returns (integers)
 
 Windows: the arithmetic of src/store/window.rs. A window W is cut into SUB buckets of width
 ceil(W/SUB); its count sums every bucket that overlaps [now-W, now], the oldest one in full,
-so no window of length W ever holds more than the limit. A bucket list is a msgpack array of
-(index, count) pairs, oldest first, at most SUB+1 pairs whatever the limit.
+so no window of length W ever holds more than the limit. A rate window is stored as a ring:
+the index of its newest bucket and SUB+1 counts, bucket i in slot i % (SUB+1), packed by struct
+(52 bytes: small enough for Redis to keep the hash a compact listpack); a call moves the ring
+forward in place. Repeat counts, mostly one or two buckets, are msgpack arrays of (index,
+count) pairs, oldest first.
 
-Cost: Redis runs one script per decision on a hot path, so the script reads the state hash
-once (HMGET), writes it once (HSET), refreshes only the TTLs of keys it wrote, and sweeps
-entries that left their window at most once per sweep interval (a sub-bucket of the longest
-window) instead of on every call. Counts never depend on the sweep: they only count entries
-inside the window.
+Cost: Redis runs this on the hot path of every checked message, so a call makes as few Redis
+calls as it can, and leaves loops over data to C (struct, cmsgpack) where it can: one HMGET
+reads the windows, strikes, block and this fingerprint's copies; one
+HSET writes what changed; the recipient set costs a ZSCORE (and a ZCOUNT for a new recipient)
+and a ZADD. Keys get a TTL when created and once per sweep interval (a sub-bucket of the
+longest window), when entries that left their window are also swept. Counts never depend on the
+sweep: they only count entries inside the window.
 ]]
 
 local SUB = 10
 local op, now, modes = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local state, repeats, repeat_index, recipients = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local ttl = tonumber(ARGV[7])
-
-local function pair(text)
-  local a, b = string.match(text, '^(%d+):(%d+)$')
-  return tonumber(a), tonumber(b)
-end
+local state, recipients = KEYS[1], KEYS[2]
+local ttl = tonumber(ARGV[8])
+local repeat_limit, repeat_window, fingerprint = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+local fanout_limit, fanout_window, recipient = tonumber(ARGV[12]), tonumber(ARGV[13]), ARGV[14]
+local checks_repeat = repeat_limit > 0 and fingerprint ~= ''
+local checks_fanout = fanout_limit > 0 and recipient ~= ''
 
 local function width(window) return math.max(1, math.ceil(window / SUB)) end
 
@@ -57,8 +68,6 @@ local function load(packed)
   if packed then return cmsgpack.unpack(packed) end
   return {}
 end
-
-local function dump(buckets) return cmsgpack.pack(buckets) end
 
 -- Keeps the buckets that overlap the window; returns them and their sum.
 local function prune(buckets, window)
@@ -83,21 +92,21 @@ local function retry_after(buckets, window, limit, sum)
   return 0
 end
 
-local function add(buckets, at, window, n)
+local function add(buckets, at, window)
   local index = math.floor(at / width(window))
   local len = #buckets
   if len > 0 and buckets[len - 1] == index then
-    buckets[len] = buckets[len] + n
+    buckets[len] = buckets[len] + 1
   else
-    buckets[len + 1], buckets[len + 2] = index, n
+    buckets[len + 1], buckets[len + 2] = index, 1
   end
 end
 
-local function remove(buckets, at, window, n)
+local function remove(buckets, at, window)
   local index = math.floor(at / width(window))
   for i = 1, #buckets, 2 do
     if buckets[i] == index then
-      buckets[i + 1] = buckets[i + 1] - n
+      buckets[i + 1] = buckets[i + 1] - 1
       if buckets[i + 1] <= 0 then
         table.remove(buckets, i + 1)
         table.remove(buckets, i)
@@ -107,35 +116,87 @@ local function remove(buckets, at, window, n)
   end
 end
 
-local windows = {}
-for limit, window in string.gmatch(ARGV[8], '(%d+):(%d+)') do
-  windows[#windows + 1] = {tonumber(limit), tonumber(window), 'w' .. window}
+-- The rate windows: {limit, window, bucket width, field} each, and their rings: ring[1] the
+-- index of the newest bucket, then the SUB+1 counts.
+local RING = SUB + 1
+local RING_FORMAT = '>d' .. string.rep('I4', RING)
+local rates, rings = {}, {}
+for k = 1, tonumber(ARGV[21]) do
+  local window = tonumber(ARGV[21 + 2 * k])
+  rates[k] = {tonumber(ARGV[20 + 2 * k]), window, width(window), 'w' .. ARGV[21 + 2 * k]}
 end
+
+local function load_ring(packed)
+  if packed then return {struct.unpack(RING_FORMAT, packed)} end
+  local ring = {0}
+  for i = 2, RING + 1 do ring[i] = 0 end
+  return ring
+end
+
+local function dump_ring(ring) return struct.pack(RING_FORMAT, unpack(ring, 1, RING + 1)) end
+
+-- Moves window k's ring to the current bucket, emptying the slots of buckets that left the
+-- window; returns the window's count.
+local function advance(k)
+  local ring, current = rings[k], math.floor(now / rates[k][3])
+  if current > ring[1] then
+    for index = math.max(ring[1] + 1, current - SUB), current do ring[2 + index % RING] = 0 end
+    ring[1] = current
+  end
+  local sum = 0
+  for i = 2, RING + 1 do sum = sum + ring[i] end
+  return sum
+end
+
+-- Milliseconds until window k's count drops below limit: when enough of its oldest buckets leave.
+local function ring_retry(k, limit, sum)
+  local ring = rings[k]
+  for index = ring[1] - SUB, ring[1] do
+    sum = sum - ring[2 + index % RING]
+    if sum < limit then return (index + SUB + 1) * rates[k][3] - now end
+  end
+  return 0
+end
+
+-- Adds n (1, or -1 to hand a reservation back) to the bucket of `at` in window k. A time older
+-- than the ring (a replica's clock far behind) counts in its oldest bucket.
+local function ring_add(k, at, n)
+  local ring = rings[k]
+  local index = math.max(math.floor(at / rates[k][3]), ring[1] - SUB)
+  if index > ring[1] then return end
+  local slot = 2 + index % RING
+  ring[slot] = math.max(ring[slot] + n, 0)
+end
+
+-- One HMGET for everything this call may read.
 local fields = {'bu', 'bl', 'bn', 'st', 'mt'}
-for _, w in ipairs(windows) do fields[#fields + 1] = w[3] end
+for k, rate in ipairs(rates) do fields[5 + k] = rate[4] end
+local repeat_field = 'r' .. fingerprint
+if checks_repeat then fields[#fields + 1] = repeat_field end
 local stored = redis.call('HMGET', state, unpack(fields))
+local stored_repeat = checks_repeat and stored[#fields]
 local blocked_until, block_length, blocks = tonumber(stored[1] or 0), tonumber(stored[2] or 0), tonumber(stored[3] or 0)
 local in_block = blocked_until > now
-local FIRST_WINDOW = 5 -- stored[5 + i] is rate window i
+for k = 1, #rates do rings[k] = load_ring(stored[5 + k]) end
 
 -- Field writes to the state hash, sent in one HSET at the end.
 local writes = {}
 local function write(field, value) writes[#writes + 1] = field; writes[#writes + 1] = value end
 
--- Writes the state hash, and sets TTLs where they are due: on keys this call created entries
--- in, and on every key once per sweep interval. A TTL is the longest window plus one sweep
--- interval, so a key written just after a refresh still outlives its last entry's window. The
--- state hash also remembers blocks (which make the next one longer) for the longest block.
-local refresh_all = false
-local function commit(touched)
+-- Writes the state hash, and sets TTLs where they are due: on a key this call may have created,
+-- and on both keys once per sweep interval. A TTL is the longest window plus one sweep interval,
+-- so an entry written before the next sweep still outlives its window. The state hash also
+-- remembers blocks (which make the next one longer) for the longest block.
+local refresh_all, recipients_created = false, false
+local function commit()
   if #writes > 0 then redis.call('HSET', state, unpack(writes)) end
   local key_ttl = ttl + width(ttl)
   if refresh_all or #writes > 0 and stored[5] == false then
     local state_ttl = key_ttl
-    if blocks > 0 then state_ttl = math.max(key_ttl, blocked_until + tonumber(ARGV[6]) - now) end
+    if blocks > 0 then state_ttl = math.max(key_ttl, blocked_until + tonumber(ARGV[7]) - now) end
     redis.call('PEXPIRE', state, state_ttl)
   end
-  for _, key in ipairs(touched) do redis.call('PEXPIRE', key, key_ttl) end
+  if refresh_all or recipients_created then redis.call('PEXPIRE', recipients, key_ttl) end
 end
 
 local function enforced(i) return string.sub(modes, i, i) == 'E' end
@@ -150,15 +211,15 @@ end
 
 -- Records a strike (none during a block); returns the length of the block it started, or 0.
 local function add_strike()
-  if ARGV[4] == '' or in_block then return 0 end
-  local limit, window = pair(ARGV[4])
+  local limit, window = tonumber(ARGV[4]), tonumber(ARGV[5])
+  if limit == 0 or in_block then return 0 end
   local times = live_strikes(window)
   times[#times + 1] = string.format('%d', now)
   if #times < limit then
     write('st', table.concat(times, ','))
     return 0
   end
-  local length = math.min(tonumber(ARGV[5]) * math.pow(2, math.min(blocks, 40)), tonumber(ARGV[6]))
+  local length = math.min(tonumber(ARGV[6]) * math.pow(2, math.min(blocks, 40)), tonumber(ARGV[7]))
   blocks = blocks + 1
   blocked_until = now + length
   write('bu', string.format('%d', blocked_until))
@@ -175,15 +236,9 @@ end
 
 if op == 'status' then
   local strikes = 0
-  if ARGV[4] ~= '' then
-    local _, window = pair(ARGV[4])
-    strikes = #live_strikes(window)
-  end
+  if tonumber(ARGV[4]) > 0 then strikes = #live_strikes(tonumber(ARGV[5])) end
   local reply = {strikes, math.max(blocked_until - now, 0), blocks}
-  for i, w in ipairs(windows) do
-    local _, sum = prune(load(stored[FIRST_WINDOW + i]), w[2])
-    reply[#reply + 1] = sum
-  end
+  for k = 1, #rates do reply[#reply + 1] = advance(k) end
   return reply
 end
 
@@ -194,30 +249,36 @@ if op == 'unblock' then
 end
 
 if op == 'strike' then
-  local at = tonumber(ARGV[14])
-  local touched = {}
+  local at = tonumber(ARGV[16])
   if at > 0 then
     -- Hand back what the sender check admitted for a message rejected by another rule.
-    for i, w in ipairs(windows) do
-      local buckets = load(stored[FIRST_WINDOW + i])
-      remove(buckets, at, w[2], 1)
-      write(w[3], dump(buckets))
+    for k, rate in ipairs(rates) do
+      if stored[5 + k] then
+        ring_add(k, at, -1)
+        write(rate[4], dump_ring(rings[k]))
+      end
     end
-    if ARGV[9] ~= '' and ARGV[10] ~= '' then
-      local _, window = pair(ARGV[9])
-      local buckets = load(redis.call('HGET', repeats, ARGV[10]) or nil)
-      remove(buckets, at, window, 1)
-      if #buckets == 0 then redis.call('HDEL', repeats, ARGV[10]) else redis.call('HSET', repeats, ARGV[10], dump(buckets)) end
+    if stored_repeat then
+      local buckets = load(stored_repeat)
+      remove(buckets, at, repeat_window)
+      if #buckets == 0 then redis.call('HDEL', state, repeat_field) else write(repeat_field, cmsgpack.pack(buckets)) end
     end
-    if ARGV[12] ~= '' then redis.call('ZREM', recipients, ARGV[12]) end
+    if recipient ~= '' and tonumber(redis.call('ZSCORE', recipients, recipient)) == at then
+      local previous = tonumber(ARGV[17])
+      if previous > 0 then
+        redis.call('ZADD', recipients, previous, recipient)
+      else
+        redis.call('ZREM', recipients, recipient)
+      end
+    end
   end
   if in_block then
-    commit(touched)
+    commit()
     local v = block_violation()
     return {1, v[2], v[3], v[4], 0}
   end
   local started = add_strike()
-  commit(touched)
+  commit()
   return {0, 0, 0, 0, started}
 end
 
@@ -236,11 +297,9 @@ if first then
   return {1, first[1], first[2], first[3], first[4], 0, 0}
 end
 
-local counted = {}
-for i, w in ipairs(windows) do
-  local buckets, sum = prune(load(stored[FIRST_WINDOW + i]), w[2])
-  counted[i] = buckets
-  if sum >= w[1] then note(1, {5002, retry_after(buckets, w[2], w[1], sum), w[1], w[2]}) end
+for k, rate in ipairs(rates) do
+  local sum = advance(k)
+  if sum >= rate[1] then note(1, {5002, ring_retry(k, rate[1], sum), rate[1], rate[2]}) end
 end
 
 -- Entries that left their window are swept, and TTLs refreshed, once per sweep interval (a
@@ -250,42 +309,63 @@ if sweep or stored[5] == false then
   write('mt', string.format('%d', now))
   refresh_all = sweep
 end
+if sweep then
+  -- Fingerprints whose copies all left the repeat window, and windows of an older rate
+  -- configuration. Once per sweep interval; a sender holds at most as many fingerprints as
+  -- the rate windows admitted.
+  local oldest = math.floor(now / width(repeat_window)) - SUB
+  local current = {}
+  for _, rate in ipairs(rates) do current[rate[4]] = true end
+  local all, stale = redis.call('HGETALL', state), {}
+  for i = 1, #all, 2 do
+    local field = all[i]
+    local kind = string.byte(field, 1)
+    if kind == 114 and field ~= repeat_field then -- 'r'
+      local buckets = cmsgpack.unpack(all[i + 1])
+      if #buckets == 0 or buckets[#buckets - 1] < oldest then stale[#stale + 1] = field end
+    elseif kind == 119 and not current[field] then -- 'w' of a window no longer configured
+      stale[#stale + 1] = field
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', state, unpack(stale)) end
+end
 
 -- Once an enforced rule has rejected the message, another enforced rule cannot change the
 -- answer: only rules in shadow are still worth their Redis calls.
 local function worth_checking(mode_index) return not first or not enforced(mode_index) end
 
-local fingerprint, repeat_buckets, repeat_window = ARGV[10], nil, 0
-if ARGV[9] ~= '' and fingerprint ~= '' and worth_checking(2) then
-  local limit, window = pair(ARGV[9])
-  repeat_window = window
-  if sweep then
-    local stale = redis.call('ZRANGEBYSCORE', repeat_index, '-inf', now - window - width(window), 'LIMIT', 0, 64)
-    if #stale > 0 then
-      redis.call('HDEL', repeats, unpack(stale))
-      redis.call('ZREM', repeat_index, unpack(stale))
-    end
-  end
+local repeat_buckets
+if checks_repeat and worth_checking(2) then
   local sum
-  repeat_buckets, sum = prune(load(redis.call('HGET', repeats, fingerprint) or nil), window)
-  if sum >= limit then note(2, {5003, retry_after(repeat_buckets, window, limit, sum), limit, window}) end
+  repeat_buckets, sum = prune(load(stored_repeat), repeat_window)
+  if sum >= repeat_limit then
+    note(2, {5003, retry_after(repeat_buckets, repeat_window, repeat_limit, sum), repeat_limit, repeat_window})
+  end
 end
 
-local recipient, recipient_known, fanout_limit, fanout_window = ARGV[12], true, 0, 0
-if ARGV[11] ~= '' and recipient ~= '' and worth_checking(3) then
-  local limit, window = pair(ARGV[11])
-  fanout_limit, fanout_window = limit, window
-  local horizon = now - window
+local recipient_known, recipient_seen, distinct = true, 0, -1
+if checks_fanout and worth_checking(3) then
+  local horizon = now - fanout_window
   if sweep then redis.call('ZREMRANGEBYSCORE', recipients, '-inf', horizon) end
   local seen = redis.call('ZSCORE', recipients, recipient)
   recipient_known = seen ~= false and tonumber(seen) > horizon
+  if recipient_known then recipient_seen = tonumber(seen) end
   if not recipient_known then
-    local distinct = redis.call('ZCOUNT', recipients, '(' .. string.format('%d', horizon), '+inf')
-    if distinct >= limit then
+    distinct = redis.call('ZCOUNT', recipients, '(' .. string.format('%d', horizon), '+inf')
+    if distinct >= fanout_limit then
       local oldest = redis.call('ZRANGEBYSCORE', recipients, '(' .. string.format('%d', horizon), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      note(3, {5005, tonumber(oldest[2]) + window - now, limit, window})
+      note(3, {5005, tonumber(oldest[2]) + fanout_window - now, fanout_limit, fanout_window})
     end
   end
+end
+
+-- Standalone Redis: the content's distinct senders, once the sender's own rules admitted the
+-- message (a rejected message is not a copy of the content, and records nothing there).
+local campaign_limit = tonumber(ARGV[18])
+if KEYS[3] and campaign_limit > 0 and not first then
+  local window = tonumber(ARGV[19])
+  local rejected, _, over, retry = check_campaign(KEYS[3], now, campaign_limit, window, enforced(5), ARGV[20])
+  if rejected == 1 or over == 1 then note(5, {5004, retry, campaign_limit, window}) end
 end
 
 local function with_shadow(reply)
@@ -299,40 +379,35 @@ end
 if first then
   local started = add_strike()
   if started > 0 and enforced(4) then first[2] = math.max(first[2], started) end
-  commit({})
+  commit()
   return with_shadow({1, first[1], first[2], first[3], first[4], started})
 end
 
 -- Admitted: record the message's quota.
-local touched = {}
-for i, w in ipairs(windows) do
-  add(counted[i], now, w[2], 1)
-  write(w[3], dump(counted[i]))
+for k, rate in ipairs(rates) do
+  ring_add(k, now, 1)
+  write(rate[4], dump_ring(rings[k]))
 end
 local repeat_recorded = 0
 if repeat_buckets then
-  add(repeat_buckets, now, repeat_window, 1)
-  local new_entry = redis.call('HSET', repeats, fingerprint, dump(repeat_buckets)) == 1
-  redis.call('ZADD', repeat_index, now, fingerprint)
-  if new_entry or refresh_all then
-    touched[#touched + 1] = repeats
-    touched[#touched + 1] = repeat_index
-  end
+  add(repeat_buckets, now, repeat_window)
+  write(repeat_field, cmsgpack.pack(repeat_buckets))
   repeat_recorded = 1
 end
-local recipient_is_new = 0
-if ARGV[11] ~= '' and recipient ~= '' then
-  local new_entry = redis.call('ZADD', recipients, now, recipient) == 1
-  if new_entry or refresh_all then touched[#touched + 1] = recipients end
+local recipient_recorded = 0
+if checks_fanout then
+  redis.call('ZADD', recipients, now, recipient)
+  recipient_recorded = 2
   if not recipient_known then
-    recipient_is_new = 1
+    recipient_recorded = 1
+    -- No recipient inside the window: the set may have just been created and needs a TTL.
+    recipients_created = distinct == 0
     -- Over the limit only in shadow (enforced, a new recipient is only admitted under it):
     -- keep the most recent `limit` recipients in the window.
-    if not enforced(3) then
-      local extra = redis.call('ZCOUNT', recipients, '(' .. string.format('%d', now - fanout_window), '+inf') - fanout_limit
-      if extra > 0 then redis.call('ZPOPMIN', recipients, extra) end
+    if distinct >= fanout_limit then
+      redis.call('ZPOPMIN', recipients, distinct + 1 - fanout_limit)
     end
   end
 end
-commit(touched)
-return with_shadow({0, now, repeat_recorded, recipient_is_new})
+commit()
+return with_shadow({0, now, repeat_recorded, recipient_recorded, recipient_seen})

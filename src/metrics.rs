@@ -42,7 +42,13 @@ impl Verdict {
 }
 
 /// The store operations timed by `floodgate_store_seconds`.
-const STORE_OPS: [&str; 3] = ["check_sender", "check_campaign", "strike"];
+const STORE_OPS: [&str; 5] = [
+    "check_message",
+    "check_sender",
+    "check_campaign",
+    "strike",
+    "release_campaign",
+];
 
 /// Series resolved once at start-up: a labelled lookup hashes the labels under a lock, which
 /// the hot path would otherwise pay several times per callback.

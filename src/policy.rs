@@ -247,6 +247,18 @@ impl Violation {
         }
     }
 
+    /// This violation's strike started a block of `length`: say so, and (blocks enforced) the
+    /// sender may not send again before the block ends.
+    pub fn with_block_started(mut self, length: Option<Duration>, block_mode: Mode) -> Violation {
+        if let Some(length) = length {
+            self.started_block = Some(length);
+            if block_mode == Mode::Enforce {
+                self.retry_after = self.retry_after.max(length);
+            }
+        }
+        self
+    }
+
     /// errDlt: the limit, the window and when the sender may send again.
     pub fn detail(&self) -> String {
         let retry = HumanDuration(self.retry_after);

@@ -43,36 +43,43 @@ fn server(app: &TestApp) -> &RedisServer {
 }
 
 #[tokio::test]
-async fn a_checked_message_costs_one_script_call_per_slot_group() {
+async fn one_script_call_decides_a_whole_message_on_standalone_redis() {
     let app = TestApp::on(
         Backend::Redis,
-        &[("FLOODGATE_RATE_LIMITS", "30/10s,120/1m,1000/1h")],
+        &[
+            ("FLOODGATE_RATE_LIMITS", "30/10s,120/1m,1000/1h"),
+            ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m"),
+        ],
     )
     .await;
     let redis = server(&app);
     assert!(
-        app.single("warmup", "bob", "loads both scripts once")
+        app.single("warmup", "bob", "loads the script once")
             .await
             .is_allow()
     );
     redis.cli(&["CONFIG", "RESETSTAT"]);
 
-    assert!(
-        app.single("alice", "bob", "a message long enough to fingerprint")
-            .await
-            .is_allow()
-    );
+    let text = "a message long enough to fingerprint";
+    assert!(app.single("alice", "bob", text).await.is_allow());
     assert_eq!(
         calls(redis),
-        vec![("evalsha".to_string(), 2)],
-        "sender slot + fingerprint slot"
+        vec![("evalsha".to_string(), 1)],
+        "sender and content in one call"
+    );
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    assert_eq!(app.single("carol", "bob", text).await.err_code(), 5004);
+    assert_eq!(
+        calls(redis),
+        vec![("evalsha".to_string(), 1)],
+        "a campaign rejection needs no second call to hand quota back"
     );
     redis.cli(&["CONFIG", "RESETSTAT"]);
     assert!(app.single("alice", "bob", "ok").await.is_allow());
     assert_eq!(
         calls(redis),
         vec![("evalsha".to_string(), 1)],
-        "short text: the sender slot only"
+        "short text: the sender's rules only"
     );
     app.assert_store_healthy().await;
 }
@@ -287,4 +294,46 @@ async fn every_key_floodgate_writes_has_a_ttl() {
         let ttl: i64 = redis.cli(&["PTTL", &key]).trim().parse().unwrap();
         assert!(ttl > 0, "{key} has no TTL ({ttl})");
     }
+}
+
+#[tokio::test]
+async fn entries_that_left_their_window_are_swept() {
+    let app = TestApp::on(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "30/10s,120/1m"),
+            ("FLOODGATE_REPEAT_LIMIT", "3/1m"),
+            ("FLOODGATE_FANOUT_LIMIT", "30/1m"),
+        ],
+    )
+    .await;
+    for i in 0..5 {
+        let text = format!("old message number {i} with some words");
+        app.single("alice", &format!("r{i}"), &text).await;
+    }
+    let redis = server(&app);
+    let state = |redis: &RedisServer| {
+        let keys = redis.cli(&["--scan", "--pattern", "*{s:*"]);
+        let hash = keys
+            .lines()
+            .find(|k| !k.ends_with(":to"))
+            .unwrap()
+            .to_string();
+        let set = keys
+            .lines()
+            .find(|k| k.ends_with(":to"))
+            .unwrap()
+            .to_string();
+        // Quoted and escaped (--no-raw): a fingerprint's bytes may include a newline.
+        let fields = redis.cli(&["--no-raw", "HKEYS", &hash]);
+        let repeats = fields.lines().filter(|f| f.contains(") \"r")).count();
+        let recipients: usize = redis.cli(&["ZCARD", &set]).trim().parse().unwrap();
+        (repeats, recipients)
+    };
+    assert_eq!(state(redis), (5, 5));
+    // Past both windows and the sweep interval (a tenth of the longest window, plus a bit).
+    app.advance(std::time::Duration::from_secs(120));
+    app.single("alice", "r9", "a new message after two minutes")
+        .await;
+    assert_eq!(state(redis), (1, 1));
 }

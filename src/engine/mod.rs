@@ -326,7 +326,36 @@ impl Engine {
                     now_ms,
                 });
 
-        // The two halves live in different Redis slots: send them together, never in turn.
+        if store.decides_whole_messages() {
+            let check = store.check_message(&sender_check, campaign_check.as_ref());
+            return Ok(match self.timed(store, "check_message", check).await? {
+                SenderOutcome::Admitted { shadow: found, .. } => {
+                    shadow.extend(found);
+                    Decision::allow(shadow)
+                }
+                SenderOutcome::Rejected {
+                    violation,
+                    shadow: found,
+                } => {
+                    shadow.extend(found);
+                    Decision::reject(violation, shadow)
+                }
+            });
+        }
+        self.decide_in_halves(store, sender_check, campaign_check, shadow)
+            .await
+    }
+
+    /// A Redis Cluster: the sender's and the content's state live on different slots, so the
+    /// two halves are sent together (never in turn), and what one half recorded is handed back
+    /// when the other rejects.
+    async fn decide_in_halves(
+        &self,
+        store: &Store,
+        sender_check: SenderCheck,
+        campaign_check: Option<CampaignCheck>,
+        mut shadow: Vec<Violation>,
+    ) -> Result<Decision, StoreError> {
         let (sender_outcome, campaign_outcome) = tokio::join!(
             self.timed(store, "check_sender", store.check_sender(&sender_check)),
             async {
@@ -351,12 +380,15 @@ impl Engine {
                 shadow.extend(found);
                 if let (
                     Some(CampaignOutcome::Admitted {
-                        newly_added: true, ..
+                        recorded: Some(entry),
+                        ..
                     }),
                     Some(check),
                 ) = (campaign, &campaign_check)
                 {
-                    self.compensate(store.release_campaign(check)).await;
+                    let release = store.release_campaign(check, entry);
+                    self.compensate(self.timed(store, "release_campaign", release))
+                        .await;
                 }
                 Ok(Decision::reject(violation, shadow))
             }
@@ -369,13 +401,16 @@ impl Engine {
             ) => {
                 shadow.extend(found);
                 let request = StrikeRequest {
-                    sender,
-                    now_ms,
+                    sender: sender_check.sender,
+                    now_ms: sender_check.now_ms,
                     rule: Rule::Campaign,
                     release: Some(reservation),
                 };
                 let outcome = self.timed(store, "strike", store.strike(&request)).await?;
-                Ok(self.answer_after_strike(violation, outcome, shadow))
+                // A block being served was answered by the sender check already.
+                let violation =
+                    violation.with_block_started(outcome.started_block, self.policy.modes.block);
+                Ok(Decision::reject(violation, shadow))
             }
             (SenderOutcome::Admitted { shadow: found, .. }, campaign) => {
                 shadow.extend(found);
@@ -409,7 +444,7 @@ impl Engine {
     /// block gets 5006; the strike that starts a block is answered with its own rule's code.
     fn answer_after_strike(
         &self,
-        mut violation: Violation,
+        violation: Violation,
         outcome: StrikeOutcome,
         mut shadow: Vec<Violation>,
     ) -> Decision {
@@ -419,12 +454,8 @@ impl Engine {
                 Mode::Shadow => shadow.push(blocked),
             }
         }
-        if let Some(length) = outcome.started_block {
-            violation.started_block = Some(length);
-            if self.policy.modes.block == Mode::Enforce {
-                violation.retry_after = violation.retry_after.max(length);
-            }
-        }
+        let violation =
+            violation.with_block_started(outcome.started_block, self.policy.modes.block);
         Decision::reject(violation, shadow)
     }
 

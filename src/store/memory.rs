@@ -14,8 +14,8 @@ use std::time::Duration;
 use super::shards::{KeyMap, LastSeen, Shards};
 use super::window::SlidingCounter;
 use super::{
-    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Reservation, SenderCheck, SenderKey,
-    SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
+    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Recorded, Reservation, SenderCheck,
+    SenderKey, SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
 };
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 
@@ -108,6 +108,48 @@ impl MemoryStore {
         })
     }
 
+    /// See [`Store::check_message`](super::Store::check_message): the sender's rules, then the
+    /// campaign's only for a message they admit (a campaign rejection hands the sender's quota
+    /// back and counts as a strike).
+    pub fn check_message(
+        &self,
+        check: &SenderCheck,
+        campaign: Option<&CampaignCheck>,
+    ) -> SenderOutcome {
+        let outcome = self.check_sender(check);
+        let Some(campaign) = campaign else {
+            return outcome;
+        };
+        let SenderOutcome::Admitted {
+            reservation,
+            mut shadow,
+        } = outcome
+        else {
+            return outcome;
+        };
+        match self.check_campaign(campaign) {
+            CampaignOutcome::Admitted { shadow: over, .. } => {
+                shadow.extend(over);
+                SenderOutcome::Admitted {
+                    reservation,
+                    shadow,
+                }
+            }
+            CampaignOutcome::Rejected(violation) => {
+                let struck = self.strike(&StrikeRequest {
+                    sender: check.sender,
+                    now_ms: check.now_ms,
+                    rule: Rule::Campaign,
+                    release: Some(reservation),
+                });
+                // A block being served was answered by the sender's rules already.
+                let violation =
+                    violation.with_block_started(struck.started_block, self.policy.modes.block);
+                SenderOutcome::Rejected { violation, shadow }
+            }
+        }
+    }
+
     pub fn strike(&self, request: &StrikeRequest) -> StrikeOutcome {
         let policy = &*self.policy;
         let now = request.now_ms;
@@ -134,7 +176,7 @@ impl MemoryStore {
     pub fn check_campaign(&self, check: &CampaignCheck) -> CampaignOutcome {
         let Some(limit) = self.policy.campaign else {
             return CampaignOutcome::Admitted {
-                newly_added: false,
+                recorded: None,
                 shadow: None,
             };
         };
@@ -143,9 +185,9 @@ impl MemoryStore {
             let horizon = now.saturating_sub(limit.window_ms());
             state.senders.retain(|&(_, seen)| seen > horizon);
             if let Some(entry) = state.senders.iter_mut().find(|(s, _)| *s == check.sender) {
-                entry.1 = now;
+                let previous_ms = std::mem::replace(&mut entry.1, now);
                 return CampaignOutcome::Admitted {
-                    newly_added: false,
+                    recorded: Some(Recorded::Refreshed { previous_ms }),
                     shadow: None,
                 };
             }
@@ -169,15 +211,27 @@ impl MemoryStore {
             }
             state.senders.push((check.sender, now));
             CampaignOutcome::Admitted {
-                newly_added: true,
+                recorded: Some(Recorded::New),
                 shadow,
             }
         })
     }
 
-    pub fn release_campaign(&self, check: &CampaignCheck) {
+    pub fn release_campaign(&self, check: &CampaignCheck, entry: Recorded) {
         self.campaigns.with(check.fingerprint.0, |state| {
-            state.senders.retain(|&(sender, _)| sender != check.sender);
+            let Some(position) = state
+                .senders
+                .iter()
+                .position(|&(sender, seen)| sender == check.sender && seen == check.now_ms)
+            else {
+                return; // a later copy has moved the entry on since
+            };
+            match entry {
+                Recorded::New => {
+                    state.senders.remove(position);
+                }
+                Recorded::Refreshed { previous_ms } => state.senders[position].1 = previous_ms,
+            }
         });
     }
 
@@ -321,11 +375,15 @@ impl SenderState {
                 .or_default()
                 .add(now, limit.window_ms(), 1);
         }
-        let mut new_recipient = None;
-        if let (Some(limit), Some(to)) = (policy.fanout, check.recipient)
-            && self.recipients.insert(to, now).is_none()
-        {
-            new_recipient = Some(to);
+        let mut recipient = None;
+        if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
+            let previous = self.recipients.insert(to, now);
+            recipient = Some((
+                to,
+                previous.map_or(Recorded::New, |previous_ms| Recorded::Refreshed {
+                    previous_ms,
+                }),
+            ));
             // Over the limit only in shadow: keep the most recent `limit` recipients.
             while self.recipients.len() as u64 > limit.count() {
                 let oldest = self
@@ -339,7 +397,7 @@ impl SenderState {
         Reservation {
             at_ms: now,
             fingerprint,
-            new_recipient,
+            recipient,
         }
     }
 
@@ -353,8 +411,13 @@ impl SenderState {
         {
             counter.remove(at, limit.window_ms(), 1);
         }
-        if let Some(to) = reservation.new_recipient {
-            self.recipients.remove(&to);
+        if let Some((to, recorded)) = reservation.recipient
+            && self.recipients.get(&to) == Some(&at)
+        {
+            match recorded {
+                Recorded::New => self.recipients.remove(&to),
+                Recorded::Refreshed { previous_ms } => self.recipients.insert(to, previous_ms),
+            };
         }
     }
 

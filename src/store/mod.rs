@@ -1,11 +1,13 @@
 //! The store seam: where per-sender and per-fingerprint state lives and how it is decided on.
 //!
-//! Each operation decides *and* records atomically for one slot of state — everything about one
-//! sender ([`Store::check_sender`]) or about one fingerprint ([`Store::check_campaign`]) — so the
-//! Redis backend can run each as one Lua script on one hash slot, and the engine can send both
-//! at once. Only what an operation admits is recorded; when the other half of the decision then
-//! rejects, the engine hands the admitted half back ([`Store::strike`] with a release,
-//! [`Store::release_campaign`]). Over-limit is a value ([`Violation`]), never an error: a
+//! A store that holds a sender's and a fingerprint's state in one place (the embedded store,
+//! standalone Redis) decides a whole message at once ([`Store::check_message`]: one Lua script
+//! on Redis). A Redis Cluster cannot: the two live on different hash slots. There each half is
+//! decided and recorded atomically on its slot — everything about one sender
+//! ([`Store::check_sender`]), everything about one fingerprint ([`Store::check_campaign`]) — the
+//! engine sends both at once, and when one half rejects it hands back what the other recorded
+//! ([`Store::strike`] with a release, [`Store::release_campaign`]). Either way only admitted
+//! messages consume quota. Over-limit is a value ([`Violation`]), never an error: a
 //! [`StoreError`] means the store could not answer.
 
 mod memory;
@@ -85,8 +87,8 @@ pub enum SenderOutcome {
 pub struct Reservation {
     pub at_ms: u64,
     pub fingerprint: Option<Fingerprint>,
-    /// The recipient, if this message made it a new one (a known recipient is not released).
-    pub new_recipient: Option<RecipientKey>,
+    /// The recipient, and what writing to them changed.
+    pub recipient: Option<(RecipientKey, Recorded)>,
 }
 
 /// A violation found outside the sender check (mentions, campaign) to be counted as a strike,
@@ -117,11 +119,32 @@ pub struct CampaignCheck {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CampaignOutcome {
     Admitted {
-        /// The sender was recorded as a new distinct sender of this content.
-        newly_added: bool,
+        /// What the check recorded, to hand back if the sender half rejects the message.
+        recorded: Option<Recorded>,
         shadow: Option<Violation>,
     },
     Rejected(Violation),
+}
+
+/// What a check did to a timestamped entry (a sender's recipient, a content's sender), so that
+/// handing a reservation back undoes exactly that: a rejected message must not even keep a
+/// known entry fresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new entry, at the check's time.
+    New,
+    /// A known entry, moved from `previous_ms` to the check's time.
+    Refreshed { previous_ms: u64 },
+}
+
+impl Recorded {
+    /// As the scripts pass it: the previous time, 0 for a new entry.
+    pub fn previous_ms(self) -> u64 {
+        match self {
+            Recorded::New => 0,
+            Recorded::Refreshed { previous_ms } => previous_ms,
+        }
+    }
 }
 
 /// What the admin API shows of one sender.
@@ -179,6 +202,29 @@ impl Store {
         matches!(self, Store::Redis(_))
     }
 
+    /// Whether [`check_message`](Self::check_message) works: the sender's and the content's
+    /// state in one place (not a Redis Cluster).
+    pub fn decides_whole_messages(&self) -> bool {
+        match self {
+            Store::Memory(_) => true,
+            Store::Redis(store) => !store.is_cluster(),
+        }
+    }
+
+    /// The sender's rules and, when they admit the message and `campaign` is given, the
+    /// content's campaign rule, decided together: a campaign rejection records nothing for the
+    /// message and counts as a strike, like the sender's own rules.
+    pub async fn check_message(
+        &self,
+        check: &SenderCheck,
+        campaign: Option<&CampaignCheck>,
+    ) -> Result<SenderOutcome, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.check_message(check, campaign)),
+            Store::Redis(store) => store.check_message(check, campaign).await,
+        }
+    }
+
     /// Whether the store answers at all (the breaker's probe).
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
@@ -211,13 +257,18 @@ impl Store {
         }
     }
 
-    pub async fn release_campaign(&self, check: &CampaignCheck) -> Result<(), StoreError> {
+    /// Undoes what a campaign check recorded (unless a later copy has moved it on since).
+    pub async fn release_campaign(
+        &self,
+        check: &CampaignCheck,
+        entry: Recorded,
+    ) -> Result<(), StoreError> {
         match self {
             Store::Memory(store) => {
-                store.release_campaign(check);
+                store.release_campaign(check, entry);
                 Ok(())
             }
-            Store::Redis(store) => store.release_campaign(check).await,
+            Store::Redis(store) => store.release_campaign(check, entry).await,
         }
     }
 

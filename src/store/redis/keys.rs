@@ -5,13 +5,11 @@
 
 use crate::store::{Fingerprint, RecipientKey, SenderKey};
 
-/// The four keys of `lua/sender.lua`, in its KEYS order.
-pub fn sender_keys(prefix: &str, sender: SenderKey) -> [String; 4] {
+/// The two keys of `lua/sender.lua`, in its KEYS order.
+pub fn sender_keys(prefix: &str, sender: SenderKey) -> [String; 2] {
     let state = format!("{prefix}:{{s:{:032x}}}", sender.0);
-    let repeats = format!("{state}:r");
-    let repeat_index = format!("{state}:ri");
     let recipients = format!("{state}:to");
-    [state, repeats, repeat_index, recipients]
+    [state, recipients]
 }
 
 /// The key of `lua/campaign.lua`.
@@ -22,7 +20,7 @@ pub fn campaign_key(prefix: &str, fingerprint: Fingerprint) -> String {
 // Members inside hashes and sets are raw big-endian bytes, not hex: half the memory for the
 // entries that dominate a sender's footprint (Redis strings and Lua are binary-safe).
 
-/// How a fingerprint is written inside the sender's repeat hash and index.
+/// How a fingerprint is written inside the sender's state hash (after an `r`).
 pub fn fingerprint_member(fingerprint: Fingerprint) -> Vec<u8> {
     fingerprint.0.to_be_bytes().to_vec()
 }
@@ -61,7 +59,7 @@ mod tests {
         }
         let keys = sender_keys("fg", SenderKey(0xab));
         assert_eq!(keys[0], "fg:{s:000000000000000000000000000000ab}");
-        assert_eq!(keys[3], "fg:{s:000000000000000000000000000000ab}:to");
+        assert_eq!(keys[1], "fg:{s:000000000000000000000000000000ab}:to");
     }
 
     #[test]

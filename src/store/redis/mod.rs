@@ -2,9 +2,10 @@
 //! so that every replica shares them. Standalone Redis or Redis Cluster.
 //!
 //! Each operation is one script call (EVALSHA, reloaded on NOSCRIPT after a restart or
-//! failover) on one hash slot. Connections are the `redis` crate's multiplexed ones: cheap to
-//! clone, and concurrent calls are pipelined on one socket, so the sender and campaign scripts
-//! of one decision share a round trip on standalone Redis and run in parallel on a cluster.
+//! failover). On standalone Redis one call decides a whole message (`lua/sender.lua` with the
+//! campaign key); on a cluster the sender and campaign scripts run in parallel, one per hash
+//! slot. Connections are the `redis` crate's multiplexed ones: cheap to clone, and concurrent
+//! calls are pipelined on one socket.
 
 mod keys;
 
@@ -16,8 +17,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::{RedisError, Script, ScriptInvocation};
 
 use super::{
-    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Reservation, SenderCheck, SenderKey,
-    SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
+    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Recorded, Reservation, SenderCheck,
+    SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
 use crate::config::RedisConfig;
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
@@ -25,8 +26,15 @@ use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 /// A probe may wait longer than a decision: it runs in the background.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
-static SENDER_SCRIPT: &str = include_str!("../../../lua/sender.lua");
-static CAMPAIGN_SCRIPT: &str = include_str!("../../../lua/campaign.lua");
+// Both scripts are built on the campaign rule's function (see the files' headers).
+static SENDER_SCRIPT: &str = concat!(
+    include_str!("../../../lua/campaign_check.lua"),
+    include_str!("../../../lua/sender.lua")
+);
+static CAMPAIGN_SCRIPT: &str = concat!(
+    include_str!("../../../lua/campaign_check.lua"),
+    include_str!("../../../lua/campaign.lua")
+);
 
 #[derive(Clone)]
 enum Connection {
@@ -44,46 +52,43 @@ pub struct RedisStore {
     timeout: Duration,
 }
 
-/// The policy as the scripts read it, formatted once.
+/// The policy as `lua/sender.lua` reads it (ARGV 3–10, 12–13, 17–18 and 20 on), worked out once.
 struct PolicyArgs {
     modes: String,
-    strikes: String,
+    campaign: (u64, u64),
+    strikes: (u64, u64),
     block_for_ms: u64,
     block_max_ms: u64,
     ttl_ms: u64,
-    rates: String,
-    repeat: String,
-    fanout: String,
+    repeat: (u64, u64),
+    fanout: (u64, u64),
+    /// How many rate windows, then a limit and a window for each.
+    rates: Vec<u64>,
 }
 
 impl PolicyArgs {
     fn new(policy: &Policy) -> PolicyArgs {
-        let pair = |limit: Option<Limit>| {
-            limit.map_or(String::new(), |l| {
-                format!("{}:{}", l.count(), l.window_ms())
-            })
-        };
+        // A limit of 0 turns a rule off in the script.
+        let pair = |limit: Option<Limit>| limit.map_or((0, 0), |l| (l.count(), l.window_ms()));
         let mode = |mode: Mode| if mode == Mode::Enforce { 'E' } else { 'S' };
         let m = &policy.modes;
         // At least a second, so that a TTL is never zero (which would delete the key).
         let longest = policy.longest_window_ms().max(1000);
+        let mut rates = vec![policy.rate.len() as u64];
+        rates.extend(policy.rate.iter().flat_map(|l| [l.count(), l.window_ms()]));
         PolicyArgs {
-            modes: [m.rate, m.repeat, m.fanout, m.block]
+            modes: [m.rate, m.repeat, m.fanout, m.block, m.campaign]
                 .map(mode)
                 .iter()
                 .collect(),
+            campaign: pair(policy.campaign),
             strikes: pair(policy.strikes),
             block_for_ms: policy.block_for.as_millis() as u64,
             block_max_ms: policy.block_max.as_millis() as u64,
             ttl_ms: longest + super::window::bucket_width(longest),
-            rates: policy
-                .rate
-                .iter()
-                .map(|&l| pair(Some(l)))
-                .collect::<Vec<_>>()
-                .join(","),
             repeat: pair(policy.repeat),
             fanout: pair(policy.fanout),
+            rates,
         }
     }
 }
@@ -138,6 +143,10 @@ impl RedisStore {
         })
     }
 
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.connection, Connection::Cluster(_))
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         let ping = async {
             match &self.connection {
@@ -160,24 +169,49 @@ impl RedisStore {
     }
 
     pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
-        let invocation = self.sender_invocation(
+        self.check_message(check, None).await
+    }
+
+    /// The sender's rules, and with `campaign` (standalone Redis only: the script touches the
+    /// fingerprint's key too) the campaign rule, in one script call.
+    pub async fn check_message(
+        &self,
+        check: &SenderCheck,
+        campaign: Option<&CampaignCheck>,
+    ) -> Result<SenderOutcome, StoreError> {
+        if campaign.is_some() && self.is_cluster() {
+            return Err(StoreError::Other(
+                "a cluster decides a message's sender and content in separate calls".into(),
+            ));
+        }
+        let mut invocation = self.sender_invocation(
             "check",
             check.sender,
             check.now_ms,
             check.fingerprint,
-            check.recipient,
+            check.recipient.map(|to| (to, 0)),
             0,
             0,
         );
+        if let Some(campaign) = campaign {
+            invocation.key(keys::campaign_key(&self.prefix, campaign.fingerprint));
+        }
         let reply = self.run(&invocation).await?;
         let field = |i: usize| reply.get(i).copied().ok_or_else(|| malformed(&reply));
         if field(0)? == 0 {
+            let recorded = match field(3)? {
+                1 => Some(Recorded::New),
+                2 => Some(Recorded::Refreshed {
+                    previous_ms: field(4)? as u64,
+                }),
+                _ => None,
+            };
             let reservation = Reservation {
                 at_ms: field(1)? as u64,
                 fingerprint: check.fingerprint.filter(|_| reply.get(2) == Some(&1)),
-                new_recipient: check.recipient.filter(|_| reply.get(3) == Some(&1)),
+                recipient: check.recipient.zip(recorded),
             };
-            let shadow = violations(&reply, 4)?;
+            let shadow = violations(&reply, 5)?;
             Ok(SenderOutcome::Admitted {
                 reservation,
                 shadow,
@@ -197,7 +231,9 @@ impl RedisStore {
             request.sender,
             request.now_ms,
             release.and_then(|r| r.fingerprint),
-            release.and_then(|r| r.new_recipient),
+            release
+                .and_then(|r| r.recipient)
+                .map(|(to, recorded)| (to, recorded.previous_ms())),
             request.rule.err_code(),
             release.map_or(0, |r| r.at_ms),
         );
@@ -220,7 +256,7 @@ impl RedisStore {
     ) -> Result<CampaignOutcome, StoreError> {
         let Some(limit) = self.policy.campaign else {
             return Ok(CampaignOutcome::Admitted {
-                newly_added: false,
+                recorded: None,
                 shadow: None,
             });
         };
@@ -239,24 +275,38 @@ impl RedisStore {
             .arg(mode)
             .arg(keys::sender_member(check.sender));
         let reply = self.run(&invocation).await?;
-        if reply.len() != 4 {
-            return Err(malformed(&reply));
-        }
+        let [rejected, recorded, shadow, retry_ms, previous_ms] =
+            <[i64; 5]>::try_from(reply.as_slice()).map_err(|_| malformed(&reply))?;
         let violation = Violation::new(
             Rule::Campaign,
             Some(limit),
-            Duration::from_millis(reply[3].max(0) as u64),
+            Duration::from_millis(retry_ms.max(0) as u64),
         );
-        Ok(match reply[0] {
-            0 => CampaignOutcome::Admitted {
-                newly_added: reply[1] == 1,
-                shadow: (reply[2] == 1).then_some(violation),
-            },
-            _ => CampaignOutcome::Rejected(violation),
+        if rejected == 1 {
+            return Ok(CampaignOutcome::Rejected(violation));
+        }
+        let recorded = match recorded {
+            1 => Some(Recorded::New),
+            2 => Some(Recorded::Refreshed {
+                previous_ms: previous_ms as u64,
+            }),
+            _ => None,
+        };
+        Ok(CampaignOutcome::Admitted {
+            recorded,
+            shadow: (shadow == 1).then_some(violation),
         })
     }
 
-    pub async fn release_campaign(&self, check: &CampaignCheck) -> Result<(), StoreError> {
+    pub async fn release_campaign(
+        &self,
+        check: &CampaignCheck,
+        entry: Recorded,
+    ) -> Result<(), StoreError> {
+        let previous_ms = match entry {
+            Recorded::New => 0,
+            Recorded::Refreshed { previous_ms } => previous_ms,
+        };
         let mut invocation = self.campaign_script.prepare_invoke();
         invocation
             .key(keys::campaign_key(&self.prefix, check.fingerprint))
@@ -265,7 +315,8 @@ impl RedisStore {
             .arg(0)
             .arg(0)
             .arg("E")
-            .arg(keys::sender_member(check.sender));
+            .arg(keys::sender_member(check.sender))
+            .arg(previous_ms);
         self.run_value::<i64>(&invocation).await.map(drop)
     }
 
@@ -294,7 +345,8 @@ impl RedisStore {
         Ok(self.run_value::<i64>(&invocation).await? == 1)
     }
 
-    /// A call of `lua/sender.lua` with its ARGV in the order its header documents.
+    /// A call of `lua/sender.lua` with its ARGV in the order its header documents; `recipient`
+    /// comes with their time before a reservation being released (0 otherwise).
     #[allow(clippy::too_many_arguments)]
     fn sender_invocation(
         &self,
@@ -302,7 +354,7 @@ impl RedisStore {
         sender: SenderKey,
         now_ms: u64,
         fingerprint: Option<Fingerprint>,
-        recipient: Option<RecipientKey>,
+        recipient: Option<(RecipientKey, u64)>,
         strike_code: u32,
         release_at_ms: u64,
     ) -> ScriptInvocation<'_> {
@@ -315,25 +367,32 @@ impl RedisStore {
             .arg(op)
             .arg(now_ms)
             .arg(&a.modes)
-            .arg(&a.strikes)
+            .arg(a.strikes.0)
+            .arg(a.strikes.1)
             .arg(a.block_for_ms)
             .arg(a.block_max_ms)
             .arg(a.ttl_ms)
-            .arg(&a.rates)
-            .arg(&a.repeat)
+            .arg(a.repeat.0)
+            .arg(a.repeat.1)
             .arg(
                 fingerprint
                     .map(keys::fingerprint_member)
                     .unwrap_or_default(),
             )
-            .arg(&a.fanout)
+            .arg(a.fanout.0)
+            .arg(a.fanout.1)
             .arg(
                 recipient
-                    .map(|r| keys::recipient_member(r).to_vec())
+                    .map(|(to, _)| keys::recipient_member(to))
                     .unwrap_or_default(),
             )
             .arg(strike_code)
-            .arg(release_at_ms);
+            .arg(release_at_ms)
+            .arg(recipient.map_or(0, |(_, previous_ms)| previous_ms))
+            .arg(a.campaign.0)
+            .arg(a.campaign.1)
+            .arg(keys::sender_member(sender))
+            .arg(&a.rates);
         invocation
     }
 

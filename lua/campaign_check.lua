@@ -1,0 +1,34 @@
+--[[ floodgate · campaign_check.lua — the distinct senders of one fingerprint: a function that
+campaign.lua (Redis Cluster: its own call on the fingerprint's slot) and sender.lua (standalone
+Redis: the same call as the sender's rules) are both built on; Rust prepends this file to them.
+
+The set (a zset: <sender> scored by their last admitted copy, in ms) holds senders seen within
+the window. Only admitted senders are added, so in enforce mode it never exceeds the limit; in
+shadow it keeps the most recent `limit` senders, enough to answer "over the limit" exactly
+without growing for a viral text. The key lives one window past its last write.
+
+Returns rejected (0 or 1), recorded (0 nothing, 1 a new entry, 2 a refreshed one), shadow (1: over
+the limit in shadow), retry_ms, and the refreshed entry's previous time (to hand it back).
+]]
+local function check_campaign(key, now, limit, window, enforce, sender)
+  local horizon = now - window
+  local seen = redis.call('ZSCORE', key, sender)
+  if seen and tonumber(seen) > horizon then
+    redis.call('ZADD', key, now, sender)
+    redis.call('PEXPIRE', key, window)
+    return 0, 2, 0, 0, tonumber(seen)
+  end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
+  local distinct = redis.call('ZCARD', key)
+  local shadow, retry = 0, 0
+  if distinct >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    retry = tonumber(oldest[2]) + window - now
+    if enforce then return 1, 0, 0, retry, 0 end
+    redis.call('ZPOPMIN', key, distinct - limit + 1)
+    shadow = 1
+  end
+  redis.call('ZADD', key, now, sender)
+  redis.call('PEXPIRE', key, window)
+  return 0, 1, shadow, retry, 0
+end
