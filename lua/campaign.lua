@@ -28,4 +28,4 @@ if op == 'release' then
   return 1
 end
 
-return {check_campaign(key, now, tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == 'E', sender)}
+return {check_campaign(key, ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5] == 'E', sender)}

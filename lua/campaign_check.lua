@@ -9,13 +9,15 @@ without growing for a viral text. The key lives one window past its last write.
 
 Returns rejected (0 or 1), recorded (0 nothing, 1 a new entry, 2 a refreshed one), shadow (1: over
 the limit in shadow), retry_ms, and the refreshed entry's previous time (to hand it back).
+Times come as the decimal text of ARGV: Redis would format a Lua number for every call.
 ]]
-local function check_campaign(key, now, limit, window, enforce, sender)
+local function check_campaign(key, now_text, limit, window_text, enforce, sender)
+  local now, window = tonumber(now_text), tonumber(window_text)
   local horizon = now - window
   local seen = redis.call('ZSCORE', key, sender)
   if seen and tonumber(seen) > horizon then
-    redis.call('ZADD', key, now, sender)
-    redis.call('PEXPIRE', key, window)
+    redis.call('ZADD', key, now_text, sender)
+    redis.call('PEXPIRE', key, window_text)
     return 0, 2, 0, 0, tonumber(seen)
   end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
@@ -28,7 +30,7 @@ local function check_campaign(key, now, limit, window, enforce, sender)
     redis.call('ZPOPMIN', key, distinct - limit + 1)
     shadow = 1
   end
-  redis.call('ZADD', key, now, sender)
-  redis.call('PEXPIRE', key, window)
+  redis.call('ZADD', key, now_text, sender)
+  redis.call('PEXPIRE', key, window_text)
   return 0, 1, shadow, retry, 0
 end

@@ -6,8 +6,8 @@ KEYS (the first two share the hash tag {s:<sender>}, so on a Redis Cluster the s
 one slot)
   KEYS[1]  <prefix>:{s:<sender>}     hash  w<window_ms> = bucket ring of a rate window,
                                            r<fingerprint> = bucket list of admitted copies,
-                                           st = strike times "t,t,...", bu = blocked until (ms),
-                                           bl = length of the current block (ms), bn = blocks so far,
+                                           b = msgpack {blocked until (ms), length of the current
+                                               block (ms), blocks so far, strike times...},
                                            mt = when entries that left their window were last swept
   KEYS[2]  <prefix>:{s:<sender>}:to  zset  <recipient> scored by last admitted message to them
   KEYS[3]  <prefix>:{f:<fingerprint>} zset (check on standalone Redis only): see campaign_check.lua
@@ -119,7 +119,7 @@ end
 -- The rate windows: {limit, window, bucket width, field} each, and their rings: ring[1] the
 -- index of the newest bucket, then the SUB+1 counts.
 local RING = SUB + 1
-local RING_FORMAT = '>d' .. string.rep('I4', RING)
+local RING_FORMAT = '>dI4I4I4I4I4I4I4I4I4I4I4' -- the newest bucket's index, then RING counts
 local rates, rings = {}, {}
 for k = 1, tonumber(ARGV[21]) do
   local window = tonumber(ARGV[21 + 2 * k])
@@ -168,16 +168,19 @@ local function ring_add(k, at, n)
   ring[slot] = math.max(ring[slot] + n, 0)
 end
 
--- One HMGET for everything this call may read.
-local fields = {'bu', 'bl', 'bn', 'st', 'mt'}
-for k, rate in ipairs(rates) do fields[5 + k] = rate[4] end
+-- One HMGET for everything this call may read. (Fields that are missing cost the most in a
+-- listpack hash, a scan to its end: blocks and strikes share one field for that reason.)
+local fields = {'b', 'mt'}
+for k, rate in ipairs(rates) do fields[2 + k] = rate[4] end
 local repeat_field = 'r' .. fingerprint
 if checks_repeat then fields[#fields + 1] = repeat_field end
 local stored = redis.call('HMGET', state, unpack(fields))
 local stored_repeat = checks_repeat and stored[#fields]
-local blocked_until, block_length, blocks = tonumber(stored[1] or 0), tonumber(stored[2] or 0), tonumber(stored[3] or 0)
+local swept_at = stored[2]
+local block = stored[1] and cmsgpack.unpack(stored[1]) or {0, 0, 0}
+local blocked_until, block_length, blocks = block[1], block[2], block[3]
 local in_block = blocked_until > now
-for k = 1, #rates do rings[k] = load_ring(stored[5 + k]) end
+for k = 1, #rates do rings[k] = load_ring(stored[2 + k]) end
 
 -- Field writes to the state hash, sent in one HSET at the end.
 local writes = {}
@@ -191,7 +194,7 @@ local refresh_all, recipients_created = false, false
 local function commit()
   if #writes > 0 then redis.call('HSET', state, unpack(writes)) end
   local key_ttl = ttl + width(ttl)
-  if refresh_all or #writes > 0 and stored[5] == false then
+  if refresh_all or #writes > 0 and not swept_at then
     local state_ttl = key_ttl
     if blocks > 0 then state_ttl = math.max(key_ttl, blocked_until + tonumber(ARGV[7]) - now) end
     redis.call('PEXPIRE', state, state_ttl)
@@ -203,8 +206,8 @@ local function enforced(i) return string.sub(modes, i, i) == 'E' end
 
 local function live_strikes(window)
   local times = {}
-  for t in string.gmatch(stored[4] or '', '%d+') do
-    if tonumber(t) > now - window then times[#times + 1] = t end
+  for i = 4, #block do
+    if block[i] > now - window then times[#times + 1] = block[i] end
   end
   return times
 end
@@ -214,18 +217,14 @@ local function add_strike()
   local limit, window = tonumber(ARGV[4]), tonumber(ARGV[5])
   if limit == 0 or in_block then return 0 end
   local times = live_strikes(window)
-  times[#times + 1] = string.format('%d', now)
+  times[#times + 1] = now
   if #times < limit then
-    write('st', table.concat(times, ','))
+    write('b', cmsgpack.pack({blocked_until, block_length, blocks, unpack(times)}))
     return 0
   end
   local length = math.min(tonumber(ARGV[6]) * math.pow(2, math.min(blocks, 40)), tonumber(ARGV[7]))
-  blocks = blocks + 1
-  blocked_until = now + length
-  write('bu', string.format('%d', blocked_until))
-  write('bl', string.format('%d', length))
-  write('bn', blocks)
-  write('st', '')
+  blocks, blocked_until, block_length = blocks + 1, now + length, length
+  write('b', cmsgpack.pack({blocked_until, block_length, blocks}))
   refresh_all = true
   return length
 end
@@ -243,7 +242,8 @@ if op == 'status' then
 end
 
 if op == 'unblock' then
-  redis.call('HDEL', state, 'bu', 'st')
+  -- Strikes cleared; the count of blocks stays, so the next block is still longer.
+  if stored[1] then redis.call('HSET', state, 'b', cmsgpack.pack({0, block_length, blocks})) end
   if in_block then return 1 end
   return 0
 end
@@ -253,7 +253,7 @@ if op == 'strike' then
   if at > 0 then
     -- Hand back what the sender check admitted for a message rejected by another rule.
     for k, rate in ipairs(rates) do
-      if stored[5 + k] then
+      if stored[2 + k] then
         ring_add(k, at, -1)
         write(rate[4], dump_ring(rings[k]))
       end
@@ -304,8 +304,8 @@ end
 
 -- Entries that left their window are swept, and TTLs refreshed, once per sweep interval (a
 -- new sender has nothing to sweep: its first call only starts the clock).
-local sweep = stored[5] ~= false and now - tonumber(stored[5]) >= width(ttl)
-if sweep or stored[5] == false then
+local sweep = swept_at and now - tonumber(swept_at) >= width(ttl)
+if not swept_at or sweep then
   write('mt', string.format('%d', now))
   refresh_all = sweep
 end
@@ -363,9 +363,8 @@ end
 -- message (a rejected message is not a copy of the content, and records nothing there).
 local campaign_limit = tonumber(ARGV[18])
 if KEYS[3] and campaign_limit > 0 and not first then
-  local window = tonumber(ARGV[19])
-  local rejected, _, over, retry = check_campaign(KEYS[3], now, campaign_limit, window, enforced(5), ARGV[20])
-  if rejected == 1 or over == 1 then note(5, {5004, retry, campaign_limit, window}) end
+  local rejected, _, over, retry = check_campaign(KEYS[3], ARGV[2], campaign_limit, ARGV[19], enforced(5), ARGV[20])
+  if rejected == 1 or over == 1 then note(5, {5004, retry, campaign_limit, tonumber(ARGV[19])}) end
 end
 
 local function with_shadow(reply)
@@ -396,7 +395,7 @@ if repeat_buckets then
 end
 local recipient_recorded = 0
 if checks_fanout then
-  redis.call('ZADD', recipients, now, recipient)
+  redis.call('ZADD', recipients, ARGV[2], recipient)
   recipient_recorded = 2
   if not recipient_known then
     recipient_recorded = 1
