@@ -16,16 +16,6 @@ Returns (integers)
 
 local key, op, now, sender = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[6]
 
-if op == 'release' then
-  local seen = redis.call('ZSCORE', key, sender)
-  if not seen or tonumber(seen) ~= now then return 0 end
-  local previous = tonumber(ARGV[7])
-  if previous > 0 then
-    redis.call('ZADD', key, previous, sender)
-  else
-    redis.call('ZREM', key, sender)
-  end
-  return 1
-end
+if op == 'release' then return hand_back(key, sender, now, tonumber(ARGV[7])) end
 
 return {check_campaign(key, ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5] == 'E', sender)}

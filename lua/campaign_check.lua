@@ -1,6 +1,7 @@
 --[[ floodgate · campaign_check.lua — the distinct senders of one fingerprint: a function that
 campaign.lua (Redis Cluster: its own call on the fingerprint's slot) and sender.lua (standalone
-Redis: the same call as the sender's rules) are both built on; Rust prepends this file to them.
+Redis: the same call as the sender's rules) are both built on, with the hand-back of a
+timestamped entry both need; Rust prepends this file to them.
 
 The set (a zset: <sender> scored by their last admitted copy, in ms) holds senders seen within
 the window. Only admitted senders are added, so in enforce mode it never exceeds the limit; in
@@ -33,4 +34,17 @@ local function check_campaign(key, now_text, limit, window_text, enforce, sender
   redis.call('ZADD', key, now_text, sender)
   redis.call('PEXPIRE', key, window_text)
   return 0, 1, shadow, retry, 0
+end
+
+-- Hands back a timestamped sorted-set entry (a content's sender here, a sender's recipient in
+-- sender.lua) that a check moved to `at`: back to `previous`, or removed when the check added it
+-- (previous 0). Returns 1, or 0 if a later copy has moved the entry on since.
+local function hand_back(key, member, at, previous)
+  if tonumber(redis.call('ZSCORE', key, member)) ~= at then return 0 end
+  if previous > 0 then
+    redis.call('ZADD', key, previous, member)
+  else
+    redis.call('ZREM', key, member)
+  end
+  return 1
 end

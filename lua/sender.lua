@@ -263,14 +263,7 @@ if op == 'strike' then
       remove(buckets, at, repeat_window)
       if #buckets == 0 then redis.call('HDEL', state, repeat_field) else write(repeat_field, cmsgpack.pack(buckets)) end
     end
-    if recipient ~= '' and tonumber(redis.call('ZSCORE', recipients, recipient)) == at then
-      local previous = tonumber(ARGV[17])
-      if previous > 0 then
-        redis.call('ZADD', recipients, previous, recipient)
-      else
-        redis.call('ZREM', recipients, recipient)
-      end
-    end
+    if recipient ~= '' then hand_back(recipients, recipient, at, tonumber(ARGV[17])) end
   end
   if in_block then
     commit()
