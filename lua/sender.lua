@@ -1,6 +1,9 @@
 --[[ floodgate · sender.lua — everything about one sender, decided atomically on one hash slot;
 on standalone Redis, the content's campaign rule too, so one call decides a whole message.
-Built on campaign_check.lua, which Rust prepends.
+Rust prepends the policy as constants (src/store/redis/prelude.rs: MODES, RATES, REPEAT_LIMIT,
+...; a limit of 0 turns its rule off), then campaign_check.lua. Constants cost nothing per
+call, where arguments must be converted and parsed on every call; a new configuration is a
+new script (another SHA), so replicas with different configurations never mix them up.
 
 KEYS (the first two share the hash tag {s:<sender>}, so on a Redis Cluster the script runs on
 one slot)
@@ -12,17 +15,12 @@ one slot)
   KEYS[2]  <prefix>:{s:<sender>}:to  zset  <recipient> scored by last admitted message to them
   KEYS[3]  <prefix>:{f:<fingerprint>} zset (check on standalone Redis only): see campaign_check.lua
 
-ARGV (numbers as decimal text; a limit of 0 turns its rule off)
-  [1] op: check | strike | status | unblock      [2] now_ms (the caller's clock)
-  [3] modes: 5 characters E (enforce) or S (shadow) for rate, repeat, fanout, block, campaign
-  [4] strike limit   [5] strike window ms        [6] first block ms   [7] longest block ms
-  [8] ttl_ms: how long activity keys must live (longest window + one sub-bucket)
-  [9] repeat limit   [10] repeat window ms       [11] fingerprint or ""
-  [12] fanout limit  [13] fanout window ms       [14] recipient or ""
-  [15] strike: the errCode of the violation      [16] strike: at_ms of the reservation to release, 0 = none
-  [17] strike: the recipient's time before the reservation, 0 = the reservation added them
-  [18] campaign limit [19] campaign window ms     [20] sender (as campaign sets hold it)
-  [21] how many rate windows, then a limit and a window ms for each
+ARGV
+  [1] op: check | strike | status | unblock      [2] now_ms (the caller's clock, decimal text)
+  [3] fingerprint or ""                          [4] recipient or ""
+  [5] sender (as campaign sets hold it)
+  [6] strike: at_ms of the reservation to release, 0 = none
+  [7] strike: the recipient's time before the reservation, 0 = the reservation added them
 
 Returns (integers)
   check   admitted  {0, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, n, shadow...}
@@ -52,11 +50,11 @@ sweep: they only count entries inside the window.
 ]]
 
 local SUB = 10
-local op, now, modes = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local op, now = ARGV[1], tonumber(ARGV[2])
 local state, recipients = KEYS[1], KEYS[2]
-local ttl = tonumber(ARGV[8])
-local repeat_limit, repeat_window, fingerprint = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
-local fanout_limit, fanout_window, recipient = tonumber(ARGV[12]), tonumber(ARGV[13]), ARGV[14]
+local modes, ttl = MODES, TTL
+local repeat_limit, repeat_window, fingerprint = REPEAT_LIMIT, REPEAT_WINDOW, ARGV[3]
+local fanout_limit, fanout_window, recipient = FANOUT_LIMIT, FANOUT_WINDOW, ARGV[4]
 local checks_repeat = repeat_limit > 0 and fingerprint ~= ''
 local checks_fanout = fanout_limit > 0 and recipient ~= ''
 
@@ -116,15 +114,11 @@ local function remove(buckets, at, window)
   end
 end
 
--- The rate windows: {limit, window, bucket width, field} each, and their rings: ring[1] the
--- index of the newest bucket, then the SUB+1 counts.
+-- The rate windows (RATES: {limit, window, bucket width, field} each) and their rings:
+-- ring[1] the index of the newest bucket, then the SUB+1 counts.
 local RING = SUB + 1
 local RING_FORMAT = '>dI4I4I4I4I4I4I4I4I4I4I4' -- the newest bucket's index, then RING counts
-local rates, rings = {}, {}
-for k = 1, tonumber(ARGV[21]) do
-  local window = tonumber(ARGV[21 + 2 * k])
-  rates[k] = {tonumber(ARGV[20 + 2 * k]), window, width(window), 'w' .. ARGV[21 + 2 * k]}
-end
+local rates, rings = RATES, {}
 
 local function load_ring(packed)
   if packed then return {struct.unpack(RING_FORMAT, packed)} end
@@ -196,7 +190,7 @@ local function commit()
   local key_ttl = ttl + width(ttl)
   if refresh_all or #writes > 0 and not swept_at then
     local state_ttl = key_ttl
-    if blocks > 0 then state_ttl = math.max(key_ttl, blocked_until + tonumber(ARGV[7]) - now) end
+    if blocks > 0 then state_ttl = math.max(key_ttl, blocked_until + LONGEST_BLOCK - now) end
     redis.call('PEXPIRE', state, state_ttl)
   end
   if refresh_all or recipients_created then redis.call('PEXPIRE', recipients, key_ttl) end
@@ -214,7 +208,7 @@ end
 
 -- Records a strike (none during a block); returns the length of the block it started, or 0.
 local function add_strike()
-  local limit, window = tonumber(ARGV[4]), tonumber(ARGV[5])
+  local limit, window = STRIKE_LIMIT, STRIKE_WINDOW
   if limit == 0 or in_block then return 0 end
   local times = live_strikes(window)
   times[#times + 1] = now
@@ -222,7 +216,7 @@ local function add_strike()
     write('b', cmsgpack.pack({blocked_until, block_length, blocks, unpack(times)}))
     return 0
   end
-  local length = math.min(tonumber(ARGV[6]) * math.pow(2, math.min(blocks, 40)), tonumber(ARGV[7]))
+  local length = math.min(FIRST_BLOCK * math.pow(2, math.min(blocks, 40)), LONGEST_BLOCK)
   blocks, blocked_until, block_length = blocks + 1, now + length, length
   write('b', cmsgpack.pack({blocked_until, block_length, blocks}))
   refresh_all = true
@@ -235,7 +229,7 @@ end
 
 if op == 'status' then
   local strikes = 0
-  if tonumber(ARGV[4]) > 0 then strikes = #live_strikes(tonumber(ARGV[5])) end
+  if STRIKE_LIMIT > 0 then strikes = #live_strikes(STRIKE_WINDOW) end
   local reply = {strikes, math.max(blocked_until - now, 0), blocks}
   for k = 1, #rates do reply[#reply + 1] = advance(k) end
   return reply
@@ -249,7 +243,7 @@ if op == 'unblock' then
 end
 
 if op == 'strike' then
-  local at = tonumber(ARGV[16])
+  local at = tonumber(ARGV[6])
   if at > 0 then
     -- Hand back what the sender check admitted for a message rejected by another rule.
     for k, rate in ipairs(rates) do
@@ -263,7 +257,7 @@ if op == 'strike' then
       remove(buckets, at, repeat_window)
       if #buckets == 0 then redis.call('HDEL', state, repeat_field) else write(repeat_field, cmsgpack.pack(buckets)) end
     end
-    if recipient ~= '' then hand_back(recipients, recipient, at, tonumber(ARGV[17])) end
+    if recipient ~= '' then hand_back(recipients, recipient, at, tonumber(ARGV[7])) end
   end
   if in_block then
     commit()
@@ -354,10 +348,10 @@ end
 
 -- Standalone Redis: the content's distinct senders, once the sender's own rules admitted the
 -- message (a rejected message is not a copy of the content, and records nothing there).
-local campaign_limit = tonumber(ARGV[18])
+local campaign_limit = CAMPAIGN_LIMIT
 if KEYS[3] and campaign_limit > 0 and not first then
-  local rejected, _, over, retry = check_campaign(KEYS[3], ARGV[2], campaign_limit, ARGV[19], enforced(5), ARGV[20])
-  if rejected == 1 or over == 1 then note(5, {5004, retry, campaign_limit, tonumber(ARGV[19])}) end
+  local rejected, _, over, retry = check_campaign(KEYS[3], ARGV[2], campaign_limit, CAMPAIGN_WINDOW_TEXT, enforced(5), ARGV[5])
+  if rejected == 1 or over == 1 then note(5, {5004, retry, campaign_limit, CAMPAIGN_WINDOW}) end
 end
 
 local function with_shadow(reply)

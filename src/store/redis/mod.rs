@@ -8,6 +8,7 @@
 //! calls are pipelined on one socket.
 
 mod keys;
+mod prelude;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,8 @@ use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 /// A probe may wait longer than a decision: it runs in the background.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
-// Both scripts are built on the campaign rule's function (see the files' headers).
+// Both scripts are built on the campaign rule's function (see the files' headers); the sender
+// script also on the policy, as constants (`prelude`).
 static SENDER_SCRIPT: &str = concat!(
     include_str!("../../../lua/campaign_check.lua"),
     include_str!("../../../lua/sender.lua")
@@ -48,49 +50,7 @@ pub struct RedisStore {
     campaign_script: Script,
     prefix: String,
     policy: Arc<Policy>,
-    args: PolicyArgs,
     timeout: Duration,
-}
-
-/// The policy as `lua/sender.lua` reads it (ARGV 3–10, 12–13, 17–18 and 20 on), worked out once.
-struct PolicyArgs {
-    modes: String,
-    campaign: (u64, u64),
-    strikes: (u64, u64),
-    block_for_ms: u64,
-    block_max_ms: u64,
-    ttl_ms: u64,
-    repeat: (u64, u64),
-    fanout: (u64, u64),
-    /// How many rate windows, then a limit and a window for each.
-    rates: Vec<u64>,
-}
-
-impl PolicyArgs {
-    fn new(policy: &Policy) -> PolicyArgs {
-        // A limit of 0 turns a rule off in the script.
-        let pair = |limit: Option<Limit>| limit.map_or((0, 0), |l| (l.count(), l.window_ms()));
-        let mode = |mode: Mode| if mode == Mode::Enforce { 'E' } else { 'S' };
-        let m = &policy.modes;
-        // At least a second, so that a TTL is never zero (which would delete the key).
-        let longest = policy.longest_window_ms().max(1000);
-        let mut rates = vec![policy.rate.len() as u64];
-        rates.extend(policy.rate.iter().flat_map(|l| [l.count(), l.window_ms()]));
-        PolicyArgs {
-            modes: [m.rate, m.repeat, m.fanout, m.block, m.campaign]
-                .map(mode)
-                .iter()
-                .collect(),
-            campaign: pair(policy.campaign),
-            strikes: pair(policy.strikes),
-            block_for_ms: policy.block_for.as_millis() as u64,
-            block_max_ms: policy.block_max.as_millis() as u64,
-            ttl_ms: longest + super::window::bucket_width(longest),
-            repeat: pair(policy.repeat),
-            fanout: pair(policy.fanout),
-            rates,
-        }
-    }
 }
 
 impl RedisStore {
@@ -134,10 +94,9 @@ impl RedisStore {
         };
         Ok(RedisStore {
             connection,
-            sender_script: Script::new(SENDER_SCRIPT),
+            sender_script: Script::new(&(prelude::sender_prelude(&policy) + SENDER_SCRIPT)),
             campaign_script: Script::new(CAMPAIGN_SCRIPT),
             prefix: prefix.to_string(),
-            args: PolicyArgs::new(&policy),
             policy,
             timeout,
         })
@@ -191,7 +150,6 @@ impl RedisStore {
             check.fingerprint,
             check.recipient.map(|to| (to, 0)),
             0,
-            0,
         );
         if let Some(campaign) = campaign {
             invocation.key(keys::campaign_key(&self.prefix, campaign.fingerprint));
@@ -234,7 +192,6 @@ impl RedisStore {
             release
                 .and_then(|r| r.recipient)
                 .map(|(to, recorded)| (to, recorded.previous_ms())),
-            request.rule.err_code(),
             release.map_or(0, |r| r.at_ms),
         );
         let reply = self.run(&invocation).await?;
@@ -321,7 +278,7 @@ impl RedisStore {
     }
 
     pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {
-        let invocation = self.sender_invocation("status", sender, now_ms, None, None, 0, 0);
+        let invocation = self.sender_invocation("status", sender, now_ms, None, None, 0);
         let reply = self.run(&invocation).await?;
         if reply.len() != 3 + self.policy.rate.len() {
             return Err(malformed(&reply));
@@ -341,7 +298,7 @@ impl RedisStore {
     }
 
     pub async fn lift_block(&self, sender: SenderKey, now_ms: u64) -> Result<bool, StoreError> {
-        let invocation = self.sender_invocation("unblock", sender, now_ms, None, None, 0, 0);
+        let invocation = self.sender_invocation("unblock", sender, now_ms, None, None, 0);
         Ok(self.run_value::<i64>(&invocation).await? == 1)
     }
 
@@ -355,10 +312,8 @@ impl RedisStore {
         now_ms: u64,
         fingerprint: Option<Fingerprint>,
         recipient: Option<(RecipientKey, u64)>,
-        strike_code: u32,
         release_at_ms: u64,
     ) -> ScriptInvocation<'_> {
-        let a = &self.args;
         let mut invocation = self.sender_script.prepare_invoke();
         for key in keys::sender_keys(&self.prefix, sender) {
             invocation.key(key);
@@ -366,33 +321,19 @@ impl RedisStore {
         invocation
             .arg(op)
             .arg(now_ms)
-            .arg(&a.modes)
-            .arg(a.strikes.0)
-            .arg(a.strikes.1)
-            .arg(a.block_for_ms)
-            .arg(a.block_max_ms)
-            .arg(a.ttl_ms)
-            .arg(a.repeat.0)
-            .arg(a.repeat.1)
             .arg(
                 fingerprint
                     .map(keys::fingerprint_member)
                     .unwrap_or_default(),
             )
-            .arg(a.fanout.0)
-            .arg(a.fanout.1)
             .arg(
                 recipient
                     .map(|(to, _)| keys::recipient_member(to))
                     .unwrap_or_default(),
             )
-            .arg(strike_code)
-            .arg(release_at_ms)
-            .arg(recipient.map_or(0, |(_, previous_ms)| previous_ms))
-            .arg(a.campaign.0)
-            .arg(a.campaign.1)
             .arg(keys::sender_member(sender))
-            .arg(&a.rates);
+            .arg(release_at_ms)
+            .arg(recipient.map_or(0, |(_, previous_ms)| previous_ms));
         invocation
     }
 
