@@ -21,8 +21,13 @@ local function check_campaign(key, now_text, limit, window_text, enforce, sender
     redis.call('PEXPIRE', key, window_text)
     return 0, 2, 0, 0, tonumber(seen)
   end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
+  -- Stale senders only need sweeping when the set looks full: with fewer members than the
+  -- limit in total, fewer are inside the window, and the set stays bounded by the limit.
   local distinct = redis.call('ZCARD', key)
+  if distinct >= limit then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
+    distinct = redis.call('ZCARD', key)
+  end
   local shadow, retry = 0, 0
   if distinct >= limit then
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
