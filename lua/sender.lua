@@ -198,6 +198,17 @@ end
 
 local function enforced(i) return string.sub(modes, i, i) == 'E' end
 
+-- Hands back the recipient entry a check moved to `at`: back to `previous`, or removed when the
+-- check added it (previous 0); left alone if a later message has moved it on since.
+local function hand_back(at, previous)
+  if tonumber(redis.call('ZSCORE', recipients, recipient)) ~= at then return end
+  if previous > 0 then
+    redis.call('ZADD', recipients, previous, recipient)
+  else
+    redis.call('ZREM', recipients, recipient)
+  end
+end
+
 local function live_strikes(window)
   local times = {}
   for i = 4, #block do
@@ -257,7 +268,7 @@ if op == 'strike' then
       remove(buckets, at, repeat_window)
       if #buckets == 0 then redis.call('HDEL', state, repeat_field) else write(repeat_field, cmsgpack.pack(buckets)) end
     end
-    if recipient ~= '' then hand_back(recipients, recipient, at, tonumber(ARGV[7])) end
+    if recipient ~= '' then hand_back(at, tonumber(ARGV[7])) end
   end
   if in_block then
     commit()
@@ -350,7 +361,7 @@ end
 -- message (a rejected message is not a copy of the content, and records nothing there).
 local campaign_limit = CAMPAIGN_LIMIT
 if KEYS[3] and campaign_limit > 0 and not first then
-  local rejected, _, over, retry = check_campaign(KEYS[3], ARGV[2], campaign_limit, CAMPAIGN_WINDOW_TEXT, enforced(5), ARGV[5])
+  local rejected, over, retry = check_campaign(KEYS[3], ARGV[2], campaign_limit, CAMPAIGN_WINDOW_TEXT, enforced(5), ARGV[5])
   if rejected == 1 or over == 1 then note(5, {5004, retry, campaign_limit, CAMPAIGN_WINDOW}) end
 end
 

@@ -42,13 +42,7 @@ impl Verdict {
 }
 
 /// The store operations timed by `floodgate_store_seconds`.
-const STORE_OPS: [&str; 5] = [
-    "check_message",
-    "check_sender",
-    "check_campaign",
-    "strike",
-    "release_campaign",
-];
+const STORE_OPS: [&str; 2] = ["check_message", "strike"];
 
 /// Series resolved once at start-up: a labelled lookup hashes the labels under a lock, which
 /// the hot path would otherwise pay several times per callback.

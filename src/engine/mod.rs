@@ -1,9 +1,8 @@
 //! The decision: which rule, if any, a message breaks, as a value ([`Decision`]).
 //!
 //! Knows nothing of HTTP or Redis. Local rules (exemptions, burst, mentions) are judged here;
-//! the cluster-wide ones go to the [`Store`] as two halves sent together — everything about the
-//! sender, everything about the content's fingerprint — and are combined here, handing back
-//! what one half admitted when the other rejects, so only admitted messages consume quota.
+//! the cluster-wide ones go to the [`Store`] as one check of the whole message (the sender's
+//! rules, then the content's campaign rule), which records only what it admits.
 
 mod breaker;
 pub mod burst;
@@ -21,8 +20,8 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    CampaignCheck, CampaignOutcome, RecipientKey, SenderCheck, SenderKey, SenderOutcome,
-    SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
+    CampaignCheck, RecipientKey, SenderCheck, SenderKey, SenderOutcome, SenderStatus, Store,
+    StoreError, StrikeOutcome, StrikeRequest,
 };
 use breaker::Breaker;
 use burst::BurstLimiter;
@@ -326,104 +325,20 @@ impl Engine {
                     now_ms,
                 });
 
-        if store.decides_whole_messages() {
-            let check = store.check_message(&sender_check, campaign_check.as_ref());
-            return Ok(match self.timed(store, "check_message", check).await? {
-                SenderOutcome::Admitted { shadow: found, .. } => {
-                    shadow.extend(found);
-                    Decision::allow(shadow)
-                }
-                SenderOutcome::Rejected {
-                    violation,
-                    shadow: found,
-                } => {
-                    shadow.extend(found);
-                    Decision::reject(violation, shadow)
-                }
-            });
-        }
-        self.decide_in_halves(store, sender_check, campaign_check, shadow)
-            .await
-    }
-
-    /// A Redis Cluster: the sender's and the content's state live on different slots, so the
-    /// two halves are sent together (never in turn), and what one half recorded is handed back
-    /// when the other rejects.
-    async fn decide_in_halves(
-        &self,
-        store: &Store,
-        sender_check: SenderCheck,
-        campaign_check: Option<CampaignCheck>,
-        mut shadow: Vec<Violation>,
-    ) -> Result<Decision, StoreError> {
-        let (sender_outcome, campaign_outcome) = tokio::join!(
-            self.timed(store, "check_sender", store.check_sender(&sender_check)),
-            async {
-                match &campaign_check {
-                    Some(check) => Some(
-                        self.timed(store, "check_campaign", store.check_campaign(check))
-                            .await,
-                    ),
-                    None => None,
-                }
-            }
-        );
-        let campaign_outcome = campaign_outcome.transpose()?;
-        match (sender_outcome?, campaign_outcome) {
-            (
-                SenderOutcome::Rejected {
-                    violation,
-                    shadow: found,
-                },
-                campaign,
-            ) => {
+        let check = store.check_message(&sender_check, campaign_check.as_ref());
+        Ok(match self.timed(store, "check_message", check).await? {
+            SenderOutcome::Admitted { shadow: found, .. } => {
                 shadow.extend(found);
-                if let (
-                    Some(CampaignOutcome::Admitted {
-                        recorded: Some(entry),
-                        ..
-                    }),
-                    Some(check),
-                ) = (campaign, &campaign_check)
-                {
-                    let release = store.release_campaign(check, entry);
-                    self.compensate(self.timed(store, "release_campaign", release))
-                        .await;
-                }
-                Ok(Decision::reject(violation, shadow))
+                Decision::allow(shadow)
             }
-            (
-                SenderOutcome::Admitted {
-                    reservation,
-                    shadow: found,
-                },
-                Some(CampaignOutcome::Rejected(violation)),
-            ) => {
+            SenderOutcome::Rejected {
+                violation,
+                shadow: found,
+            } => {
                 shadow.extend(found);
-                let request = StrikeRequest {
-                    sender: sender_check.sender,
-                    now_ms: sender_check.now_ms,
-                    rule: Rule::Campaign,
-                    release: Some(reservation),
-                };
-                let outcome = self.timed(store, "strike", store.strike(&request)).await?;
-                // A block being served was answered by the sender check already.
-                let violation =
-                    violation.with_block_started(outcome.started_block, self.policy.modes.block);
-                Ok(Decision::reject(violation, shadow))
+                Decision::reject(violation, shadow)
             }
-            (SenderOutcome::Admitted { shadow: found, .. }, campaign) => {
-                shadow.extend(found);
-                if let Some(CampaignOutcome::Admitted {
-                    shadow: Some(violation),
-                    ..
-                }) = campaign
-                {
-                    shadow.push(violation);
-                }
-                Ok(Decision::allow(shadow))
-            }
-        }
+        })
     }
 
     fn mentions_violation(&self, message: &Message<'_>) -> Option<Violation> {
@@ -457,15 +372,6 @@ impl Engine {
         let violation =
             violation.with_block_started(outcome.started_block, self.policy.modes.block);
         Decision::reject(violation, shadow)
-    }
-
-    /// Hands back what one half of a decision admitted; a failure only over-counts, so it is
-    /// logged, not allowed to change the answer.
-    async fn compensate(&self, release: impl Future<Output = Result<(), StoreError>>) {
-        if let Err(error) = release.await {
-            self.metrics.store_error(self.store.backend(), error.kind());
-            tracing::warn!(%error, "could not release a reservation");
-        }
     }
 
     async fn timed<T>(

@@ -108,46 +108,8 @@ impl MemoryStore {
         })
     }
 
-    /// See [`Store::check_message`](super::Store::check_message): the sender's rules, then the
-    /// campaign's only for a message they admit (a campaign rejection hands the sender's quota
-    /// back and counts as a strike).
-    pub fn check_message(
-        &self,
-        check: &SenderCheck,
-        campaign: Option<&CampaignCheck>,
-    ) -> SenderOutcome {
-        let outcome = self.check_sender(check);
-        let Some(campaign) = campaign else {
-            return outcome;
-        };
-        let SenderOutcome::Admitted {
-            reservation,
-            mut shadow,
-        } = outcome
-        else {
-            return outcome;
-        };
-        match self.check_campaign(campaign) {
-            CampaignOutcome::Admitted { shadow: over, .. } => {
-                shadow.extend(over);
-                SenderOutcome::Admitted {
-                    reservation,
-                    shadow,
-                }
-            }
-            CampaignOutcome::Rejected(violation) => {
-                let struck = self.strike(&StrikeRequest {
-                    sender: check.sender,
-                    now_ms: check.now_ms,
-                    rule: Rule::Campaign,
-                    release: Some(reservation),
-                });
-                // A block being served was answered by the sender's rules already.
-                let violation =
-                    violation.with_block_started(struck.started_block, self.policy.modes.block);
-                SenderOutcome::Rejected { violation, shadow }
-            }
-        }
+    pub fn block_mode(&self) -> Mode {
+        self.policy.modes.block
     }
 
     pub fn strike(&self, request: &StrikeRequest) -> StrikeOutcome {
@@ -175,21 +137,15 @@ impl MemoryStore {
 
     pub fn check_campaign(&self, check: &CampaignCheck) -> CampaignOutcome {
         let Some(limit) = self.policy.campaign else {
-            return CampaignOutcome::Admitted {
-                recorded: None,
-                shadow: None,
-            };
+            return CampaignOutcome::Admitted { shadow: None };
         };
         let now = check.now_ms;
         self.campaigns.with(check.fingerprint.0, |state| {
             let horizon = now.saturating_sub(limit.window_ms());
             state.senders.retain(|&(_, seen)| seen > horizon);
             if let Some(entry) = state.senders.iter_mut().find(|(s, _)| *s == check.sender) {
-                let previous_ms = std::mem::replace(&mut entry.1, now);
-                return CampaignOutcome::Admitted {
-                    recorded: Some(Recorded::Refreshed { previous_ms }),
-                    shadow: None,
-                };
+                entry.1 = now;
+                return CampaignOutcome::Admitted { shadow: None };
             }
             let mut shadow = None;
             if state.senders.len() as u64 >= limit.count() {
@@ -210,29 +166,8 @@ impl MemoryStore {
                 shadow = Some(violation);
             }
             state.senders.push((check.sender, now));
-            CampaignOutcome::Admitted {
-                recorded: Some(Recorded::New),
-                shadow,
-            }
+            CampaignOutcome::Admitted { shadow }
         })
-    }
-
-    pub fn release_campaign(&self, check: &CampaignCheck, entry: Recorded) {
-        self.campaigns.with(check.fingerprint.0, |state| {
-            let Some(position) = state
-                .senders
-                .iter()
-                .position(|&(sender, seen)| sender == check.sender && seen == check.now_ms)
-            else {
-                return; // a later copy has moved the entry on since
-            };
-            match entry {
-                Recorded::New => {
-                    state.senders.remove(position);
-                }
-                Recorded::Refreshed { previous_ms } => state.senders[position].1 = previous_ms,
-            }
-        });
     }
 
     pub fn status(&self, sender: SenderKey, now: u64) -> SenderStatus {

@@ -1,27 +1,27 @@
 //! The store seam: where per-sender and per-fingerprint state lives and how it is decided on.
 //!
-//! A store that holds a sender's and a fingerprint's state in one place (the embedded store,
-//! standalone Redis) decides a whole message at once ([`Store::check_message`]: one Lua script
-//! on Redis). A Redis Cluster cannot: the two live on different hash slots. There each half is
-//! decided and recorded atomically on its slot — everything about one sender
-//! ([`Store::check_sender`]), everything about one fingerprint ([`Store::check_campaign`]) — the
-//! engine sends both at once, and when one half rejects it hands back what the other recorded
-//! ([`Store::strike`] with a release, [`Store::release_campaign`]). Either way only admitted
-//! messages consume quota. Over-limit is a value ([`Violation`]), never an error: a
-//! [`StoreError`] means the store could not answer.
+//! [`Store::check_message`] decides a whole message: the sender's rules (windows, repeat,
+//! fanout, strikes, block), then — only for a message they admit — the content's campaign rule,
+//! recording the message's quota or a strike, so only admitted messages consume quota.
+//! Standalone Redis does it in one Lua script call. A Redis Cluster cannot (the sender's and
+//! the content's keys live on different hash slots) and the embedded store keeps them in
+//! separate maps: they decide in steps ([`campaign_after_sender`]), each step atomic on its own
+//! state, a campaign rejection handing the sender's quota back with its strike. Over-limit is a
+//! value ([`Violation`]), never an error: a [`StoreError`] means the store could not answer.
 
 mod memory;
 mod redis;
 mod shards;
 pub mod window;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
-use crate::policy::{Limit, Rule, Violation};
+use crate::policy::{Limit, Mode, Rule, Violation};
 
 /// A sender as the stores know it: a 128-bit hash of the sendID, so that an untrusted ID of any
 /// length or character set costs the same memory and cannot steer a Redis key's hash slot.
@@ -118,17 +118,15 @@ pub struct CampaignCheck {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CampaignOutcome {
+    /// The sender is recorded as a sender of the content (`shadow`: over the limit in shadow).
     Admitted {
-        /// What the check recorded, to hand back if the sender half rejects the message.
-        recorded: Option<Recorded>,
         shadow: Option<Violation>,
     },
     Rejected(Violation),
 }
 
-/// What a check did to a timestamped entry (a sender's recipient, a content's sender), so that
-/// handing a reservation back undoes exactly that: a rejected message must not even keep a
-/// known entry fresh.
+/// What a sender check did to the recipient's entry, so that handing the reservation back undoes
+/// exactly that: a rejected message must not even keep a known recipient fresh.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recorded {
     /// A new entry, at the check's time.
@@ -202,25 +200,29 @@ impl Store {
         matches!(self, Store::Redis(_))
     }
 
-    /// Whether [`check_message`](Self::check_message) works: the sender's and the content's
-    /// state in one place (not a Redis Cluster).
-    pub fn decides_whole_messages(&self) -> bool {
-        match self {
-            Store::Memory(_) => true,
-            Store::Redis(store) => !store.is_cluster(),
-        }
-    }
-
-    /// The sender's rules and, when they admit the message and `campaign` is given, the
-    /// content's campaign rule, decided together: a campaign rejection records nothing for the
-    /// message and counts as a strike, like the sender's own rules.
+    /// A whole message: the sender's rules and, when they admit it and `campaign` is given,
+    /// the content's campaign rule. A campaign rejection records nothing for the message and
+    /// counts as a strike, like the sender's own rules.
     pub async fn check_message(
         &self,
         check: &SenderCheck,
         campaign: Option<&CampaignCheck>,
     ) -> Result<SenderOutcome, StoreError> {
         match self {
-            Store::Memory(store) => Ok(store.check_message(check, campaign)),
+            Store::Memory(store) => {
+                let outcome = store.check_sender(check);
+                let Some(campaign) = campaign else {
+                    return Ok(outcome);
+                };
+                campaign_after_sender(
+                    outcome,
+                    check,
+                    || async { Ok(store.check_campaign(campaign)) },
+                    |strike| async move { Ok(store.strike(&strike)) },
+                    store.block_mode(),
+                )
+                .await
+            }
             Store::Redis(store) => store.check_message(check, campaign).await,
         }
     }
@@ -257,21 +259,6 @@ impl Store {
         }
     }
 
-    /// Undoes what a campaign check recorded (unless a later copy has moved it on since).
-    pub async fn release_campaign(
-        &self,
-        check: &CampaignCheck,
-        entry: Recorded,
-    ) -> Result<(), StoreError> {
-        match self {
-            Store::Memory(store) => {
-                store.release_campaign(check, entry);
-                Ok(())
-            }
-            Store::Redis(store) => store.release_campaign(check, entry).await,
-        }
-    }
-
     pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.status(sender, now_ms)),
@@ -292,6 +279,50 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(store.lift_block(sender, now_ms)),
             Store::Redis(store) => store.lift_block(sender, now_ms).await,
+        }
+    }
+}
+
+/// The campaign rule after the sender's, for a store that decides a message in steps: only a
+/// message the sender's rules admitted (`outcome`) is checked against its content; a campaign
+/// rejection strikes the sender, handing back the quota the sender check recorded.
+async fn campaign_after_sender<CampaignFuture, StrikeFuture>(
+    outcome: SenderOutcome,
+    check: &SenderCheck,
+    check_campaign: impl FnOnce() -> CampaignFuture,
+    strike: impl FnOnce(StrikeRequest) -> StrikeFuture,
+    block_mode: Mode,
+) -> Result<SenderOutcome, StoreError>
+where
+    CampaignFuture: Future<Output = Result<CampaignOutcome, StoreError>>,
+    StrikeFuture: Future<Output = Result<StrikeOutcome, StoreError>>,
+{
+    let SenderOutcome::Admitted {
+        reservation,
+        mut shadow,
+    } = outcome
+    else {
+        return Ok(outcome);
+    };
+    match check_campaign().await? {
+        CampaignOutcome::Admitted { shadow: over } => {
+            shadow.extend(over);
+            Ok(SenderOutcome::Admitted {
+                reservation,
+                shadow,
+            })
+        }
+        CampaignOutcome::Rejected(violation) => {
+            let struck = strike(StrikeRequest {
+                sender: check.sender,
+                now_ms: check.now_ms,
+                rule: Rule::Campaign,
+                release: Some(reservation),
+            })
+            .await?;
+            // A block being served was answered by the sender's rules already.
+            let violation = violation.with_block_started(struck.started_block, block_mode);
+            Ok(SenderOutcome::Rejected { violation, shadow })
         }
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! Each operation is one script call (EVALSHA, reloaded on NOSCRIPT after a restart or
 //! failover). On standalone Redis one call decides a whole message (`lua/sender.lua` with the
-//! campaign key); on a cluster the sender and campaign scripts run in parallel, one per hash
-//! slot. Connections are the `redis` crate's multiplexed ones: cheap to clone, and concurrent
-//! calls are pipelined on one socket.
+//! campaign key); on a cluster the campaign script follows on the fingerprint's slot, only for a
+//! message the sender script admitted. Connections are the `redis` crate's multiplexed ones:
+//! cheap to clone, and concurrent calls are pipelined on one socket.
 
 mod keys;
 mod prelude;
@@ -128,21 +128,37 @@ impl RedisStore {
     }
 
     pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
-        self.check_message(check, None).await
+        self.check_in_one_call(check, None).await
     }
 
-    /// The sender's rules, and with `campaign` (standalone Redis only: the script touches the
-    /// fingerprint's key too) the campaign rule, in one script call.
+    /// See [`Store::check_message`](super::Store::check_message): one script call on
+    /// standalone Redis; on a cluster, where the fingerprint's key lives on another slot, the
+    /// campaign script after the sender script admitted the message.
     pub async fn check_message(
         &self,
         check: &SenderCheck,
         campaign: Option<&CampaignCheck>,
     ) -> Result<SenderOutcome, StoreError> {
-        if campaign.is_some() && self.is_cluster() {
-            return Err(StoreError::Other(
-                "a cluster decides a message's sender and content in separate calls".into(),
-            ));
-        }
+        let Some(campaign) = campaign.filter(|_| self.is_cluster()) else {
+            return self.check_in_one_call(check, campaign).await;
+        };
+        let outcome = self.check_in_one_call(check, None).await?;
+        super::campaign_after_sender(
+            outcome,
+            check,
+            || self.check_campaign(campaign),
+            |strike| async move { self.strike(&strike).await },
+            self.policy.modes.block,
+        )
+        .await
+    }
+
+    /// The sender script, with the campaign rule when `campaign` is given (standalone only).
+    async fn check_in_one_call(
+        &self,
+        check: &SenderCheck,
+        campaign: Option<&CampaignCheck>,
+    ) -> Result<SenderOutcome, StoreError> {
         let mut invocation = self.sender_invocation(
             "check",
             check.sender,
@@ -212,10 +228,7 @@ impl RedisStore {
         check: &CampaignCheck,
     ) -> Result<CampaignOutcome, StoreError> {
         let Some(limit) = self.policy.campaign else {
-            return Ok(CampaignOutcome::Admitted {
-                recorded: None,
-                shadow: None,
-            });
+            return Ok(CampaignOutcome::Admitted { shadow: None });
         };
         let mode = if self.policy.modes.campaign == Mode::Enforce {
             "E"
@@ -225,56 +238,25 @@ impl RedisStore {
         let mut invocation = self.campaign_script.prepare_invoke();
         invocation
             .key(keys::campaign_key(&self.prefix, check.fingerprint))
-            .arg("check")
             .arg(check.now_ms)
             .arg(limit.count())
             .arg(limit.window_ms())
             .arg(mode)
             .arg(keys::sender_member(check.sender));
         let reply = self.run(&invocation).await?;
-        let [rejected, recorded, shadow, retry_ms, previous_ms] =
-            <[i64; 5]>::try_from(reply.as_slice()).map_err(|_| malformed(&reply))?;
+        let [rejected, shadow, retry_ms] =
+            <[i64; 3]>::try_from(reply.as_slice()).map_err(|_| malformed(&reply))?;
         let violation = Violation::new(
             Rule::Campaign,
             Some(limit),
             Duration::from_millis(retry_ms.max(0) as u64),
         );
-        if rejected == 1 {
-            return Ok(CampaignOutcome::Rejected(violation));
-        }
-        let recorded = match recorded {
-            1 => Some(Recorded::New),
-            2 => Some(Recorded::Refreshed {
-                previous_ms: previous_ms as u64,
-            }),
-            _ => None,
-        };
-        Ok(CampaignOutcome::Admitted {
-            recorded,
-            shadow: (shadow == 1).then_some(violation),
+        Ok(match rejected {
+            1 => CampaignOutcome::Rejected(violation),
+            _ => CampaignOutcome::Admitted {
+                shadow: (shadow == 1).then_some(violation),
+            },
         })
-    }
-
-    pub async fn release_campaign(
-        &self,
-        check: &CampaignCheck,
-        entry: Recorded,
-    ) -> Result<(), StoreError> {
-        let previous_ms = match entry {
-            Recorded::New => 0,
-            Recorded::Refreshed { previous_ms } => previous_ms,
-        };
-        let mut invocation = self.campaign_script.prepare_invoke();
-        invocation
-            .key(keys::campaign_key(&self.prefix, check.fingerprint))
-            .arg("release")
-            .arg(check.now_ms)
-            .arg(0)
-            .arg(0)
-            .arg("E")
-            .arg(keys::sender_member(check.sender))
-            .arg(previous_ms);
-        self.run_value::<i64>(&invocation).await.map(drop)
     }
 
     pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {
