@@ -41,10 +41,10 @@ forward in place. Repeat counts, mostly one or two buckets, are msgpack arrays o
 count) pairs, oldest first.
 
 Cost: Redis runs this on the hot path of every checked message, so a call makes as few Redis
-calls as it can, and leaves loops over data to C (struct, cmsgpack) where it can: one HMGET
-reads the windows, strikes, block and this fingerprint's copies; one
-HSET writes what changed; the recipient set costs a ZSCORE (and a ZCOUNT for a new recipient)
-and a ZADD. Keys get a TTL when created and once per sweep interval (a sub-bucket of the
+calls as it can (each costs about a microsecond from Lua), and leaves loops over data to C
+(struct, cmsgpack) where it can: one HMGET reads the windows, strikes, block and this
+fingerprint's copies; one HSET writes what changed; the recipient set costs a ZSCORE (and a
+ZCOUNT for a new recipient) and a ZADD. Keys get a TTL when created and once per sweep interval (a sub-bucket of the
 longest window), when entries that left their window are also swept. Counts never depend on the
 sweep: they only count entries inside the window.
 ]]
