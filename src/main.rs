@@ -7,6 +7,11 @@ use floodgate::clock::Clock;
 use floodgate::config::Config;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// mimalloc rather than glibc's malloc: `perf record` on a loaded replica showed a tenth of its
+/// time in glibc's malloc and free (small, short-lived allocations from many threads).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
