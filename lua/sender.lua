@@ -7,7 +7,7 @@ new script (another SHA), so replicas with different configurations never mix th
 
 KEYS (the first two share the hash tag {s:<sender>}, so on a Redis Cluster the script runs on
 one slot)
-  KEYS[1]  <prefix>:{s:<sender>}     hash  w<window_ms> = bucket ring of a rate window,
+  KEYS[1]  <prefix>:{s:<sender>}     hash  W<window_ms> = bucket ring of a rate window,
                                            r<fingerprint> = bucket list of admitted copies,
                                            b = msgpack {blocked until (ms), length of the current
                                                block (ms), blocks so far, strike times...},
@@ -308,20 +308,20 @@ if not swept_at or sweep then
   refresh_all = sweep
 end
 if sweep then
-  -- Fingerprints whose copies all left the repeat window, and windows of an older rate
-  -- configuration. Once per sweep interval; a sender holds at most as many fingerprints as
-  -- the rate windows admitted.
+  -- Fingerprints whose copies all left the repeat window, and every field this script does not
+  -- write (windows of an older rate configuration, an older version's layout). Once per sweep
+  -- interval; a sender holds at most as many fingerprints as the rate windows admitted.
   local oldest = math.floor(now / width(repeat_window)) - SUB
-  local current = {}
-  for _, rate in ipairs(rates) do current[rate[4]] = true end
+  local kept = {b = true, mt = true, [repeat_field] = true}
+  for _, rate in ipairs(rates) do kept[rate[4]] = true end
   local all, stale = redis.call('HGETALL', state), {}
   for i = 1, #all, 2 do
     local field = all[i]
-    local kind = string.byte(field, 1)
-    if kind == 114 and field ~= repeat_field then -- 'r'
+    if kept[field] then -- this call reads or writes it
+    elseif string.byte(field, 1) == 114 and #field == 9 then -- 'r' and a fingerprint
       local buckets = cmsgpack.unpack(all[i + 1])
       if #buckets == 0 or buckets[#buckets - 1] < oldest then stale[#stale + 1] = field end
-    elseif kind == 119 and not current[field] then -- 'w' of a window no longer configured
+    else
       stale[#stale + 1] = field
     end
   end

@@ -337,3 +337,68 @@ async fn entries_that_left_their_window_are_swept() {
         .await;
     assert_eq!(state(redis), (1, 1));
 }
+
+#[tokio::test]
+async fn state_left_by_an_earlier_layout_is_ignored_then_swept() {
+    let app = TestApp::on(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "3/10s,100/1m"),
+            ("FLOODGATE_KEY_PREFIX", "upgraded"),
+        ],
+    )
+    .await;
+    let redis = server(&app);
+    // What the previous version kept in a sender's hash: msgpack bucket lists under `w…`, a
+    // block in `bu`/`bl`/`bn`, strikes as text. None of it may break a call or block anyone.
+    let key = format!(
+        "upgraded:{{s:{:032x}}}",
+        floodgate::store::SenderKey::of("alice").0
+    );
+    let now = app.clock.now_ms();
+    let until = (now + 3_600_000).to_string();
+    redis.cli(&[
+        "HSET",
+        &key,
+        "w10000",
+        "not a ring",
+        "w60000",
+        "x",
+        "bu",
+        &until,
+        "bl",
+        "3600000",
+        "bn",
+        "1",
+        "st",
+        "1,2,3",
+        "mt",
+        &now.to_string(),
+    ]);
+    redis.cli(&["PEXPIRE", &key, "7200000"]);
+
+    for i in 0..3 {
+        let reply = app.single("alice", "bob", &format!("message {i}")).await;
+        assert!(reply.is_allow(), "{reply:?}");
+    }
+    assert_eq!(
+        app.single("alice", "bob", "one too many").await.err_code(),
+        5002
+    );
+    app.assert_store_healthy().await;
+    // Past the sweep interval: a tenth of the longest window (the 10-minute defaults), and more.
+    app.advance(std::time::Duration::from_secs(70));
+    assert!(
+        app.single("alice", "bob", "after the sweep interval")
+            .await
+            .is_allow()
+    );
+    let fields = redis.cli(&["HKEYS", &key]);
+    for old in ["w10000", "w60000", "bu", "bl", "bn", "st"] {
+        assert!(
+            !fields.lines().any(|f| f == old),
+            "{old} still there: {fields}"
+        );
+    }
+    app.assert_store_healthy().await;
+}

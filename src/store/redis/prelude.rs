@@ -29,8 +29,10 @@ pub fn sender_prelude(policy: &Policy) -> String {
         .iter()
         .map(|l| {
             let window = l.window_ms();
+            // `W`, not the `w` of the msgpack lists an earlier version kept: a replica of either
+            // version never misreads the other's field during a rolling upgrade.
             format!(
-                "{{{}, {window}, {}, 'w{window}'}}",
+                "{{{}, {window}, {}, 'W{window}'}}",
                 l.count(),
                 bucket_width(window)
             )
@@ -78,8 +80,8 @@ mod tests {
         );
         assert!(
             lua.contains(
-                "local RATES = {{30, 10000, 1000, 'w10000'}, {120, 60000, 6000, 'w60000'}, \
-                 {1000, 3600000, 360000, 'w3600000'}}\n"
+                "local RATES = {{30, 10000, 1000, 'W10000'}, {120, 60000, 6000, 'W60000'}, \
+                 {1000, 3600000, 360000, 'W3600000'}}\n"
             ),
             "{lua}"
         );
