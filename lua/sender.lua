@@ -5,15 +5,16 @@ Rust prepends the policy as constants (src/store/redis/prelude.rs: MODES, RATES,
 call, where arguments must be converted and parsed on every call; a new configuration is a
 new script (another SHA), so replicas with different configurations never mix them up.
 
-KEYS (the first two share the hash tag {s:<sender>}, so on a Redis Cluster the script runs on
-one slot)
+KEYS
   KEYS[1]  <prefix>:{s:<sender>}     hash  W<window_ms> = bucket ring of a rate window,
                                            r<fingerprint> = bucket list of admitted copies,
+                                           T<window_ms> = bucket ring of recipients' last times,
+                                           t<recipient> = last admitted message to them (ms),
                                            b = msgpack {blocked until (ms), length of the current
                                                block (ms), blocks so far, strike times...},
                                            mt = when entries that left their window were last swept
-  KEYS[2]  <prefix>:{s:<sender>}:to  zset  <recipient> scored by last admitted message to them
-  KEYS[3]  <prefix>:{f:<fingerprint>} zset (check on standalone Redis only): see campaign_check.lua
+  KEYS[2]  <prefix>:{f:<fingerprint>} zset (check on standalone Redis only, where keys of two
+                                       slots may meet): see campaign_check.lua
 
 ARGV
   [1] op: check | strike | status | unblock      [2] now_ms (the caller's clock, decimal text)
@@ -42,16 +43,16 @@ count) pairs, oldest first.
 
 Cost: Redis runs this on the hot path of every checked message, so a call makes as few Redis
 calls as it can (each costs about a microsecond from Lua), and leaves loops over data to C
-(struct, cmsgpack) where it can: one HMGET reads the windows, strikes, block and this
-fingerprint's copies; one HSET writes what changed; the recipient set costs a ZSCORE (and a
-ZCOUNT for a new recipient) and a ZADD. Keys get a TTL when created and once per sweep interval (a sub-bucket of the
-longest window), when entries that left their window are also swept. Counts never depend on the
-sweep: they only count entries inside the window.
+(struct, cmsgpack) where it can: one HMGET reads the windows, strikes, block, this
+fingerprint's copies and this recipient's last time; one HSET writes what changed. The hash
+gets a TTL when created and once per sweep interval (a sub-bucket of the longest window), when
+fields that left their window are also swept. Counts never depend on the sweep: they only
+count entries inside the window.
 ]]
 
 local SUB = 10
 local op, now = ARGV[1], tonumber(ARGV[2])
-local state, recipients = KEYS[1], KEYS[2]
+local state = KEYS[1]
 local modes, ttl = MODES, TTL
 local repeat_limit, repeat_window, fingerprint = REPEAT_LIMIT, REPEAT_WINDOW, ARGV[3]
 local fanout_limit, fanout_window, recipient = FANOUT_LIMIT, FANOUT_WINDOW, ARGV[4]
@@ -114,8 +115,9 @@ local function remove(buckets, at, window)
   end
 end
 
--- The rate windows (RATES: {limit, window, bucket width, field} each) and their rings:
--- ring[1] the index of the newest bucket, then the SUB+1 counts.
+-- Rings: ring[1] the index of the newest bucket, then the SUB+1 counts. The rate windows
+-- (RATES: {limit, window, bucket width, field} each) have one each, and so does fanout (the
+-- recipients' last-write times, bucketed: distinct recipients count like messages in a window).
 local RING = SUB + 1
 local RING_FORMAT = '>dI4I4I4I4I4I4I4I4I4I4I4' -- the newest bucket's index, then RING counts
 local rates, rings = RATES, {}
@@ -129,10 +131,10 @@ end
 
 local function dump_ring(ring) return struct.pack(RING_FORMAT, unpack(ring, 1, RING + 1)) end
 
--- Moves window k's ring to the current bucket, emptying the slots of buckets that left the
--- window; returns the window's count.
-local function advance(k)
-  local ring, current = rings[k], math.floor(now / rates[k][3])
+-- Moves a ring of bucket width w to the current bucket, emptying the slots of buckets that
+-- left the window; returns the window's count.
+local function advance(ring, w)
+  local current = math.floor(now / w)
   if current > ring[1] then
     for index = math.max(ring[1] + 1, current - SUB), current do ring[2 + index % RING] = 0 end
     ring[1] = current
@@ -142,25 +144,30 @@ local function advance(k)
   return sum
 end
 
--- Milliseconds until window k's count drops below limit: when enough of its oldest buckets leave.
-local function ring_retry(k, limit, sum)
-  local ring = rings[k]
+-- Milliseconds until a ring's count drops below limit: when enough of its oldest buckets leave.
+local function ring_retry(ring, w, limit, sum)
   for index = ring[1] - SUB, ring[1] do
     sum = sum - ring[2 + index % RING]
-    if sum < limit then return (index + SUB + 1) * rates[k][3] - now end
+    if sum < limit then return (index + SUB + 1) * w - now end
   end
   return 0
 end
 
--- Adds n (1, or -1 to hand a reservation back) to the bucket of `at` in window k. A time older
--- than the ring (a replica's clock far behind) counts in its oldest bucket.
-local function ring_add(k, at, n)
-  local ring = rings[k]
-  local index = math.max(math.floor(at / rates[k][3]), ring[1] - SUB)
+-- Adds n (1, or -1 to hand a reservation back) to the bucket of `at`. A time older than the
+-- ring counts in its oldest bucket (a replica's clock far behind) or, taken back, is ignored.
+local function ring_add(ring, w, at, n)
+  local index = math.floor(at / w)
+  if index < ring[1] - SUB then
+    if n < 0 then return end
+    index = ring[1] - SUB
+  end
   if index > ring[1] then return end
   local slot = 2 + index % RING
   ring[slot] = math.max(ring[slot] + n, 0)
 end
+
+-- Whether a time still counts in a window of bucket width w: its bucket overlaps the window.
+local function counts(at, w) return math.floor(at / w) >= math.floor(now / w) - SUB end
 
 -- One HMGET for everything this call may read. (Fields that are missing cost the most in a
 -- listpack hash, a scan to its end: blocks and strikes share one field for that reason.)
@@ -168,8 +175,12 @@ local fields = {'b', 'mt'}
 for k, rate in ipairs(rates) do fields[2 + k] = rate[4] end
 local repeat_field = 'r' .. fingerprint
 if checks_repeat then fields[#fields + 1] = repeat_field end
+local recipient_field, fanout_at = 't' .. recipient, #fields + 1
+if checks_fanout then
+  fields[fanout_at], fields[fanout_at + 1] = FANOUT_FIELD, recipient_field
+end
 local stored = redis.call('HMGET', state, unpack(fields))
-local stored_repeat = checks_repeat and stored[#fields]
+local stored_repeat = checks_repeat and stored[fanout_at - 1]
 local swept_at = stored[2]
 local block = stored[1] and cmsgpack.unpack(stored[1]) or {0, 0, 0}
 local blocked_until, block_length, blocks = block[1], block[2], block[3]
@@ -180,34 +191,22 @@ for k = 1, #rates do rings[k] = load_ring(stored[2 + k]) end
 local writes = {}
 local function write(field, value) writes[#writes + 1] = field; writes[#writes + 1] = value end
 
--- Writes the state hash, and sets TTLs where they are due: on a key this call may have created,
--- and on both keys once per sweep interval. A TTL is the longest window plus one sweep interval,
--- so an entry written before the next sweep still outlives its window. The state hash also
--- remembers blocks (which make the next one longer) for the longest block.
-local refresh_all, recipients_created = false, false
+-- Writes the state hash, and sets its TTL where due: when this call created it, and once per
+-- sweep interval. A TTL is the longest window plus one sweep interval, so an entry written
+-- before the next sweep still outlives its window. The hash also remembers blocks (which make
+-- the next one longer) for the longest block.
+local refresh_all = false
 local function commit()
   if #writes > 0 then redis.call('HSET', state, unpack(writes)) end
-  local key_ttl = ttl + width(ttl)
   if refresh_all or #writes > 0 and not swept_at then
-    local state_ttl = key_ttl
-    if blocks > 0 then state_ttl = math.max(key_ttl, blocked_until + LONGEST_BLOCK - now) end
+    local state_ttl = ttl + width(ttl)
+    if blocks > 0 then state_ttl = math.max(state_ttl, blocked_until + LONGEST_BLOCK - now) end
     redis.call('PEXPIRE', state, state_ttl)
   end
-  if refresh_all or recipients_created then redis.call('PEXPIRE', recipients, key_ttl) end
 end
 
 local function enforced(i) return string.sub(modes, i, i) == 'E' end
 
--- Hands back the recipient entry a check moved to `at`: back to `previous`, or removed when the
--- check added it (previous 0); left alone if a later message has moved it on since.
-local function hand_back(at, previous)
-  if tonumber(redis.call('ZSCORE', recipients, recipient)) ~= at then return end
-  if previous > 0 then
-    redis.call('ZADD', recipients, previous, recipient)
-  else
-    redis.call('ZREM', recipients, recipient)
-  end
-end
 
 local function live_strikes(window)
   local times = {}
@@ -242,7 +241,7 @@ if op == 'status' then
   local strikes = 0
   if STRIKE_LIMIT > 0 then strikes = #live_strikes(STRIKE_WINDOW) end
   local reply = {strikes, math.max(blocked_until - now, 0), blocks}
-  for k = 1, #rates do reply[#reply + 1] = advance(k) end
+  for k, rate in ipairs(rates) do reply[#reply + 1] = advance(rings[k], rate[3]) end
   return reply
 end
 
@@ -259,7 +258,7 @@ if op == 'strike' then
     -- Hand back what the sender check admitted for a message rejected by another rule.
     for k, rate in ipairs(rates) do
       if stored[2 + k] then
-        ring_add(k, at, -1)
+        ring_add(rings[k], rate[3], at, -1)
         write(rate[4], dump_ring(rings[k]))
       end
     end
@@ -268,7 +267,19 @@ if op == 'strike' then
       remove(buckets, at, repeat_window)
       if #buckets == 0 then redis.call('HDEL', state, repeat_field) else write(repeat_field, cmsgpack.pack(buckets)) end
     end
-    if recipient ~= '' then hand_back(at, tonumber(ARGV[7])) end
+    if checks_fanout and stored[fanout_at + 1] == ARGV[6] then
+      -- The recipient back to their time before the check (or gone, if the check added them),
+      -- unless a later message has moved them on since.
+      local ring, previous = load_ring(stored[fanout_at]), tonumber(ARGV[7])
+      ring_add(ring, FANOUT_WIDTH, at, -1)
+      if previous > 0 then
+        write(recipient_field, ARGV[7])
+        if counts(previous, FANOUT_WIDTH) then ring_add(ring, FANOUT_WIDTH, previous, 1) end
+      else
+        redis.call('HDEL', state, recipient_field)
+      end
+      write(FANOUT_FIELD, dump_ring(ring))
+    end
   end
   if in_block then
     commit()
@@ -296,8 +307,8 @@ if first then
 end
 
 for k, rate in ipairs(rates) do
-  local sum = advance(k)
-  if sum >= rate[1] then note(1, {5002, ring_retry(k, rate[1], sum), rate[1], rate[2]}) end
+  local sum = advance(rings[k], rate[3])
+  if sum >= rate[1] then note(1, {5002, ring_retry(rings[k], rate[3], rate[1], sum), rate[1], rate[2]}) end
 end
 
 -- Entries that left their window are swept, and TTLs refreshed, once per sweep interval (a
@@ -312,7 +323,8 @@ if sweep then
   -- write (windows of an older rate configuration, an older version's layout). Once per sweep
   -- interval; a sender holds at most as many fingerprints as the rate windows admitted.
   local oldest = math.floor(now / width(repeat_window)) - SUB
-  local kept = {b = true, mt = true, [repeat_field] = true}
+  local kept = {b = true, mt = true, [repeat_field] = true, [recipient_field] = true}
+  if FANOUT_LIMIT > 0 then kept[FANOUT_FIELD] = true end
   for _, rate in ipairs(rates) do kept[rate[4]] = true end
   local all, stale = redis.call('HGETALL', state), {}
   for i = 1, #all, 2 do
@@ -321,6 +333,8 @@ if sweep then
     elseif string.byte(field, 1) == 114 and #field == 9 then -- 'r' and a fingerprint
       local buckets = cmsgpack.unpack(all[i + 1])
       if #buckets == 0 or buckets[#buckets - 1] < oldest then stale[#stale + 1] = field end
+    elseif string.byte(field, 1) == 116 and #field == 9 and FANOUT_LIMIT > 0 then -- 't' and a recipient
+      if not counts(tonumber(all[i + 1]), FANOUT_WIDTH) then stale[#stale + 1] = field end
     else
       stale[#stale + 1] = field
     end
@@ -341,27 +355,26 @@ if checks_repeat and worth_checking(2) then
   end
 end
 
-local recipient_known, recipient_seen, distinct = true, 0, -1
+-- Fanout: the recipient's last time is a field of the hash, and the ring counts recipients by
+-- the bucket of their last time, so a known recipient moves within it and a new one adds one.
+local fanout_ring, recipient_known, recipient_seen = nil, false, 0
 if checks_fanout and worth_checking(3) then
-  local horizon = now - fanout_window
-  if sweep then redis.call('ZREMRANGEBYSCORE', recipients, '-inf', horizon) end
-  local seen = redis.call('ZSCORE', recipients, recipient)
-  recipient_known = seen ~= false and tonumber(seen) > horizon
-  if recipient_known then recipient_seen = tonumber(seen) end
-  if not recipient_known then
-    distinct = redis.call('ZCOUNT', recipients, '(' .. string.format('%d', horizon), '+inf')
-    if distinct >= fanout_limit then
-      local oldest = redis.call('ZRANGEBYSCORE', recipients, '(' .. string.format('%d', horizon), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      note(3, {5005, tonumber(oldest[2]) + fanout_window - now, fanout_limit, fanout_window})
-    end
+  fanout_ring = load_ring(stored[fanout_at])
+  local distinct = advance(fanout_ring, FANOUT_WIDTH)
+  local seen = tonumber(stored[fanout_at + 1])
+  recipient_known = seen ~= nil and counts(seen, FANOUT_WIDTH)
+  if recipient_known then
+    recipient_seen = seen
+  elseif distinct >= fanout_limit then
+    note(3, {5005, ring_retry(fanout_ring, FANOUT_WIDTH, fanout_limit, distinct), fanout_limit, fanout_window})
   end
 end
 
 -- Standalone Redis: the content's distinct senders, once the sender's own rules admitted the
 -- message (a rejected message is not a copy of the content, and records nothing there).
 local campaign_limit = CAMPAIGN_LIMIT
-if KEYS[3] and campaign_limit > 0 and not first then
-  local rejected, over, retry = check_campaign(KEYS[3], ARGV[2], campaign_limit, CAMPAIGN_WINDOW_TEXT, enforced(5), ARGV[5])
+if KEYS[2] and campaign_limit > 0 and not first then
+  local rejected, over, retry = check_campaign(KEYS[2], ARGV[2], campaign_limit, CAMPAIGN_WINDOW_TEXT, enforced(5), ARGV[5])
   if rejected == 1 or over == 1 then note(5, {5004, retry, campaign_limit, CAMPAIGN_WINDOW}) end
 end
 
@@ -382,7 +395,7 @@ end
 
 -- Admitted: record the message's quota.
 for k, rate in ipairs(rates) do
-  ring_add(k, now, 1)
+  ring_add(rings[k], rate[3], now, 1)
   write(rate[4], dump_ring(rings[k]))
 end
 local repeat_recorded = 0
@@ -392,19 +405,15 @@ if repeat_buckets then
   repeat_recorded = 1
 end
 local recipient_recorded = 0
-if checks_fanout then
-  redis.call('ZADD', recipients, ARGV[2], recipient)
-  recipient_recorded = 2
-  if not recipient_known then
-    recipient_recorded = 1
-    -- No recipient inside the window: the set may have just been created and needs a TTL.
-    recipients_created = distinct == 0
-    -- Over the limit only in shadow (enforced, a new recipient is only admitted under it):
-    -- keep the most recent `limit` recipients in the window.
-    if distinct >= fanout_limit then
-      redis.call('ZPOPMIN', recipients, distinct + 1 - fanout_limit)
-    end
+if fanout_ring then
+  recipient_recorded = 1
+  if recipient_known then
+    ring_add(fanout_ring, FANOUT_WIDTH, recipient_seen, -1)
+    recipient_recorded = 2
   end
+  ring_add(fanout_ring, FANOUT_WIDTH, now, 1)
+  write(FANOUT_FIELD, dump_ring(fanout_ring))
+  write(recipient_field, ARGV[2])
 end
 commit()
 return with_shadow({0, now, repeat_recorded, recipient_recorded, recipient_seen})

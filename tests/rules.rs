@@ -271,7 +271,10 @@ async fn writing_to_more_than_k_recipients_is_rejected_with_5005(backend: Backen
             .await;
         assert!(reply.is_allow(), "fanout is one-to-one only");
     }
+    // Recipients count like messages in a window: the oldest sub-bucket (a minute) in full.
     app.advance(Duration::from_secs(601));
+    assert_eq!(app.single("alice", "r4", "hi r4").await.err_code(), 5005);
+    app.advance(Duration::from_secs(60));
     assert!(
         app.single("alice", "r4", "the window passed")
             .await

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::shards::{KeyMap, LastSeen, Shards};
-use super::window::SlidingCounter;
+use super::window::{SlidingCounter, counts};
 use super::{
     CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Recorded, Reservation, SenderCheck,
     SenderKey, SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
@@ -30,8 +30,10 @@ struct SenderState {
     /// One counter per configured rate window, in `policy.rate` order.
     windows: Vec<SlidingCounter>,
     repeats: KeyMap<Fingerprint, SlidingCounter>,
-    /// Recipient → when last written to (admitted).
+    /// Recipient → when last written to (admitted), while that time still counts.
     recipients: KeyMap<RecipientKey, u64>,
+    /// The recipients' last-write times, bucketed like a rate window: the fanout count.
+    fanout: SlidingCounter,
     strikes: VecDeque<u64>,
     blocked_until: u64,
     block_length_ms: u64,
@@ -86,13 +88,14 @@ impl MemoryStore {
                 found.note(Rule::Repeat, limit, retry);
             }
             if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
-                let horizon = now.saturating_sub(limit.window_ms());
-                state.recipients.retain(|_, &mut seen| seen > horizon);
-                if !state.recipients.contains_key(&to)
-                    && state.recipients.len() as u64 >= limit.count()
-                {
-                    let oldest = state.recipients.values().min().copied().unwrap_or(now);
-                    found.note(Rule::Fanout, limit, oldest + limit.window_ms() - now);
+                let window = limit.window_ms();
+                state
+                    .recipients
+                    .retain(|_, &mut seen| counts(seen, now, window));
+                let distinct = state.fanout.count(now, window);
+                if !state.recipients.contains_key(&to) && distinct >= limit.count() {
+                    let retry = state.fanout.retry_after(now, window, limit.count());
+                    found.note(Rule::Fanout, limit, retry);
                 }
             }
             match found.enforced {
@@ -118,7 +121,7 @@ impl MemoryStore {
         self.senders.with(request.sender.0, |state| {
             state.touch(policy, now);
             if let Some(reservation) = &request.release {
-                state.release(policy, reservation);
+                state.release(policy, reservation, now);
             }
             if state.blocked_until > now {
                 return StrikeOutcome {
@@ -312,22 +315,20 @@ impl SenderState {
         }
         let mut recipient = None;
         if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
-            let previous = self.recipients.insert(to, now);
-            recipient = Some((
-                to,
-                previous.map_or(Recorded::New, |previous_ms| Recorded::Refreshed {
-                    previous_ms,
-                }),
-            ));
-            // Over the limit only in shadow: keep the most recent `limit` recipients.
-            while self.recipients.len() as u64 > limit.count() {
-                let oldest = self
-                    .recipients
-                    .iter()
-                    .min_by_key(|&(_, &t)| t)
-                    .map(|(k, _)| *k);
-                oldest.map(|k| self.recipients.remove(&k));
+            // A known recipient's time moves from its old bucket to now; a new one adds one.
+            let window = limit.window_ms();
+            let previous = self
+                .recipients
+                .insert(to, now)
+                .filter(|&seen| counts(seen, now, window));
+            if let Some(seen) = previous {
+                self.fanout.remove(seen, window, 1);
             }
+            self.fanout.add(now, window, 1);
+            let recorded = previous.map_or(Recorded::New, |previous_ms| Recorded::Refreshed {
+                previous_ms,
+            });
+            recipient = Some((to, recorded));
         }
         Reservation {
             at_ms: now,
@@ -336,7 +337,7 @@ impl SenderState {
         }
     }
 
-    fn release(&mut self, policy: &Policy, reservation: &Reservation) {
+    fn release(&mut self, policy: &Policy, reservation: &Reservation, now: u64) {
         let at = reservation.at_ms;
         for (limit, counter) in policy.rate.iter().zip(&mut self.windows) {
             counter.remove(at, limit.window_ms(), 1);
@@ -346,13 +347,22 @@ impl SenderState {
         {
             counter.remove(at, limit.window_ms(), 1);
         }
-        if let Some((to, recorded)) = reservation.recipient
+        if let (Some(limit), Some((to, recorded))) = (policy.fanout, reservation.recipient)
             && self.recipients.get(&to) == Some(&at)
         {
+            let window = limit.window_ms();
+            self.fanout.remove(at, window, 1);
             match recorded {
-                Recorded::New => self.recipients.remove(&to),
-                Recorded::Refreshed { previous_ms } => self.recipients.insert(to, previous_ms),
-            };
+                Recorded::New => {
+                    self.recipients.remove(&to);
+                }
+                Recorded::Refreshed { previous_ms } => {
+                    self.recipients.insert(to, previous_ms);
+                    if counts(previous_ms, now, window) {
+                        self.fanout.add(previous_ms, window, 1);
+                    }
+                }
+            }
         }
     }
 

@@ -16,6 +16,13 @@ pub fn bucket_width(window_ms: u64) -> u64 {
     window_ms.div_ceil(SUB_BUCKETS).max(1)
 }
 
+/// Whether an event at `at_ms` still counts in a window of `window_ms` at `now_ms`: its bucket
+/// overlaps the window (the oldest bucket counts in full).
+pub fn counts(at_ms: u64, now_ms: u64, window_ms: u64) -> bool {
+    let width = bucket_width(window_ms);
+    at_ms / width >= (now_ms / width).saturating_sub(SUB_BUCKETS)
+}
+
 /// Counts events in sub-buckets; a few pairs of memory, oldest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SlidingCounter {
@@ -49,12 +56,15 @@ impl SlidingCounter {
         0
     }
 
-    /// Records `n` events at `now_ms`.
-    pub fn add(&mut self, now_ms: u64, window_ms: u64, n: u32) {
-        let index = now_ms / bucket_width(window_ms);
-        match self.buckets.last_mut() {
-            Some((last, count)) if *last == index => *count = count.saturating_add(n),
-            _ => self.buckets.push((index, n)),
+    /// Records `n` events at `at_ms` (usually now; a restored earlier time goes in its place).
+    pub fn add(&mut self, at_ms: u64, window_ms: u64, n: u32) {
+        let index = at_ms / bucket_width(window_ms);
+        match self.buckets.iter().rposition(|&(i, _)| i <= index) {
+            Some(p) if self.buckets[p].0 == index => {
+                self.buckets[p].1 = self.buckets[p].1.saturating_add(n);
+            }
+            Some(p) => self.buckets.insert(p + 1, (index, n)),
+            None => self.buckets.insert(0, (index, n)),
         }
     }
 

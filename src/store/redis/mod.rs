@@ -297,9 +297,7 @@ impl RedisStore {
         release_at_ms: u64,
     ) -> ScriptInvocation<'_> {
         let mut invocation = self.sender_script.prepare_invoke();
-        for key in keys::sender_keys(&self.prefix, sender) {
-            invocation.key(key);
-        }
+        invocation.key(keys::sender_key(&self.prefix, sender));
         invocation
             .arg(op)
             .arg(now_ms)

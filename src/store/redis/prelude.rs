@@ -55,6 +55,8 @@ pub fn sender_prelude(policy: &Policy) -> String {
     constant("REPEAT_WINDOW", repeat_window.to_string());
     constant("FANOUT_LIMIT", fanout_limit.to_string());
     constant("FANOUT_WINDOW", fanout_window.to_string());
+    constant("FANOUT_WIDTH", bucket_width(fanout_window).to_string());
+    constant("FANOUT_FIELD", format!("'T{fanout_window}'"));
     constant("CAMPAIGN_LIMIT", campaign_limit.to_string());
     constant("CAMPAIGN_WINDOW", campaign_window.to_string());
     constant("CAMPAIGN_WINDOW_TEXT", format!("'{campaign_window}'"));
