@@ -4,9 +4,6 @@
 //! call, it counts the commands Redis saw per call (`INFO commandstats`): a pool that PINGs on
 //! every checkout doubles the round trips.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use redis::Script;
 
@@ -16,53 +13,16 @@ const CAMPAIGN: &str = concat!(
     include_str!("../lua/campaign.lua")
 );
 
-struct Server(Child, u16);
+// The test suite's real-server helper (free port, retries, cleanup), shared rather than copied.
+#[allow(dead_code)]
+#[path = "../tests/support/redis.rs"]
+mod redis_server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (scripts/test installs it)");
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Server(child, port);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("redis-server did not start");
-}
+use redis_server::RedisServer;
 
 /// Commands Redis received from clients per script call since the last reset.
-fn commands_per_call(port: u16, calls: u64) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "INFO", "commandstats"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+fn commands_per_call(server: &RedisServer, calls: u64) -> String {
+    let text = server.cli(&["INFO", "commandstats"]);
     let count = |name: &str| -> u64 {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
@@ -74,13 +34,6 @@ fn commands_per_call(port: u16, calls: u64) -> String {
         count("evalsha") as f64 / calls as f64,
         count("ping") as f64 / calls as f64
     )
-}
-
-fn reset(port: u16) {
-    Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "CONFIG", "RESETSTAT"])
-        .output()
-        .unwrap();
 }
 
 fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
@@ -96,8 +49,8 @@ fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
 }
 
 fn connections(c: &mut Criterion) {
-    let server = start_redis();
-    let port = server.1;
+    let server = RedisServer::start();
+    let port = server.port;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let url = format!("redis://127.0.0.1:{port}");
     let script = Script::new(CAMPAIGN);
@@ -114,7 +67,7 @@ fn connections(c: &mut Criterion) {
             .await
             .unwrap()
     });
-    reset(port);
+    server.cli(&["CONFIG", "RESETSTAT"]);
     let mut calls = 0;
     group.bench_function("multiplexed", |b| {
         b.to_async(&runtime).iter(|| {
@@ -130,7 +83,10 @@ fn connections(c: &mut Criterion) {
             }
         })
     });
-    println!("multiplexed: per call {}", commands_per_call(port, calls));
+    println!(
+        "multiplexed: per call {}",
+        commands_per_call(&server, calls)
+    );
 
     let pool = deadpool_redis::Config::from_url(url.as_str())
         .create_pool(Some(deadpool_redis::Runtime::Tokio1))
@@ -141,7 +97,7 @@ fn connections(c: &mut Criterion) {
             .await
             .unwrap()
     });
-    reset(port);
+    server.cli(&["CONFIG", "RESETSTAT"]);
     let mut calls = 0;
     group.bench_function("deadpool", |b| {
         b.to_async(&runtime).iter(|| {
@@ -158,7 +114,7 @@ fn connections(c: &mut Criterion) {
             }
         })
     });
-    println!("deadpool: per call {}", commands_per_call(port, calls));
+    println!("deadpool: per call {}", commands_per_call(&server, calls));
     group.finish();
 }
 
