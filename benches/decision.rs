@@ -2,16 +2,14 @@
 //! decision on the embedded store. Compare runs by ratio; this machine's timings are noisy.
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use floodgate::clock::{Clock, ManualClock};
 use floodgate::config::Config;
 use floodgate::engine::burst::BurstLimiter;
 use floodgate::engine::{Chat, Engine, Message, content, fingerprint};
-use floodgate::metrics::Metrics;
 use floodgate::policy::Limit;
-use floodgate::store::{MemoryStore, SenderKey, Store};
+use floodgate::store::SenderKey;
 
 fn text(kind: &str, chars: usize) -> String {
     let pattern = match kind {
@@ -82,21 +80,8 @@ fn decision(c: &mut Criterion) {
         .build()
         .unwrap();
     let config = Config::for_tests();
-    let policy = Arc::new(config.policy.clone());
-    let store = Store::Memory(Arc::new(MemoryStore::new(
-        policy.clone(),
-        config.local_max_senders,
-    )));
     let clock = ManualClock::default();
-    let metrics = Metrics::new(&[], &[]);
-    let engine = Engine::new(
-        &config,
-        policy,
-        store,
-        None,
-        Clock::Manual(clock.clone()),
-        metrics,
-    );
+    let (engine, _) = Engine::embedded(&config, Clock::Manual(clock.clone()));
     let senders: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
     let content = serde_json::json!({ "content": text("mixed", 100) }).to_string();
     let mut i = 0;

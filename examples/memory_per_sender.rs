@@ -1,14 +1,11 @@
 //! Measures the resident memory the embedded store and burst limiter hold per active sender:
 //! `cargo run --release --example memory_per_sender [senders]`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use floodgate::clock::{Clock, ManualClock};
 use floodgate::config::Config;
 use floodgate::engine::{Chat, Engine, Message};
-use floodgate::metrics::Metrics;
-use floodgate::store::{MemoryStore, Store};
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -27,17 +24,8 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(200_000);
     let config = Config::for_tests();
-    let policy = Arc::new(config.policy.clone());
-    let memory = Arc::new(MemoryStore::new(policy.clone(), config.local_max_senders));
     let clock = ManualClock::default();
-    let engine = Engine::new(
-        &config,
-        policy,
-        Store::Memory(memory.clone()),
-        None,
-        Clock::Manual(clock.clone()),
-        Metrics::new(&[], &[]),
-    );
+    let (engine, memory) = Engine::embedded(&config, Clock::Manual(clock.clone()));
     let before = resident_bytes();
     for i in 0..senders {
         let send_id = format!("user-{i:08}");

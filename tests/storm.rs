@@ -3,14 +3,11 @@
 //! `FLOODGATE_LOCAL_MAX_SENDERS`, so resident memory stays bounded however many IDs arrive.
 //! Alone in its binary, so the resident-memory figures are this test's own.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use floodgate::clock::{Clock, ManualClock};
 use floodgate::config::Config;
 use floodgate::engine::{Chat, Engine, Message};
-use floodgate::metrics::Metrics;
-use floodgate::store::{MemoryStore, Store};
 
 const SENDERS: usize = 1_000_000;
 const CAP: &str = "50000";
@@ -27,17 +24,8 @@ fn resident_mib() -> u64 {
 #[tokio::test]
 async fn a_million_distinct_senders_stay_within_the_memory_cap() {
     let config = Config::from_vars([("FLOODGATE_LOCAL_MAX_SENDERS", CAP)]).unwrap();
-    let policy = Arc::new(config.policy.clone());
-    let memory = Arc::new(MemoryStore::new(policy.clone(), config.local_max_senders));
     let clock = ManualClock::default();
-    let engine = Engine::new(
-        &config,
-        policy,
-        Store::Memory(memory.clone()),
-        None,
-        Clock::Manual(clock.clone()),
-        Metrics::new(&[], &[]),
-    );
+    let (engine, memory) = Engine::embedded(&config, Clock::Manual(clock.clone()));
     let before = resident_mib();
     let mut peak = before;
     for i in 0..SENDERS {

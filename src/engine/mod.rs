@@ -20,8 +20,8 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    CampaignCheck, RecipientKey, SenderCheck, SenderKey, SenderOutcome, SenderStatus, Store,
-    StoreError, StrikeOutcome, StrikeRequest,
+    CampaignCheck, MemoryStore, RecipientKey, SenderCheck, SenderKey, SenderOutcome, SenderStatus,
+    Store, StoreError, StrikeOutcome, StrikeRequest,
 };
 use breaker::Breaker;
 use burst::BurstLimiter;
@@ -102,6 +102,16 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine on an embedded store of its own, without Redis or metrics series: for
+    /// benchmarks and memory measurements. The store is returned too, to look inside it.
+    pub fn embedded(config: &Config, clock: Clock) -> (Engine, Arc<MemoryStore>) {
+        let policy = Arc::new(config.policy.clone());
+        let memory = Arc::new(MemoryStore::new(policy.clone(), config.local_max_senders));
+        let store = Store::Memory(memory.clone());
+        let engine = Engine::new(config, policy, store, None, clock, Metrics::new(&[], &[]));
+        (engine, memory)
+    }
+
     pub fn new(
         config: &Config,
         policy: Arc<Policy>,
