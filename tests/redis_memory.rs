@@ -56,7 +56,10 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
                 fingerprint: Some(Fingerprint(s * 1000 + m)),
                 recipient: Some(RecipientKey(m)),
             };
-            let outcome = store.check_sender(&check).await.expect("store answers");
+            let outcome = store
+                .check_message(&check, None)
+                .await
+                .expect("store answers");
             assert_eq!(
                 matches!(outcome, SenderOutcome::Admitted { .. }),
                 m < 30,
@@ -78,7 +81,10 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
             fingerprint: Some(Fingerprint(s)),
             recipient: Some(RecipientKey(1)),
         };
-        store.check_sender(&check).await.expect("store answers");
+        store
+            .check_message(&check, None)
+            .await
+            .expect("store answers");
     }
     let per_quiet = (used_memory(&redis) - quiet_before) as f64 / SENDERS as f64;
     println!("redis bytes per sender after one message: {per_quiet:.0}");

@@ -235,23 +235,6 @@ impl Store {
         }
     }
 
-    pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
-        match self {
-            Store::Memory(store) => Ok(store.check_sender(check)),
-            Store::Redis(store) => store.check_sender(check).await,
-        }
-    }
-
-    pub async fn check_campaign(
-        &self,
-        check: &CampaignCheck,
-    ) -> Result<CampaignOutcome, StoreError> {
-        match self {
-            Store::Memory(store) => Ok(store.check_campaign(check)),
-            Store::Redis(store) => store.check_campaign(check).await,
-        }
-    }
-
     pub async fn strike(&self, request: &StrikeRequest) -> Result<StrikeOutcome, StoreError> {
         match self {
             Store::Memory(store) => Ok(store.strike(request)),

@@ -127,10 +127,6 @@ impl RedisStore {
         }
     }
 
-    pub async fn check_sender(&self, check: &SenderCheck) -> Result<SenderOutcome, StoreError> {
-        self.check_in_one_call(check, None).await
-    }
-
     /// See [`Store::check_message`](super::Store::check_message): one script call on
     /// standalone Redis; on a cluster, where the fingerprint's key lives on another slot, the
     /// campaign script after the sender script admitted the message.
