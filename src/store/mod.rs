@@ -5,7 +5,7 @@
 //! recording the message's quota or a strike, so only admitted messages consume quota.
 //! Standalone Redis does it in one Lua script call. A Redis Cluster cannot (the sender's and
 //! the content's keys live on different hash slots) and the embedded store keeps them in
-//! separate maps: they decide in steps ([`campaign_after_sender`]), each step atomic on its own
+//! separate maps: they decide in steps (`campaign_after_sender`), each step atomic on its own
 //! state, a campaign rejection handing the sender's quota back with its strike. Over-limit is a
 //! value ([`Violation`]), never an error: a [`StoreError`] means the store could not answer.
 
