@@ -207,7 +207,6 @@ end
 
 local function enforced(i) return string.sub(modes, i, i) == 'E' end
 
-
 local function live_strikes(window)
   local times = {}
   for i = 4, #block do

@@ -187,7 +187,10 @@ impl RedisStore {
                 shadow,
             })
         } else {
-            let mut violation = violation(&reply[1..5]).ok_or_else(|| malformed(&reply))?;
+            let mut violation = reply
+                .get(1..5)
+                .and_then(violation)
+                .ok_or_else(|| malformed(&reply))?;
             violation.started_block = started_block(field(5)?);
             let shadow = violations(&reply, 6)?;
             Ok(SenderOutcome::Rejected { violation, shadow })
