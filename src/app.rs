@@ -119,6 +119,14 @@ impl Application {
         };
 
         tokio::spawn(maintain(self.state.engine.clone(), stopped.clone()));
+        let engine = self.state.engine.clone();
+        let mut follower_stopped = stopped.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = engine.follow_unblocks() => {}
+                _ = follower_stopped.wait_for(|&stop| stop) => {}
+            }
+        });
 
         let webhook = http::server::serve(
             self.webhook,

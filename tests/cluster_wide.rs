@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::nginx::Nginx;
 use support::replica::Replica;
-use support::{Backend, GROUP, Reply, SINGLE, SharedStore, single_body};
+use support::{Backend, GROUP, Reply, SINGLE, SharedStore, TestApp, single_body};
 use tokio::task::JoinSet;
 
 struct Cluster {
@@ -264,7 +264,7 @@ async fn a_block_started_on_one_replica_holds_on_all_and_any_replica_lifts_it() 
         .await
         .unwrap();
     assert_eq!(lifted, json!({"sendID": "mentioner", "unblocked": true}));
-    // Replicas that saw the block trust their short cache of it for at most a second.
+    // Replicas that remember the block forget it on the lift's notice.
     for webhook in [&a, &b, &c] {
         let deadline = Instant::now() + Duration::from_secs(10);
         while group_message(client, webhook, &[]).await != 0 {
@@ -276,4 +276,59 @@ async fn a_block_started_on_one_replica_holds_on_all_and_any_replica_lifts_it() 
         }
     }
     cluster.assert_no_store_errors().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lift_reaches_a_replica_that_remembers_the_block_at_once() {
+    a_lift_reaches_a_replica_that_remembers_the_block(Backend::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_redis_cluster_a_lift_reaches_a_replica_that_remembers_the_block_at_once() {
+    a_lift_reaches_a_replica_that_remembers_the_block(Backend::Cluster).await;
+}
+
+/// A blocked sender costs a replica that knows the block no store call, and a lift through
+/// another replica still reaches it at once: both clocks stand still, so no expiry can end
+/// the remembered block — only the lift's notice.
+async fn a_lift_reaches_a_replica_that_remembers_the_block(backend: Backend) {
+    let vars = [
+        ("FLOODGATE_MENTION_LIMIT", "1"),
+        ("FLOODGATE_STRIKES", "1/1h"),
+        ("FLOODGATE_BLOCK_FOR", "1h"),
+    ];
+    let (a, b) = TestApp::pair(backend, &vars).await;
+    // Pub/Sub keeps nothing for a subscriber that comes later: both must follow first.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.store.subscribers() < 2 {
+        assert!(Instant::now() < deadline, "the replicas never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    assert_eq!(
+        a.group("spammer", "g", "hi", &["x", "y"]).await.err_code(),
+        5007
+    );
+    assert_eq!(a.group("spammer", "g", "hi", &[]).await.err_code(), 5006);
+    assert_eq!(b.group("spammer", "g", "hi", &[]).await.err_code(), 5006);
+    let calls = a.store.script_calls();
+    for _ in 0..3 {
+        assert_eq!(b.group("spammer", "g", "hi", &[]).await.err_code(), 5006);
+    }
+    assert_eq!(
+        a.store.script_calls(),
+        calls,
+        "a replica that knows the block asks no store"
+    );
+
+    assert_eq!(
+        a.unblock("spammer").await,
+        json!({"sendID": "spammer", "unblocked": true})
+    );
+    assert!(a.group("spammer", "g", "hi", &[]).await.is_allow());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !b.group("spammer", "g", "hi", &[]).await.is_allow() {
+        assert!(Instant::now() < deadline, "b still blocks after the lift");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

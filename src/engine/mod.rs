@@ -4,6 +4,7 @@
 //! the cluster-wide ones go to the [`Store`] as one check of the whole message (the sender's
 //! rules, then the content's campaign rule), which records only what it admits.
 
+mod blocks;
 mod breaker;
 pub mod burst;
 pub mod content;
@@ -23,8 +24,12 @@ use crate::store::{
     CampaignCheck, MemoryStore, RecipientKey, SenderCheck, SenderKey, SenderOutcome, SenderStatus,
     Store, StoreError, StrikeOutcome, StrikeRequest,
 };
+use blocks::KnownBlocks;
 use breaker::Breaker;
 use burst::BurstLimiter;
+
+/// A pause before subscribing to the unblock notices again, after a failure or a loss.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
 /// `msgFrom` of system and REST messages (OPENIM.md §5).
 pub const SYSTEM_MSG_FROM: i32 = 200;
@@ -79,10 +84,6 @@ impl Decision {
     }
 }
 
-/// How long a replica trusts its memory of a block before asking the shared store again: the
-/// longest a block lifted through another replica's admin API keeps being enforced here.
-const BLOCK_CACHE_TTL: Duration = Duration::from_secs(1);
-
 pub struct Engine {
     policy: Arc<Policy>,
     store: Store,
@@ -95,9 +96,9 @@ pub struct Engine {
     exempt: HashSet<String>,
     check_system: bool,
     metrics: Metrics,
-    /// Senders known to be blocked (until, and the violation to answer): with a shared store,
-    /// a blocked sender's flood costs no store call at all.
-    known_blocked: Option<moka::sync::Cache<u128, (u64, Violation)>>,
+    /// Senders known to be blocked: with a shared store, a blocked sender's flood costs no
+    /// store call at all.
+    known_blocks: Option<KnownBlocks>,
     breaker: Breaker,
 }
 
@@ -120,14 +121,8 @@ impl Engine {
         clock: Clock,
         metrics: Metrics,
     ) -> Engine {
-        let known_blocked = store.is_shared().then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(BLOCK_CACHE_TTL)
-                .build()
-        });
         Engine {
-            known_blocked,
+            known_blocks: store.is_shared().then(KnownBlocks::new),
             breaker: Breaker::new(metrics.degraded.clone()),
             burst: policy
                 .burst
@@ -151,7 +146,11 @@ impl Engine {
         }
         let sender = SenderKey::of(message.send_id);
         let now_ms = self.clock.now_ms();
-        if let Some(violation) = self.known_block(sender, now_ms) {
+        if let Some(violation) = self
+            .known_blocks
+            .as_ref()
+            .and_then(|k| k.get(sender, now_ms))
+        {
             return Decision::reject(violation, shadow);
         }
         if let Some(burst) = &self.burst
@@ -175,6 +174,7 @@ impl Engine {
                 .decide_without_store(message, sender, now_ms, shadow)
                 .await;
         }
+        let lifts_seen = self.known_blocks.as_ref().map(KnownBlocks::lifts_seen);
         let shared = tokio::time::timeout(
             self.budget,
             self.decide_shared(&self.store, message, sender, now_ms, shadow.clone()),
@@ -183,7 +183,9 @@ impl Engine {
         let error = match shared {
             Ok(Ok(decision)) => {
                 self.breaker.record_success();
-                self.remember_block(sender, now_ms, &decision);
+                if let Some(seen) = lifts_seen {
+                    self.remember_block(sender, now_ms, &decision, seen);
+                }
                 return decision;
             }
             Ok(Err(error)) => error,
@@ -248,18 +250,15 @@ impl Engine {
         }
     }
 
-    fn known_block(&self, sender: SenderKey, now_ms: u64) -> Option<Violation> {
-        let (until, mut violation) = self.known_blocked.as_ref()?.get(&sender.0)?;
-        if until <= now_ms {
-            return None;
-        }
-        violation.retry_after = Duration::from_millis(until - now_ms);
-        Some(violation)
-    }
-
     /// Remembers a block the store reported (enforced blocks only: a shadow block rejects nothing).
-    fn remember_block(&self, sender: SenderKey, now_ms: u64, decision: &Decision) {
-        let (Some(cache), Verdict::Reject(violation)) = (&self.known_blocked, &decision.verdict)
+    fn remember_block(
+        &self,
+        sender: SenderKey,
+        now_ms: u64,
+        decision: &Decision,
+        seen: blocks::LiftsSeen,
+    ) {
+        let (Some(known), Verdict::Reject(violation)) = (&self.known_blocks, &decision.verdict)
         else {
             return;
         };
@@ -272,12 +271,8 @@ impl Engine {
             _ => None,
         };
         if let Some((remaining, limit)) = block {
-            let until = now_ms + remaining.as_millis() as u64;
             let limit = limit.or_else(|| Limit::new(1, remaining));
-            cache.insert(
-                sender.0,
-                (until, Violation::new(Rule::Blocked, limit, remaining)),
-            );
+            known.remember(sender, now_ms, remaining, limit, seen);
         }
     }
 
@@ -410,10 +405,46 @@ impl Engine {
     pub async fn lift_block(&self, send_id: &str) -> Result<bool, StoreError> {
         let now_ms = self.clock.now_ms();
         let sender = SenderKey::of(send_id);
-        if let Some(cache) = &self.known_blocked {
-            cache.invalidate(&sender.0);
+        if let Some(known) = &self.known_blocks {
+            known.forget(sender);
         }
         self.store.lift_block(sender, now_ms).await
+    }
+
+    /// Follows the lifts other replicas announce through the shared store, so that a block
+    /// lifted anywhere stops being enforced here at once (`blocks`); subscribes again whenever
+    /// the subscription is lost. Returns at once without a shared store.
+    pub async fn follow_unblocks(&self) {
+        let Some(known) = &self.known_blocks else {
+            return;
+        };
+        loop {
+            match self.store.unblock_notices().await {
+                Some(Ok(mut notices)) => {
+                    known.following();
+                    tracing::debug!("following the unblock notices");
+                    while let Some(sender) = notices.next().await {
+                        known.forget(sender);
+                    }
+                    known.not_following();
+                    tracing::warn!(
+                        "lost the unblock notices; known blocks are checked every second until they are back"
+                    );
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "cannot subscribe to the unblock notices yet");
+                }
+                None => return,
+            }
+            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+        }
+    }
+
+    /// Whether lifts announced by other replicas reach this one right now.
+    pub fn follows_unblocks(&self) -> bool {
+        self.known_blocks
+            .as_ref()
+            .is_some_and(KnownBlocks::is_following)
     }
 
     /// Periodic housekeeping: forget idle senders; returns the senders the burst limiter holds.

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::redis::RedisStore;
+pub use self::redis::{RedisStore, UnblockNotices};
 pub use memory::MemoryStore;
 
 use crate::policy::{Limit, Mode, Rule, Violation};
@@ -254,6 +254,15 @@ impl Store {
         match self {
             Store::Memory(store) => store.sweep(now_ms),
             Store::Redis(_) => {}
+        }
+    }
+
+    /// Lifts announced by any replica sharing the store (`None`: no other replica shares it).
+    /// Each subscription lasts until it is lost; ask again then.
+    pub async fn unblock_notices(&self) -> Option<Result<UnblockNotices, StoreError>> {
+        match self {
+            Store::Memory(_) => None,
+            Store::Redis(store) => Some(store.unblock_notices().await),
         }
     }
 

@@ -69,6 +69,37 @@ impl SharedStore {
     }
 }
 
+impl SharedStore {
+    /// Runs a redis-cli command on every Redis node; their outputs.
+    pub fn cli_each(&self, args: &[&str]) -> Vec<String> {
+        match self {
+            SharedStore::None => Vec::new(),
+            SharedStore::Redis(server) => vec![server.cli(args)],
+            SharedStore::Cluster(cluster) => cluster.nodes.iter().map(|n| n.cli(args)).collect(),
+        }
+    }
+
+    /// Connections subscribed to a channel (replicas following the unblock notices), over
+    /// every node.
+    pub fn subscribers(&self) -> usize {
+        self.cli_each(&["CLIENT", "LIST", "TYPE", "pubsub"])
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter(|line| line.contains(" sub=1 "))
+            .count()
+    }
+
+    /// Script calls the store has served, summed over its nodes (`INFO commandstats`).
+    pub fn script_calls(&self) -> u64 {
+        self.cli_each(&["INFO", "commandstats"])
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+            .map(|rest| rest.split(',').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    }
+}
+
 pub struct TestApp {
     pub store: SharedStore,
     pub webhook: String,
@@ -115,6 +146,20 @@ impl TestApp {
     /// Like [`with_vars`](Self::with_vars), on a store of `backend` started for this app.
     pub async fn on(backend: Backend, vars: &[(&str, &str)]) -> TestApp {
         let store = SharedStore::start(backend);
+        let config = TestApp::config(&store, vars);
+        TestApp::spawn(config, store).await
+    }
+
+    /// Two replicas on one store of `backend`: the same configuration and key prefix, a clock
+    /// each. The first owns the store.
+    pub async fn pair(backend: Backend, vars: &[(&str, &str)]) -> (TestApp, TestApp) {
+        let store = SharedStore::start(backend);
+        let config = TestApp::config(&store, vars);
+        let second = TestApp::spawn(config.clone(), SharedStore::None).await;
+        (TestApp::spawn(config, store).await, second)
+    }
+
+    fn config(store: &SharedStore, vars: &[(&str, &str)]) -> Config {
         let mut all: Vec<(String, String)> = [
             ("FLOODGATE_BURST", "off"),
             ("FLOODGATE_RATE_LIMITS", "off"),
@@ -126,8 +171,7 @@ impl TestApp {
         .collect();
         all.extend(store.vars());
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_vars(all).expect("test config is valid");
-        TestApp::spawn(config, store).await
+        Config::from_vars(all).expect("test config is valid")
     }
 
     pub async fn spawn(config: Config, store: SharedStore) -> TestApp {

@@ -5,12 +5,15 @@
 //! failover). On standalone Redis one call decides a whole message (`lua/sender.lua` with the
 //! campaign key); on a cluster the campaign script follows on the fingerprint's slot, only for a
 //! message the sender script admitted. Connections are the `redis` crate's multiplexed ones:
-//! cheap to clone, and concurrent calls are pipelined on one socket.
+//! cheap to clone, and concurrent calls are pipelined on one socket. A lift of a block is also
+//! announced to every replica (`notices`).
 
 mod keys;
+mod notices;
 mod prelude;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -51,7 +54,13 @@ pub struct RedisStore {
     prefix: String,
     policy: Arc<Policy>,
     timeout: Duration,
+    /// Where to subscribe to the unblock notices: the server, or each seed node of a cluster
+    /// (tried in turn from `next_notice_client`).
+    notice_clients: Vec<redis::Client>,
+    next_notice_client: AtomicUsize,
 }
+
+pub use notices::UnblockNotices;
 
 impl RedisStore {
     /// Connects to Redis (standalone: lazily, so a replica starts while Redis is still coming
@@ -65,6 +74,11 @@ impl RedisStore {
         // rediss:// needs a TLS crypto provider; installing it twice is harmless (Err ignored).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let urls: Vec<&str> = config.urls.iter().map(|u| u.expose()).collect();
+        let notice_clients = urls
+            .iter()
+            .map(|url| redis::Client::open(*url))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_error)?;
         // Connecting may take longer than one decision's budget; requests never wait for it.
         let connect_timeout = timeout.max(Duration::from_secs(1));
         let connection = if config.cluster {
@@ -99,7 +113,29 @@ impl RedisStore {
             prefix: prefix.to_string(),
             policy,
             timeout,
+            notice_clients,
+            next_notice_client: AtomicUsize::new(0),
         })
+    }
+
+    /// Subscribes to the unblock notices (on a cluster, to the next seed node that answers).
+    pub async fn unblock_notices(&self) -> Result<UnblockNotices, StoreError> {
+        let channel = notices::channel(&self.prefix);
+        let timeout = self.timeout.max(PROBE_TIMEOUT);
+        let mut last_error = StoreError::Other("no Redis URL to subscribe to".into());
+        for _ in 0..self.notice_clients.len() {
+            let i = self.next_notice_client.fetch_add(1, Ordering::Relaxed);
+            let client = &self.notice_clients[i % self.notice_clients.len()];
+            match UnblockNotices::subscribe(client, &channel, timeout).await {
+                Ok(notices) => {
+                    // Stay on the node that answered.
+                    self.next_notice_client.store(i, Ordering::Relaxed);
+                    return Ok(notices);
+                }
+                Err(error) => last_error = error,
+            }
+        }
+        Err(last_error)
     }
 
     pub fn is_cluster(&self) -> bool {
@@ -278,9 +314,28 @@ impl RedisStore {
         })
     }
 
+    /// Lifts the block, then announces the lift to every replica. An announcement that fails
+    /// is logged, not returned: the block is lifted, and replicas that missed the notice ask
+    /// again within `engine::blocks::TRUST_WHILE_FOLLOWING`.
     pub async fn lift_block(&self, sender: SenderKey, now_ms: u64) -> Result<bool, StoreError> {
         let invocation = self.sender_invocation("unblock", sender, now_ms, None, None, 0);
-        Ok(self.run_value::<i64>(&invocation).await? == 1)
+        let lifted = self.run_value::<i64>(&invocation).await? == 1;
+        let mut publish = redis::cmd("PUBLISH");
+        publish
+            .arg(notices::channel(&self.prefix))
+            .arg(notices::payload(sender));
+        let published = async {
+            match &self.connection {
+                Connection::Single(c) => publish.query_async::<i64>(&mut c.clone()).await,
+                Connection::Cluster(c) => publish.query_async::<i64>(&mut c.clone()).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, published).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "a lifted block was not announced"),
+            Err(_) => tracing::warn!("a lifted block was not announced: timed out"),
+        }
+        Ok(lifted)
     }
 
     /// A call of `lua/sender.lua` with its ARGV in the order its header documents; `recipient`
