@@ -21,15 +21,19 @@ local function check_campaign(key, now_text, limit, window_text, enforce, sender
     return 0, 0, 0
   end
   -- Stale senders only need sweeping when the set looks full: with fewer members than the
-  -- limit in total, fewer are inside the window, and the set stays bounded by the limit.
-  local distinct = redis.call('ZCARD', key)
+  -- limit in total, fewer are inside the window, and the set stays bounded by the limit. A full
+  -- set whose oldest member is inside the window has nothing to sweep (the usual rejection).
+  local distinct, oldest = redis.call('ZCARD', key), nil
   if distinct >= limit then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
-    distinct = redis.call('ZCARD', key)
+    oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if tonumber(oldest[2]) <= horizon then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
+      distinct = redis.call('ZCARD', key)
+      oldest = distinct >= limit and redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    end
   end
   local shadow, retry = 0, 0
   if distinct >= limit then
-    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     retry = tonumber(oldest[2]) + window - now
     if enforce then return 1, 0, retry end
     redis.call('ZPOPMIN', key, distinct - limit + 1)
