@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::{Duration, Instant};
+
 use support::redis::RedisServer;
 use support::{Backend, SharedStore, TestApp};
 
@@ -144,6 +146,19 @@ async fn decides_through(url: &str) -> TestApp {
     app
 }
 
+/// Waits until a replica follows the unblock notices on a Redis (`cli` runs redis-cli there,
+/// with whatever credentials it needs): the subscription uses the store's URL too.
+async fn wait_for_a_subscriber(cli: impl Fn(&[&str]) -> String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cli(&["CLIENT", "LIST", "TYPE", "pubsub"]).contains(" sub=1 ") {
+        assert!(
+            Instant::now() < deadline,
+            "no replica follows the unblock notices"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_password_in_the_url_is_used() {
     let redis = RedisServer::start_with(&["--requirepass", "s3cret-pass"]);
@@ -151,6 +166,10 @@ async fn a_password_in_the_url_is_used() {
     let app = decides_through(&url).await;
     let keys = redis.cli(&["-a", "s3cret-pass", "--no-auth-warning", "DBSIZE"]);
     assert_ne!(keys.trim(), "0", "state is in Redis");
+    wait_for_a_subscriber(|args| {
+        redis.cli(&[&["-a", "s3cret-pass", "--no-auth-warning"], args].concat())
+    })
+    .await;
     app.assert_store_healthy().await;
 }
 
@@ -205,6 +224,7 @@ async fn rediss_urls_speak_tls() {
         "0",
         "state is in Redis, reached over TLS"
     );
+    wait_for_a_subscriber(|args| redis.cli(args)).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
