@@ -130,7 +130,8 @@ impl KnownBlocks {
             });
     }
 
-    pub fn is_following(&self) -> bool {
+    #[cfg(test)]
+    fn is_following(&self) -> bool {
         self.epoch.load(Ordering::Acquire) % 2 == 1
     }
 }

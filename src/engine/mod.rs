@@ -405,10 +405,16 @@ impl Engine {
     pub async fn lift_block(&self, send_id: &str) -> Result<bool, StoreError> {
         let now_ms = self.clock.now_ms();
         let sender = SenderKey::of(send_id);
+        // Forgotten before and after: a decision in flight may read the block from the store
+        // until the lift lands there.
         if let Some(known) = &self.known_blocks {
             known.forget(sender);
         }
-        self.store.lift_block(sender, now_ms).await
+        let lifted = self.store.lift_block(sender, now_ms).await;
+        if let Some(known) = &self.known_blocks {
+            known.forget(sender);
+        }
+        lifted
     }
 
     /// Follows the lifts other replicas announce through the shared store, so that a block
@@ -438,13 +444,6 @@ impl Engine {
             }
             tokio::time::sleep(RESUBSCRIBE_AFTER).await;
         }
-    }
-
-    /// Whether lifts announced by other replicas reach this one right now.
-    pub fn follows_unblocks(&self) -> bool {
-        self.known_blocks
-            .as_ref()
-            .is_some_and(KnownBlocks::is_following)
     }
 
     /// Periodic housekeeping: forget idle senders; returns the senders the burst limiter holds.

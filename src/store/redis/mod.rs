@@ -55,7 +55,7 @@ pub struct RedisStore {
     policy: Arc<Policy>,
     timeout: Duration,
     /// Where to subscribe to the unblock notices: the server, or each seed node of a cluster
-    /// (tried in turn from `next_notice_client`).
+    /// (tried in turn, from `next_notice_client`).
     notice_clients: Vec<redis::Client>,
     next_notice_client: AtomicUsize,
 }
@@ -118,7 +118,8 @@ impl RedisStore {
         })
     }
 
-    /// Subscribes to the unblock notices (on a cluster, to the next seed node that answers).
+    /// Subscribes to the unblock notices. On a cluster, to the first seed node that answers,
+    /// starting after the one tried last: a lost subscription usually means its node went away.
     pub async fn unblock_notices(&self) -> Result<UnblockNotices, StoreError> {
         let channel = notices::channel(&self.prefix);
         let timeout = self.timeout.max(PROBE_TIMEOUT);
@@ -127,11 +128,7 @@ impl RedisStore {
             let i = self.next_notice_client.fetch_add(1, Ordering::Relaxed);
             let client = &self.notice_clients[i % self.notice_clients.len()];
             match UnblockNotices::subscribe(client, &channel, timeout).await {
-                Ok(notices) => {
-                    // Stay on the node that answered.
-                    self.next_notice_client.store(i, Ordering::Relaxed);
-                    return Ok(notices);
-                }
+                Ok(notices) => return Ok(notices),
                 Err(error) => last_error = error,
             }
         }
