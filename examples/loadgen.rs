@@ -5,6 +5,10 @@
 //! `loadgen URL SECONDS CONNECTIONS [RATE]`: without RATE, as fast as answers come (peak); with
 //! RATE requests/s in total, paced on an absolute schedule with latency counted from each
 //! request's scheduled time (so a stall is not hidden). Prints one JSON line.
+//!
+//! Pacing: a thread of its own hands out send times every ~100 µs, to the connections in turn. Sleeping on tokio's timer instead (1 ms ticks) sends the requests
+//! of a whole millisecond at once: the tail then measures how fast a burst drains, which grows
+//! with each request's CPU cost rather than with anything a steady stream would see.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +16,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 const SENDERS: u64 = 10_000;
 const FLOODERS: u64 = 20;
@@ -70,11 +75,28 @@ struct Tally {
     errors: u64,
 }
 
+/// Hands out one send time per 1/rate s until `until`, to each connection in turn, waking
+/// about every 100 µs.
+fn pace(rate: f64, until: Instant, connections: Vec<UnboundedSender<Instant>>) {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut next = Instant::now();
+    let mut turn = 0;
+    while next < until {
+        let now = Instant::now();
+        while next <= now && next < until {
+            let _ = connections[turn % connections.len()].send(next);
+            turn += 1;
+            next += interval;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
 async fn connection(
     authority: String,
     path: String,
     until: Instant,
-    interval: Option<Duration>,
+    mut schedule: Option<UnboundedReceiver<Instant>>,
     seed: u64,
 ) -> Tally {
     let mut tally = Tally {
@@ -94,20 +116,17 @@ async fn connection(
     };
     tokio::spawn(driver);
     let mut mix = Mix(seed | 1);
-    let mut scheduled = Instant::now();
     let mut n = seed << 32;
     while Instant::now() < until {
-        // Paced: an absolute schedule, latency counted from each request's scheduled time, so a
-        // stall is not hidden (as in wrk2). The client's timer wakes up to ~1 ms late; that
-        // lateness is counted too, equally for every target.
-        if let Some(interval) = interval {
-            scheduled += interval;
-            if scheduled > Instant::now() {
-                tokio::time::sleep_until(scheduled.into()).await;
-            }
-        } else {
-            scheduled = Instant::now();
-        }
+        // Paced: latency counts from the request's scheduled time, so a stall is not hidden
+        // (as in wrk2): a late answer delays the next send, and that delay is counted too.
+        let scheduled = match &mut schedule {
+            Some(schedule) => match schedule.recv().await {
+                Some(at) => at,
+                None => break,
+            },
+            None => Instant::now(),
+        };
         n += 1;
         let request = Request::post(path.as_str())
             .header("host", authority.as_str())
@@ -152,16 +171,24 @@ async fn main() {
         .split_once('/')
         .map(|(a, p)| (a.to_string(), format!("/{p}")))
         .unwrap_or((rest.to_string(), "/".into()));
-    let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 / r));
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(seconds);
+    let mut schedules: Vec<Option<UnboundedReceiver<Instant>>> =
+        (0..connections).map(|_| None).collect();
+    if let Some(rate) = rate {
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..connections).map(|_| unbounded_channel()).unzip();
+        schedules = receivers.into_iter().map(Some).collect();
+        std::thread::spawn(move || pace(rate, until, senders));
+    }
     let workers: Vec<_> = (0..connections)
-        .map(|i| {
+        .zip(schedules)
+        .map(|(i, schedule)| {
             tokio::spawn(connection(
                 authority.clone(),
                 path.clone(),
                 until,
-                interval,
+                schedule,
                 0x9E37_79B9 + i * 7919,
             ))
         })
