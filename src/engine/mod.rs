@@ -424,11 +424,15 @@ impl Engine {
         let Some(known) = &self.known_blocks else {
             return;
         };
+        // One warning per outage, not one per retry (a proxy without Pub/Sub fails every time).
+        let mut warned = false;
         loop {
             match self.store.unblock_notices().await {
                 Some(Ok(mut notices)) => {
                     known.following();
-                    tracing::debug!("following the unblock notices");
+                    if warned {
+                        tracing::info!("following the unblock notices again");
+                    }
                     while let Some(sender) = notices.next().await {
                         known.forget(sender);
                     }
@@ -436,9 +440,17 @@ impl Engine {
                     tracing::warn!(
                         "lost the unblock notices; known blocks are checked every second until they are back"
                     );
+                    warned = true;
+                }
+                Some(Err(error)) if !warned => {
+                    tracing::warn!(
+                        %error,
+                        "cannot follow the unblock notices (Redis Pub/Sub); known blocks are checked every second until it can"
+                    );
+                    warned = true;
                 }
                 Some(Err(error)) => {
-                    tracing::debug!(%error, "cannot subscribe to the unblock notices yet");
+                    tracing::debug!(%error, "cannot follow the unblock notices yet");
                 }
                 None => return,
             }
