@@ -20,6 +20,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{RedisError, Script, ScriptInvocation};
 
+pub use notices::UnblockNotices;
+
 use super::{
     CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Recorded, Reservation, SenderCheck,
     SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
@@ -59,8 +61,6 @@ pub struct RedisStore {
     notice_clients: Vec<redis::Client>,
     next_notice_client: AtomicUsize,
 }
-
-pub use notices::UnblockNotices;
 
 impl RedisStore {
     /// Connects to Redis (standalone: lazily, so a replica starts while Redis is still coming
@@ -140,20 +140,8 @@ impl RedisStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let ping = async {
-            match &self.connection {
-                Connection::Single(c) => {
-                    redis::cmd("PING")
-                        .query_async::<String>(&mut c.clone())
-                        .await
-                }
-                Connection::Cluster(c) => {
-                    redis::cmd("PING")
-                        .query_async::<String>(&mut c.clone())
-                        .await
-                }
-            }
-        };
+        let command = redis::cmd("PING");
+        let ping = self.query::<String>(&command);
         match tokio::time::timeout(self.timeout.max(PROBE_TIMEOUT), ping).await {
             Ok(result) => result.map(drop).map_err(map_error),
             Err(_) => Err(StoreError::Timeout),
@@ -321,13 +309,7 @@ impl RedisStore {
         publish
             .arg(notices::channel(&self.prefix))
             .arg(notices::payload(sender));
-        let published = async {
-            match &self.connection {
-                Connection::Single(c) => publish.query_async::<i64>(&mut c.clone()).await,
-                Connection::Cluster(c) => publish.query_async::<i64>(&mut c.clone()).await,
-            }
-        };
-        match tokio::time::timeout(self.timeout, published).await {
+        match tokio::time::timeout(self.timeout, self.query::<i64>(&publish)).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "a lifted block was not announced"),
             Err(_) => tracing::warn!("a lifted block was not announced: timed out"),
@@ -366,6 +348,14 @@ impl RedisStore {
             .arg(release_at_ms)
             .arg(recipient.map_or(0, |(_, previous_ms)| previous_ms));
         invocation
+    }
+
+    /// A plain command, on whichever connection this store has.
+    async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> redis::RedisResult<T> {
+        match &self.connection {
+            Connection::Single(c) => command.query_async(&mut c.clone()).await,
+            Connection::Cluster(c) => command.query_async(&mut c.clone()).await,
+        }
     }
 
     async fn run(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<i64>, StoreError> {
