@@ -288,32 +288,74 @@ async fn on_a_redis_cluster_a_lift_reaches_a_replica_that_remembers_the_block_at
     a_lift_reaches_a_replica_that_remembers_the_block(Backend::Cluster).await;
 }
 
+const BLOCK_AT_FIRST_STRIKE: [(&str, &str); 3] = [
+    ("FLOODGATE_MENTION_LIMIT", "1"),
+    ("FLOODGATE_STRIKES", "1/1h"),
+    ("FLOODGATE_BLOCK_FOR", "1h"),
+];
+
 /// A blocked sender costs a replica that knows the block no store call, and a lift through
 /// another replica still reaches it at once: both clocks stand still, so no expiry can end
 /// the remembered block — only the lift's notice.
 async fn a_lift_reaches_a_replica_that_remembers_the_block(backend: Backend) {
-    let vars = [
-        ("FLOODGATE_MENTION_LIMIT", "1"),
-        ("FLOODGATE_STRIKES", "1/1h"),
-        ("FLOODGATE_BLOCK_FOR", "1h"),
-    ];
-    let (a, b) = TestApp::pair(backend, &vars).await;
-    // Pub/Sub keeps nothing for a subscriber that comes later: both must follow first.
+    let (a, b) = TestApp::pair(backend, &BLOCK_AT_FIRST_STRIKE).await;
+    wait_for_subscribers(&a.store, 2).await;
+    block_remember_and_lift(&a, &b, "spammer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_the_node_it_followed_restarts_a_replica_follows_again() {
+    let (mut a, b) = TestApp::pair(Backend::Cluster, &BLOCK_AT_FIRST_STRIKE).await;
+    wait_for_subscribers(&a.store, 2).await;
+    let SharedStore::Cluster(cluster) = &mut a.store else {
+        unreachable!()
+    };
+    let followed = cluster
+        .nodes
+        .iter()
+        .position(|n| {
+            n.cli(&["CLIENT", "LIST", "TYPE", "pubsub"])
+                .contains(" sub=1 ")
+        })
+        .expect("a node with subscribers");
+    cluster.nodes[followed].kill();
+    cluster.nodes[followed].restart();
+    cluster.wait_until_ok();
+    wait_for_subscribers(&a.store, 2).await;
+    // Both replicas decide on the cluster again before the block is set up.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for app in [&a, &b] {
+        while app.admin_get("/readyz").await.0 != 200
+            || app.admin_get("/v1/senders/someone").await.0 != 200
+        {
+            assert!(Instant::now() < deadline, "the cluster never came back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    block_remember_and_lift(&a, &b, "spammer").await;
+}
+
+/// Pub/Sub keeps nothing for a subscriber that comes later: replicas must follow first.
+async fn wait_for_subscribers(store: &SharedStore, replicas: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while a.store.subscribers() < 2 {
+    while store.subscribers() < replicas {
         assert!(Instant::now() < deadline, "the replicas never subscribed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
 
+/// `a` blocks `sender`; `b` learns the block and stops asking the store about it; a lift
+/// through `a` reaches `b`.
+async fn block_remember_and_lift(a: &TestApp, b: &TestApp, sender: &str) {
     assert_eq!(
-        a.group("spammer", "g", "hi", &["x", "y"]).await.err_code(),
+        a.group(sender, "g", "hi", &["x", "y"]).await.err_code(),
         5007
     );
-    assert_eq!(a.group("spammer", "g", "hi", &[]).await.err_code(), 5006);
-    assert_eq!(b.group("spammer", "g", "hi", &[]).await.err_code(), 5006);
+    assert_eq!(a.group(sender, "g", "hi", &[]).await.err_code(), 5006);
+    assert_eq!(b.group(sender, "g", "hi", &[]).await.err_code(), 5006);
     let calls = a.store.script_calls();
     for _ in 0..3 {
-        assert_eq!(b.group("spammer", "g", "hi", &[]).await.err_code(), 5006);
+        assert_eq!(b.group(sender, "g", "hi", &[]).await.err_code(), 5006);
     }
     assert_eq!(
         a.store.script_calls(),
@@ -322,12 +364,12 @@ async fn a_lift_reaches_a_replica_that_remembers_the_block(backend: Backend) {
     );
 
     assert_eq!(
-        a.unblock("spammer").await,
-        json!({"sendID": "spammer", "unblocked": true})
+        a.unblock(sender).await,
+        json!({"sendID": sender, "unblocked": true})
     );
-    assert!(a.group("spammer", "g", "hi", &[]).await.is_allow());
+    assert!(a.group(sender, "g", "hi", &[]).await.is_allow());
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !b.group("spammer", "g", "hi", &[]).await.is_allow() {
+    while !b.group(sender, "g", "hi", &[]).await.is_allow() {
         assert!(Instant::now() < deadline, "b still blocks after the lift");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
