@@ -24,7 +24,7 @@ const CAPACITY: u64 = 100_000;
 struct Entry {
     until_ms: u64,
     remembered_ms: u64,
-    /// The subscription's epoch when the block was remembered.
+    /// The subscription's epoch when the store was asked.
     epoch: u64,
     violation: Violation,
 }
@@ -40,9 +40,14 @@ pub struct KnownBlocks {
     epoch: AtomicU64,
 }
 
-/// Read before asking the store; hand back to [`KnownBlocks::remember`] with its answer.
+/// Read before asking the store; hand back to [`KnownBlocks::remember`] with its answer. The
+/// answer is as fresh as this moment, not as the moment it arrives: a notice missed while it
+/// was in flight must not be trusted away.
 #[derive(Clone, Copy)]
-pub struct LiftsSeen(u64);
+pub struct LiftsSeen {
+    lifts: u64,
+    epoch: u64,
+}
 
 impl KnownBlocks {
     pub fn new() -> KnownBlocks {
@@ -76,7 +81,10 @@ impl KnownBlocks {
     }
 
     pub fn lifts_seen(&self) -> LiftsSeen {
-        LiftsSeen(self.lifts.load(Ordering::Acquire))
+        LiftsSeen {
+            lifts: self.lifts.load(Ordering::Acquire),
+            epoch: self.epoch.load(Ordering::Acquire),
+        }
     }
 
     /// Remembers that `sender` is blocked for `remaining` from `now_ms`, unless a lift was seen
@@ -89,19 +97,19 @@ impl KnownBlocks {
         limit: Option<Limit>,
         seen: LiftsSeen,
     ) {
-        if self.lifts.load(Ordering::Acquire) != seen.0 {
+        if self.lifts.load(Ordering::Acquire) != seen.lifts {
             return;
         }
         let entry = Entry {
             until_ms: now_ms + remaining.as_millis() as u64,
             remembered_ms: now_ms,
-            epoch: self.epoch.load(Ordering::Acquire),
+            epoch: seen.epoch,
             violation: Violation::new(Rule::Blocked, limit, remaining),
         };
         self.blocks.insert(sender.0, entry);
         // A lift counted between the check above and the insert did its invalidation too
         // early: undo the insert rather than keep a lifted block.
-        if self.lifts.load(Ordering::Acquire) != seen.0 {
+        if self.lifts.load(Ordering::Acquire) != seen.lifts {
             self.blocks.invalidate(&sender.0);
         }
     }
@@ -199,6 +207,20 @@ mod tests {
         );
         remember_hour(&blocks, 2, T0);
         assert!(blocks.get(sender(2), T0 + 5000).is_some());
+    }
+
+    #[test]
+    fn an_answer_asked_for_before_the_subscription_was_lost_is_trusted_briefly() {
+        let blocks = KnownBlocks::new();
+        blocks.following();
+        let seen = blocks.lifts_seen();
+        // While the answer is in flight the subscription drops and comes back: a lift's
+        // notice may have been missed in between.
+        blocks.not_following();
+        blocks.following();
+        blocks.remember(sender(1), T0, HOUR, None, seen);
+        assert!(blocks.get(sender(1), T0 + 999).is_some());
+        assert!(blocks.get(sender(1), T0 + 1000).is_none());
     }
 
     #[test]
