@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::nginx::Nginx;
 use support::replica::Replica;
-use support::{Backend, GROUP, Reply, SINGLE, SharedStore, TestApp, single_body};
+use support::{
+    Backend, GROUP, Reply, SINGLE, SharedStore, TestApp, single_body, wait_for_subscribers,
+};
 use tokio::task::JoinSet;
 
 struct Cluster {
@@ -299,29 +301,26 @@ const BLOCK_AT_FIRST_STRIKE: [(&str, &str); 3] = [
 /// the remembered block — only the lift's notice.
 async fn a_lift_reaches_a_replica_that_remembers_the_block(backend: Backend) {
     let (a, b) = TestApp::pair(backend, &BLOCK_AT_FIRST_STRIKE).await;
-    wait_for_subscribers(&a.store, 2).await;
+    wait_for_subscribers(2, || a.store.subscribers()).await;
     block_remember_and_lift(&a, &b, "spammer").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_the_node_it_followed_restarts_a_replica_follows_again() {
     let (mut a, b) = TestApp::pair(Backend::Cluster, &BLOCK_AT_FIRST_STRIKE).await;
-    wait_for_subscribers(&a.store, 2).await;
+    wait_for_subscribers(2, || a.store.subscribers()).await;
     let SharedStore::Cluster(cluster) = &mut a.store else {
         unreachable!()
     };
     let followed = cluster
         .nodes
         .iter()
-        .position(|n| {
-            n.cli(&["CLIENT", "LIST", "TYPE", "pubsub"])
-                .contains(" sub=1 ")
-        })
+        .position(|n| support::redis::pubsub_clients(|args| n.cli(args)) > 0)
         .expect("a node with subscribers");
     cluster.nodes[followed].kill();
     cluster.nodes[followed].restart();
     cluster.wait_until_ok();
-    wait_for_subscribers(&a.store, 2).await;
+    wait_for_subscribers(2, || a.store.subscribers()).await;
     // Both replicas decide on the cluster again before the block is set up.
     let deadline = Instant::now() + Duration::from_secs(30);
     for app in [&a, &b] {
@@ -333,15 +332,6 @@ async fn after_the_node_it_followed_restarts_a_replica_follows_again() {
         }
     }
     block_remember_and_lift(&a, &b, "spammer").await;
-}
-
-/// Pub/Sub keeps nothing for a subscriber that comes later: replicas must follow first.
-async fn wait_for_subscribers(store: &SharedStore, replicas: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while store.subscribers() < replicas {
-        assert!(Instant::now() < deadline, "the replicas never subscribed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// `a` blocks `sender`; `b` learns the block and stops asking the store about it; a lift

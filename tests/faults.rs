@@ -135,14 +135,7 @@ async fn fail_open_survives_a_frozen_then_killed_redis_and_recovers() {
         "counted in the new Redis"
     );
     // And the unblock notices are followed again, on the new Redis.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.store.subscribers() < 1 {
-        assert!(
-            Instant::now() < deadline,
-            "no subscription to the restarted Redis"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::wait_for_subscribers(1, || app.store.subscribers()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use support::redis::RedisServer;
 use support::{Backend, SharedStore, TestApp};
 
@@ -149,14 +147,7 @@ async fn decides_through(url: &str) -> TestApp {
 /// Waits until a replica follows the unblock notices on a Redis (`cli` runs redis-cli there,
 /// with whatever credentials it needs): the subscription uses the store's URL too.
 async fn wait_for_a_subscriber(cli: impl Fn(&[&str]) -> String) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cli(&["CLIENT", "LIST", "TYPE", "pubsub"]).contains(" sub=1 ") {
-        assert!(
-            Instant::now() < deadline,
-            "no replica follows the unblock notices"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    support::wait_for_subscribers(1, || support::redis::pubsub_clients(&cli)).await;
 }
 
 #[tokio::test]

@@ -82,11 +82,15 @@ impl SharedStore {
     /// Connections subscribed to a channel (replicas following the unblock notices), over
     /// every node.
     pub fn subscribers(&self) -> usize {
-        self.cli_each(&["CLIENT", "LIST", "TYPE", "pubsub"])
-            .iter()
-            .flat_map(|text| text.lines())
-            .filter(|line| line.contains(" sub=1 "))
-            .count()
+        match self {
+            SharedStore::None => 0,
+            SharedStore::Redis(server) => redis::pubsub_clients(|args| server.cli(args)),
+            SharedStore::Cluster(cluster) => cluster
+                .nodes
+                .iter()
+                .map(|n| redis::pubsub_clients(|args| n.cli(args)))
+                .sum(),
+        }
     }
 
     /// Script calls the store has served, summed over its nodes (`INFO commandstats`).
@@ -97,6 +101,19 @@ impl SharedStore {
             .filter_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
             .map(|rest| rest.split(',').next().unwrap().parse::<u64>().unwrap())
             .sum()
+    }
+}
+
+/// Waits until `subscribers()` counts at least `replicas` (Pub/Sub keeps nothing for a
+/// subscriber that comes later, so a test about notices starts here); 10 s at most.
+pub async fn wait_for_subscribers(replicas: usize, subscribers: impl Fn() -> usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while subscribers() < replicas {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than {replicas} replicas follow the unblock notices"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

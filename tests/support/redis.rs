@@ -13,6 +13,15 @@ pub struct RedisServer {
     extra: Vec<String>,
 }
 
+/// Connections subscribed to a channel on one Redis (replicas following the unblock notices);
+/// `cli` runs redis-cli there, with whatever credentials it needs.
+pub fn pubsub_clients(cli: impl Fn(&[&str]) -> String) -> usize {
+    cli(&["CLIENT", "LIST", "TYPE", "pubsub"])
+        .lines()
+        .filter(|line| line.contains(" sub=1 "))
+        .count()
+}
+
 /// A port free right now (the server binds it a moment later; a clash makes `start` retry).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
