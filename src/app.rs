@@ -120,11 +120,11 @@ impl Application {
 
         tokio::spawn(maintain(self.state.engine.clone(), stopped.clone()));
         let engine = self.state.engine.clone();
-        let mut follower_stopped = stopped.clone();
+        let follower_stopped = until_stopped(stopped.clone());
         tokio::spawn(async move {
             tokio::select! {
                 () = engine.follow_unblocks() => {}
-                _ = follower_stopped.wait_for(|&stop| stop) => {}
+                () = follower_stopped => {}
             }
         });
 

@@ -56,9 +56,10 @@ pub struct RedisStore {
     prefix: String,
     policy: Arc<Policy>,
     timeout: Duration,
-    /// Where to subscribe to the unblock notices: the server, or each seed node of a cluster
-    /// (tried in turn, from `next_notice_client`).
-    notice_clients: Vec<redis::Client>,
+    /// One client per configured URL: the server (whose client also makes the standalone
+    /// connection), or each seed node of a cluster. The unblock notices are subscribed to
+    /// through them, tried in turn from `next_notice_client`.
+    clients: Vec<redis::Client>,
     next_notice_client: AtomicUsize,
 }
 
@@ -74,7 +75,7 @@ impl RedisStore {
         // rediss:// needs a TLS crypto provider; installing it twice is harmless (Err ignored).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let urls: Vec<&str> = config.urls.iter().map(|u| u.expose()).collect();
-        let notice_clients = urls
+        let clients = urls
             .iter()
             .map(|url| redis::Client::open(*url))
             .collect::<Result<Vec<_>, _>>()
@@ -95,7 +96,7 @@ impl RedisStore {
                 .map_err(map_error)?;
             Connection::Cluster(connection)
         } else {
-            let client = redis::Client::open(urls[0]).map_err(map_error)?;
+            let client = clients[0].clone();
             let manager_config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(connect_timeout))
                 .set_response_timeout(Some(timeout))
@@ -113,7 +114,7 @@ impl RedisStore {
             prefix: prefix.to_string(),
             policy,
             timeout,
-            notice_clients,
+            clients,
             next_notice_client: AtomicUsize::new(0),
         })
     }
@@ -124,9 +125,9 @@ impl RedisStore {
         let channel = notices::channel(&self.prefix);
         let timeout = self.timeout.max(PROBE_TIMEOUT);
         let mut last_error = StoreError::Other("no Redis URL to subscribe to".into());
-        for _ in 0..self.notice_clients.len() {
+        for _ in 0..self.clients.len() {
             let i = self.next_notice_client.fetch_add(1, Ordering::Relaxed);
-            let client = &self.notice_clients[i % self.notice_clients.len()];
+            let client = &self.clients[i % self.clients.len()];
             match UnblockNotices::subscribe(client, &channel, timeout).await {
                 Ok(notices) => return Ok(notices),
                 Err(error) => last_error = error,
