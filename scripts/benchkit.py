@@ -1,0 +1,73 @@
+"""What scripts/loadbench and scripts/script-replay share: free ports, a redis-server of their
+own, and floodgate started on a store. Everything binds 127.0.0.1."""
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RELEASE = os.path.join(ROOT, "target", "release")
+WEBHOOK_PATH = "/openim/callbackBeforeSendSingleMsgCommand"
+
+_handed_out = set()
+
+
+def free_port():
+    """A port free right now, never the same one twice in a run."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+def wait_for_port(port, proc=None, what="", timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode} before listening on {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise SystemExit(f"{what}: nothing listens on {port}")
+
+
+def cli(port, *args):
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True).stdout
+
+
+def start_redis(*extra, attempts=5):
+    """A redis-server on a free port; another port if that one was taken in the meantime."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="bench-redis-")
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", workdir, *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc, "redis-server")
+    except SystemExit:
+        proc.kill()
+        if attempts <= 1:
+            raise
+        return start_redis(*extra, attempts=attempts - 1)
+    return proc, port
+
+
+def start_floodgate(redis_ports=(), cluster=False):
+    """floodgate from target/release on free ports: the embedded store without `redis_ports`,
+    else that Redis (or those cluster nodes). Returns the process, webhook and admin ports."""
+    port, admin = free_port(), free_port()
+    env = {"FLOODGATE_LISTEN": f"127.0.0.1:{port}", "FLOODGATE_ADMIN_LISTEN": f"127.0.0.1:{admin}",
+           "FLOODGATE_LOG": "warn", "PATH": os.environ.get("PATH", "")}
+    if redis_ports:
+        env["FLOODGATE_REDIS_URL"] = ",".join(f"redis://127.0.0.1:{p}" for p in redis_ports)
+    if cluster:
+        env["FLOODGATE_REDIS_CLUSTER"] = "true"
+    proc = subprocess.Popen([os.path.join(RELEASE, "floodgate")], env=env)
+    wait_for_port(port, proc, "floodgate")
+    return proc, port, admin
