@@ -41,6 +41,16 @@ def cli(port, *args):
     return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True).stdout
 
 
+def parse_commandstats(info):
+    """`INFO commandstats` as {command: {field: text}}, e.g. stats["evalsha"]["usec"]."""
+    stats = {}
+    for line in info.splitlines():
+        if line.startswith("cmdstat_"):
+            name, fields = line[len("cmdstat_"):].split(":", 1)
+            stats[name] = dict(kv.split("=") for kv in fields.split(","))
+    return stats
+
+
 def start_redis(*extra, attempts=5):
     """A redis-server on a free port; another port if that one was taken in the meantime."""
     port = free_port()
