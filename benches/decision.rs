@@ -93,7 +93,7 @@ fn decision(c: &mut Criterion) {
                 chat: Chat::Single,
                 send_id: &senders[i],
                 recv_id: "bob",
-                msg_from: 100,
+                at_all: false,
                 content_type: 101,
                 content: &content,
                 mentions: 0,

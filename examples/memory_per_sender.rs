@@ -37,7 +37,7 @@ async fn main() {
                 chat: Chat::Single,
                 send_id: &send_id,
                 recv_id: &recv_id,
-                msg_from: 100,
+                at_all: false,
                 content_type: 101,
                 content: &content,
                 mentions: 0,

@@ -10,6 +10,7 @@ KEYS
                                            r<fingerprint> = bucket list of admitted copies,
                                            T<window_ms> = bucket ring of recipients' last times,
                                            t<recipient> = last admitted message to them (ms),
+                                           A<window_ms> = bucket ring of AtAllTag uses,
                                            b = msgpack {blocked until (ms), length of the current
                                                block (ms), blocks so far, strike times...},
                                            mt = when entries that left their window were last swept
@@ -22,6 +23,7 @@ ARGV
   [5] sender (as campaign sets hold it)
   [6] strike: at_ms of the reservation to release, 0 = none
   [7] strike: the recipient's time before the reservation, 0 = the reservation added them
+  [8] "1" when the message @-mentions the whole group (AtAllTag), else ""
 
 Returns (integers)
   check   admitted  {0, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, n, shadow...}
@@ -58,6 +60,7 @@ local repeat_limit, repeat_window, fingerprint = REPEAT_LIMIT, REPEAT_WINDOW, AR
 local fanout_limit, fanout_window, recipient = FANOUT_LIMIT, FANOUT_WINDOW, ARGV[4]
 local checks_repeat = repeat_limit > 0 and fingerprint ~= ''
 local checks_fanout = fanout_limit > 0 and recipient ~= ''
+local checks_at_all = AT_ALL_LIMIT > 0 and ARGV[8] == '1'
 
 local function width(window) return math.max(1, math.ceil(window / SUB)) end
 
@@ -179,6 +182,8 @@ local recipient_field, fanout_at = 't' .. recipient, #fields + 1
 if checks_fanout then
   fields[fanout_at], fields[fanout_at + 1] = FANOUT_FIELD, recipient_field
 end
+local at_all_at = #fields + 1
+if checks_at_all then fields[at_all_at] = AT_ALL_FIELD end
 local stored = redis.call('HMGET', state, unpack(fields))
 local stored_repeat = checks_repeat and stored[fanout_at - 1]
 local swept_at = stored[2]
@@ -279,6 +284,11 @@ if op == 'strike' then
       end
       write(FANOUT_FIELD, dump_ring(ring))
     end
+    if checks_at_all and stored[at_all_at] then
+      local ring = load_ring(stored[at_all_at])
+      ring_add(ring, AT_ALL_WIDTH, at, -1)
+      write(AT_ALL_FIELD, dump_ring(ring))
+    end
   end
   if in_block then
     commit()
@@ -324,6 +334,7 @@ if sweep then
   local oldest = math.floor(now / width(repeat_window)) - SUB
   local kept = {b = true, mt = true, [repeat_field] = true, [recipient_field] = true}
   if FANOUT_LIMIT > 0 then kept[FANOUT_FIELD] = true end
+  if AT_ALL_LIMIT > 0 then kept[AT_ALL_FIELD] = true end
   for _, rate in ipairs(rates) do kept[rate[4]] = true end
   local all, stale = redis.call('HGETALL', state), {}
   for i = 1, #all, 2 do
@@ -366,6 +377,16 @@ if checks_fanout and worth_checking(3) then
     recipient_seen = seen
   elseif distinct >= fanout_limit then
     note(3, {5005, ring_retry(fanout_ring, FANOUT_WIDTH, fanout_limit, distinct), fanout_limit, fanout_window})
+  end
+end
+
+-- AtAllTag notifies the whole group: its uses are counted like a rate window (mentions rule).
+local at_all_ring
+if checks_at_all and worth_checking(6) then
+  at_all_ring = load_ring(stored[at_all_at])
+  local uses = advance(at_all_ring, AT_ALL_WIDTH)
+  if uses >= AT_ALL_LIMIT then
+    note(6, {5007, ring_retry(at_all_ring, AT_ALL_WIDTH, AT_ALL_LIMIT, uses), AT_ALL_LIMIT, AT_ALL_WINDOW})
   end
 end
 
@@ -413,6 +434,10 @@ if fanout_ring then
   ring_add(fanout_ring, FANOUT_WIDTH, now, 1)
   write(FANOUT_FIELD, dump_ring(fanout_ring))
   write(recipient_field, ARGV[2])
+end
+if at_all_ring then
+  ring_add(at_all_ring, AT_ALL_WIDTH, now, 1)
+  write(AT_ALL_FIELD, dump_ring(at_all_ring))
 end
 commit()
 return with_shadow({0, now, repeat_recorded, recipient_recorded, recipient_seen})

@@ -39,6 +39,7 @@ pub struct Application {
     webhook: TcpListener,
     admin: TcpListener,
     state: Arc<AppState>,
+    max_connections: usize,
 }
 
 impl Application {
@@ -83,15 +84,20 @@ impl Application {
         let admin = bind("FLOODGATE_ADMIN_LISTEN", config.admin_listen).await?;
         let state = Arc::new(AppState {
             engine: Arc::new(engine),
-            metrics,
+            metrics: metrics.clone(),
             auth_token: config.auth_token.clone(),
             admin_token: config.admin_token.clone(),
             max_body: config.max_body,
+            upstream: config
+                .upstream
+                .as_ref()
+                .map(|upstream| http::upstream::Upstream::new(upstream, metrics.clone())),
         });
         Ok(Application {
             webhook,
             admin,
             state,
+            max_connections: config.max_connections,
         })
     }
 
@@ -131,11 +137,13 @@ impl Application {
         let webhook = http::server::serve(
             self.webhook,
             http::webhook_router(self.state.clone()),
+            self.max_connections,
             until_stopped(stopped.clone()),
         );
         let admin = http::server::serve(
             self.admin,
             http::admin::router(self.state),
+            self.max_connections,
             until_stopped(stopped),
         );
         tokio::join!(webhook, admin);

@@ -14,6 +14,12 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.25, 0.5, 1.0,
 ];
 
+/// Upstream latencies: a call on a warm connection (~0.1 ms) to OpenIM's own 15 s cap.
+const UPSTREAM_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 15.0,
+];
+
 /// The verdict label of `floodgate_callbacks_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -66,6 +72,8 @@ pub struct Metrics {
     decision_seconds: HistogramVec,
     store_seconds: HistogramVec,
     store_errors: IntCounterVec,
+    upstream_seconds: [Histogram; 2],
+    upstream_errors: IntCounterVec,
     pub degraded: IntGauge,
     pub blocks: IntCounter,
     pub tracked_senders: IntGauge,
@@ -123,6 +131,26 @@ impl Metrics {
             "Store operations that failed, by kind.",
             &["backend", "kind"],
         );
+        let upstream_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "floodgate_upstream_seconds",
+                "Time of one call to the operator's webhook (FLOODGATE_UPSTREAM_URL).",
+            )
+            .buckets(UPSTREAM_BUCKETS.to_vec()),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(upstream_seconds.clone()))
+            .expect("unique metric");
+        let upstream_errors = counter(
+            "floodgate_upstream_errors_total",
+            "Calls to the operator's webhook that failed, by kind.",
+            &["kind"],
+        );
+        for kind in ["timeout", "connection", "invalid"] {
+            upstream_errors.with_label_values(&[kind]);
+        }
         let degraded = gauge(
             "floodgate_degraded",
             "1 while this replica decides on its local fallback store.",
@@ -192,6 +220,8 @@ impl Metrics {
             decision_seconds,
             store_seconds,
             store_errors,
+            upstream_seconds: ["ok", "error"].map(|o| upstream_seconds.with_label_values(&[o])),
+            upstream_errors,
             degraded,
             blocks,
             tracked_senders,
@@ -238,6 +268,15 @@ impl Metrics {
 
     pub fn store_error(&self, backend: &str, kind: &str) {
         self.store_errors.with_label_values(&[backend, kind]).inc();
+    }
+
+    /// `outcome`: `ok` or `error`.
+    pub fn upstream_seconds(&self, outcome: &str) -> &Histogram {
+        &self.upstream_seconds[usize::from(outcome != "ok")]
+    }
+
+    pub fn upstream_error(&self, kind: &str) {
+        self.upstream_errors.with_label_values(&[kind]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

@@ -15,12 +15,14 @@ pub enum Rule {
     Repeat,
     Fanout,
     Campaign,
+    /// The operator's own webhook failed and `FLOODGATE_UPSTREAM_FAIL_MODE` is `closed`.
+    Upstream,
     Unavailable,
 }
 
 impl Rule {
     /// Every rule, for exporting each metric series from start-up.
-    pub const ALL: [Rule; 8] = [
+    pub const ALL: [Rule; 9] = [
         Rule::Burst,
         Rule::Rate,
         Rule::Repeat,
@@ -28,11 +30,13 @@ impl Rule {
         Rule::Fanout,
         Rule::Blocked,
         Rule::Mentions,
+        Rule::Upstream,
         Rule::Unavailable,
     ];
 
-    /// The errCode OpenIM passes to the sender's client; stable, clients switch on it.
-    pub fn err_code(self) -> u32 {
+    /// The errCode OpenIM passes to the sender's client; stable, clients switch on it. An
+    /// `i32` because OpenIM decodes it as one (a larger value fails the whole reply).
+    pub fn err_code(self) -> i32 {
         match self {
             Rule::Burst => 5001,
             Rule::Rate => 5002,
@@ -41,6 +45,7 @@ impl Rule {
             Rule::Fanout => 5005,
             Rule::Blocked => 5006,
             Rule::Mentions => 5007,
+            Rule::Upstream => 5098,
             Rule::Unavailable => 5099,
         }
     }
@@ -55,6 +60,7 @@ impl Rule {
             Rule::Fanout => "fanout",
             Rule::Blocked => "blocked",
             Rule::Mentions => "mentions",
+            Rule::Upstream => "upstream",
             Rule::Unavailable => "unavailable",
         }
     }
@@ -69,6 +75,7 @@ impl Rule {
             Rule::Fanout => "too many different recipients",
             Rule::Blocked => "sender is temporarily blocked",
             Rule::Mentions => "too many mentions",
+            Rule::Upstream => "message check unavailable",
             Rule::Unavailable => "anti-spam check unavailable",
         }
     }
@@ -158,7 +165,7 @@ impl RuleModes {
             Rule::Fanout => self.fanout,
             Rule::Mentions => self.mentions,
             Rule::Blocked => self.block,
-            Rule::Unavailable => Mode::Enforce,
+            Rule::Upstream | Rule::Unavailable => Mode::Enforce,
         }
     }
 }
@@ -173,6 +180,8 @@ pub struct Policy {
     pub campaign: Option<Limit>,
     pub fanout: Option<Limit>,
     pub mention_limit: Option<u32>,
+    /// `AtAllTag` uses per sender (it notifies a whole group): judged with the mentions rule.
+    pub at_all: Option<Limit>,
     pub strikes: Option<Limit>,
     pub block_for: Duration,
     pub block_max: Duration,
@@ -191,6 +200,7 @@ impl Default for Policy {
             campaign: Some(limit(5, 600)),
             fanout: Some(limit(30, 600)),
             mention_limit: Some(10),
+            at_all: Some(limit(3, 3600)),
             strikes: Some(limit(5, 600)),
             block_for: Duration::from_secs(600),
             block_max: Duration::from_secs(86_400),
@@ -207,6 +217,7 @@ impl Policy {
             .chain(&self.repeat)
             .chain(&self.fanout)
             .chain(&self.strikes)
+            .chain(&self.at_all)
             .map(Limit::window_ms)
             .max()
             .unwrap_or(0)
@@ -259,10 +270,26 @@ impl Violation {
         self
     }
 
+    /// errMsg: the rule's reason and, when waiting helps, when to retry. OpenIM drops errDlt
+    /// on the WebSocket path, so this is the only text an app user sees.
+    pub fn message(&self) -> String {
+        let reason = self.rule.reason();
+        if self.retry_after.is_zero() {
+            reason.to_string()
+        } else {
+            format!("{reason}; retry after {}", HumanDuration(self.retry_after))
+        }
+    }
+
     /// errDlt: the limit, the window and when the sender may send again.
     pub fn detail(&self) -> String {
         let retry = HumanDuration(self.retry_after);
         let mut text = match (self.rule, self.limit) {
+            (Rule::Mentions, Some(limit)) if self.observed.is_none() => format!(
+                "limit {} @all per {}; retry after {retry}",
+                limit.count(),
+                HumanDuration(limit.window)
+            ),
             (Rule::Mentions, _) => format!(
                 "limit {} mentions per message; message has {}; retry now with fewer mentions",
                 self.limit.map(|l| l.count()).unwrap_or(0),
@@ -273,6 +300,7 @@ impl Violation {
                 HumanDuration(block.window)
             ),
             (Rule::Unavailable, _) => format!("shared store unreachable; retry after {retry}"),
+            (Rule::Upstream, _) => format!("the operator's webhook failed; retry after {retry}"),
             (_, Some(limit)) => format!("limit {limit}; retry after {retry}"),
             (_, None) => format!("retry after {retry}"),
         };
@@ -331,6 +359,24 @@ mod tests {
         let limit = Limit::new(60, Duration::from_secs(60));
         let violation = Violation::new(Rule::Rate, limit, Duration::from_millis(16_200));
         assert_eq!(violation.detail(), "limit 60 per 1m; retry after 17s");
+        assert_eq!(violation.message(), "too many messages; retry after 17s");
+    }
+
+    #[test]
+    fn a_rejection_that_waiting_does_not_cure_says_no_retry_time() {
+        let mut mentions = Violation::new(
+            Rule::Mentions,
+            Limit::new(3, Duration::from_secs(1)),
+            Duration::ZERO,
+        );
+        mentions.observed = Some(4);
+        assert_eq!(mentions.message(), "too many mentions");
+        let at_all = Violation::new(
+            Rule::Mentions,
+            Limit::new(3, Duration::from_secs(3600)),
+            Duration::from_secs(60),
+        );
+        assert_eq!(at_all.detail(), "limit 3 @all per 1h; retry after 1m");
     }
 
     #[test]
@@ -347,7 +393,10 @@ mod tests {
 
     #[test]
     fn error_codes_are_the_contracts() {
-        let codes: Vec<u32> = Rule::ALL.iter().map(|r| r.err_code()).collect();
-        assert_eq!(codes, vec![5001, 5002, 5003, 5004, 5005, 5006, 5007, 5099]);
+        let codes: Vec<i32> = Rule::ALL.iter().map(|r| r.err_code()).collect();
+        assert_eq!(
+            codes,
+            vec![5001, 5002, 5003, 5004, 5005, 5006, 5007, 5098, 5099]
+        );
     }
 }

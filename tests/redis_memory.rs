@@ -55,6 +55,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
                 now_ms: now + m * 250,
                 fingerprint: Some(Fingerprint(s * 1000 + m)),
                 recipient: Some(RecipientKey(m)),
+                at_all: false,
             };
             let outcome = store
                 .check_message(&check, None)
@@ -80,6 +81,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
             now_ms: now,
             fingerprint: Some(Fingerprint(s)),
             recipient: Some(RecipientKey(1)),
+            at_all: false,
         };
         store
             .check_message(&check, None)

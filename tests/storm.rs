@@ -35,7 +35,7 @@ async fn a_million_distinct_senders_stay_within_the_memory_cap() {
             chat: Chat::Single,
             send_id: &send_id,
             recv_id: "victim",
-            msg_from: 100,
+            at_all: false,
             content_type: 101,
             content: &content,
             mentions: 0,

@@ -37,6 +37,12 @@ pub mod vars {
     pub const BLOCK_MAX: (&str, &str) = ("FLOODGATE_BLOCK_MAX", "24h");
     pub const EXEMPT_SENDERS: (&str, &str) = ("FLOODGATE_EXEMPT_SENDERS", "imAdmin");
     pub const CHECK_SYSTEM: (&str, &str) = ("FLOODGATE_CHECK_SYSTEM", "false");
+    pub const AT_ALL_LIMIT: (&str, &str) = ("FLOODGATE_AT_ALL_LIMIT", "3/1h");
+    pub const UPSTREAM_URL: (&str, &str) = ("FLOODGATE_UPSTREAM_URL", "");
+    pub const UPSTREAM_TIMEOUT: (&str, &str) = ("FLOODGATE_UPSTREAM_TIMEOUT", "5s");
+    pub const UPSTREAM_FAIL_MODE: (&str, &str) = ("FLOODGATE_UPSTREAM_FAIL_MODE", "open");
+    /// Not in the contract: open connections each listener serves at once (README).
+    pub const MAX_CONNECTIONS: (&str, &str) = ("FLOODGATE_MAX_CONNECTIONS", "10000");
     pub const LOG: (&str, &str) = ("FLOODGATE_LOG", "info");
     pub const LOG_FORMAT: (&str, &str) = ("FLOODGATE_LOG_FORMAT", "text");
     /// Not in the contract: the memory bound of each replica's own state (README).
@@ -55,12 +61,29 @@ pub mod vars {
 
 /// A variable whose value could not be used; start-up stops with this message.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid {variable}={value:?}: {reason}")]
+#[error("invalid {variable}{}: {reason}", shown(.value))]
 pub struct ConfigError {
     pub variable: &'static str,
-    pub value: String,
+    /// `None` for a variable that may hold a secret (a password in a URL, a token): its value
+    /// is never echoed, on stderr or anywhere else.
+    pub value: Option<String>,
     pub reason: String,
 }
+
+fn shown(value: &Option<String>) -> String {
+    match value {
+        Some(value) => format!("={value:?}"),
+        None => " (value not shown: it may hold a secret)".to_string(),
+    }
+}
+
+/// The variables whose values may hold a secret.
+const SECRET_VARIABLES: [&str; 4] = [
+    vars::REDIS_URL.0,
+    vars::AUTH_TOKEN.0,
+    vars::ADMIN_TOKEN.0,
+    vars::UPSTREAM_URL.0,
+];
 
 /// A secret compared in constant time and never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,6 +125,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// The operator's own webhook service, behind floodgate (README "One webhook URL").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// `http://host[:port][/prefix]`, without a trailing slash: a call goes to `<base>/<command>`.
+    pub base: String,
+    pub timeout: Duration,
+    /// `Open`: answer as if there were no upstream; `Closed`: reject judged commands with 5098.
+    pub fail_mode: FailMode,
+}
+
 /// Where the shared state lives. `None` in [`Config::redis`] means the embedded store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedisConfig {
@@ -124,6 +157,9 @@ pub struct Config {
     pub policy: Policy,
     pub exempt_senders: HashSet<String>,
     pub check_system: bool,
+    pub upstream: Option<UpstreamConfig>,
+    /// Connections each listener holds open at once; past it new ones are answered and closed.
+    pub max_connections: usize,
     pub log_filter: String,
     pub log_format: LogFormat,
     /// Senders (and, separately, fingerprints) the embedded store and the burst limiter hold
@@ -173,7 +209,7 @@ impl Env {
         let value = self.0.get(name).map(String::as_str).unwrap_or(default);
         parse(value).map_err(|reason| ConfigError {
             variable: name,
-            value: value.to_string(),
+            value: (!SECRET_VARIABLES.contains(&name)).then(|| value.to_string()),
             reason,
         })
     }
@@ -219,17 +255,19 @@ impl Env {
             campaign: self.get(CAMPAIGN_LIMIT, optional_limit)?,
             fanout: self.get(FANOUT_LIMIT, optional_limit)?,
             mention_limit: self.get(MENTION_LIMIT, optional_count)?,
+            at_all: self.get(AT_ALL_LIMIT, optional_limit)?,
             strikes: self.get(STRIKES, optional_limit)?,
             block_for: self.get(BLOCK_FOR, duration)?,
             block_max: self.get(BLOCK_MAX, duration)?,
             modes,
         };
         if policy.block_max < policy.block_for {
-            let value = self
-                .0
-                .get(BLOCK_MAX.0)
-                .cloned()
-                .unwrap_or(BLOCK_MAX.1.into());
+            let value = Some(
+                self.0
+                    .get(BLOCK_MAX.0)
+                    .cloned()
+                    .unwrap_or(BLOCK_MAX.1.into()),
+            );
             return Err(ConfigError {
                 variable: BLOCK_MAX.0,
                 value,
@@ -248,11 +286,7 @@ impl Env {
             redis,
             redis_timeout: self.get(REDIS_TIMEOUT, duration)?,
             key_prefix: self.get(KEY_PREFIX, key_prefix)?,
-            fail_mode: self.get(FAIL_MODE, |t| match t.trim() {
-                "open" => Ok(FailMode::Open),
-                "closed" => Ok(FailMode::Closed),
-                _ => Err(format!("`{t}` is not `open` or `closed`")),
-            })?,
+            fail_mode: self.get(FAIL_MODE, fail_mode)?,
             auth_token: self.get(AUTH_TOKEN, token)?,
             admin_token: self.get(ADMIN_TOKEN, token)?,
             max_body: self.get(MAX_BODY, size)?,
@@ -265,6 +299,11 @@ impl Env {
                     .collect())
             })?,
             check_system: self.get(CHECK_SYSTEM, boolean)?,
+            upstream: self.upstream()?,
+            max_connections: self.get(MAX_CONNECTIONS, |t| match t.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(format!("`{t}` is not a whole number of at least 1")),
+            })?,
             log_filter: self.get(LOG, |t| {
                 tracing_subscriber::EnvFilter::try_new(t)
                     .map(|_| t.to_string())
@@ -283,6 +322,53 @@ impl Env {
             })?,
         })
     }
+}
+
+impl Env {
+    fn upstream(&self) -> Result<Option<UpstreamConfig>, ConfigError> {
+        use parse::duration;
+        use vars::*;
+        let Some(base) = self.get(UPSTREAM_URL, upstream_url)? else {
+            return Ok(None);
+        };
+        Ok(Some(UpstreamConfig {
+            base,
+            timeout: self.get(UPSTREAM_TIMEOUT, duration)?,
+            fail_mode: self.get(UPSTREAM_FAIL_MODE, fail_mode)?,
+        }))
+    }
+}
+
+fn fail_mode(text: &str) -> Result<FailMode, String> {
+    match text.trim() {
+        "open" => Ok(FailMode::Open),
+        "closed" => Ok(FailMode::Closed),
+        _ => Err(format!("`{text}` is not `open` or `closed`")),
+    }
+}
+
+/// `http://host[:port][/prefix]`. The value may carry credentials, so no message echoes it.
+fn upstream_url(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let uri: axum::http::Uri = text
+        .parse()
+        .map_err(|_| "not a URL; use http://host:port/prefix".to_string())?;
+    if uri.scheme_str() != Some("http") {
+        return Err("use an http:// URL (https:// is not supported: put the operator's webhook on the private network, or a TLS proxy beside floodgate)".into());
+    }
+    let Some(authority) = uri.authority() else {
+        return Err("the URL names no host".into());
+    };
+    if authority.as_str().contains('@') {
+        return Err("credentials in the URL are not supported".into());
+    }
+    if uri.query().is_some() {
+        return Err("the URL must not have a query string (floodgate appends /<command>)".into());
+    }
+    Ok(Some(text.trim_end_matches('/').to_string()))
 }
 
 fn redis_urls(text: &str, cluster: bool) -> Result<Option<RedisConfig>, String> {

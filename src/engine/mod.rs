@@ -31,8 +31,9 @@ use burst::BurstLimiter;
 /// A pause before subscribing to the unblock notices again, after a failure or a loss.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
-/// `msgFrom` of system and REST messages (OPENIM.md §5).
-pub const SYSTEM_MSG_FROM: i32 = 200;
+/// OpenIM's notification content types (docs/openim.md): not written by a user, exempt unless
+/// `FLOODGATE_CHECK_SYSTEM=true`. `msgFrom` 200 exempts nothing: any modified client sets it.
+pub const NOTIFICATION_TYPES: std::ops::RangeInclusive<i32> = 1000..=5000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Chat {
@@ -48,11 +49,12 @@ pub struct Message<'a> {
     pub chat: Chat,
     pub send_id: &'a str,
     pub recv_id: &'a str,
-    pub msg_from: i32,
     pub content_type: i32,
     pub content: &'a str,
-    /// Distinct users @-mentioned.
+    /// Distinct users @-mentioned (`AtAllTag` counts as one).
     pub mentions: usize,
+    /// `atUserList` holds `AtAllTag`: the whole group is notified.
+    pub at_all: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -278,7 +280,7 @@ impl Engine {
 
     fn is_exempt(&self, message: &Message<'_>) -> bool {
         message.send_id.is_empty()
-            || (message.msg_from == SYSTEM_MSG_FROM && !self.check_system)
+            || (NOTIFICATION_TYPES.contains(&message.content_type) && !self.check_system)
             || self.exempt.contains(message.send_id)
     }
 
@@ -320,6 +322,7 @@ impl Engine {
             now_ms,
             fingerprint,
             recipient,
+            at_all: message.chat == Chat::Group && message.at_all,
         };
         let campaign_check =
             fingerprint

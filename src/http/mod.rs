@@ -1,7 +1,9 @@
-//! The HTTP layer: the wire format and the two listeners. The only place that knows axum.
+//! The HTTP layer: the wire format, the two listeners and the client of the operator's own
+//! webhook. The only place that knows axum and hyper.
 
 pub mod admin;
 pub mod server;
+pub mod upstream;
 pub mod webhook;
 pub mod wire;
 
@@ -21,6 +23,8 @@ pub struct AppState {
     pub auth_token: Option<Secret>,
     pub admin_token: Option<Secret>,
     pub max_body: usize,
+    /// The operator's own webhook (`FLOODGATE_UPSTREAM_URL`), if any.
+    pub upstream: Option<upstream::Upstream>,
 }
 
 impl AppState {

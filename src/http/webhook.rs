@@ -1,10 +1,14 @@
-//! The webhook listener: OpenIM's before-send callbacks in, verdicts out (CONTRACT §2).
+//! The webhook listener: every OpenIM callback in; verdicts, or the operator's own webhook's
+//! answers, out (docs/openim.md).
 //!
 //! Routing never depends on the path's shape: the command is the body's `callbackCommand`, then
-//! the legacy `?command=`, then the last path segment, under any prefix. Whatever happens, the
-//! reply is a complete JSON object OpenIM can read, and a request we cannot judge is answered
-//! with `actionCode` 1, which OpenIM treats as "deliver".
+//! the legacy `?command=`, then the last path segment, under any prefix; it is decided before
+//! anything else is read. Whatever happens, the reply is a complete JSON object OpenIM can read,
+//! and a request we cannot judge is answered with `actionCode` 1, which OpenIM treats as
+//! "deliver". With `FLOODGATE_UPSTREAM_URL` set, what floodgate does not reject goes on to the
+//! operator's webhook (`upstream`), whose answer is final.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,14 +17,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
-use super::wire::{self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, CallbackRequest, CallbackResponse};
+use super::wire::{
+    self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX,
+    CallbackRequest, CallbackResponse,
+};
+use super::{AppState, upstream};
+use crate::config::FailMode;
 use crate::engine::{Chat, Decision, Message, Verdict};
 use crate::metrics;
-use crate::policy::{Mode, Violation};
+use crate::policy::{Mode, Rule, Violation};
 
 /// A client gets this long to send a request's body (headers: `server::HEADER_READ_TIMEOUT`).
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The retry hint of a 5098 (the operator's webhook failed, fail mode closed).
+const UPSTREAM_RETRY: Duration = Duration::from_secs(1);
 
 pub async fn handle(
     State(state): State<Arc<AppState>>,
@@ -63,47 +74,130 @@ pub async fn handle(
             return *response;
         }
     };
-    let request = match CallbackRequest::parse(&body) {
+    // Route before anything else: a command floodgate does not judge is never parsed as a
+    // message (after-callbacks carry fields no message type fits).
+    let command = wire::body_command(&body)
+        .or_else(|| query_command(&uri).map(Cow::Borrowed))
+        .unwrap_or(Cow::Borrowed(path_command));
+    let label = wire::command_label(&command);
+    let own = match label {
+        BEFORE_SEND_SINGLE => judge(&state, label, Chat::Single, &body).await,
+        BEFORE_SEND_GROUP => judge(&state, label, Chat::Group, &body).await,
+        _ => Judged::PassOn {
+            own: unjudged_reply(label, &body),
+            verdict: metrics::Verdict::Allow,
+        },
+    };
+    if matches!(label, BEFORE_SEND_SINGLE | BEFORE_SEND_GROUP) {
+        state
+            .metrics
+            .decision_time(label)
+            .observe(started.elapsed().as_secs_f64());
+    }
+    let (own, verdict) = match own {
+        Judged::Rejected(response) => return response,
+        Judged::PassOn { own, verdict } => (own, verdict),
+    };
+    let Some(upstream) = state
+        .upstream
+        .as_ref()
+        .filter(|_| upstream::is_forwardable(&command))
+    else {
+        state.metrics.callback(label, verdict);
+        return own;
+    };
+    match upstream
+        .forward(&command, uri.query(), &headers, body.clone())
+        .await
+    {
+        Ok(relayed) => {
+            state.metrics.callback(label, verdict);
+            relay(relayed)
+        }
+        Err(error) => {
+            tracing::warn!(command = label, kind = error.kind(), %error, "the upstream webhook failed");
+            // A request floodgate could not read, and an after-callback (OpenIM ignores the
+            // answer), never get a rejection.
+            let rejects = upstream.fail_mode == FailMode::Closed
+                && verdict != metrics::Verdict::Invalid
+                && !is_after_callback(&command);
+            if !rejects {
+                state.metrics.callback(label, verdict);
+                return own;
+            }
+            let violation = Violation::new(Rule::Upstream, None, UPSTREAM_RETRY);
+            let operation_id = headers
+                .get("operationid")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            record_rejection(&state, label, operation_id, &violation);
+            reject(&violation)
+        }
+    }
+}
+
+/// What floodgate itself answers a command: final (a rejection), or to be passed on to the
+/// operator's webhook when one is configured, `own` being the answer without it.
+enum Judged {
+    Rejected(Response),
+    PassOn {
+        own: Response,
+        verdict: metrics::Verdict,
+    },
+}
+
+/// Judges a message callback: a rejection is final; an allow, and a body that cannot be read,
+/// may go on to the upstream.
+async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -> Judged {
+    let request = match CallbackRequest::parse(body) {
         Ok(request) => request,
         Err(reason) => {
-            let label = wire::command_label(query_command(&uri).unwrap_or(path_command));
-            state.metrics.callback(label, metrics::Verdict::Invalid);
-            return invalid(StatusCode::BAD_REQUEST, "invalid callback body", &reason);
-        }
-    };
-    let command = request
-        .callback_command
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .or_else(|| query_command(&uri))
-        .unwrap_or(path_command);
-    let label = wire::command_label(command);
-    let chat = match label {
-        BEFORE_SEND_SINGLE => Chat::Single,
-        BEFORE_SEND_GROUP => Chat::Group,
-        _ => {
-            // Not a message we judge: let it through at once, but count it.
-            state.metrics.callback(label, metrics::Verdict::Allow);
-            return json(StatusCode::OK, &CallbackResponse::ALLOW);
+            return Judged::PassOn {
+                own: invalid(StatusCode::BAD_REQUEST, "invalid callback body", &reason),
+                verdict: metrics::Verdict::Invalid,
+            };
         }
     };
     let message = Message {
         chat,
         send_id: request.send_id.as_deref().unwrap_or(""),
         recv_id: request.recv_id.as_deref().unwrap_or(""),
-        msg_from: request.msg_from.unwrap_or(0),
         content_type: request.content_type.unwrap_or(0),
         content: request.content.as_deref().unwrap_or(""),
         mentions: request.mentions(),
+        at_all: request.mentions_all(),
     };
     let decision = state.engine.decide(&message).await;
     let operation_id = request.operation_id.as_deref().unwrap_or("");
-    let response = answer(&state, label, operation_id, &decision);
-    state
-        .metrics
-        .decision_time(label)
-        .observe(started.elapsed().as_secs_f64());
-    response
+    answer(state, label, operation_id, &decision)
+}
+
+/// The answer to a command floodgate does not judge: allow, echoing the fields OpenIM copies
+/// back from a set-group-info reply.
+fn unjudged_reply(label: &str, body: &[u8]) -> Response {
+    if label == BEFORE_SET_GROUP_INFO || label == BEFORE_SET_GROUP_INFO_EX {
+        return json_bytes(StatusCode::OK, wire::allow_echoing_group_info(body));
+    }
+    json(StatusCode::OK, &CallbackResponse::ALLOW)
+}
+
+/// After-callbacks are fire-and-forget: OpenIM parses their answer and drops it.
+/// (`callbackBeforeAfterMsgCommand` is the after-revoke hook: OpenIM's constant has a typo.)
+fn is_after_callback(command: &str) -> bool {
+    command.starts_with("callbackAfter") || command == "callbackBeforeAfterMsgCommand"
+}
+
+/// The upstream's reply as it came: status, `Content-Type` and body.
+fn relay(relayed: upstream::Relayed) -> Response {
+    let content_type = relayed
+        .content_type
+        .unwrap_or_else(|| header::HeaderValue::from_static("application/json"));
+    (
+        relayed.status,
+        [(header::CONTENT_TYPE, content_type)],
+        relayed.body,
+    )
+        .into_response()
 }
 
 /// Turns a decision into OpenIM's reply, counting and logging what it rejected or would have.
@@ -112,7 +206,7 @@ fn answer(
     command: &'static str,
     operation_id: &str,
     decision: &Decision,
-) -> Response {
+) -> Judged {
     for violation in &decision.shadow {
         state.metrics.rejection(violation.rule, Mode::Shadow);
         tracing::info!(
@@ -124,28 +218,29 @@ fn answer(
         );
     }
     match &decision.verdict {
-        Verdict::Allow => {
-            let verdict = if decision.shadow.is_empty() {
+        Verdict::Allow => Judged::PassOn {
+            own: json(StatusCode::OK, &CallbackResponse::ALLOW),
+            verdict: if decision.shadow.is_empty() {
                 metrics::Verdict::Allow
             } else {
                 metrics::Verdict::ShadowReject
-            };
-            state.metrics.callback(command, verdict);
-            json(StatusCode::OK, &CallbackResponse::ALLOW)
-        }
+            },
+        },
         Verdict::Reject(violation) => {
             record_rejection(state, command, operation_id, violation);
-            let detail = violation.detail();
-            json(
-                StatusCode::OK,
-                &CallbackResponse::reject(
-                    violation.rule.err_code(),
-                    violation.rule.reason(),
-                    &detail,
-                ),
-            )
+            Judged::Rejected(reject(violation))
         }
     }
+}
+
+/// OpenIM's rejection: errMsg with the retry hint (all an app user sees), errDlt the detail.
+fn reject(violation: &Violation) -> Response {
+    let message = violation.message();
+    let detail = violation.detail();
+    json(
+        StatusCode::OK,
+        &CallbackResponse::reject(violation.rule.err_code(), &message, &detail),
+    )
 }
 
 fn record_rejection(
@@ -223,6 +318,10 @@ fn query_command(uri: &Uri) -> Option<&str> {
 
 fn invalid(status: StatusCode, message: &str, detail: &str) -> Response {
     json(status, &CallbackResponse::invalid(message, detail))
+}
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn json(status: StatusCode, body: &CallbackResponse<'_>) -> Response {

@@ -7,6 +7,25 @@ use serde::{Deserialize, Serialize};
 
 pub const BEFORE_SEND_SINGLE: &str = "callbackBeforeSendSingleMsgCommand";
 pub const BEFORE_SEND_GROUP: &str = "callbackBeforeSendGroupMsgCommand";
+pub const BEFORE_SET_GROUP_INFO: &str = "callbackBeforeSetGroupInfoCommand";
+pub const BEFORE_SET_GROUP_INFO_EX: &str = "callbackBeforeSetGroupInfoExCommand";
+
+/// `atUserList`'s entry for "the whole group" (OpenIM's protocol constants).
+pub const AT_ALL_TAG: &str = "AtAllTag";
+
+/// The fields OpenIM copies from the reply to a set-group-info callback over the edit, present
+/// or not (docs/openim.md "Replies OpenIM copies back"): an allow must echo them as they came.
+pub const GROUP_INFO_ECHO: [&str; 9] = [
+    "groupID",
+    "groupName",
+    "notification",
+    "introduction",
+    "faceURL",
+    "ex",
+    "needVerification",
+    "lookMemberInfo",
+    "applyMemberFriend",
+];
 
 /// Every callback command of OpenIM v3.8.3 and main (OPENIM.md §1): the `command` label values.
 pub const COMMANDS: [&str; 53] = [
@@ -74,6 +93,47 @@ pub fn command_label(command: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// The command a body names (`callbackCommand`), read without interpreting anything else: any
+/// callback may be routed, whatever its other fields hold. `None` when the body is not a JSON
+/// object or names no command as a string.
+pub fn body_command(body: &[u8]) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(rename = "callbackCommand", borrow, default)]
+        command: Option<Cow<'a, str>>,
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return None;
+    }
+    serde_json::from_slice::<Envelope<'_>>(body)
+        .ok()?
+        .command
+        .filter(|c| !c.is_empty())
+}
+
+/// The allow reply to a set-group-info command: OpenIM's allow object plus every field of
+/// [`GROUP_INFO_ECHO`] the request carried, byte for byte (values, wrapper objects, `null`s).
+/// A body that is not a JSON object gets the plain allow.
+pub fn allow_echoing_group_info(body: &[u8]) -> Vec<u8> {
+    use serde_json::value::RawValue;
+    let mut reply = serde_json::to_vec(&CallbackResponse::ALLOW).unwrap_or_default();
+    let Ok(fields) =
+        serde_json::from_slice::<std::collections::BTreeMap<Cow<'_, str>, &RawValue>>(body)
+    else {
+        return reply;
+    };
+    reply.pop(); // the closing brace
+    for name in GROUP_INFO_ECHO {
+        if let Some(value) = fields.get(name) {
+            reply.extend_from_slice(format!(",\"{name}\":").as_bytes());
+            reply.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    reply.push(b'}');
+    reply
+}
+
 /// A callback body. Every field may be missing or `null`; unknown fields are ignored; a known
 /// field of the wrong JSON type makes the request invalid (CONTRACT §2).
 #[derive(Debug, Default, Deserialize)]
@@ -136,7 +196,14 @@ impl<'a> CallbackRequest<'a> {
         })
     }
 
-    /// Distinct users @-mentioned.
+    /// Whether the whole group is mentioned (`AtAllTag`).
+    pub fn mentions_all(&self) -> bool {
+        self.at_user_list
+            .as_ref()
+            .is_some_and(|list| list.iter().any(|id| id == AT_ALL_TAG))
+    }
+
+    /// Distinct users @-mentioned (`AtAllTag` is one entry, so it counts as one).
     pub fn mentions(&self) -> usize {
         let Some(list) = &self.at_user_list else {
             return 0;
@@ -153,7 +220,7 @@ impl<'a> CallbackRequest<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct CallbackResponse<'a> {
     pub action_code: i32,
-    pub err_code: u32,
+    pub err_code: i32,
     pub err_msg: &'a str,
     pub err_dlt: &'a str,
     pub next_code: i32,
@@ -171,7 +238,7 @@ impl<'a> CallbackResponse<'a> {
 
     /// Refuse the message with `err_code`: `actionCode` 0 and `nextCode` 1 is the only
     /// combination that rejects on every OpenIM version but v3.6 (OPENIM.md §3).
-    pub fn reject(err_code: u32, err_msg: &'a str, err_dlt: &'a str) -> Self {
+    pub fn reject(err_code: i32, err_msg: &'a str, err_dlt: &'a str) -> Self {
         CallbackResponse {
             action_code: 0,
             err_code,
@@ -253,6 +320,45 @@ mod tests {
             reject,
             r#"{"actionCode":0,"errCode":5002,"errMsg":"m","errDlt":"d","nextCode":1}"#
         );
+    }
+
+    #[test]
+    fn the_command_is_read_whatever_the_other_fields_hold() {
+        let online = br#"{"callbackCommand":"callbackAfterUserOnlineCommand","seq":1767225600123,"platformID":"x"}"#;
+        assert_eq!(
+            body_command(online).as_deref(),
+            Some("callbackAfterUserOnlineCommand")
+        );
+        assert_eq!(body_command(br#"{"seq":1}"#), None);
+        assert_eq!(body_command(br#"{"callbackCommand":5}"#), None);
+        assert_eq!(body_command(b"[1]"), None);
+        assert_eq!(body_command(b"not json"), None);
+    }
+
+    #[test]
+    fn the_group_info_allow_echoes_exactly_what_came() {
+        let body = br#"{"callbackCommand":"callbackBeforeSetGroupInfoExCommand","groupID":"g1",
+            "groupName":{"value":"Hiking \u003c3"},"notification":null,"ex":{"value":""},
+            "needVerification":{"value":1},"unrelated":[1,2]}"#;
+        let reply = String::from_utf8(allow_echoing_group_info(body)).unwrap();
+        assert_eq!(
+            reply,
+            r#"{"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0,"groupID":"g1","groupName":{"value":"Hiking \u003c3"},"notification":null,"ex":{"value":""},"needVerification":{"value":1}}"#
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(parsed["nextCode"], 0);
+        assert_eq!(
+            allow_echoing_group_info(b"garbage"),
+            serde_json::to_vec(&CallbackResponse::ALLOW).unwrap()
+        );
+    }
+
+    #[test]
+    fn at_all_is_one_mention_and_is_seen() {
+        let request =
+            CallbackRequest::parse(br#"{"atUserList":["AtAllTag","bob","bob"]}"#).unwrap();
+        assert!(request.mentions_all());
+        assert_eq!(request.mentions(), 2);
     }
 
     #[test]

@@ -34,6 +34,8 @@ struct SenderState {
     recipients: KeyMap<RecipientKey, u64>,
     /// The recipients' last-write times, bucketed like a rate window: the fanout count.
     fanout: SlidingCounter,
+    /// `AtAllTag` uses (the mentions rule).
+    at_all: SlidingCounter,
     strikes: VecDeque<u64>,
     blocked_until: u64,
     block_length_ms: u64,
@@ -96,6 +98,13 @@ impl MemoryStore {
                 if !state.recipients.contains_key(&to) && distinct >= limit.count() {
                     let retry = state.fanout.retry_after(now, window, limit.count());
                     found.note(Rule::Fanout, limit, retry);
+                }
+            }
+            if let (Some(limit), true) = (policy.at_all, check.at_all) {
+                let window = limit.window_ms();
+                if state.at_all.count(now, window) >= limit.count() {
+                    let retry = state.at_all.retry_after(now, window, limit.count());
+                    found.note(Rule::Mentions, limit, retry);
                 }
             }
             match found.enforced {
@@ -330,10 +339,15 @@ impl SenderState {
             });
             recipient = Some((to, recorded));
         }
+        let at_all = check.at_all && policy.at_all.is_some();
+        if let (Some(limit), true) = (policy.at_all, at_all) {
+            self.at_all.add(now, limit.window_ms(), 1);
+        }
         Reservation {
             at_ms: now,
             fingerprint,
             recipient,
+            at_all,
         }
     }
 
@@ -346,6 +360,9 @@ impl SenderState {
             && let Some(counter) = self.repeats.get_mut(&fp)
         {
             counter.remove(at, limit.window_ms(), 1);
+        }
+        if let (Some(limit), true) = (policy.at_all, reservation.at_all) {
+            self.at_all.remove(at, limit.window_ms(), 1);
         }
         if let (Some(limit), Some((to, recorded))) = (policy.fanout, reservation.recipient)
             && self.recipients.get(&to) == Some(&at)

@@ -66,6 +66,8 @@ pub struct SenderCheck {
     pub fingerprint: Option<Fingerprint>,
     /// Set for one-to-one messages (fanout rule).
     pub recipient: Option<RecipientKey>,
+    /// The message @-mentions the whole group (`AtAllTag`): counted against `policy.at_all`.
+    pub at_all: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +91,8 @@ pub struct Reservation {
     pub fingerprint: Option<Fingerprint>,
     /// The recipient, and what writing to them changed.
     pub recipient: Option<(RecipientKey, Recorded)>,
+    /// An `AtAllTag` use was counted.
+    pub at_all: bool,
 }
 
 /// A violation found outside the sender check (mentions, campaign) to be counted as a strike,

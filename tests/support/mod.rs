@@ -7,6 +7,7 @@ pub mod nginx;
 pub mod prometheus;
 pub mod redis;
 pub mod replica;
+pub mod upstream;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -184,6 +184,7 @@ impl RedisStore {
             check.fingerprint,
             check.recipient.map(|to| (to, 0)),
             0,
+            check.at_all,
         );
         if let Some(campaign) = campaign {
             invocation.key(keys::campaign_key(&self.prefix, campaign.fingerprint));
@@ -202,6 +203,7 @@ impl RedisStore {
                 at_ms: field(1)? as u64,
                 fingerprint: check.fingerprint.filter(|_| reply.get(2) == Some(&1)),
                 recipient: check.recipient.zip(recorded),
+                at_all: check.at_all && self.policy.at_all.is_some(),
             };
             let shadow = violations(&reply, 5)?;
             Ok(SenderOutcome::Admitted {
@@ -230,6 +232,7 @@ impl RedisStore {
                 .and_then(|r| r.recipient)
                 .map(|(to, recorded)| (to, recorded.previous_ms())),
             release.map_or(0, |r| r.at_ms),
+            release.is_some_and(|r| r.at_all),
         );
         let reply = self.run(&invocation).await?;
         if reply.len() != 5 {
@@ -281,7 +284,7 @@ impl RedisStore {
     }
 
     pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {
-        let invocation = self.sender_invocation("status", sender, now_ms, None, None, 0);
+        let invocation = self.sender_invocation("status", sender, now_ms, None, None, 0, false);
         let reply = self.run(&invocation).await?;
         if reply.len() != 3 + self.policy.rate.len() {
             return Err(malformed(&reply));
@@ -304,7 +307,7 @@ impl RedisStore {
     /// is logged, not returned: the block is lifted, and replicas that missed the notice ask
     /// again within `engine::blocks::TRUST_WHILE_FOLLOWING`.
     pub async fn lift_block(&self, sender: SenderKey, now_ms: u64) -> Result<bool, StoreError> {
-        let invocation = self.sender_invocation("unblock", sender, now_ms, None, None, 0);
+        let invocation = self.sender_invocation("unblock", sender, now_ms, None, None, 0, false);
         let lifted = self.run_value::<i64>(&invocation).await? == 1;
         let mut publish = redis::cmd("PUBLISH");
         publish
@@ -329,6 +332,7 @@ impl RedisStore {
         fingerprint: Option<Fingerprint>,
         recipient: Option<(RecipientKey, u64)>,
         release_at_ms: u64,
+        at_all: bool,
     ) -> ScriptInvocation<'_> {
         let mut invocation = self.sender_script.prepare_invoke();
         invocation.key(keys::sender_key(&self.prefix, sender));
@@ -347,7 +351,8 @@ impl RedisStore {
             )
             .arg(keys::sender_member(sender))
             .arg(release_at_ms)
-            .arg(recipient.map_or(0, |(_, previous_ms)| previous_ms));
+            .arg(recipient.map_or(0, |(_, previous_ms)| previous_ms))
+            .arg(if at_all { "1" } else { "" });
         invocation
     }
 

@@ -14,7 +14,7 @@ pub fn sender_prelude(policy: &Policy) -> String {
     let pair = |limit: Option<Limit>| limit.map_or((0, 0), |l| (l.count(), l.window_ms()));
     let mode = |mode: Mode| if mode == Mode::Enforce { 'E' } else { 'S' };
     let m = &policy.modes;
-    let modes: String = [m.rate, m.repeat, m.fanout, m.block, m.campaign]
+    let modes: String = [m.rate, m.repeat, m.fanout, m.block, m.campaign, m.mentions]
         .map(mode)
         .iter()
         .collect();
@@ -24,6 +24,7 @@ pub fn sender_prelude(policy: &Policy) -> String {
     let (repeat_limit, repeat_window) = pair(policy.repeat);
     let (fanout_limit, fanout_window) = pair(policy.fanout);
     let (campaign_limit, campaign_window) = pair(policy.campaign);
+    let (at_all_limit, at_all_window) = pair(policy.at_all);
     let rates = policy
         .rate
         .iter()
@@ -60,6 +61,10 @@ pub fn sender_prelude(policy: &Policy) -> String {
     constant("CAMPAIGN_LIMIT", campaign_limit.to_string());
     constant("CAMPAIGN_WINDOW", campaign_window.to_string());
     constant("CAMPAIGN_WINDOW_TEXT", format!("'{campaign_window}'"));
+    constant("AT_ALL_LIMIT", at_all_limit.to_string());
+    constant("AT_ALL_WINDOW", at_all_window.to_string());
+    constant("AT_ALL_WIDTH", bucket_width(at_all_window).to_string());
+    constant("AT_ALL_FIELD", format!("'A{at_all_window}'"));
     constant("RATES", format!("{{{rates}}}"));
     lua
 }
@@ -71,7 +76,7 @@ mod tests {
     #[test]
     fn the_default_policy_as_lua() {
         let lua = sender_prelude(&Policy::default());
-        assert!(lua.contains("local MODES = 'EEEEE'\n"), "{lua}");
+        assert!(lua.contains("local MODES = 'EEEEEE'\n"), "{lua}");
         assert!(
             lua.contains("local REPEAT_LIMIT = 3\nlocal REPEAT_WINDOW = 600000\n"),
             "{lua}"
