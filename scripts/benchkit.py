@@ -68,7 +68,14 @@ def start_redis(*extra, attempts=5):
     return proc, port
 
 
-def start_floodgate(redis_ports=(), cluster=False):
+def process_cpu_seconds(pid):
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_floodgate(redis_ports=(), cluster=False, extra_env=None):
     """floodgate from target/release on free ports: the embedded store without `redis_ports`,
     else that Redis (or those cluster nodes). Returns the process, webhook and admin ports."""
     port, admin = free_port(), free_port()
@@ -78,6 +85,7 @@ def start_floodgate(redis_ports=(), cluster=False):
         env["FLOODGATE_REDIS_URL"] = ",".join(f"redis://127.0.0.1:{p}" for p in redis_ports)
     if cluster:
         env["FLOODGATE_REDIS_CLUSTER"] = "true"
+    env.update(extra_env or {})
     proc = subprocess.Popen([os.path.join(RELEASE, "floodgate")], env=env)
     wait_for_port(port, proc, "floodgate")
     return proc, port, admin

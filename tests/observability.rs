@@ -14,7 +14,7 @@ use support::{GROUP, SINGLE, SharedStore, single_body};
 const DASHBOARD: &str = include_str!("../grafana/dashboards/floodgate.json");
 
 /// The metric names of CONTRACT §6, and what Prometheus adds (`up`, the process collector).
-const CONTRACT_METRICS: [&str; 9] = [
+const CONTRACT_METRICS: [&str; 11] = [
     "floodgate_callbacks_total",
     "floodgate_rejections_total",
     "floodgate_decision_seconds",
@@ -24,6 +24,8 @@ const CONTRACT_METRICS: [&str; 9] = [
     "floodgate_blocks_total",
     "floodgate_tracked_senders",
     "floodgate_build_info",
+    "floodgate_upstream_seconds",
+    "floodgate_upstream_errors_total",
 ];
 
 fn dashboard_expressions() -> Vec<String> {

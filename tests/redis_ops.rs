@@ -306,6 +306,8 @@ async fn entries_that_left_their_window_are_swept() {
             ("FLOODGATE_RATE_LIMITS", "30/10s,120/1m"),
             ("FLOODGATE_REPEAT_LIMIT", "3/1m"),
             ("FLOODGATE_FANOUT_LIMIT", "30/1m"),
+            // Its 1 h window would make the sweep interval 6 minutes.
+            ("FLOODGATE_AT_ALL_LIMIT", "off"),
         ],
     )
     .await;
@@ -337,6 +339,7 @@ async fn state_left_by_an_earlier_layout_is_ignored_then_swept() {
         &[
             ("FLOODGATE_RATE_LIMITS", "3/10s,100/1m"),
             ("FLOODGATE_KEY_PREFIX", "upgraded"),
+            ("FLOODGATE_AT_ALL_LIMIT", "off"),
         ],
     )
     .await;

@@ -37,9 +37,10 @@ on_every_store!(
     a_campaign_rejection_releases_the_senders_quota,
     writing_to_more_than_k_recipients_is_rejected_with_5005,
     a_group_message_with_too_many_mentions_is_rejected_with_5007,
+    at_all_counts_as_one_mention_and_its_uses_are_limited_per_sender,
     repeated_violations_start_a_block_that_doubles,
     a_mentions_violation_counts_as_a_strike,
-    exempt_senders_and_system_messages_are_never_checked,
+    exempt_senders_and_notifications_are_never_checked_but_msg_from_200_is,
     global_shadow_mode_allows_everything_but_counts_what_it_would_reject,
     one_rule_in_shadow_while_the_others_enforce,
 );
@@ -314,6 +315,61 @@ async fn a_group_message_with_too_many_mentions_is_rejected_with_5007(backend: B
     app
 }
 
+async fn at_all_counts_as_one_mention_and_its_uses_are_limited_per_sender(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_MENTION_LIMIT", "2"),
+            ("FLOODGATE_AT_ALL_LIMIT", "2/1h"),
+            ("FLOODGATE_STRIKES", "off"),
+        ],
+    )
+    .await;
+    let all = ["AtAllTag", "u1"];
+    assert!(
+        app.group("alice", "g", "meeting now", &all)
+            .await
+            .is_allow()
+    );
+    assert!(
+        app.group("alice", "g2", "meeting again", &all)
+            .await
+            .is_allow()
+    );
+    let third = app.group("alice", "g", "and again", &["AtAllTag"]).await;
+    assert_eq!(third.err_code(), 5007, "{third:?}");
+    assert!(
+        third
+            .detail()
+            .starts_with("limit 2 @all per 1h; retry after"),
+        "{}",
+        third.detail()
+    );
+    assert!(
+        third.body["errMsg"]
+            .as_str()
+            .unwrap()
+            .starts_with("too many mentions; retry after")
+    );
+    // Ordinary mentions and other senders are not held back.
+    assert!(app.group("alice", "g", "hi u1", &["u1"]).await.is_allow());
+    assert!(
+        app.group("bob", "g", "hello all", &["AtAllTag"])
+            .await
+            .is_allow()
+    );
+    // The rejected use consumed nothing; the window frees the sender again.
+    app.advance(Duration::from_secs(3700));
+    assert!(
+        app.group("alice", "g", "weekly call", &["AtAllTag"])
+            .await
+            .is_allow()
+    );
+    app
+}
+
 async fn repeated_violations_start_a_block_that_doubles(backend: Backend) -> TestApp {
     let app = TestApp::on(
         backend,
@@ -417,7 +473,9 @@ async fn a_mentions_violation_counts_as_a_strike(backend: Backend) -> TestApp {
     app
 }
 
-async fn exempt_senders_and_system_messages_are_never_checked(backend: Backend) -> TestApp {
+async fn exempt_senders_and_notifications_are_never_checked_but_msg_from_200_is(
+    backend: Backend,
+) -> TestApp {
     let app = TestApp::on(
         backend,
         &[
@@ -436,8 +494,9 @@ async fn exempt_senders_and_system_messages_are_never_checked(backend: Backend) 
             );
         }
     }
+    // A notification (contentType 1000-5000, which OpenIM's group callback still sends).
     let mut system = support::single_body("notifier", "bob", "your order shipped");
-    system["msgFrom"] = serde_json::json!(200);
+    system["contentType"] = serde_json::json!(1400);
     for _ in 0..5 {
         assert!(
             app.post(&format!("/cb/{}", support::SINGLE), &system)
@@ -445,6 +504,12 @@ async fn exempt_senders_and_system_messages_are_never_checked(backend: Backend) 
                 .is_allow()
         );
     }
+    // msgFrom 200 alone exempts nothing: any modified client can set it.
+    let mut forged = support::single_body("mallory", "bob", "not really the system");
+    forged["msgFrom"] = serde_json::json!(200);
+    let path = format!("/cb/{}", support::SINGLE);
+    assert!(app.post(&path, &forged).await.is_allow());
+    assert_eq!(app.post(&path, &forged).await.err_code(), 5002);
 
     let checked = TestApp::on(
         backend,

@@ -38,7 +38,7 @@ impl Nginx {
         std::fs::create_dir_all(dir.join("logs")).unwrap();
         std::fs::write(dir.join("floodgate.conf"), render(upstreams, port)).unwrap();
         let main = format!(
-            "worker_processes 1;\nerror_log {d}/logs/error.log warn;\npid {d}/nginx.pid;\nevents {{ worker_connections 1024; }}\n\
+            "master_process off;\nworker_processes 1;\nerror_log {d}/logs/error.log warn;\npid {d}/nginx.pid;\nevents {{ worker_connections 1024; }}\n\
              http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n \
              fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n include {d}/floodgate.conf;\n}}\n",
             d = dir.display()
@@ -78,6 +78,7 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// One process to stop: `master_process off` above, so no worker outlives it.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
