@@ -101,6 +101,11 @@ impl Application {
         })
     }
 
+    /// Counts the log lines `dropped` reports in `floodgate_log_lines_dropped_total`.
+    pub fn count_dropped_logs(&self, dropped: impl Fn() -> u64 + Send + Sync + 'static) {
+        self.state.metrics.count_dropped_logs(dropped);
+    }
+
     pub fn webhook_addr(&self) -> SocketAddr {
         self.webhook
             .local_addr()

@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    floodgate::telemetry::init(&config);
+    let logging = floodgate::telemetry::init(&config);
     // Registered before anything is served, so an early SIGTERM is a clean stop, not a kill.
     let shutdown = shutdown_signal()?;
     let app = match Application::build(config, Clock::System).await {
@@ -34,9 +34,13 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
+    app.count_dropped_logs(logging.dropped_counter());
     tracing::info!(webhook = %app.webhook_addr(), admin = %app.admin_addr(), "floodgate serving");
     app.run_until(shutdown).await;
     tracing::info!("floodgate stopped");
+    if logging.dropped_lines() > 0 {
+        eprintln!("floodgate: {} log lines were dropped", logging.dropped_lines());
+    }
     Ok(())
 }
 

@@ -20,6 +20,13 @@ const UPSTREAM_BUCKETS: &[f64] = &[
     5.0, 15.0,
 ];
 
+/// Log lines dropped by the lossy log writer, read from it at each scrape.
+struct LogDrops {
+    counter: IntCounter,
+    source: std::sync::OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
+    reported: parking_lot::Mutex<u64>,
+}
+
 /// The verdict label of `floodgate_callbacks_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -73,6 +80,7 @@ pub struct Metrics {
     store_seconds: HistogramVec,
     store_errors: IntCounterVec,
     upstream_seconds: [Histogram; 2],
+    log_drops: std::sync::Arc<LogDrops>,
     upstream_errors: IntCounterVec,
     pub degraded: IntGauge,
     pub blocks: IntCounter,
@@ -151,6 +159,14 @@ impl Metrics {
         for kind in ["timeout", "connection", "invalid"] {
             upstream_errors.with_label_values(&[kind]);
         }
+        let log_drops = IntCounter::new(
+            "floodgate_log_lines_dropped_total",
+            "Log lines dropped because the log writer fell behind (never blocks a callback).",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(log_drops.clone()))
+            .expect("unique metric");
         let degraded = gauge(
             "floodgate_degraded",
             "1 while this replica decides on its local fallback store.",
@@ -222,6 +238,11 @@ impl Metrics {
             store_errors,
             upstream_seconds: ["ok", "error"].map(|o| upstream_seconds.with_label_values(&[o])),
             upstream_errors,
+            log_drops: std::sync::Arc::new(LogDrops {
+                counter: log_drops,
+                source: std::sync::OnceLock::new(),
+                reported: parking_lot::Mutex::new(0),
+            }),
             degraded,
             blocks,
             tracked_senders,
@@ -279,8 +300,19 @@ impl Metrics {
         self.upstream_errors.with_label_values(&[kind]).inc();
     }
 
+    /// Where `floodgate_log_lines_dropped_total` is read from (the log writer); set once.
+    pub fn count_dropped_logs(&self, dropped: impl Fn() -> u64 + Send + Sync + 'static) {
+        let _ = self.log_drops.source.set(Box::new(dropped));
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        if let Some(source) = self.log_drops.source.get() {
+            let now = source();
+            let mut reported = self.log_drops.reported.lock();
+            self.log_drops.counter.inc_by(now.saturating_sub(*reported));
+            *reported = (*reported).max(now);
+        }
         let mut out = Vec::new();
         let families = self.registry.gather();
         // Encoding into a Vec cannot fail for well-formed families.

@@ -24,6 +24,7 @@ async fn metrics_export_every_closed_series_from_start_up() {
         "fanout",
         "blocked",
         "mentions",
+        "upstream",
         "unavailable",
     ] {
         for mode in ["enforce", "shadow"] {
@@ -49,6 +50,15 @@ async fn metrics_export_every_closed_series_from_start_up() {
     ] {
         assert!(text.contains(name), "missing {name}");
     }
+}
+
+#[tokio::test]
+async fn tracked_senders_is_the_state_at_the_scrape_not_at_the_last_housekeeping() {
+    let app = TestApp::with_vars(&[("FLOODGATE_BURST", "10/1s")]).await;
+    for sender in ["alice", "bob", "carol"] {
+        assert!(app.single(sender, "dave", "hello").await.is_allow());
+    }
+    assert_eq!(app.metric("floodgate_tracked_senders").await, 3.0);
 }
 
 #[tokio::test]

@@ -147,6 +147,12 @@ fn post(addr: &str, path: &str, body: &str) -> String {
 /// The binary with JSON logs and a 1/1m rate limit; returns it, its log lines from just after
 /// the "serving" line, and its webhook address.
 fn start_json_logging() -> (Child, impl Iterator<Item = String>, String) {
+    let (child, lines, webhook, _) = start_json_logging_with_admin();
+    (child, lines, webhook)
+}
+
+/// [`start_json_logging`], with the admin address too.
+fn start_json_logging_with_admin() -> (Child, impl Iterator<Item = String>, String, String) {
     use std::io::BufRead;
     let mut child = Command::new(BINARY)
         .env_clear()
@@ -169,7 +175,50 @@ fn start_json_logging() -> (Child, impl Iterator<Item = String>, String) {
         .expect("a serving line");
     let serving: serde_json::Value = serde_json::from_str(&serving).unwrap();
     let webhook = serving["fields"]["webhook"].as_str().unwrap().to_string();
-    (child, lines, webhook)
+    let admin = serving["fields"]["admin"].as_str().unwrap().to_string();
+    (child, lines, webhook, admin)
+}
+
+#[test]
+fn a_replica_whose_log_reader_stalls_keeps_answering_and_counts_the_dropped_lines() {
+    let (mut child, lines, webhook, admin) = start_json_logging_with_admin();
+    // The pipe stays open but nobody reads it: after 64 KiB every write to it would block.
+    let stalled_reader = lines;
+    let body =
+        r#"{"callbackCommand":"callbackBeforeSendSingleMsgCommand","sendID":"a","recvID":"b"}"#;
+    assert!(post(&webhook, "/cb/x", body).contains(r#""errCode":0"#));
+    // Each rejection logs a line of about 200 bytes: the pipe holds ~300 of them and the
+    // writer's queue 16,384 more, so 20,000 overflow both.
+    for i in 0..20_000 {
+        let rejected = post(&webhook, "/cb/x", body);
+        assert!(rejected.contains(r#""nextCode":1"#), "request {i}: {rejected}");
+    }
+    let metrics = get(&admin, "/metrics");
+    let dropped: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("floodgate_log_lines_dropped_total "))
+        .expect("the series")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(dropped > 0.0, "{metrics}");
+    drop(stalled_reader);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// One HTTP/1.1 GET over a raw socket; returns the response text.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
 }
 
 #[test]

@@ -467,8 +467,12 @@ impl Engine {
         for store in std::iter::once(&self.store).chain(&self.fallback) {
             store.forget_idle(now_ms);
         }
-        let tracked = self.burst.as_ref().map_or(0, BurstLimiter::forget_idle);
-        self.metrics.tracked_senders.set(tracked as i64);
-        tracked
+        self.burst.as_ref().map_or(0, BurstLimiter::forget_idle)
+    }
+
+    /// Senders the in-process burst limiter holds now (`floodgate_tracked_senders`, read at
+    /// each scrape: a gauge tells the state at the scrape, not at the last housekeeping).
+    pub fn tracked_senders(&self) -> usize {
+        self.burst.as_ref().map_or(0, BurstLimiter::tracked_senders)
     }
 }

@@ -43,6 +43,8 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let tracked = state.engine.tracked_senders();
+    state.metrics.tracked_senders.set(tracked as i64);
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     (
         [(header::CONTENT_TYPE, content_type)],
