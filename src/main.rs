@@ -39,7 +39,10 @@ async fn main() -> anyhow::Result<()> {
     app.run_until(shutdown).await;
     tracing::info!("floodgate stopped");
     if logging.dropped_lines() > 0 {
-        eprintln!("floodgate: {} log lines were dropped", logging.dropped_lines());
+        eprintln!(
+            "floodgate: {} log lines were dropped",
+            logging.dropped_lines()
+        );
     }
     Ok(())
 }

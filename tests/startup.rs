@@ -39,6 +39,10 @@ fn a_bad_variable_stops_start_up_naming_the_variable_and_value() {
         ("FLOODGATE_LISTEN", "everywhere"),
         ("FLOODGATE_LOG", "info,[[[bad"),
         ("FLOODGATE_FANOUT_MODE", "maybe"),
+        ("FLOODGATE_UPSTREAM_TIMEOUT", "soon"),
+        ("FLOODGATE_UPSTREAM_FAIL_MODE", "ajar"),
+        ("FLOODGATE_AT_ALL_LIMIT", "3 an hour"),
+        ("FLOODGATE_MAX_CONNECTIONS", "0"),
     ];
     for (variable, value) in cases {
         // Ephemeral ports first, so that a value that slips through cannot collide or hang.
@@ -56,6 +60,42 @@ fn a_bad_variable_stops_start_up_naming_the_variable_and_value() {
         assert!(
             stderr.contains(variable) && stderr.contains(value),
             "{variable}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_secret_stops_start_up_naming_the_variable_but_never_its_value() {
+    let cases = [
+        // Several URLs with passwords, without cluster mode.
+        (
+            "FLOODGATE_REDIS_URL",
+            "redis://:hunter22hunter@a:1,redis://:hunter22hunter@b:2",
+        ),
+        ("FLOODGATE_REDIS_URL", "http://:hunter22hunter@redis:6379"),
+        ("FLOODGATE_AUTH_TOKEN", "hunter22hunter with spaces"),
+        ("FLOODGATE_ADMIN_TOKEN", "hunter22hunter/slash"),
+        (
+            "FLOODGATE_UPSTREAM_URL",
+            "http://user:hunter22hunter@hooks:10006/cb",
+        ),
+        ("FLOODGATE_UPSTREAM_URL", "https://hooks/hunter22hunter"),
+    ];
+    for (variable, value) in cases {
+        let output = start_with(&[
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+            (variable, value),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "{variable}={value} should stop start-up"
+        );
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+        assert!(
+            !stderr.contains("hunter22hunter"),
+            "{variable} echoed: {stderr}"
         );
     }
 }
@@ -153,6 +193,21 @@ fn start_json_logging() -> (Child, impl Iterator<Item = String>, String) {
 
 /// [`start_json_logging`], with the admin address too.
 fn start_json_logging_with_admin() -> (Child, impl Iterator<Item = String>, String, String) {
+    let (child, lines, webhook, admin, _) = start_logging_json(&[]);
+    (child, lines, webhook, admin)
+}
+
+/// The binary with JSON logs, a 1/1m rate limit and `vars`: it, its log lines after the
+/// "serving" line, its webhook and admin addresses, and the lines logged before serving.
+fn start_logging_json(
+    vars: &[(&str, &str)],
+) -> (
+    Child,
+    impl Iterator<Item = String>,
+    String,
+    String,
+    Vec<String>,
+) {
     use std::io::BufRead;
     let mut child = Command::new(BINARY)
         .env_clear()
@@ -162,6 +217,7 @@ fn start_json_logging_with_admin() -> (Child, impl Iterator<Item = String>, Stri
             ("FLOODGATE_LOG_FORMAT", "json"),
             ("FLOODGATE_RATE_LIMITS", "1/1m"),
         ])
+        .envs(vars.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -170,13 +226,63 @@ fn start_json_logging_with_admin() -> (Child, impl Iterator<Item = String>, Stri
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap())
         .lines()
         .map_while(Result::ok);
-    let serving = lines
-        .find(|l| l.contains("floodgate serving"))
-        .expect("a serving line");
+    let mut before = Vec::new();
+    let serving = loop {
+        let line = lines.next().expect("a serving line");
+        if line.contains("floodgate serving") {
+            break line;
+        }
+        before.push(line);
+    };
     let serving: serde_json::Value = serde_json::from_str(&serving).unwrap();
     let webhook = serving["fields"]["webhook"].as_str().unwrap().to_string();
     let admin = serving["fields"]["admin"].as_str().unwrap().to_string();
-    (child, lines, webhook, admin)
+    (child, lines, webhook, admin, before)
+}
+
+#[test]
+fn an_open_admin_api_beyond_loopback_is_warned_about_at_start() {
+    let (mut open, _, _, _, before) =
+        start_logging_json(&[("FLOODGATE_ADMIN_LISTEN", "0.0.0.0:0")]);
+    let _ = open.kill();
+    let _ = open.wait();
+    assert!(
+        before
+            .iter()
+            .any(|l| l.contains("FLOODGATE_ADMIN_TOKEN is unset")),
+        "{before:?}"
+    );
+    for vars in [
+        &[("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0")][..],
+        &[
+            ("FLOODGATE_ADMIN_LISTEN", "0.0.0.0:0"),
+            ("FLOODGATE_ADMIN_TOKEN", "admin-t0ken"),
+        ],
+    ] {
+        let (mut quiet, _, _, _, before) = start_logging_json(vars);
+        let _ = quiet.kill();
+        let _ = quiet.wait();
+        assert!(
+            !before.iter().any(|l| l.contains("FLOODGATE_ADMIN_TOKEN")),
+            "{vars:?}: {before:?}"
+        );
+    }
+}
+
+#[test]
+fn every_lift_is_logged_with_the_sender_and_the_callers_address() {
+    let (mut child, mut lines, _, admin, _) = start_logging_json(&[]);
+    let response = request(&admin, "DELETE", "/v1/senders/mallory/block");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let lifted = lines
+        .find(|l| l.contains("block lifted through the admin API"))
+        .expect("an audit line");
+    let _ = child.kill();
+    let _ = child.wait();
+    let lifted: serde_json::Value = serde_json::from_str(&lifted).unwrap();
+    assert_eq!(lifted["fields"]["send_id"], "mallory");
+    let caller = lifted["fields"]["caller"].as_str().unwrap();
+    assert!(caller.starts_with("127.0.0.1:"), "{caller}");
 }
 
 #[test]
@@ -191,7 +297,10 @@ fn a_replica_whose_log_reader_stalls_keeps_answering_and_counts_the_dropped_line
     // writer's queue 16,384 more, so 20,000 overflow both.
     for i in 0..20_000 {
         let rejected = post(&webhook, "/cb/x", body);
-        assert!(rejected.contains(r#""nextCode":1"#), "request {i}: {rejected}");
+        assert!(
+            rejected.contains(r#""nextCode":1"#),
+            "request {i}: {rejected}"
+        );
     }
     let metrics = get(&admin, "/metrics");
     let dropped: f64 = metrics
@@ -209,12 +318,17 @@ fn a_replica_whose_log_reader_stalls_keeps_answering_and_counts_the_dropped_line
 
 /// One HTTP/1.1 GET over a raw socket; returns the response text.
 fn get(addr: &str, path: &str) -> String {
+    request(addr, "GET", path)
+}
+
+/// One HTTP/1.1 request without a body over a raw socket; returns the response text.
+fn request(addr: &str, method: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);

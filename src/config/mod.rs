@@ -328,14 +328,16 @@ impl Env {
     fn upstream(&self) -> Result<Option<UpstreamConfig>, ConfigError> {
         use parse::duration;
         use vars::*;
-        let Some(base) = self.get(UPSTREAM_URL, upstream_url)? else {
-            return Ok(None);
-        };
-        Ok(Some(UpstreamConfig {
-            base,
-            timeout: self.get(UPSTREAM_TIMEOUT, duration)?,
-            fail_mode: self.get(UPSTREAM_FAIL_MODE, fail_mode)?,
-        }))
+        // Checked even without a URL: a bad value is a mistake whether or not it is used yet.
+        let timeout = self.get(UPSTREAM_TIMEOUT, duration)?;
+        let fail_mode = self.get(UPSTREAM_FAIL_MODE, fail_mode)?;
+        Ok(self
+            .get(UPSTREAM_URL, upstream_url)?
+            .map(|base| UpstreamConfig {
+                base,
+                timeout,
+                fail_mode,
+            }))
     }
 }
 

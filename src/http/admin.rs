@@ -1,9 +1,10 @@
 //! The admin listener (CONTRACT §5): health, readiness, metrics and the sender API.
 //! Kept off the webhook port so the load balancer and Prometheus never share OpenIM's path.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -79,10 +80,21 @@ async fn sender_status(
     }
 }
 
-async fn lift_block(State(state): State<Arc<AppState>>, Path(send_id): Path<String>) -> Response {
+/// Every lift is logged with the sender and the caller's address: an audit trail of who lifted
+/// what, since a lift undoes what the rules decided.
+async fn lift_block(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(caller): ConnectInfo<SocketAddr>,
+    Path(send_id): Path<String>,
+) -> Response {
     match state.engine.lift_block(&send_id).await {
         Ok(unblocked) => {
-            tracing::info!(unblocked, "block lifted through the admin API");
+            tracing::info!(
+                send_id = %send_id,
+                caller = %caller,
+                unblocked,
+                "block lifted through the admin API"
+            );
             Json(json!({"sendID": send_id, "unblocked": unblocked})).into_response()
         }
         Err(error) => store_unavailable(error),
