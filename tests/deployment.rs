@@ -77,6 +77,71 @@ fn compose_runs_redis_three_replicas_nginx_prometheus_and_grafana() {
     }
 }
 
+/// `docker-compose config` (Debian's docker-compose, no engine needed) with `env` as the
+/// stack's `.env`: its exit status and its output.
+fn compose_config(env: &str) -> (bool, String) {
+    let dir = std::env::temp_dir().join(format!("floodgate-compose-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env_file = dir.join(format!("env-{}", env.len()));
+    std::fs::write(&env_file, env).unwrap();
+    let output = Command::new("docker-compose")
+        .args(["-f", "docker-compose.yml", "--env-file"])
+        .arg(&env_file)
+        .arg("config")
+        .output()
+        .expect("docker-compose is not installed: run scripts/test, which installs it");
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_stack_publishes_on_loopback_and_refuses_to_start_without_its_secrets() {
+    let (ok, text) = compose_config("");
+    assert!(!ok, "compose accepted an empty .env: {text}");
+    assert!(
+        text.contains("FLOODGATE_AUTH_TOKEN") || text.contains("GRAFANA_ADMIN_PASSWORD"),
+        "{text}"
+    );
+
+    let (ok, text) = compose_config(
+        "FLOODGATE_AUTH_TOKEN=t0ken-for-tests\nGRAFANA_ADMIN_PASSWORD=pw-for-tests\n",
+    );
+    assert!(ok, "{text}");
+    let config: Value = serde_yaml::from_str(&text).unwrap();
+    for (name, service) in config["services"].as_mapping().unwrap() {
+        for port in service["ports"].as_sequence().into_iter().flatten() {
+            let port = port.as_str().map(str::to_string).unwrap_or_else(|| {
+                format!(
+                    "{}:{}",
+                    port["host_ip"].as_str().unwrap_or(""),
+                    port["published"].as_u64().unwrap_or(0)
+                )
+            });
+            assert!(
+                port.starts_with("127.0.0.1:"),
+                "{name:?} publishes {port} beyond loopback"
+            );
+        }
+    }
+    for replica in ["floodgate-1", "floodgate-2", "floodgate-3"] {
+        assert_eq!(
+            config["services"][replica]["environment"]["FLOODGATE_AUTH_TOKEN"],
+            "t0ken-for-tests"
+        );
+    }
+    let grafana = &config["services"]["grafana"]["environment"];
+    assert_eq!(grafana["GF_SECURITY_ADMIN_PASSWORD"], "pw-for-tests");
+    assert_eq!(grafana["GF_AUTH_ANONYMOUS_ENABLED"], "false");
+    let example = std::fs::read_to_string(".env.example").unwrap();
+    for name in ["FLOODGATE_AUTH_TOKEN=", "GRAFANA_ADMIN_PASSWORD="] {
+        assert!(
+            example.contains(name),
+            "the README's .env.example names {name}"
+        );
+    }
+}
+
 #[test]
 fn every_file_compose_mounts_exists_in_the_repository() {
     let compose = compose();
@@ -113,7 +178,7 @@ fn the_env_file_is_a_valid_floodgate_configuration() {
 }
 
 #[test]
-fn the_dockerfile_builds_and_starts_floodgate_as_the_readme_says() {
+fn the_dockerfile_and_the_readme_agree_on_build_entrypoint_user_and_healthcheck() {
     let dockerfile = std::fs::read_to_string("Dockerfile").unwrap();
     let readme = std::fs::read_to_string("README.md").unwrap();
     let build = "cargo build --release --locked --bin floodgate";
