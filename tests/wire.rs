@@ -194,7 +194,9 @@ async fn bad_bodies_get_400_with_a_readable_reason() {
         "EOF",
     )
     .await;
-    let invalid_utf8: Vec<u8> = b"{\"sendID\":\"a\xff\xfe\",\"callbackCommand\":\"x\"}".to_vec();
+    let invalid_utf8: Vec<u8> =
+        b"{\"sendID\":\"a\xff\xfe\",\"callbackCommand\":\"callbackBeforeSendSingleMsgCommand\"}"
+            .to_vec();
     assert_invalid(
         &app,
         app.post_raw(&path, invalid_utf8).await,
@@ -243,6 +245,46 @@ async fn an_oversized_body_gets_413() {
         .unwrap();
     let reply = support::Reply::read(response).await;
     assert_invalid(&app, reply, 413, "body too large").await;
+}
+
+/// A message body in OpenIM's field order (`sendID` first), `text` long or short.
+fn go_ordered(from: &str, text: &str) -> String {
+    let content =
+        serde_json::to_string(&serde_json::json!({ "content": text }).to_string()).unwrap();
+    format!(
+        "{{\"sendID\":\"{from}\",\"callbackCommand\":\"{SINGLE}\",\"serverMsgID\":\"s\",\"clientMsgID\":\"c\",\"operationID\":\"op-9\",\"senderPlatformID\":1,\"sessionType\":1,\"msgFrom\":100,\"contentType\":101,\"content\":{content},\"recvID\":\"bob\"}}\n"
+    )
+}
+
+#[tokio::test]
+async fn an_over_long_or_broken_message_is_still_judged_by_its_sender() {
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_MAX_BODY", "1KiB"),
+        ("FLOODGATE_RATE_LIMITS", "1/1m"),
+    ])
+    .await;
+    let path = format!("/cb/{SINGLE}");
+    let long = "x".repeat(5000);
+    // A sender over the limit is rejected, however long the body.
+    assert!(
+        app.post_raw(&path, go_ordered("alice", "hi"))
+            .await
+            .is_allow()
+    );
+    let reply = app.post_raw(&path, go_ordered("alice", &long)).await;
+    assert_eq!(reply.err_code(), 5002, "{reply:?}");
+    let broken = go_ordered("alice", "hi").replace("\"recvID\"", "recvID");
+    assert_eq!(app.post_raw(&path, broken).await.err_code(), 5002);
+    // A sender within it gets 413 with actionCode 1 (OpenIM delivers), and that message counts.
+    let reply = app.post_raw(&path, go_ordered("carol", &long)).await;
+    assert_invalid(&app, reply, 413, "FLOODGATE_MAX_BODY").await;
+    assert_eq!(
+        app.post_raw(&path, go_ordered("carol", "hi"))
+            .await
+            .err_code(),
+        5002,
+        "the over-long message was delivered, so it used carol's quota"
+    );
 }
 
 fn futures_stream(
@@ -322,7 +364,12 @@ async fn every_reply_is_complete_json_with_integer_codes() {
     }
     assert_eq!(reject.body["actionCode"], 0);
     assert_eq!(reject.body["nextCode"], 1);
-    assert_eq!(reject.body["errMsg"], "too many messages");
+    // errMsg is all an app user sees (OpenIM drops errDlt on the WebSocket path).
+    let message = reject.body["errMsg"].as_str().unwrap();
+    assert!(
+        message.starts_with("too many messages; retry after "),
+        "{message}"
+    );
 }
 
 #[tokio::test]

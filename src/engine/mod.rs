@@ -315,8 +315,11 @@ impl Engine {
         } else {
             None
         };
-        let recipient = (message.chat == Chat::Single && self.policy.fanout.is_some())
-            .then(|| RecipientKey::of(message.recv_id));
+        // No recipient (a body read only in part) is no recipient to count.
+        let recipient = (message.chat == Chat::Single
+            && self.policy.fanout.is_some()
+            && !message.recv_id.is_empty())
+        .then(|| RecipientKey::of(message.recv_id));
         let sender_check = SenderCheck {
             sender,
             now_ms,

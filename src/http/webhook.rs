@@ -16,6 +16,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 
 use super::wire::{
     self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX,
@@ -67,11 +68,28 @@ pub async fn handle(
     }
     let body = match read_body(body, &headers, state.max_body).await {
         Ok(body) => body,
-        Err(response) => {
-            state
-                .metrics
-                .callback(wire::command_label(path_command), metrics::Verdict::Invalid);
-            return *response;
+        Err(error) => {
+            let own = unreadable(&error, state.max_body);
+            let BodyError::TooLarge { head } = error else {
+                state
+                    .metrics
+                    .callback(wire::command_label(path_command), metrics::Verdict::Invalid);
+                return own;
+            };
+            // OpenIM may send a message longer than the limit (its own limit is 8 MiB): its
+            // sender is still judged, by the fields at the head of the body.
+            let fields = wire::leading_strings(&head);
+            let command = field(&fields, "callbackCommand")
+                .or_else(|| query_command(&uri))
+                .unwrap_or(path_command);
+            let label = wire::command_label(command);
+            return match judge_unreadable(&state, label, &fields, own).await {
+                Judged::Rejected(response) => response,
+                Judged::PassOn { own, verdict } => {
+                    state.metrics.callback(label, verdict);
+                    own
+                }
+            };
         }
     };
     // Route before anything else: a command floodgate does not judge is never parsed as a
@@ -152,10 +170,8 @@ async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -
     let request = match CallbackRequest::parse(body) {
         Ok(request) => request,
         Err(reason) => {
-            return Judged::PassOn {
-                own: invalid(StatusCode::BAD_REQUEST, "invalid callback body", &reason),
-                verdict: metrics::Verdict::Invalid,
-            };
+            let own = invalid(StatusCode::BAD_REQUEST, "invalid callback body", &reason);
+            return judge_unreadable(state, label, &wire::leading_strings(body), own).await;
         }
     };
     let message = Message {
@@ -170,6 +186,52 @@ async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -
     let decision = state.engine.decide(&message).await;
     let operation_id = request.operation_id.as_deref().unwrap_or("");
     answer(state, label, operation_id, &decision)
+}
+
+/// Judges the sender of a message callback whose body cannot be read whole (over the size
+/// limit, or malformed further on) by the string fields at its head: OpenIM delivers such a
+/// message (`actionCode` 1), so a flooding or blocked sender must not slip through this way.
+/// Its rate, burst and block are judged; its text, recipient and mentions are unknown.
+async fn judge_unreadable(
+    state: &AppState,
+    label: &'static str,
+    fields: &[(String, String)],
+    own: Response,
+) -> Judged {
+    let unjudged = |own| Judged::PassOn {
+        own,
+        verdict: metrics::Verdict::Invalid,
+    };
+    let chat = match label {
+        BEFORE_SEND_SINGLE => Chat::Single,
+        BEFORE_SEND_GROUP => Chat::Group,
+        _ => return unjudged(own),
+    };
+    let Some(send_id) = field(fields, "sendID") else {
+        return unjudged(own);
+    };
+    let message = Message {
+        chat,
+        send_id,
+        recv_id: "",
+        content_type: 0,
+        content: "",
+        mentions: 0,
+        at_all: false,
+    };
+    let decision = state.engine.decide(&message).await;
+    let operation_id = field(fields, "operationID").unwrap_or("");
+    match answer(state, label, operation_id, &decision) {
+        rejected @ Judged::Rejected(_) => rejected,
+        Judged::PassOn { .. } => unjudged(own),
+    }
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
 }
 
 /// The answer to a command floodgate does not judge: allow, echoing the fields OpenIM copies
@@ -263,45 +325,75 @@ fn record_rejection(
     );
 }
 
-/// Reads the body up to the configured limit: 413 beyond it, 400 if the client fails mid-way.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, Box<Response>> {
-    let too_large = || {
-        let detail = format!("FLOODGATE_MAX_BODY is {limit} bytes");
-        Box::new(invalid(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body too large",
-            &detail,
-        ))
-    };
+/// Why a body could not be read whole.
+enum BodyError {
+    /// Over `FLOODGATE_MAX_BODY`; `head` holds its first bytes, to judge its sender by.
+    TooLarge {
+        head: Bytes,
+    },
+    Timeout,
+    Broken,
+}
+
+/// How much of an over-long body is read: enough for the fields OpenIM writes first.
+const HEAD_BYTES: usize = 4096;
+
+/// Reads the body up to `limit` bytes; of a longer one (declared or found), only its head.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, BodyError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large());
-    }
-    let reading = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit));
-    let Ok(read) = reading.await else {
-        let detail = "the body did not arrive in time";
-        return Err(Box::new(invalid(
+    let reading = async {
+        let mut body = body;
+        let mut over = declared.is_some_and(|length| length > limit as u64);
+        let mut kept = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+                continue; // trailers
+            };
+            over = over || kept.len() + data.len() > limit;
+            if !over {
+                kept.extend_from_slice(&data);
+                continue;
+            }
+            let room = HEAD_BYTES.saturating_sub(kept.len()).min(data.len());
+            kept.extend_from_slice(&data[..room]);
+            if kept.len() >= HEAD_BYTES {
+                break;
+            }
+        }
+        let kept = Bytes::from(kept);
+        if over {
+            Err(BodyError::TooLarge { head: kept })
+        } else {
+            Ok(kept)
+        }
+    };
+    tokio::time::timeout(BODY_READ_TIMEOUT, reading)
+        .await
+        .unwrap_or(Err(BodyError::Timeout))
+}
+
+/// The answer to a body that could not be read whole.
+fn unreadable(error: &BodyError, limit: usize) -> Response {
+    match error {
+        BodyError::TooLarge { .. } => invalid(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body too large",
+            &format!("FLOODGATE_MAX_BODY is {limit} bytes"),
+        ),
+        BodyError::Timeout => invalid(
             StatusCode::REQUEST_TIMEOUT,
             "request timeout",
-            detail,
-        )));
-    };
-    read.map_err(|error| {
-        let is_limit = std::error::Error::source(&error)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if is_limit {
-            too_large()
-        } else {
-            Box::new(invalid(
-                StatusCode::BAD_REQUEST,
-                "could not read the body",
-                "the connection failed before the whole body arrived",
-            ))
-        }
-    })
+            "the body did not arrive in time",
+        ),
+        BodyError::Broken => invalid(
+            StatusCode::BAD_REQUEST,
+            "could not read the body",
+            "the connection failed before the whole body arrived",
+        ),
+    }
 }
 
 fn last_segment(path: &str) -> &str {

@@ -112,6 +112,62 @@ pub fn body_command(body: &[u8]) -> Option<Cow<'_, str>> {
         .filter(|c| !c.is_empty())
 }
 
+/// The string fields at the start of a body that cannot be parsed whole (cut off at the size
+/// limit, or broken further on), in order, up to the first value that is not a string.
+/// OpenIM's encoder writes `sendID`, `callbackCommand`, `serverMsgID`, `clientMsgID` and
+/// `operationID` first, so the sender of an over-long message can still be judged.
+pub fn leading_strings(prefix: &[u8]) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    let mut at = skip_space(prefix, 0);
+    if prefix.get(at) != Some(&b'{') {
+        return fields;
+    }
+    at += 1;
+    while fields.len() < 16 {
+        let Some((key, after_key)) = json_string(prefix, skip_space(prefix, at)) else {
+            break;
+        };
+        let colon = skip_space(prefix, after_key);
+        if prefix.get(colon) != Some(&b':') {
+            break;
+        }
+        let Some((value, after_value)) = json_string(prefix, skip_space(prefix, colon + 1)) else {
+            break;
+        };
+        fields.push((key, value));
+        let comma = skip_space(prefix, after_value);
+        if prefix.get(comma) != Some(&b',') {
+            break;
+        }
+        at = comma + 1;
+    }
+    fields
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+        at += 1;
+    }
+    at
+}
+
+/// The JSON string starting at `at` (its opening quote), decoded, and the index after it.
+fn json_string(bytes: &[u8], at: usize) -> Option<(String, usize)> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut end = at + 1;
+    loop {
+        match bytes.get(end)? {
+            b'\\' => end += 2,
+            b'"' => break,
+            _ => end += 1,
+        }
+    }
+    let text = serde_json::from_slice::<String>(bytes.get(at..=end)?).ok()?;
+    Some((text, end + 1))
+}
+
 /// The allow reply to a set-group-info command: OpenIM's allow object plus every field of
 /// [`GROUP_INFO_ECHO`] the request carried, byte for byte (values, wrapper objects, `null`s).
 /// A body that is not a JSON object gets the plain allow.
@@ -351,6 +407,19 @@ mod tests {
             allow_echoing_group_info(b"garbage"),
             serde_json::to_vec(&CallbackResponse::ALLOW).unwrap()
         );
+    }
+
+    #[test]
+    fn the_leading_string_fields_of_a_cut_off_body_are_read() {
+        let body = br#"{"sendID":"al\"ice","callbackCommand":"callbackBeforeSendSingleMsgCommand",
+            "operationID":"op","senderPlatformID":1,"content":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"#;
+        let fields = leading_strings(body);
+        assert_eq!(fields[0], ("sendID".into(), "al\"ice".into()));
+        assert_eq!(fields[1].1, "callbackBeforeSendSingleMsgCommand");
+        assert_eq!(fields.len(), 3);
+        assert!(leading_strings(br#"{"sendID":"cut of"#).is_empty());
+        assert!(leading_strings(b"[\"sendID\"]").is_empty());
+        assert!(leading_strings(b"").is_empty());
     }
 
     #[test]
