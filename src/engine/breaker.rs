@@ -50,6 +50,13 @@ impl Breaker {
         opened
     }
 
+    /// Opens the breaker at once (a store that could not be reached at start).
+    pub fn trip(&self) {
+        if !self.open.swap(true, Ordering::AcqRel) {
+            self.degraded.set(1);
+        }
+    }
+
     /// The store answered a probe; `true` when this closed the breaker.
     pub fn close(&self) -> bool {
         self.failures_in_a_row.store(0, Ordering::Relaxed);

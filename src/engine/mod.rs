@@ -123,9 +123,14 @@ impl Engine {
         clock: Clock,
         metrics: Metrics,
     ) -> Engine {
+        let breaker = Breaker::new(metrics.degraded.clone());
+        if !store.is_connected() {
+            // Unreachable since start (a cluster): degraded until the probe connects.
+            breaker.trip();
+        }
         Engine {
             known_blocks: store.is_shared().then(KnownBlocks::new),
-            breaker: Breaker::new(metrics.degraded.clone()),
+            breaker,
             burst: policy
                 .burst
                 .map(|limit| BurstLimiter::new(limit, clock.clone(), config.local_max_senders)),
@@ -216,7 +221,7 @@ impl Engine {
         if !self.store.is_shared() {
             return;
         }
-        match self.store.ping().await {
+        match self.store.ping(self.clock.now_ms()).await {
             Ok(()) => {
                 if self.breaker.close() {
                     tracing::info!("shared store reachable again; deciding cluster-wide");

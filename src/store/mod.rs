@@ -231,11 +231,19 @@ impl Store {
         }
     }
 
-    /// Whether the store answers at all (the breaker's probe).
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    /// Whether the store can make a decision now (the breaker's probe and `/readyz`).
+    pub async fn ping(&self, now_ms: u64) -> Result<(), StoreError> {
         match self {
             Store::Memory(_) => Ok(()),
-            Store::Redis(store) => store.ping().await,
+            Store::Redis(store) => store.ping(now_ms).await,
+        }
+    }
+
+    /// Whether the store has a connection to try now (see `RedisStore::is_connected`).
+    pub fn is_connected(&self) -> bool {
+        match self {
+            Store::Memory(_) => true,
+            Store::Redis(store) => store.is_connected(),
         }
     }
 

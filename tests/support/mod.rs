@@ -5,6 +5,7 @@
 
 pub mod nginx;
 pub mod prometheus;
+pub mod proxy;
 pub mod redis;
 pub mod replica;
 pub mod upstream;
@@ -98,7 +99,14 @@ impl SharedStore {
     pub fn script_calls(&self) -> u64 {
         self.cli_each(&["INFO", "commandstats"])
             .iter()
-            .flat_map(|text| text.lines())
+            .map(|text| SharedStore::count_script_calls(text))
+            .sum()
+    }
+
+    /// The EVALSHA calls in one node's `INFO commandstats`.
+    pub fn count_script_calls(commandstats: &str) -> u64 {
+        commandstats
+            .lines()
             .filter_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
             .map(|rest| rest.split(',').next().unwrap().parse::<u64>().unwrap())
             .sum()

@@ -184,20 +184,36 @@ pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
 }
 
+const CLUSTER_NODE: [&str; 6] = [
+    "--cluster-enabled",
+    "yes",
+    "--cluster-node-timeout",
+    "2000",
+    "--cluster-config-file",
+    "nodes.conf",
+];
+
 impl RedisCluster {
     pub fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| {
-                RedisServer::start_with(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-node-timeout",
-                    "2000",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                ])
+        let nodes = (0..3)
+            .map(|_| RedisServer::start_with(&CLUSTER_NODE))
+            .collect();
+        RedisCluster::create(nodes)
+    }
+
+    /// A cluster on these ports (for a replica configured before the cluster exists).
+    pub fn start_on(ports: &[u16]) -> RedisCluster {
+        let nodes = ports
+            .iter()
+            .map(|&port| {
+                RedisServer::try_start(port, &CLUSTER_NODE)
+                    .unwrap_or_else(|| panic!("redis-server did not start on {port}"))
             })
             .collect();
+        RedisCluster::create(nodes)
+    }
+
+    fn create(nodes: Vec<RedisServer>) -> RedisCluster {
         let addresses: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))

@@ -13,7 +13,7 @@ mod notices;
 mod prelude;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -43,11 +43,156 @@ static CAMPAIGN_SCRIPT: &str = concat!(
     include_str!("../../../lua/campaign.lua")
 );
 
-#[derive(Clone)]
+/// The connection to Redis, which a replica must be able to replace: see [`Standalone`] and
+/// [`Cluster`].
 enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
+    Single(Standalone),
+    Cluster(Cluster),
 }
+
+/// Timeouts in a row after which the standalone connection is replaced by a new one.
+const REPLACE_AFTER_TIMEOUTS: u32 = 3;
+/// A connection is replaced at most this often.
+const REPLACE_AT_MOST_EVERY: Duration = Duration::from_secs(1);
+
+/// A standalone Redis behind one multiplexed `ConnectionManager`, replaced when it stops being
+/// useful: the manager reconnects only on errors the `redis` crate calls unrecoverable, and
+/// neither a response timeout (a black-holed connection, a failover that moved the address)
+/// nor `READONLY` (a primary demoted to replica), `LOADING` or `MASTERDOWN` is one. Left alone,
+/// such a replica would stay degraded until the kernel gave up on the socket (~15 minutes).
+struct Standalone {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    current: parking_lot::RwLock<ConnectionManager>,
+    timeouts_in_a_row: AtomicU32,
+    replaced_at: parking_lot::Mutex<Option<std::time::Instant>>,
+}
+
+impl Standalone {
+    fn new(
+        client: redis::Client,
+        config: ConnectionManagerConfig,
+    ) -> Result<Standalone, StoreError> {
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(map_error)?;
+        Ok(Standalone {
+            client,
+            config,
+            current: parking_lot::RwLock::new(manager),
+            timeouts_in_a_row: AtomicU32::new(0),
+            replaced_at: parking_lot::Mutex::new(None),
+        })
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        self.current.read().clone()
+    }
+
+    /// Learns from a call's outcome whether the connection should be replaced.
+    fn observe(&self, outcome: &Result<(), &StoreError>) {
+        let why = match outcome {
+            Ok(()) => {
+                self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+                return;
+            }
+            Err(StoreError::Timeout) => {
+                let run = self.timeouts_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if run < REPLACE_AFTER_TIMEOUTS {
+                    return;
+                }
+                "it timed out repeatedly"
+            }
+            Err(error) if needs_new_connection(error) => "the server cannot serve decisions",
+            Err(_) => return,
+        };
+        self.replace(why);
+    }
+
+    fn replace(&self, why: &str) {
+        {
+            let mut replaced_at = self.replaced_at.lock();
+            if replaced_at.is_some_and(|at| at.elapsed() < REPLACE_AT_MOST_EVERY) {
+                return;
+            }
+            *replaced_at = Some(std::time::Instant::now());
+        }
+        self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
+            Ok(fresh) => {
+                *self.current.write() = fresh;
+                tracing::warn!(why, "replaced the Redis connection");
+            }
+            Err(error) => tracing::warn!(%error, "could not replace the Redis connection"),
+        }
+    }
+}
+
+/// A Redis Cluster connection, made in the background when the cluster cannot be reached at
+/// start: a replica starts degraded (deciding on its fail mode) rather than not at all.
+struct Cluster {
+    client: redis::cluster::ClusterClient,
+    current: parking_lot::RwLock<Option<ClusterConnection>>,
+    connecting: tokio::sync::Mutex<()>,
+    connect_timeout: Duration,
+}
+
+impl Cluster {
+    fn connection(&self) -> Result<ClusterConnection, StoreError> {
+        self.current
+            .read()
+            .clone()
+            .ok_or_else(|| StoreError::Connection("not connected to the Redis Cluster yet".into()))
+    }
+
+    /// Connects unless connected (or connecting) already.
+    async fn connect(&self) -> Result<(), StoreError> {
+        let Ok(_connecting) = self.connecting.try_lock() else {
+            return Err(StoreError::Connection(
+                "connecting to the Redis Cluster".into(),
+            ));
+        };
+        if self.current.read().is_some() {
+            return Ok(());
+        }
+        let connecting = self.client.get_async_connection();
+        let connection = tokio::time::timeout(self.connect_timeout, connecting)
+            .await
+            .map_err(|_| StoreError::Timeout)?
+            .map_err(map_error)?;
+        *self.current.write() = Some(connection);
+        Ok(())
+    }
+}
+
+/// Server errors after which the connection, not the request, is at fault.
+fn needs_new_connection(error: &StoreError) -> bool {
+    let (StoreError::Script(text) | StoreError::Connection(text)) = error else {
+        return false;
+    };
+    // The redis crate names the codes in its own case (`ReadOnly`, `BusyLoading`, `MasterDown`).
+    let text = text.to_ascii_uppercase();
+    ["READONLY", "LOADING", "MASTERDOWN"]
+        .iter()
+        .any(|code| text.contains(code))
+}
+
+/// TCP keepalive (an idle connection to a vanished host is noticed within a minute, not the
+/// kernel's two hours) and a user timeout (unacknowledged writes fail after 30 s, not 15 min).
+fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    use redis::io::tcp::socket2::TcpKeepalive;
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(15))
+        .with_interval(Duration::from_secs(5))
+        .with_retries(3);
+    redis::io::tcp::TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(keepalive)
+        .set_user_timeout(Duration::from_secs(30))
+}
+
+/// The sender the readiness probe decides for: no sendID hashes to 0 in practice, so no user
+/// shares its state.
+const PROBE_SENDER: SenderKey = SenderKey(0);
 
 pub struct RedisStore {
     connection: Connection,
@@ -64,8 +209,8 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to Redis (standalone: lazily, so a replica starts while Redis is still coming
-    /// up; cluster: the seed nodes must answer to learn the slot map).
+    /// Connects to Redis lazily: a replica starts while Redis (or the cluster) is still coming
+    /// up or unreachable, deciding on its fail mode until the probe connects it.
     pub async fn connect(
         config: &RedisConfig,
         prefix: &str,
@@ -74,38 +219,46 @@ impl RedisStore {
     ) -> Result<RedisStore, StoreError> {
         // rediss:// needs a TLS crypto provider; installing it twice is harmless (Err ignored).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let urls: Vec<&str> = config.urls.iter().map(|u| u.expose()).collect();
-        let clients = urls
+        let clients = config
+            .urls
             .iter()
-            .map(|url| redis::Client::open(*url))
+            .map(|url| {
+                let info = redis::IntoConnectionInfo::into_connection_info(url.expose())?;
+                redis::Client::open(info.set_tcp_settings(tcp_settings()))
+            })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(map_error)?;
+            .map_err(|_| StoreError::Other("a URL of FLOODGATE_REDIS_URL cannot be used".into()))?;
         // Connecting may take longer than one decision's budget; requests never wait for it.
         let connect_timeout = timeout.max(Duration::from_secs(1));
         let connection = if config.cluster {
+            let urls: Vec<&str> = config.urls.iter().map(|u| u.expose()).collect();
             let client = redis::cluster::ClusterClientBuilder::new(urls)
                 .connection_timeout(connect_timeout)
                 .response_timeout(timeout)
+                .tcp_settings(tcp_settings())
                 .retries(2)
                 .build()
                 .map_err(map_error)?;
-            let connecting = client.get_async_connection();
-            let connection = tokio::time::timeout(connect_timeout * 5, connecting)
-                .await
-                .map_err(|_| StoreError::Timeout)?
-                .map_err(map_error)?;
-            Connection::Cluster(connection)
+            let cluster = Cluster {
+                client,
+                current: parking_lot::RwLock::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+                connect_timeout: connect_timeout * 5,
+            };
+            if let Err(error) = cluster.connect().await {
+                tracing::warn!(
+                    %error,
+                    "cannot reach the Redis Cluster at start; deciding on the fail mode until it answers"
+                );
+            }
+            Connection::Cluster(cluster)
         } else {
-            let client = clients[0].clone();
             let manager_config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(connect_timeout))
                 .set_response_timeout(Some(timeout))
                 .set_number_of_retries(2)
                 .set_max_delay(Duration::from_secs(1));
-            Connection::Single(
-                ConnectionManager::new_lazy_with_config(client, manager_config)
-                    .map_err(map_error)?,
-            )
+            Connection::Single(Standalone::new(clients[0].clone(), manager_config)?)
         };
         Ok(RedisStore {
             connection,
@@ -117,6 +270,14 @@ impl RedisStore {
             clients,
             next_notice_client: AtomicUsize::new(0),
         })
+    }
+
+    /// Whether the store has a connection to try (a cluster unreachable since start has none).
+    pub fn is_connected(&self) -> bool {
+        match &self.connection {
+            Connection::Single(_) => true,
+            Connection::Cluster(cluster) => cluster.current.read().is_some(),
+        }
     }
 
     /// Subscribes to the unblock notices. On a cluster, to the first seed node that answers,
@@ -140,11 +301,24 @@ impl RedisStore {
         matches!(self.connection, Connection::Cluster(_))
     }
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let command = redis::cmd("PING");
-        let ping = self.query::<String>(&command);
-        match tokio::time::timeout(self.timeout.max(PROBE_TIMEOUT), ping).await {
-            Ok(result) => result.map(drop).map_err(map_error),
+    /// The readiness probe: a real decision (the sender script, which reads and writes), for a
+    /// sender of its own. A PING would answer while every decision fails — a primary demoted
+    /// to replica (`READONLY`), out of memory (`OOM`), a script running too long (`BUSY`).
+    /// On a cluster it connects first if it never could.
+    pub async fn ping(&self, now_ms: u64) -> Result<(), StoreError> {
+        if let Connection::Cluster(cluster) = &self.connection {
+            cluster.connect().await?;
+        }
+        let check = SenderCheck {
+            sender: PROBE_SENDER,
+            now_ms,
+            fingerprint: None,
+            recipient: None,
+            at_all: false,
+        };
+        let decide = self.check_in_one_call(&check, None);
+        match tokio::time::timeout(self.timeout.max(PROBE_TIMEOUT), decide).await {
+            Ok(result) => result.map(drop),
             Err(_) => Err(StoreError::Timeout),
         }
     }
@@ -357,10 +531,16 @@ impl RedisStore {
     }
 
     /// A plain command, on whichever connection this store has.
-    async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> redis::RedisResult<T> {
+    async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
         match &self.connection {
-            Connection::Single(c) => command.query_async(&mut c.clone()).await,
-            Connection::Cluster(c) => command.query_async(&mut c.clone()).await,
+            Connection::Single(single) => command
+                .query_async(&mut single.connection())
+                .await
+                .map_err(map_error),
+            Connection::Cluster(cluster) => command
+                .query_async(&mut cluster.connection()?)
+                .await
+                .map_err(map_error),
         }
     }
 
@@ -374,18 +554,23 @@ impl RedisStore {
     ) -> Result<T, StoreError> {
         let call = async {
             match &self.connection {
-                Connection::Single(connection) => {
-                    invocation.invoke_async(&mut connection.clone()).await
-                }
-                Connection::Cluster(connection) => {
-                    invocation.invoke_async(&mut connection.clone()).await
-                }
+                Connection::Single(single) => invocation
+                    .invoke_async(&mut single.connection())
+                    .await
+                    .map_err(map_error),
+                Connection::Cluster(cluster) => invocation
+                    .invoke_async(&mut cluster.connection()?)
+                    .await
+                    .map_err(map_error),
             }
         };
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result.map_err(map_error),
-            Err(_) => Err(StoreError::Timeout),
+        let result = tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or(Err(StoreError::Timeout));
+        if let Connection::Single(single) = &self.connection {
+            single.observe(&result.as_ref().map(drop));
         }
+        result
     }
 }
 
@@ -441,5 +626,28 @@ fn map_error(error: RedisError) -> StoreError {
         StoreError::Script(error.to_string())
     } else {
         StoreError::Other(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_demoted_loading_or_cut_off_server_needs_a_new_connection() {
+        for text in [
+            "ReadOnly: You can't write against a read only replica.",
+            "BusyLoading: Redis is loading the dataset in memory",
+            "MasterDown: Link with MASTER is down",
+        ] {
+            assert!(
+                needs_new_connection(&StoreError::Script(text.into())),
+                "{text}"
+            );
+        }
+        assert!(!needs_new_connection(&StoreError::Script(
+            "NOSCRIPT".into()
+        )));
+        assert!(!needs_new_connection(&StoreError::Timeout));
     }
 }
