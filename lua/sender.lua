@@ -73,11 +73,15 @@ end
 
 -- Keeps the buckets that overlap the window; returns them and their sum.
 local function prune(buckets, window)
-  local oldest = math.floor(now / width(window)) - SUB
+  local current = math.floor(now / width(window))
+  local oldest = current - SUB
   local kept, n, sum = {}, 0, 0
   for i = 1, #buckets, 2 do
     if buckets[i] >= oldest then
-      kept[n + 1], kept[n + 2] = buckets[i], buckets[i + 1]
+      -- A bucket more than a window ahead (a replica's clock far ahead) counts as current.
+      local index = buckets[i]
+      if index > current + SUB then index = current end
+      kept[n + 1], kept[n + 2] = index, buckets[i + 1]
       n = n + 2
       sum = sum + buckets[i + 1]
     end
@@ -138,6 +142,15 @@ local function dump_ring(ring) return struct.pack(RING_FORMAT, unpack(ring, 1, R
 -- left the window; returns the window's count.
 local function advance(ring, w)
   local current = math.floor(now / w)
+  if ring[1] > current + SUB then
+    -- Written by a replica whose clock is more than a window ahead: left as it is, the ring
+    -- would never move on here and the sender would stay refused until that clock's time came.
+    -- Its counts are kept in this replica's current bucket, so they expire one window from now.
+    local sum = 0
+    for i = 2, RING + 1 do sum = sum + ring[i]; ring[i] = 0 end
+    ring[1], ring[2 + current % RING] = current, sum
+    ring.rebased = true -- written back even when the message is rejected
+  end
   if current > ring[1] then
     for index = math.max(ring[1] + 1, current - SUB), current do ring[2 + index % RING] = 0 end
     ring[1] = current
@@ -189,12 +202,20 @@ local stored_repeat = checks_repeat and stored[fanout_at - 1]
 local swept_at = stored[2]
 local block = stored[1] and cmsgpack.unpack(stored[1]) or {0, 0, 0}
 local blocked_until, block_length, blocks = block[1], block[2], block[3]
-local in_block = blocked_until > now
 for k = 1, #rates do rings[k] = load_ring(stored[2 + k]) end
 
 -- Field writes to the state hash, sent in one HSET at the end.
 local writes = {}
 local function write(field, value) writes[#writes + 1] = field; writes[#writes + 1] = value end
+
+-- A block set by a replica whose clock is far ahead ends at most its own length from now. The
+-- shorter end is written back: recomputed on every call, it would slide along with the clock.
+if blocked_until > now + block_length then
+  blocked_until = now + block_length
+  block[1] = blocked_until
+  write('b', cmsgpack.pack(block))
+end
+local in_block = blocked_until > now
 
 -- Writes the state hash, and sets its TTL where due: when this call created it, and once per
 -- sweep interval. A TTL is the longest window plus one sweep interval, so an entry written
@@ -215,7 +236,8 @@ local function enforced(i) return string.sub(modes, i, i) == 'E' end
 local function live_strikes(window)
   local times = {}
   for i = 4, #block do
-    if block[i] > now - window then times[#times + 1] = block[i] end
+    -- A strike from the future (a replica's clock ahead) counts as struck now.
+    if block[i] > now - window then times[#times + 1] = math.min(block[i], now) end
   end
   return times
 end
@@ -312,6 +334,7 @@ end
 
 if in_block then note(4, block_violation()) end
 if first then
+  commit()
   return {1, first[1], first[2], first[3], first[4], 0, 0}
 end
 
@@ -407,6 +430,12 @@ local function with_shadow(reply)
 end
 
 if first then
+  -- Rings moved back from a clock far ahead are kept moved, whatever the answer.
+  for k, rate in ipairs(rates) do
+    if rings[k].rebased then write(rate[4], dump_ring(rings[k])) end
+  end
+  if fanout_ring and fanout_ring.rebased then write(FANOUT_FIELD, dump_ring(fanout_ring)) end
+  if at_all_ring and at_all_ring.rebased then write(AT_ALL_FIELD, dump_ring(at_all_ring)) end
   local started = add_strike()
   if started > 0 and enforced(4) then first[2] = math.max(first[2], started) end
   commit()

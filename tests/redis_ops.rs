@@ -448,3 +448,39 @@ async fn a_campaign_set_fuller_than_the_limit_is_swept_and_still_refuses() {
     );
     app.assert_store_healthy().await;
 }
+
+/// A replica whose clock is hours ahead writes buckets, strikes and a block in its future. The
+/// replicas on time must not refuse the sender until that future comes: at most for the window
+/// (or the block's own length) from when they first see it.
+#[tokio::test]
+async fn a_replica_with_a_clock_hours_ahead_cannot_wedge_a_sender() {
+    use std::time::Duration;
+    for backend in [Backend::Redis, Backend::Cluster] {
+        let (on_time, ahead) = TestApp::pair(
+            backend,
+            &[
+                ("FLOODGATE_RATE_LIMITS", "2/1m"),
+                ("FLOODGATE_STRIKES", "2/10m"),
+                ("FLOODGATE_BLOCK_FOR", "10m"),
+                ("FLOODGATE_REPEAT_LIMIT", "off"),
+            ],
+        )
+        .await;
+        ahead.advance(Duration::from_secs(3 * 3600));
+        assert!(ahead.single("alice", "bob", "one").await.is_allow());
+        assert!(ahead.single("alice", "bob", "two").await.is_allow());
+        assert_eq!(ahead.single("alice", "bob", "three").await.err_code(), 5002);
+        let blocking = ahead.single("alice", "bob", "four").await;
+        assert!(blocking.detail().contains("blocked for 10m"), "{blocking:?}");
+
+        // On time: the block lasts its own length from now, then the window's worth of
+        // the future counts, then alice writes again.
+        assert_eq!(on_time.single("alice", "bob", "now?").await.err_code(), 5006);
+        on_time.advance(Duration::from_secs(11 * 60));
+        assert_eq!(on_time.single("alice", "bob", "now?").await.err_code(), 5002);
+        on_time.advance(Duration::from_secs(70));
+        let reply = on_time.single("alice", "bob", "finally").await;
+        assert!(reply.is_allow(), "{backend:?}: {reply:?}");
+        on_time.assert_store_healthy().await;
+    }
+}
