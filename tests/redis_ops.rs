@@ -471,13 +471,22 @@ async fn a_replica_with_a_clock_hours_ahead_cannot_wedge_a_sender() {
         assert!(ahead.single("alice", "bob", "two").await.is_allow());
         assert_eq!(ahead.single("alice", "bob", "three").await.err_code(), 5002);
         let blocking = ahead.single("alice", "bob", "four").await;
-        assert!(blocking.detail().contains("blocked for 10m"), "{blocking:?}");
+        assert!(
+            blocking.detail().contains("blocked for 10m"),
+            "{blocking:?}"
+        );
 
         // On time: the block lasts its own length from now, then the window's worth of
         // the future counts, then alice writes again.
-        assert_eq!(on_time.single("alice", "bob", "now?").await.err_code(), 5006);
+        assert_eq!(
+            on_time.single("alice", "bob", "now?").await.err_code(),
+            5006
+        );
         on_time.advance(Duration::from_secs(11 * 60));
-        assert_eq!(on_time.single("alice", "bob", "now?").await.err_code(), 5002);
+        assert_eq!(
+            on_time.single("alice", "bob", "now?").await.err_code(),
+            5002
+        );
         on_time.advance(Duration::from_secs(70));
         let reply = on_time.single("alice", "bob", "finally").await;
         assert!(reply.is_allow(), "{backend:?}: {reply:?}");

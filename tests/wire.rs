@@ -398,3 +398,52 @@ async fn a_slowloris_client_is_cut_off_while_others_are_served() {
         "the half-sent request was still open after 15 s"
     );
 }
+
+#[tokio::test]
+async fn connections_past_the_cap_are_answered_deliver_and_closed_while_the_rest_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::with_vars(&[("FLOODGATE_MAX_CONNECTIONS", "2")]).await;
+    let address = app.webhook.trim_start_matches("http://").to_string();
+    let body = serde_json::to_string(&single_body("alice", "bob", "hi")).unwrap();
+    let request = format!(
+        "POST /cb/{SINGLE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // Two idle keep-alive connections take both places.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut connection = tokio::net::TcpStream::connect(&address).await.unwrap();
+        connection.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = [0u8; 512];
+        let n = connection.read(&mut answer).await.unwrap();
+        assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+        held.push(connection);
+    }
+    // A third gets a complete answer that makes OpenIM deliver, and is closed.
+    let mut third = tokio::net::TcpStream::connect(&address).await.unwrap();
+    third.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let (head, json) = answer.split_once("\r\n\r\n").unwrap();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap();
+    assert_eq!(length.parse::<usize>().unwrap(), json.len(), "{answer}");
+    let reply: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(reply["actionCode"], 1, "OpenIM delivers: {reply}");
+    assert_eq!(reply["nextCode"], 0);
+    // A place freed is a place served.
+    drop(held.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let reply = app.single("carol", "bob", "a place is free").await;
+        if reply.status == 200 {
+            assert!(reply.is_allow());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{reply:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -17,6 +17,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+
+use super::wire::CallbackResponse;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use hyper::body::Incoming;
@@ -38,7 +40,18 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// The answer to a connection over `FLOODGATE_MAX_CONNECTIONS`: `actionCode` 1, which OpenIM
 /// treats as "deliver" (a replica that sheds load never blocks a message).
-const SHED_REPLY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 132\r\n\r\n{\"actionCode\":1,\"errCode\":0,\"errMsg\":\"too many connections\",\"errDlt\":\"FLOODGATE_MAX_CONNECTIONS reached; try another replica\",\"nextCode\":0}";
+fn shed_reply() -> Vec<u8> {
+    let body = CallbackResponse::invalid(
+        "too many connections",
+        "FLOODGATE_MAX_CONNECTIONS reached; try another replica",
+    );
+    let body = serde_json::to_string(&body).unwrap_or_default();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
 
 pub async fn serve(
     listener: TcpListener,
@@ -112,12 +125,12 @@ fn warn_shedding(last_warned: &AtomicU64, max_connections: usize) {
 }
 
 /// Answers a connection over the cap and closes it: reads its request head (so closing does not
-/// reset a request still being sent), writes [`SHED_REPLY`], and closes.
+/// reset a request still being sent), writes [`shed_reply`], and closes.
 async fn shed(mut stream: TcpStream) {
     let mut head = [0u8; 4096];
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut head)).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(SHED_REPLY).await?;
+        stream.write_all(&shed_reply()).await?;
         stream.shutdown().await
     })
     .await;
