@@ -1,6 +1,6 @@
 //! Time as the engine sees it: milliseconds since the Unix epoch, read through a [`Clock`].
 //!
-//! Everything that measures windows (the burst limiter, the stores, the Lua scripts to come)
+//! Everything that measures windows (the burst limiter, the stores, the Lua scripts through `now_ms`)
 //! reads the same injected clock, so tests move a [`ManualClock`] instead of sleeping.
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! floodgate: the anti-flood and anti-spam before-send webhook for OpenIM Server.
 //!
 //! OpenIM posts each chat message to floodgate before delivering it; floodgate answers "allow"
-//! or "reject with errCode N" (CONTRACT §2–3).
+//! or "reject with errCode N" (README; OpenIM's side in docs/openim.md).
 //!
 //! # Layout
 //! Dependencies point one way: `http` → `engine` → `store`, all speaking `policy`.

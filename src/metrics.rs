@@ -1,4 +1,4 @@
-//! Every metric of CONTRACT §6, on a registry owned by the app (parallel test apps never share
+//! Every metric floodgate exports (README, "Admin listener"), on a registry owned by the app (parallel test apps never share
 //! counters). Label values come from closed sets only: never a user ID, fingerprint or free text.
 
 use prometheus::{

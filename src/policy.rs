@@ -5,7 +5,7 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-/// The rules of CONTRACT §3, in the order a message is judged.
+/// The rules (README, "Rules and error codes"), in the order a message is judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rule {
     Blocked,
@@ -170,7 +170,7 @@ impl RuleModes {
     }
 }
 
-/// Every threshold of CONTRACT §3–4; `None` (or an empty list) means the rule is `off`.
+/// Every threshold (README, "Configuration"); `None` (or an empty list) means the rule is `off`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     pub burst: Option<Limit>,

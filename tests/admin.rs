@@ -1,4 +1,4 @@
-//! The admin listener (CONTRACT §5–6): health, readiness, metrics and the sender API.
+//! The admin listener (README, "Admin listener"): health, readiness, metrics and the sender API.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Each rule of CONTRACT §3 over HTTP: it rejects with its code at exactly the threshold and not
+//! Each rule (README, "Rules and error codes") over HTTP: it rejects with its code at exactly the threshold and not
 //! one message before; exemptions and shadow modes; only admitted messages consume quota.
 
 mod support;

@@ -1,4 +1,4 @@
-//! Start-up configuration: every variable of CONTRACT §4, parsed once into typed values.
+//! Start-up configuration: every variable of the README's "Configuration", parsed once into typed values.
 //!
 //! [`Config::from_vars`] takes the variables as pairs, so tests build a `Config` without touching
 //! the process environment; a bad value is a [`ConfigError`] that names the variable and value.

@@ -1,4 +1,4 @@
-//! Parsers for the value syntaxes of CONTRACT §4: durations, `COUNT/DURATION` limits, sizes,
+//! Parsers for the value syntaxes of the README's "Configuration": durations, `COUNT/DURATION` limits, sizes,
 //! booleans and modes. Pure functions; the caller attaches the variable's name to any error.
 
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::policy::{Limit, Mode};
 
 /// `500ms`, `10s`, `1m`, `1h`, `1d`; a positive integer and exactly one unit.
-pub fn duration(text: &str) -> Result<Duration, String> {
+pub(super) fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -37,7 +37,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 }
 
 /// `COUNT/DURATION`, or `off` (`None`).
-pub fn optional_limit(text: &str) -> Result<Option<Limit>, String> {
+pub(super) fn optional_limit(text: &str) -> Result<Option<Limit>, String> {
     if is_off(text) {
         return Ok(None);
     }
@@ -45,7 +45,7 @@ pub fn optional_limit(text: &str) -> Result<Option<Limit>, String> {
 }
 
 /// `COUNT/DURATION` with COUNT ≥ 1.
-pub fn limit(text: &str) -> Result<Limit, String> {
+pub(super) fn limit(text: &str) -> Result<Limit, String> {
     let text = text.trim();
     let (count, window) = text
         .split_once('/')
@@ -59,7 +59,7 @@ pub fn limit(text: &str) -> Result<Limit, String> {
 }
 
 /// A comma-separated list of limits, or `off` (empty list).
-pub fn limit_list(text: &str) -> Result<Vec<Limit>, String> {
+pub(super) fn limit_list(text: &str) -> Result<Vec<Limit>, String> {
     if is_off(text) {
         return Ok(Vec::new());
     }
@@ -68,7 +68,7 @@ pub fn limit_list(text: &str) -> Result<Vec<Limit>, String> {
 }
 
 /// A count, or `off` (`None`).
-pub fn optional_count(text: &str) -> Result<Option<u32>, String> {
+pub(super) fn optional_count(text: &str) -> Result<Option<u32>, String> {
     if is_off(text) {
         return Ok(None);
     }
@@ -79,7 +79,7 @@ pub fn optional_count(text: &str) -> Result<Option<u32>, String> {
 }
 
 /// Bytes, or with a `KiB`/`MiB`/`KB`/`MB` suffix.
-pub fn size(text: &str) -> Result<usize, String> {
+pub(super) fn size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -107,7 +107,7 @@ pub fn size(text: &str) -> Result<usize, String> {
     }
 }
 
-pub fn boolean(text: &str) -> Result<bool, String> {
+pub(super) fn boolean(text: &str) -> Result<bool, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -115,7 +115,7 @@ pub fn boolean(text: &str) -> Result<bool, String> {
     }
 }
 
-pub fn mode(text: &str) -> Result<Mode, String> {
+pub(super) fn mode(text: &str) -> Result<Mode, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "enforce" => Ok(Mode::Enforce),
         "shadow" => Ok(Mode::Shadow),

@@ -1,4 +1,4 @@
-//! Which text of an OpenIM message is judged: `content` decoded per contentType (OPENIM.md §5).
+//! Which text of an OpenIM message is judged: `content` decoded per contentType (docs/openim.md).
 //!
 //! Pure and lenient: content that is not the JSON its type promises is judged as plain text, and
 //! content with nothing to judge yields `None`. It never fails a request.

@@ -1,4 +1,4 @@
-//! Fingerprints of message text: the normalisation of DETECTION.md, then a stable keyed hash.
+//! Fingerprints of message text: the normalisation of docs/detection.md, then a stable keyed hash.
 //!
 //! Two texts get the same fingerprint when they read the same to a person after cheap evasion
 //! is undone: Unicode compatibility forms, invisible characters, combining marks, case, Latin

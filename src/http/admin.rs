@@ -1,4 +1,4 @@
-//! The admin listener (CONTRACT §5): health, readiness, metrics and the sender API.
+//! The admin listener (README, "Admin listener"): health, readiness, metrics and the sender API.
 //! Kept off the webhook port so the load balancer and Prometheus never share OpenIM's path.
 
 use std::net::SocketAddr;
