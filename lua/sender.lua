@@ -1,7 +1,10 @@
 --[[ floodgate · sender.lua — everything about one sender, decided atomically on one hash slot;
 on standalone Redis, the content's campaign rule too, so one call decides a whole message.
-Rust prepends the policy as constants (src/store/redis/prelude.rs: MODES, RATES, REPEAT_LIMIT,
-...; a limit of 0 turns its rule off), then campaign_check.lua. Constants cost nothing per
+Rust prepends constants (src/store/redis/prelude.rs): the protocol both sides share — SUB, OP,
+CODE (errCodes by rule), ENFORCED (each rule's mode), FIELD (the hash's field prefixes), the
+reply codes ADMITTED, REJECTED, RECIPIENT_NEW, RECIPIENT_REFRESHED — and the policy (RATES,
+REPEAT_LIMIT, ...; a limit of 0 turns its rule off); then campaign_check.lua. Replies are
+decoded in src/store/redis/protocol.rs. Constants cost nothing per
 call, where arguments must be converted and parsed on every call; a new configuration is a
 new script (another SHA), so replicas with different configurations never mix them up.
 
@@ -18,7 +21,8 @@ KEYS
                                        slots may meet): see campaign_check.lua
 
 ARGV
-  [1] op: check | strike | status | unblock      [2] now_ms (the caller's clock, decimal text)
+  [1] op: OP.check | OP.strike | OP.status | OP.unblock (anything else is an error)
+  [2] now_ms (the caller's clock, decimal text)
   [3] fingerprint or ""                          [4] recipient or ""
   [5] sender (as campaign sets hold it)
   [6] strike: at_ms of the reservation to release, 0 = none
@@ -26,9 +30,9 @@ ARGV
   [8] "1" when the message @-mentions the whole group (AtAllTag), else ""
 
 Returns (integers)
-  check   admitted  {0, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, n, shadow...}
-                    (recipient_recorded: 0 none, 1 a new recipient, 2 a known one refreshed)
-          rejected  {1, code, retry_ms, limit, window_ms, started_block_ms, n, shadow...}
+  check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, n, shadow...}
+                    (recipient_recorded: 0 none, RECIPIENT_NEW, or RECIPIENT_REFRESHED)
+          rejected  {REJECTED, code, retry_ms, limit, window_ms, started_block_ms, n, shadow...}
                     (a campaign rejection counts as a strike, like the sender's own rules)
           shadow: n violations of 4 integers {code, retry_ms, limit, window_ms}
   strike  {blocked, retry_ms, blocks, block_length_ms, started_block_ms}
@@ -52,10 +56,9 @@ fields that left their window are also swept. Counts never depend on the sweep: 
 count entries inside the window.
 ]]
 
-local SUB = 10
 local op, now = ARGV[1], tonumber(ARGV[2])
 local state = KEYS[1]
-local modes, ttl = MODES, TTL
+local ttl = TTL
 local repeat_limit, repeat_window, fingerprint = REPEAT_LIMIT, REPEAT_WINDOW, ARGV[3]
 local fanout_limit, fanout_window, recipient = FANOUT_LIMIT, FANOUT_WINDOW, ARGV[4]
 local checks_repeat = repeat_limit > 0 and fingerprint ~= ''
@@ -187,11 +190,11 @@ local function counts(at, w) return math.floor(at / w) >= math.floor(now / w) - 
 
 -- One HMGET for everything this call may read. (Fields that are missing cost the most in a
 -- listpack hash, a scan to its end: blocks and strikes share one field for that reason.)
-local fields = {'b', 'mt'}
+local fields = {FIELD.block, FIELD.swept}
 for k, rate in ipairs(rates) do fields[2 + k] = rate[4] end
-local repeat_field = 'r' .. fingerprint
+local repeat_field = FIELD.repeats .. fingerprint
 if checks_repeat then fields[#fields + 1] = repeat_field end
-local recipient_field, fanout_at = 't' .. recipient, #fields + 1
+local recipient_field, fanout_at = FIELD.recipient .. recipient, #fields + 1
 if checks_fanout then
   fields[fanout_at], fields[fanout_at + 1] = FANOUT_FIELD, recipient_field
 end
@@ -213,7 +216,7 @@ local function write(field, value) writes[#writes + 1] = field; writes[#writes +
 if blocked_until > now + block_length then
   blocked_until = now + block_length
   block[1] = blocked_until
-  write('b', cmsgpack.pack(block))
+  write(FIELD.block, cmsgpack.pack(block))
 end
 local in_block = blocked_until > now
 
@@ -231,7 +234,6 @@ local function commit()
   end
 end
 
-local function enforced(i) return string.sub(modes, i, i) == 'E' end
 
 local function live_strikes(window)
   local times = {}
@@ -249,21 +251,22 @@ local function add_strike()
   local times = live_strikes(window)
   times[#times + 1] = now
   if #times < limit then
-    write('b', cmsgpack.pack({blocked_until, block_length, blocks, unpack(times)}))
+    write(FIELD.block, cmsgpack.pack({blocked_until, block_length, blocks, unpack(times)}))
     return 0
   end
   local length = math.min(FIRST_BLOCK * math.pow(2, math.min(blocks, 40)), LONGEST_BLOCK)
   blocks, blocked_until, block_length = blocks + 1, now + length, length
-  write('b', cmsgpack.pack({blocked_until, block_length, blocks}))
+  write(FIELD.block, cmsgpack.pack({blocked_until, block_length, blocks}))
   refresh_all = true
   return length
 end
 
+-- A block being served, as a violation's retry, limit and window (the block's number and length).
 local function block_violation()
-  return {5006, blocked_until - now, math.max(blocks, 1), block_length}
+  return blocked_until - now, math.max(blocks, 1), block_length
 end
 
-if op == 'status' then
+if op == OP.status then
   local strikes = 0
   if STRIKE_LIMIT > 0 then strikes = #live_strikes(STRIKE_WINDOW) end
   local reply = {strikes, math.max(blocked_until - now, 0), blocks}
@@ -271,14 +274,14 @@ if op == 'status' then
   return reply
 end
 
-if op == 'unblock' then
+if op == OP.unblock then
   -- Strikes cleared; the count of blocks stays, so the next block is still longer.
-  if stored[1] then redis.call('HSET', state, 'b', cmsgpack.pack({0, block_length, blocks})) end
+  if stored[1] then redis.call('HSET', state, FIELD.block, cmsgpack.pack({0, block_length, blocks})) end
   if in_block then return 1 end
   return 0
 end
 
-if op == 'strike' then
+if op == OP.strike then
   local at = tonumber(ARGV[6])
   if at > 0 then
     -- Hand back what the sender check admitted for a message rejected by another rule.
@@ -314,40 +317,43 @@ if op == 'strike' then
   end
   if in_block then
     commit()
-    local v = block_violation()
-    return {1, v[2], v[3], v[4], 0}
+    local retry, number, length = block_violation()
+    return {1, retry, number, length, 0}
   end
   local started = add_strike()
   commit()
   return {0, 0, 0, 0, started}
 end
 
--- op == 'check'
+if op ~= OP.check then return redis.error_reply('sender.lua: unknown op ' .. tostring(op)) end
+
+-- The first violation of an enforced rule rejects; those of rules in shadow are reported.
 local shadow, first = {}, nil
-local function note(mode_index, violation)
-  if enforced(mode_index) then
+local function note(rule, retry, limit, window)
+  local violation = {CODE[rule], retry, limit, window}
+  if ENFORCED[rule] then
     if not first then first = violation end
   else
     shadow[#shadow + 1] = violation
   end
 end
 
-if in_block then note(4, block_violation()) end
+if in_block then note('blocked', block_violation()) end
 if first then
   commit()
-  return {1, first[1], first[2], first[3], first[4], 0, 0}
+  return {REJECTED, first[1], first[2], first[3], first[4], 0, 0}
 end
 
 for k, rate in ipairs(rates) do
   local sum = advance(rings[k], rate[3])
-  if sum >= rate[1] then note(1, {5002, ring_retry(rings[k], rate[3], rate[1], sum), rate[1], rate[2]}) end
+  if sum >= rate[1] then note('rate', ring_retry(rings[k], rate[3], rate[1], sum), rate[1], rate[2]) end
 end
 
 -- Entries that left their window are swept, and TTLs refreshed, once per sweep interval (a
 -- new sender has nothing to sweep: its first call only starts the clock).
 local sweep = swept_at and now - tonumber(swept_at) >= width(ttl)
 if not swept_at or sweep then
-  write('mt', string.format('%d', now))
+  write(FIELD.swept, string.format('%d', now))
   refresh_all = sweep
 end
 if sweep then
@@ -355,7 +361,7 @@ if sweep then
   -- write (windows of an older rate configuration, an older version's layout). Once per sweep
   -- interval; a sender holds at most as many fingerprints as the rate windows admitted.
   local oldest = math.floor(now / width(repeat_window)) - SUB
-  local kept = {b = true, mt = true, [repeat_field] = true, [recipient_field] = true}
+  local kept = {[FIELD.block] = true, [FIELD.swept] = true, [repeat_field] = true, [recipient_field] = true}
   if FANOUT_LIMIT > 0 then kept[FANOUT_FIELD] = true end
   if AT_ALL_LIMIT > 0 then kept[AT_ALL_FIELD] = true end
   for _, rate in ipairs(rates) do kept[rate[4]] = true end
@@ -363,10 +369,10 @@ if sweep then
   for i = 1, #all, 2 do
     local field = all[i]
     if kept[field] then -- this call reads or writes it
-    elseif string.byte(field, 1) == 114 and #field == 9 then -- 'r' and a fingerprint
+    elseif string.sub(field, 1, 1) == FIELD.repeats and #field == 9 then -- a fingerprint's copies
       local buckets = cmsgpack.unpack(all[i + 1])
       if #buckets == 0 or buckets[#buckets - 1] < oldest then stale[#stale + 1] = field end
-    elseif string.byte(field, 1) == 116 and #field == 9 and FANOUT_LIMIT > 0 then -- 't' and a recipient
+    elseif string.sub(field, 1, 1) == FIELD.recipient and #field == 9 and FANOUT_LIMIT > 0 then -- a recipient
       if not counts(tonumber(all[i + 1]), FANOUT_WIDTH) then stale[#stale + 1] = field end
     else
       stale[#stale + 1] = field
@@ -377,21 +383,21 @@ end
 
 -- Once an enforced rule has rejected the message, another enforced rule cannot change the
 -- answer: only rules in shadow are still worth their Redis calls.
-local function worth_checking(mode_index) return not first or not enforced(mode_index) end
+local function worth_checking(rule) return not first or not ENFORCED[rule] end
 
 local repeat_buckets
-if checks_repeat and worth_checking(2) then
+if checks_repeat and worth_checking('repeats') then
   local sum
   repeat_buckets, sum = prune(load(stored_repeat), repeat_window)
   if sum >= repeat_limit then
-    note(2, {5003, retry_after(repeat_buckets, repeat_window, repeat_limit, sum), repeat_limit, repeat_window})
+    note('repeats', retry_after(repeat_buckets, repeat_window, repeat_limit, sum), repeat_limit, repeat_window)
   end
 end
 
 -- Fanout: the recipient's last time is a field of the hash, and the ring counts recipients by
 -- the bucket of their last time, so a known recipient moves within it and a new one adds one.
 local fanout_ring, recipient_known, recipient_seen = nil, false, 0
-if checks_fanout and worth_checking(3) then
+if checks_fanout and worth_checking('fanout') then
   fanout_ring = load_ring(stored[fanout_at])
   local distinct = advance(fanout_ring, FANOUT_WIDTH)
   local seen = tonumber(stored[fanout_at + 1])
@@ -399,17 +405,17 @@ if checks_fanout and worth_checking(3) then
   if recipient_known then
     recipient_seen = seen
   elseif distinct >= fanout_limit then
-    note(3, {5005, ring_retry(fanout_ring, FANOUT_WIDTH, fanout_limit, distinct), fanout_limit, fanout_window})
+    note('fanout', ring_retry(fanout_ring, FANOUT_WIDTH, fanout_limit, distinct), fanout_limit, fanout_window)
   end
 end
 
 -- AtAllTag notifies the whole group: its uses are counted like a rate window (mentions rule).
 local at_all_ring
-if checks_at_all and worth_checking(6) then
+if checks_at_all and worth_checking('mentions') then
   at_all_ring = load_ring(stored[at_all_at])
   local uses = advance(at_all_ring, AT_ALL_WIDTH)
   if uses >= AT_ALL_LIMIT then
-    note(6, {5007, ring_retry(at_all_ring, AT_ALL_WIDTH, AT_ALL_LIMIT, uses), AT_ALL_LIMIT, AT_ALL_WINDOW})
+    note('mentions', ring_retry(at_all_ring, AT_ALL_WIDTH, AT_ALL_LIMIT, uses), AT_ALL_LIMIT, AT_ALL_WINDOW)
   end
 end
 
@@ -417,8 +423,8 @@ end
 -- message (a rejected message is not a copy of the content, and records nothing there).
 local campaign_limit = CAMPAIGN_LIMIT
 if KEYS[2] and campaign_limit > 0 and not first then
-  local rejected, over, retry = check_campaign(KEYS[2], ARGV[2], campaign_limit, CAMPAIGN_WINDOW_TEXT, enforced(5), ARGV[5])
-  if rejected == 1 or over == 1 then note(5, {5004, retry, campaign_limit, CAMPAIGN_WINDOW}) end
+  local rejected, over, retry = check_campaign(KEYS[2], ARGV[2], campaign_limit, CAMPAIGN_WINDOW_TEXT, ENFORCED.campaign, ARGV[5])
+  if rejected == 1 or over == 1 then note('campaign', retry, campaign_limit, CAMPAIGN_WINDOW) end
 end
 
 local function with_shadow(reply)
@@ -437,9 +443,9 @@ if first then
   if fanout_ring and fanout_ring.rebased then write(FANOUT_FIELD, dump_ring(fanout_ring)) end
   if at_all_ring and at_all_ring.rebased then write(AT_ALL_FIELD, dump_ring(at_all_ring)) end
   local started = add_strike()
-  if started > 0 and enforced(4) then first[2] = math.max(first[2], started) end
+  if started > 0 and ENFORCED.blocked then first[2] = math.max(first[2], started) end
   commit()
-  return with_shadow({1, first[1], first[2], first[3], first[4], started})
+  return with_shadow({REJECTED, first[1], first[2], first[3], first[4], started})
 end
 
 -- Admitted: record the message's quota.
@@ -455,10 +461,10 @@ if repeat_buckets then
 end
 local recipient_recorded = 0
 if fanout_ring then
-  recipient_recorded = 1
+  recipient_recorded = RECIPIENT_NEW
   if recipient_known then
     ring_add(fanout_ring, FANOUT_WIDTH, recipient_seen, -1)
-    recipient_recorded = 2
+    recipient_recorded = RECIPIENT_REFRESHED
   end
   ring_add(fanout_ring, FANOUT_WIDTH, now, 1)
   write(FANOUT_FIELD, dump_ring(fanout_ring))
@@ -469,4 +475,4 @@ if at_all_ring then
   write(AT_ALL_FIELD, dump_ring(at_all_ring))
 end
 commit()
-return with_shadow({0, now, repeat_recorded, recipient_recorded, recipient_seen})
+return with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen})

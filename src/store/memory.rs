@@ -192,11 +192,18 @@ impl MemoryStore {
                     ..SenderStatus::default()
                 };
             };
+            // A sender that only ever had a block lifted has no counters yet: zeros.
             let windows = policy
                 .rate
                 .iter()
-                .zip(&state.windows)
-                .map(|(limit, counter)| (*limit, counter.clone().count(now, limit.window_ms())))
+                .enumerate()
+                .map(|(i, limit)| {
+                    let count = state
+                        .windows
+                        .get(i)
+                        .map_or(0, |counter| counter.clone().count(now, limit.window_ms()));
+                    (*limit, count)
+                })
                 .collect();
             let strike_horizon = policy.strikes.map(|l| now.saturating_sub(l.window_ms()));
             SenderStatus {

@@ -163,9 +163,15 @@ pub enum StoreError {
     #[error("the store did not answer in time")]
     Timeout,
     #[error("cannot reach the store: {0}")]
-    Connection(String),
-    #[error("a store script failed: {0}")]
-    Script(String),
+    Connection(#[source] ::redis::RedisError),
+    #[error("not connected to the store: {0}")]
+    NotConnected(&'static str),
+    /// The server refused the call (`READONLY`, `OOM`, `BUSY`, a script error, …).
+    #[error("the store refused a call: {0}")]
+    Server(#[source] ::redis::RedisError),
+    /// The script answered something the protocol does not know.
+    #[error("a store script answered {0}")]
+    Reply(String),
     #[error("store error: {0}")]
     Other(String),
 }
@@ -175,8 +181,8 @@ impl StoreError {
     pub fn kind(&self) -> &'static str {
         match self {
             StoreError::Timeout => "timeout",
-            StoreError::Connection(_) => "connection",
-            StoreError::Script(_) => "script",
+            StoreError::Connection(_) | StoreError::NotConnected(_) => "connection",
+            StoreError::Server(_) | StoreError::Reply(_) => "script",
             StoreError::Other(_) => "other",
         }
     }

@@ -5,13 +5,30 @@
 
 use crate::store::{Fingerprint, RecipientKey, SenderKey};
 
+// The fields of a sender's hash (docs/redis.md), by what they start with. `prelude` hands them to
+// the script, which builds the names from them.
+/// `W<window ms>`: a rate window's ring.
+pub(super) const RATE_FIELD: char = 'W';
+/// `r<fingerprint>`: admitted copies of one content (repeat).
+pub(super) const REPEAT_FIELD: char = 'r';
+/// `T<window ms>`: the fanout ring.
+pub(super) const FANOUT_FIELD: char = 'T';
+/// `t<recipient>`: the last admitted message to one recipient.
+pub(super) const RECIPIENT_FIELD: char = 't';
+/// `A<window ms>`: the ring of `AtAllTag` uses.
+pub(super) const AT_ALL_FIELD: char = 'A';
+/// The block and the strike times.
+pub(super) const BLOCK_FIELD: &str = "b";
+/// When fields that left their window were last swept.
+pub(super) const SWEPT_FIELD: &str = "mt";
+
 /// The key of `lua/sender.lua`: everything about one sender, in one hash.
-pub fn sender_key(prefix: &str, sender: SenderKey) -> String {
+pub(super) fn sender_key(prefix: &str, sender: SenderKey) -> String {
     format!("{prefix}:{{s:{:032x}}}", sender.0)
 }
 
 /// The key of `lua/campaign.lua`.
-pub fn campaign_key(prefix: &str, fingerprint: Fingerprint) -> String {
+pub(super) fn campaign_key(prefix: &str, fingerprint: Fingerprint) -> String {
     format!("{prefix}:{{f:{:016x}}}", fingerprint.0)
 }
 
@@ -19,17 +36,17 @@ pub fn campaign_key(prefix: &str, fingerprint: Fingerprint) -> String {
 // entries that dominate a sender's footprint (Redis strings and Lua are binary-safe).
 
 /// How a fingerprint is written inside the sender's state hash (after an `r`).
-pub fn fingerprint_member(fingerprint: Fingerprint) -> Vec<u8> {
+pub(super) fn fingerprint_member(fingerprint: Fingerprint) -> Vec<u8> {
     fingerprint.0.to_be_bytes().to_vec()
 }
 
 /// How a sender is written inside a campaign set.
-pub fn sender_member(sender: SenderKey) -> Vec<u8> {
+pub(super) fn sender_member(sender: SenderKey) -> Vec<u8> {
     sender.0.to_be_bytes().to_vec()
 }
 
 /// How a recipient is written inside a sender's hash (after a `t`).
-pub fn recipient_member(recipient: RecipientKey) -> Vec<u8> {
+pub(super) fn recipient_member(recipient: RecipientKey) -> Vec<u8> {
     recipient.0.to_be_bytes().to_vec()
 }
 

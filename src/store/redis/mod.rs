@@ -8,26 +8,29 @@
 //! cheap to clone, and concurrent calls are pipelined on one socket. A lift of a block is also
 //! announced to every replica (`notices`).
 
+mod connection;
 mod keys;
 mod notices;
 mod prelude;
+mod protocol;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster_async::ClusterConnection;
+use redis::aio::ConnectionManagerConfig;
 use redis::{RedisError, Script, ScriptInvocation};
 
 pub use notices::UnblockNotices;
+use protocol::{CheckReply, Op, SenderCall};
 
 use super::{
-    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Recorded, Reservation, SenderCheck,
-    SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
+    CampaignCheck, CampaignOutcome, Reservation, SenderCheck, SenderKey, SenderOutcome,
+    SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
 use crate::config::RedisConfig;
-use crate::policy::{Limit, Mode, Policy, Rule, Violation};
+use crate::policy::{Mode, Policy};
+use connection::{Cluster, Connection, Standalone, tcp_settings};
 
 /// A probe may wait longer than a decision: it runs in the background.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -42,153 +45,6 @@ static CAMPAIGN_SCRIPT: &str = concat!(
     include_str!("../../../lua/campaign_check.lua"),
     include_str!("../../../lua/campaign.lua")
 );
-
-/// The connection to Redis, which a replica must be able to replace: see [`Standalone`] and
-/// [`Cluster`].
-enum Connection {
-    Single(Standalone),
-    Cluster(Cluster),
-}
-
-/// Timeouts in a row after which the standalone connection is replaced by a new one.
-const REPLACE_AFTER_TIMEOUTS: u32 = 3;
-/// A connection is replaced at most this often.
-const REPLACE_AT_MOST_EVERY: Duration = Duration::from_secs(1);
-
-/// A standalone Redis behind one multiplexed `ConnectionManager`, replaced when it stops being
-/// useful: the manager reconnects only on errors the `redis` crate calls unrecoverable, and
-/// neither a response timeout (a black-holed connection, a failover that moved the address)
-/// nor `READONLY` (a primary demoted to replica), `LOADING` or `MASTERDOWN` is one. Left alone,
-/// such a replica would stay degraded until the kernel gave up on the socket (~15 minutes).
-struct Standalone {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    current: parking_lot::RwLock<ConnectionManager>,
-    timeouts_in_a_row: AtomicU32,
-    replaced_at: parking_lot::Mutex<Option<std::time::Instant>>,
-}
-
-impl Standalone {
-    fn new(
-        client: redis::Client,
-        config: ConnectionManagerConfig,
-    ) -> Result<Standalone, StoreError> {
-        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            .map_err(map_error)?;
-        Ok(Standalone {
-            client,
-            config,
-            current: parking_lot::RwLock::new(manager),
-            timeouts_in_a_row: AtomicU32::new(0),
-            replaced_at: parking_lot::Mutex::new(None),
-        })
-    }
-
-    fn connection(&self) -> ConnectionManager {
-        self.current.read().clone()
-    }
-
-    /// Learns from a call's outcome whether the connection should be replaced.
-    fn observe(&self, outcome: &Result<(), &StoreError>) {
-        let why = match outcome {
-            Ok(()) => {
-                self.timeouts_in_a_row.store(0, Ordering::Relaxed);
-                return;
-            }
-            Err(StoreError::Timeout) => {
-                let run = self.timeouts_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-                if run < REPLACE_AFTER_TIMEOUTS {
-                    return;
-                }
-                "it timed out repeatedly"
-            }
-            Err(error) if needs_new_connection(error) => "the server cannot serve decisions",
-            Err(_) => return,
-        };
-        self.replace(why);
-    }
-
-    fn replace(&self, why: &str) {
-        {
-            let mut replaced_at = self.replaced_at.lock();
-            if replaced_at.is_some_and(|at| at.elapsed() < REPLACE_AT_MOST_EVERY) {
-                return;
-            }
-            *replaced_at = Some(std::time::Instant::now());
-        }
-        self.timeouts_in_a_row.store(0, Ordering::Relaxed);
-        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
-            Ok(fresh) => {
-                *self.current.write() = fresh;
-                tracing::warn!(why, "replaced the Redis connection");
-            }
-            Err(error) => tracing::warn!(%error, "could not replace the Redis connection"),
-        }
-    }
-}
-
-/// A Redis Cluster connection, made in the background when the cluster cannot be reached at
-/// start: a replica starts degraded (deciding on its fail mode) rather than not at all.
-struct Cluster {
-    client: redis::cluster::ClusterClient,
-    current: parking_lot::RwLock<Option<ClusterConnection>>,
-    connecting: tokio::sync::Mutex<()>,
-    connect_timeout: Duration,
-}
-
-impl Cluster {
-    fn connection(&self) -> Result<ClusterConnection, StoreError> {
-        self.current
-            .read()
-            .clone()
-            .ok_or_else(|| StoreError::Connection("not connected to the Redis Cluster yet".into()))
-    }
-
-    /// Connects unless connected (or connecting) already.
-    async fn connect(&self) -> Result<(), StoreError> {
-        let Ok(_connecting) = self.connecting.try_lock() else {
-            return Err(StoreError::Connection(
-                "connecting to the Redis Cluster".into(),
-            ));
-        };
-        if self.current.read().is_some() {
-            return Ok(());
-        }
-        let connecting = self.client.get_async_connection();
-        let connection = tokio::time::timeout(self.connect_timeout, connecting)
-            .await
-            .map_err(|_| StoreError::Timeout)?
-            .map_err(map_error)?;
-        *self.current.write() = Some(connection);
-        Ok(())
-    }
-}
-
-/// Server errors after which the connection, not the request, is at fault.
-fn needs_new_connection(error: &StoreError) -> bool {
-    let (StoreError::Script(text) | StoreError::Connection(text)) = error else {
-        return false;
-    };
-    // The redis crate names the codes in its own case (`ReadOnly`, `BusyLoading`, `MasterDown`).
-    let text = text.to_ascii_uppercase();
-    ["READONLY", "LOADING", "MASTERDOWN"]
-        .iter()
-        .any(|code| text.contains(code))
-}
-
-/// TCP keepalive (an idle connection to a vanished host is noticed within a minute, not the
-/// kernel's two hours) and a user timeout (unacknowledged writes fail after 30 s, not 15 min).
-fn tcp_settings() -> redis::io::tcp::TcpSettings {
-    use redis::io::tcp::socket2::TcpKeepalive;
-    let keepalive = TcpKeepalive::new()
-        .with_time(Duration::from_secs(15))
-        .with_interval(Duration::from_secs(5))
-        .with_retries(3);
-    redis::io::tcp::TcpSettings::default()
-        .set_nodelay(true)
-        .set_keepalive(keepalive)
-        .set_user_timeout(Duration::from_secs(30))
-}
 
 /// The sender the readiness probe decides for: no sendID hashes to 0 in practice, so no user
 /// shares its state.
@@ -239,12 +95,7 @@ impl RedisStore {
                 .retries(2)
                 .build()
                 .map_err(map_error)?;
-            let cluster = Cluster {
-                client,
-                current: parking_lot::RwLock::new(None),
-                connecting: tokio::sync::Mutex::new(()),
-                connect_timeout: connect_timeout * 5,
-            };
+            let cluster = Cluster::new(client, connect_timeout * 5);
             if let Err(error) = cluster.connect().await {
                 tracing::warn!(
                     %error,
@@ -276,7 +127,7 @@ impl RedisStore {
     pub fn is_connected(&self) -> bool {
         match &self.connection {
             Connection::Single(_) => true,
-            Connection::Cluster(cluster) => cluster.current.read().is_some(),
+            Connection::Cluster(cluster) => cluster.is_connected(),
         }
     }
 
@@ -351,74 +202,53 @@ impl RedisStore {
         check: &SenderCheck,
         campaign: Option<&CampaignCheck>,
     ) -> Result<SenderOutcome, StoreError> {
-        let mut invocation = self.sender_invocation(
-            "check",
-            check.sender,
-            check.now_ms,
-            check.fingerprint,
-            check.recipient.map(|to| (to, 0)),
-            0,
-            check.at_all,
-        );
+        let call = SenderCall {
+            fingerprint: check.fingerprint,
+            recipient: check.recipient,
+            at_all: check.at_all,
+            ..SenderCall::bare(Op::Check, check.sender, check.now_ms)
+        };
+        let mut invocation = call.invocation(&self.sender_script, &self.prefix);
         if let Some(campaign) = campaign {
             invocation.key(keys::campaign_key(&self.prefix, campaign.fingerprint));
         }
         let reply = self.run(&invocation).await?;
-        let field = |i: usize| reply.get(i).copied().ok_or_else(|| malformed(&reply));
-        if field(0)? == 0 {
-            let recorded = match field(3)? {
-                1 => Some(Recorded::New),
-                2 => Some(Recorded::Refreshed {
-                    previous_ms: field(4)? as u64,
-                }),
-                _ => None,
-            };
-            let reservation = Reservation {
-                at_ms: field(1)? as u64,
-                fingerprint: check.fingerprint.filter(|_| reply.get(2) == Some(&1)),
-                recipient: check.recipient.zip(recorded),
-                at_all: check.at_all && self.policy.at_all.is_some(),
-            };
-            let shadow = violations(&reply, 5)?;
-            Ok(SenderOutcome::Admitted {
-                reservation,
+        Ok(match CheckReply::decode(&reply)? {
+            CheckReply::Admitted {
+                at_ms,
+                repeat_recorded,
+                recipient,
                 shadow,
-            })
-        } else {
-            let mut violation = reply
-                .get(1..5)
-                .and_then(violation)
-                .ok_or_else(|| malformed(&reply))?;
-            violation.started_block = started_block(field(5)?);
-            let shadow = violations(&reply, 6)?;
-            Ok(SenderOutcome::Rejected { violation, shadow })
-        }
+            } => SenderOutcome::Admitted {
+                reservation: Reservation {
+                    at_ms,
+                    fingerprint: check.fingerprint.filter(|_| repeat_recorded),
+                    recipient: check.recipient.zip(recipient),
+                    at_all: check.at_all && self.policy.at_all.is_some(),
+                },
+                shadow,
+            },
+            CheckReply::Rejected { violation, shadow } => {
+                SenderOutcome::Rejected { violation, shadow }
+            }
+        })
     }
 
     pub async fn strike(&self, request: &StrikeRequest) -> Result<StrikeOutcome, StoreError> {
         let release = request.release;
-        let invocation = self.sender_invocation(
-            "strike",
-            request.sender,
-            request.now_ms,
-            release.and_then(|r| r.fingerprint),
-            release
-                .and_then(|r| r.recipient)
-                .map(|(to, recorded)| (to, recorded.previous_ms())),
-            release.map_or(0, |r| r.at_ms),
-            release.is_some_and(|r| r.at_all),
-        );
-        let reply = self.run(&invocation).await?;
-        if reply.len() != 5 {
-            return Err(malformed(&reply));
-        }
-        let blocked = (reply[0] == 1)
-            .then(|| violation(&[5006, reply[1], reply[2], reply[3]]))
-            .flatten();
-        Ok(StrikeOutcome {
-            blocked,
-            started_block: started_block(reply[4]),
-        })
+        let recipient = release.and_then(|r| r.recipient);
+        let call = SenderCall {
+            fingerprint: release.and_then(|r| r.fingerprint),
+            recipient: recipient.map(|(to, _)| to),
+            release_at_ms: release.map_or(0, |r| r.at_ms),
+            recipient_previous_ms: recipient.map_or(0, |(_, recorded)| recorded.previous_ms()),
+            at_all: release.is_some_and(|r| r.at_all),
+            ..SenderCall::bare(Op::Strike, request.sender, request.now_ms)
+        };
+        let reply = self
+            .run(&call.invocation(&self.sender_script, &self.prefix))
+            .await?;
+        protocol::decode_strike(&reply)
     }
 
     pub async fn check_campaign(
@@ -442,46 +272,23 @@ impl RedisStore {
             .arg(mode)
             .arg(keys::sender_member(check.sender));
         let reply = self.run(&invocation).await?;
-        let [rejected, shadow, retry_ms] =
-            <[i64; 3]>::try_from(reply.as_slice()).map_err(|_| malformed(&reply))?;
-        let violation = Violation::new(
-            Rule::Campaign,
-            Some(limit),
-            Duration::from_millis(retry_ms.max(0) as u64),
-        );
-        Ok(match rejected {
-            1 => CampaignOutcome::Rejected(violation),
-            _ => CampaignOutcome::Admitted {
-                shadow: (shadow == 1).then_some(violation),
-            },
-        })
+        protocol::decode_campaign(&reply, limit)
     }
 
     pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {
-        let invocation = self.sender_invocation("status", sender, now_ms, None, None, 0, false);
-        let reply = self.run(&invocation).await?;
-        if reply.len() != 3 + self.policy.rate.len() {
-            return Err(malformed(&reply));
-        }
-        Ok(SenderStatus {
-            windows: self
-                .policy
-                .rate
-                .iter()
-                .zip(&reply[3..])
-                .map(|(&l, &c)| (l, c as u64))
-                .collect(),
-            strikes: reply[0] as u64,
-            blocked_for: Duration::from_millis(reply[1].max(0) as u64),
-            blocks: reply[2] as u32,
-        })
+        let call = SenderCall::bare(Op::Status, sender, now_ms);
+        let reply = self
+            .run(&call.invocation(&self.sender_script, &self.prefix))
+            .await?;
+        protocol::decode_status(&reply, &self.policy.rate)
     }
 
     /// Lifts the block, then announces the lift to every replica. An announcement that fails
     /// is logged, not returned: the block is lifted, and replicas that missed the notice ask
     /// again within `engine::blocks::TRUST_WHILE_FOLLOWING`.
     pub async fn lift_block(&self, sender: SenderKey, now_ms: u64) -> Result<bool, StoreError> {
-        let invocation = self.sender_invocation("unblock", sender, now_ms, None, None, 0, false);
+        let call = SenderCall::bare(Op::Unblock, sender, now_ms);
+        let invocation = call.invocation(&self.sender_script, &self.prefix);
         let lifted = self.run_value::<i64>(&invocation).await? == 1;
         let mut publish = redis::cmd("PUBLISH");
         publish
@@ -493,41 +300,6 @@ impl RedisStore {
             Err(_) => tracing::warn!("a lifted block was not announced: timed out"),
         }
         Ok(lifted)
-    }
-
-    /// A call of `lua/sender.lua` with its ARGV in the order its header documents; `recipient`
-    /// comes with their time before a reservation being released (0 otherwise).
-    #[allow(clippy::too_many_arguments)]
-    fn sender_invocation(
-        &self,
-        op: &str,
-        sender: SenderKey,
-        now_ms: u64,
-        fingerprint: Option<Fingerprint>,
-        recipient: Option<(RecipientKey, u64)>,
-        release_at_ms: u64,
-        at_all: bool,
-    ) -> ScriptInvocation<'_> {
-        let mut invocation = self.sender_script.prepare_invoke();
-        invocation.key(keys::sender_key(&self.prefix, sender));
-        invocation
-            .arg(op)
-            .arg(now_ms)
-            .arg(
-                fingerprint
-                    .map(keys::fingerprint_member)
-                    .unwrap_or_default(),
-            )
-            .arg(
-                recipient
-                    .map(|(to, _)| keys::recipient_member(to))
-                    .unwrap_or_default(),
-            )
-            .arg(keys::sender_member(sender))
-            .arg(release_at_ms)
-            .arg(recipient.map_or(0, |(_, previous_ms)| previous_ms))
-            .arg(if at_all { "1" } else { "" });
-        invocation
     }
 
     /// A plain command, on whichever connection this store has.
@@ -574,44 +346,6 @@ impl RedisStore {
     }
 }
 
-/// `{code, retry_ms, limit, window_ms}` as the scripts return a violation.
-fn violation(fields: &[i64]) -> Option<Violation> {
-    let [code, retry, limit, window] = <[i64; 4]>::try_from(fields).ok()?;
-    let rule = Rule::ALL
-        .into_iter()
-        .find(|r| i64::from(r.err_code()) == code)?;
-    let limit = Limit::new(
-        limit.clamp(0, i64::from(u32::MAX)) as u32,
-        Duration::from_millis(window.max(0) as u64),
-    );
-    Some(Violation::new(
-        rule,
-        limit,
-        Duration::from_millis(retry.max(0) as u64),
-    ))
-}
-
-/// The shadow violations: a count at `at`, then that many groups of four.
-fn violations(reply: &[i64], at: usize) -> Result<Vec<Violation>, StoreError> {
-    let count = *reply.get(at).ok_or_else(|| malformed(reply))? as usize;
-    let fields = reply.get(at + 1..).ok_or_else(|| malformed(reply))?;
-    if fields.len() != count * 4 {
-        return Err(malformed(reply));
-    }
-    fields
-        .chunks(4)
-        .map(|group| violation(group).ok_or_else(|| malformed(reply)))
-        .collect()
-}
-
-fn started_block(ms: i64) -> Option<Duration> {
-    (ms > 0).then(|| Duration::from_millis(ms as u64))
-}
-
-fn malformed(reply: &[i64]) -> StoreError {
-    StoreError::Script(format!("unexpected script reply {reply:?}"))
-}
-
 fn map_error(error: RedisError) -> StoreError {
     use redis::ErrorKind;
     if error.is_timeout() {
@@ -621,33 +355,10 @@ fn map_error(error: RedisError) -> StoreError {
         || error.is_connection_dropped()
         || error.kind() == ErrorKind::ClusterConnectionNotFound
     {
-        StoreError::Connection(error.to_string())
+        StoreError::Connection(error)
     } else if matches!(error.kind(), ErrorKind::Server(_)) {
-        StoreError::Script(error.to_string())
+        StoreError::Server(error)
     } else {
         StoreError::Other(error.to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_demoted_loading_or_cut_off_server_needs_a_new_connection() {
-        for text in [
-            "ReadOnly: You can't write against a read only replica.",
-            "BusyLoading: Redis is loading the dataset in memory",
-            "MasterDown: Link with MASTER is down",
-        ] {
-            assert!(
-                needs_new_connection(&StoreError::Script(text.into())),
-                "{text}"
-            );
-        }
-        assert!(!needs_new_connection(&StoreError::Script(
-            "NOSCRIPT".into()
-        )));
-        assert!(!needs_new_connection(&StoreError::Timeout));
     }
 }

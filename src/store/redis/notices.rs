@@ -17,11 +17,11 @@ use crate::store::{SenderKey, StoreError};
 const PING_EVERY: Duration = Duration::from_secs(1);
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
-pub fn channel(prefix: &str) -> String {
+pub(super) fn channel(prefix: &str) -> String {
     format!("{prefix}:unblocks")
 }
 
-pub fn payload(sender: SenderKey) -> String {
+pub(super) fn payload(sender: SenderKey) -> String {
     format!("{:032x}", sender.0)
 }
 

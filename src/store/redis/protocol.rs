@@ -1,0 +1,350 @@
+//! The protocol between Rust and `lua/sender.lua`, in one place: the operations, the arguments
+//! of a call (one struct, in the order the script's header documents), and the replies, decoded
+//! by name. The codes and names both sides must agree on reach the script through the prelude
+//! (`prelude.rs` writes them from the constants here), so a Lua literal never restates them.
+
+use std::time::Duration;
+
+use redis::{Script, ScriptInvocation};
+
+use super::keys;
+use crate::policy::{Limit, Rule, Violation};
+use crate::store::{
+    CampaignOutcome, Fingerprint, RecipientKey, Recorded, SenderKey, SenderStatus, StoreError,
+    StrikeOutcome,
+};
+
+/// What a call of the sender script does (`ARGV[1]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Op {
+    Check,
+    Strike,
+    Status,
+    Unblock,
+}
+
+impl Op {
+    pub(super) const ALL: [Op; 4] = [Op::Check, Op::Strike, Op::Status, Op::Unblock];
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Op::Check => "check",
+            Op::Strike => "strike",
+            Op::Status => "status",
+            Op::Unblock => "unblock",
+        }
+    }
+}
+
+/// The rules the script decides, by the names its prelude gives them (`CODE`, `ENFORCED`).
+pub(super) const SCRIPT_RULES: [(Rule, &str); 6] = [
+    (Rule::Rate, "rate"),
+    (Rule::Repeat, "repeats"),
+    (Rule::Fanout, "fanout"),
+    (Rule::Blocked, "blocked"),
+    (Rule::Campaign, "campaign"),
+    (Rule::Mentions, "mentions"),
+];
+
+/// `verdict` of a check reply.
+pub(super) const ADMITTED: i64 = 0;
+pub(super) const REJECTED: i64 = 1;
+
+/// `recipient_recorded` of an admitted check: what the check did to the recipient's entry.
+pub(super) const RECIPIENT_NONE: i64 = 0;
+pub(super) const RECIPIENT_NEW: i64 = 1;
+pub(super) const RECIPIENT_REFRESHED: i64 = 2;
+
+/// One call of the sender script: its KEYS[1] and ARGV, by name.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SenderCall {
+    pub op: Op,
+    pub sender: SenderKey,
+    pub now_ms: u64,
+    pub fingerprint: Option<Fingerprint>,
+    pub recipient: Option<RecipientKey>,
+    /// `strike`: when the reservation being handed back was recorded (0: none).
+    pub release_at_ms: u64,
+    /// `strike`: the recipient's time before that reservation (0: it added them).
+    pub recipient_previous_ms: u64,
+    /// The message @-mentions the whole group.
+    pub at_all: bool,
+}
+
+impl SenderCall {
+    /// A call of `op` for `sender` with nothing else to say.
+    pub(super) fn bare(op: Op, sender: SenderKey, now_ms: u64) -> SenderCall {
+        SenderCall {
+            op,
+            sender,
+            now_ms,
+            fingerprint: None,
+            recipient: None,
+            release_at_ms: 0,
+            recipient_previous_ms: 0,
+            at_all: false,
+        }
+    }
+
+    /// The invocation, with ARGV in the order of the script's header.
+    pub(super) fn invocation<'a>(&self, script: &'a Script, prefix: &str) -> ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(keys::sender_key(prefix, self.sender))
+            .arg(self.op.name())
+            .arg(self.now_ms)
+            .arg(
+                self.fingerprint
+                    .map(keys::fingerprint_member)
+                    .unwrap_or_default(),
+            )
+            .arg(
+                self.recipient
+                    .map(keys::recipient_member)
+                    .unwrap_or_default(),
+            )
+            .arg(keys::sender_member(self.sender))
+            .arg(self.release_at_ms)
+            .arg(self.recipient_previous_ms)
+            .arg(if self.at_all { "1" } else { "" });
+        invocation
+    }
+}
+
+/// A check reply: `{ADMITTED, at_ms, repeat_recorded, recipient_recorded, previous_ms, shadow…}`
+/// or `{REJECTED, violation (4), started_block_ms, shadow…}`; shadow is a count, then that many
+/// violations of four.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum CheckReply {
+    Admitted {
+        at_ms: u64,
+        repeat_recorded: bool,
+        recipient: Option<Recorded>,
+        shadow: Vec<Violation>,
+    },
+    Rejected {
+        violation: Violation,
+        shadow: Vec<Violation>,
+    },
+}
+
+impl CheckReply {
+    pub(super) fn decode(reply: &[i64]) -> Result<CheckReply, StoreError> {
+        let mut fields = Fields::new(reply);
+        match fields.next()? {
+            ADMITTED => {
+                let at_ms = fields.next_u64()?;
+                let repeat_recorded = fields.next()? == 1;
+                let recipient = match fields.next()? {
+                    RECIPIENT_NEW => {
+                        fields.next()?;
+                        Some(Recorded::New)
+                    }
+                    RECIPIENT_REFRESHED => Some(Recorded::Refreshed {
+                        previous_ms: fields.next_u64()?,
+                    }),
+                    RECIPIENT_NONE => {
+                        fields.next()?;
+                        None
+                    }
+                    _ => return Err(malformed(reply)),
+                };
+                Ok(CheckReply::Admitted {
+                    at_ms,
+                    repeat_recorded,
+                    recipient,
+                    shadow: fields.violations()?,
+                })
+            }
+            REJECTED => {
+                let mut violation = fields.violation()?;
+                violation.started_block = started_block(fields.next()?);
+                Ok(CheckReply::Rejected {
+                    violation,
+                    shadow: fields.violations()?,
+                })
+            }
+            _ => Err(malformed(reply)),
+        }
+    }
+}
+
+/// A strike reply: `{blocked, retry_ms, blocks, block_length_ms, started_block_ms}`.
+pub(super) fn decode_strike(reply: &[i64]) -> Result<StrikeOutcome, StoreError> {
+    let mut fields = Fields::new(reply);
+    let blocked = fields.next()? == 1;
+    let retry_ms = fields.next()?;
+    let blocks = fields.next()?;
+    let length_ms = fields.next()?;
+    let started = started_block(fields.next()?);
+    fields.end()?;
+    let blocked = blocked
+        .then(|| violation(&[Rule::Blocked.err_code().into(), retry_ms, blocks, length_ms]))
+        .flatten();
+    Ok(StrikeOutcome {
+        blocked,
+        started_block: started,
+    })
+}
+
+/// A campaign reply (`lua/campaign_check.lua`): `{rejected, shadow, retry_ms}`.
+pub(super) fn decode_campaign(reply: &[i64], limit: Limit) -> Result<CampaignOutcome, StoreError> {
+    let mut fields = Fields::new(reply);
+    let rejected = fields.next()? == 1;
+    let over_in_shadow = fields.next()? == 1;
+    let retry = Duration::from_millis(fields.next_u64()?);
+    fields.end()?;
+    let violation = Violation::new(Rule::Campaign, Some(limit), retry);
+    Ok(if rejected {
+        CampaignOutcome::Rejected(violation)
+    } else {
+        CampaignOutcome::Admitted {
+            shadow: over_in_shadow.then_some(violation),
+        }
+    })
+}
+
+/// A status reply: `{strikes, blocked_for_ms, blocks, count of each rate window…}`.
+pub(super) fn decode_status(reply: &[i64], rates: &[Limit]) -> Result<SenderStatus, StoreError> {
+    let mut fields = Fields::new(reply);
+    let strikes = fields.next_u64()?;
+    let blocked_for = Duration::from_millis(fields.next_u64()?);
+    let blocks = u32::try_from(fields.next_u64()?).unwrap_or(u32::MAX);
+    let windows = rates
+        .iter()
+        .map(|&limit| Ok((limit, fields.next_u64()?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    fields.end()?;
+    Ok(SenderStatus {
+        windows,
+        strikes,
+        blocked_for,
+        blocks,
+    })
+}
+
+/// Reads a reply front to back; any shortfall or leftover is a malformed reply, not a panic.
+struct Fields<'a> {
+    reply: &'a [i64],
+    at: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn new(reply: &'a [i64]) -> Fields<'a> {
+        Fields { reply, at: 0 }
+    }
+
+    fn next(&mut self) -> Result<i64, StoreError> {
+        let value = *self
+            .reply
+            .get(self.at)
+            .ok_or_else(|| malformed(self.reply))?;
+        self.at += 1;
+        Ok(value)
+    }
+
+    fn next_u64(&mut self) -> Result<u64, StoreError> {
+        Ok(self.next()?.max(0) as u64)
+    }
+
+    fn violation(&mut self) -> Result<Violation, StoreError> {
+        let fields = [self.next()?, self.next()?, self.next()?, self.next()?];
+        violation(&fields).ok_or_else(|| malformed(self.reply))
+    }
+
+    /// A count, then that many violations; the reply must end there.
+    fn violations(&mut self) -> Result<Vec<Violation>, StoreError> {
+        let count = self.next_u64()?;
+        let found = (0..count)
+            .map(|_| self.violation())
+            .collect::<Result<Vec<_>, _>>()?;
+        self.end()?;
+        Ok(found)
+    }
+
+    fn end(&self) -> Result<(), StoreError> {
+        if self.at == self.reply.len() {
+            Ok(())
+        } else {
+            Err(malformed(self.reply))
+        }
+    }
+}
+
+/// `{code, retry_ms, limit, window_ms}` as the scripts return a violation.
+pub(super) fn violation(fields: &[i64]) -> Option<Violation> {
+    let [code, retry, limit, window] = <[i64; 4]>::try_from(fields).ok()?;
+    let rule = Rule::ALL
+        .into_iter()
+        .find(|r| i64::from(r.err_code()) == code)?;
+    let limit = Limit::new(
+        limit.clamp(0, i64::from(u32::MAX)) as u32,
+        Duration::from_millis(window.max(0) as u64),
+    );
+    Some(Violation::new(
+        rule,
+        limit,
+        Duration::from_millis(retry.max(0) as u64),
+    ))
+}
+
+fn started_block(ms: i64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms as u64))
+}
+
+pub(super) fn malformed(reply: &[i64]) -> StoreError {
+    StoreError::Reply(format!("{reply:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_replies_decode_by_name_and_short_or_long_ones_are_malformed() {
+        let admitted = CheckReply::decode(&[0, 1000, 1, 2, 900, 1, 5003, 10, 3, 600_000]).unwrap();
+        let CheckReply::Admitted {
+            at_ms,
+            repeat_recorded,
+            recipient,
+            shadow,
+        } = admitted
+        else {
+            panic!("admitted");
+        };
+        assert_eq!((at_ms, repeat_recorded), (1000, true));
+        assert_eq!(recipient, Some(Recorded::Refreshed { previous_ms: 900 }));
+        assert_eq!(shadow[0].rule, Rule::Repeat);
+
+        let rejected = CheckReply::decode(&[1, 5002, 7000, 30, 10_000, 600_000, 0]).unwrap();
+        let CheckReply::Rejected { violation, shadow } = rejected else {
+            panic!("rejected");
+        };
+        assert_eq!(violation.rule, Rule::Rate);
+        assert_eq!(violation.started_block, Some(Duration::from_secs(600)));
+        assert!(shadow.is_empty());
+
+        for bad in [
+            &[][..],
+            &[0, 1000, 1],
+            &[1, 5002, 7000, 30],
+            &[0, 1000, 1, 0, 0, 0, 99],
+            &[2, 0, 0, 0, 0, 0],
+            &[1, 4242, 1, 1, 1, 0, 0],
+        ] {
+            assert!(CheckReply::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn strike_and_status_replies_decode_by_name() {
+        let struck = decode_strike(&[1, 5000, 2, 600_000, 0]).unwrap();
+        assert_eq!(struck.blocked.unwrap().rule, Rule::Blocked);
+        assert!(decode_strike(&[0, 0, 0, 0]).is_err());
+        let rates = [Limit::new(30, Duration::from_secs(10)).unwrap()];
+        let status = decode_status(&[2, 1500, 1, 7], &rates).unwrap();
+        assert_eq!(status.windows[0].1, 7);
+        assert_eq!(status.blocked_for, Duration::from_millis(1500));
+        assert!(decode_status(&[2, 1500, 1], &rates).is_err());
+    }
+}
