@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSettings};
 use crate::http::{self, AppState, wire};
 use crate::metrics::Metrics;
 use crate::store::{MemoryStore, RedisStore, Store};
@@ -70,7 +70,8 @@ impl Application {
                 (Store::Redis(Arc::new(store)), Some(memory))
             }
         };
-        let engine = Engine::new(&config, policy, store, fallback, clock, metrics.clone());
+        let settings = EngineSettings::from(&config);
+        let engine = Engine::new(&settings, policy, store, fallback, clock, metrics.clone());
         let bind = |variable, addr| async move {
             TcpListener::bind(addr)
                 .await

@@ -12,10 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::policy::{Limit, Rule, Violation};
-use crate::store::SenderKey;
+use crate::store::{SenderKey, Store};
 
-pub const TRUST_WHILE_FOLLOWING: Duration = Duration::from_secs(10);
-pub const TRUST_UNFOLLOWED: Duration = Duration::from_secs(1);
+/// A pause before subscribing to the unblock notices again, after a failure or a loss.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+pub(super) const TRUST_WHILE_FOLLOWING: Duration = Duration::from_secs(10);
+pub(super) const TRUST_UNFOLLOWED: Duration = Duration::from_secs(1);
 
 /// Enough for a storm of blocked senders; beyond it the oldest are asked about again.
 const CAPACITY: u64 = 100_000;
@@ -29,7 +32,7 @@ struct Entry {
     violation: Violation,
 }
 
-pub struct KnownBlocks {
+pub(super) struct KnownBlocks {
     blocks: moka::sync::Cache<u128, Entry>,
     /// Counts lifts seen (here or as notices), so that a block read from the store before a
     /// lift is not remembered after it.
@@ -44,13 +47,13 @@ pub struct KnownBlocks {
 /// answer is as fresh as this moment, not as the moment it arrives: a notice missed while it
 /// was in flight must not be trusted away.
 #[derive(Clone, Copy)]
-pub struct LiftsSeen {
+pub(super) struct LiftsSeen {
     lifts: u64,
     epoch: u64,
 }
 
 impl KnownBlocks {
-    pub fn new() -> KnownBlocks {
+    pub(super) fn new() -> KnownBlocks {
         KnownBlocks {
             blocks: moka::sync::Cache::builder()
                 .max_capacity(CAPACITY)
@@ -63,7 +66,7 @@ impl KnownBlocks {
     }
 
     /// The block to answer with, if `sender` is known to be blocked and the knowledge is fresh.
-    pub fn get(&self, sender: SenderKey, now_ms: u64) -> Option<Violation> {
+    pub(super) fn get(&self, sender: SenderKey, now_ms: u64) -> Option<Violation> {
         let entry = self.blocks.get(&sender.0)?;
         let followed = entry.epoch % 2 == 1 && entry.epoch == self.epoch.load(Ordering::Acquire);
         let trust = if followed {
@@ -80,7 +83,7 @@ impl KnownBlocks {
         Some(violation)
     }
 
-    pub fn lifts_seen(&self) -> LiftsSeen {
+    pub(super) fn lifts_seen(&self) -> LiftsSeen {
         LiftsSeen {
             lifts: self.lifts.load(Ordering::Acquire),
             epoch: self.epoch.load(Ordering::Acquire),
@@ -89,7 +92,7 @@ impl KnownBlocks {
 
     /// Remembers that `sender` is blocked for `remaining` from `now_ms`, unless a lift was seen
     /// since `seen` was read (the store's answer may predate it).
-    pub fn remember(
+    pub(super) fn remember(
         &self,
         sender: SenderKey,
         now_ms: u64,
@@ -115,13 +118,51 @@ impl KnownBlocks {
     }
 
     /// A lift, made here or announced by another replica.
-    pub fn forget(&self, sender: SenderKey) {
+    pub(super) fn forget(&self, sender: SenderKey) {
         self.lifts.fetch_add(1, Ordering::AcqRel);
         self.blocks.invalidate(&sender.0);
     }
 
     /// The unblock notices are followed from now on.
-    pub fn following(&self) {
+    /// Follows the lifts announced through `store`, forgetting each lifted block at once;
+    /// subscribes again whenever the subscription is lost. Returns only if `store` has no
+    /// notices (no other replica shares it).
+    pub(super) async fn follow(&self, store: &Store) {
+        // One warning per outage, not one per retry (a proxy without Pub/Sub fails every time).
+        let mut warned = false;
+        loop {
+            match store.unblock_notices().await {
+                Some(Ok(mut notices)) => {
+                    self.following();
+                    if warned {
+                        tracing::info!("following the unblock notices again");
+                    }
+                    while let Some(sender) = notices.next().await {
+                        self.forget(sender);
+                    }
+                    self.not_following();
+                    tracing::warn!(
+                        "lost the unblock notices; known blocks are checked every second until they are back"
+                    );
+                    warned = true;
+                }
+                Some(Err(error)) if !warned => {
+                    tracing::warn!(
+                        %error,
+                        "cannot follow the unblock notices (Redis Pub/Sub); known blocks are checked every second until it can"
+                    );
+                    warned = true;
+                }
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "cannot follow the unblock notices yet");
+                }
+                None => return,
+            }
+            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+        }
+    }
+
+    pub(super) fn following(&self) {
         let _ = self
             .epoch
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |e| {
@@ -130,7 +171,7 @@ impl KnownBlocks {
     }
 
     /// The subscription to the notices was lost: notices may be missed until it is back.
-    pub fn not_following(&self) {
+    pub(super) fn not_following(&self) {
         let _ = self
             .epoch
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |e| {

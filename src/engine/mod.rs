@@ -28,9 +28,6 @@ use blocks::KnownBlocks;
 use breaker::Breaker;
 use burst::BurstLimiter;
 
-/// A pause before subscribing to the unblock notices again, after a failure or a loss.
-const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
-
 /// OpenIM's notification content types (docs/openim.md): not written by a user, exempt unless
 /// `FLOODGATE_CHECK_SYSTEM=true`. `msgFrom` 200 exempts nothing: any modified client sets it.
 pub const NOTIFICATION_TYPES: std::ops::RangeInclusive<i32> = 1000..=5000;
@@ -86,6 +83,30 @@ impl Decision {
     }
 }
 
+/// What the engine takes from the configuration besides the policy.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    pub fail_mode: FailMode,
+    /// The shared store's part of one decision (`FLOODGATE_REDIS_TIMEOUT`).
+    pub budget: Duration,
+    pub exempt_senders: HashSet<String>,
+    pub check_system: bool,
+    /// Senders the burst limiter holds at most.
+    pub local_max_senders: usize,
+}
+
+impl From<&Config> for EngineSettings {
+    fn from(config: &Config) -> EngineSettings {
+        EngineSettings {
+            fail_mode: config.fail_mode,
+            budget: config.redis_timeout,
+            exempt_senders: config.exempt_senders.clone(),
+            check_system: config.check_system,
+            local_max_senders: config.local_max_senders,
+        }
+    }
+}
+
 pub struct Engine {
     policy: Arc<Policy>,
     store: Store,
@@ -111,12 +132,20 @@ impl Engine {
         let policy = Arc::new(config.policy.clone());
         let memory = Arc::new(MemoryStore::new(policy.clone(), config.local_max_senders));
         let store = Store::Memory(memory.clone());
-        let engine = Engine::new(config, policy, store, None, clock, Metrics::new(&[], &[]));
+        let settings = EngineSettings::from(config);
+        let engine = Engine::new(
+            &settings,
+            policy,
+            store,
+            None,
+            clock,
+            Metrics::new(&[], &[]),
+        );
         (engine, memory)
     }
 
     pub fn new(
-        config: &Config,
+        settings: &EngineSettings,
         policy: Arc<Policy>,
         store: Store,
         fallback: Option<Store>,
@@ -133,15 +162,15 @@ impl Engine {
             breaker,
             burst: policy
                 .burst
-                .map(|limit| BurstLimiter::new(limit, clock.clone(), config.local_max_senders)),
+                .map(|limit| BurstLimiter::new(limit, clock.clone(), settings.local_max_senders)),
             policy,
             store,
             fallback,
-            fail_mode: config.fail_mode,
-            budget: config.redis_timeout,
+            fail_mode: settings.fail_mode,
+            budget: settings.budget,
             clock,
-            exempt: config.exempt_senders.clone(),
-            check_system: config.check_system,
+            exempt: settings.exempt_senders.clone(),
+            check_system: settings.check_system,
             metrics,
         }
     }
@@ -153,13 +182,6 @@ impl Engine {
         }
         let sender = SenderKey::of(message.send_id);
         let now_ms = self.clock.now_ms();
-        if let Some(violation) = self
-            .known_blocks
-            .as_ref()
-            .and_then(|k| k.get(sender, now_ms))
-        {
-            return Decision::reject(violation, shadow);
-        }
         if let Some(burst) = &self.burst
             && let Err(violation) = burst.check(sender)
         {
@@ -167,6 +189,18 @@ impl Engine {
                 Mode::Enforce => return Decision::reject(violation, shadow),
                 Mode::Shadow => shadow.push(violation),
             }
+        }
+        // A block this replica knows of answers without a store call, and exactly as the store
+        // would: after burst, with what the rules in shadow found before the store.
+        if let Some(violation) = self
+            .known_blocks
+            .as_ref()
+            .and_then(|k| k.get(sender, now_ms))
+        {
+            if self.policy.modes.mentions == Mode::Shadow {
+                shadow.extend(self.mentions_violation(message));
+            }
+            return Decision::reject(violation, shadow);
         }
         if !self.store.is_shared() {
             // The embedded store answers in microseconds and cannot fail: no budget timer.
@@ -428,44 +462,11 @@ impl Engine {
         lifted
     }
 
-    /// Follows the lifts other replicas announce through the shared store, so that a block
-    /// lifted anywhere stops being enforced here at once (`blocks`); subscribes again whenever
-    /// the subscription is lost. Returns at once without a shared store.
+    /// Follows the lifts other replicas announce through the shared store (`KnownBlocks::follow`);
+    /// returns at once without a shared store.
     pub async fn follow_unblocks(&self) {
-        let Some(known) = &self.known_blocks else {
-            return;
-        };
-        // One warning per outage, not one per retry (a proxy without Pub/Sub fails every time).
-        let mut warned = false;
-        loop {
-            match self.store.unblock_notices().await {
-                Some(Ok(mut notices)) => {
-                    known.following();
-                    if warned {
-                        tracing::info!("following the unblock notices again");
-                    }
-                    while let Some(sender) = notices.next().await {
-                        known.forget(sender);
-                    }
-                    known.not_following();
-                    tracing::warn!(
-                        "lost the unblock notices; known blocks are checked every second until they are back"
-                    );
-                    warned = true;
-                }
-                Some(Err(error)) if !warned => {
-                    tracing::warn!(
-                        %error,
-                        "cannot follow the unblock notices (Redis Pub/Sub); known blocks are checked every second until it can"
-                    );
-                    warned = true;
-                }
-                Some(Err(error)) => {
-                    tracing::debug!(%error, "cannot follow the unblock notices yet");
-                }
-                None => return,
-            }
-            tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+        if let Some(known) = &self.known_blocks {
+            known.follow(&self.store).await;
         }
     }
 
