@@ -14,7 +14,7 @@ const CAMPAIGN: &str = concat!(
 );
 
 // The test suite's real-server helper (free port, retries, cleanup), shared rather than copied.
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../tests/support/redis.rs"]
 mod redis_server;
 

@@ -186,13 +186,33 @@ fn post(addr: &str, path: &str, body: &str) -> String {
 
 /// The binary with JSON logs and a 1/1m rate limit; returns it, its log lines from just after
 /// the "serving" line, and its webhook address.
-fn start_json_logging() -> (Child, impl Iterator<Item = String>, String) {
+/// The binary under test, killed when dropped: a failing assertion must not leave it running.
+struct Running(Child);
+
+impl Running {
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()
+    }
+
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_json_logging() -> (Running, impl Iterator<Item = String>, String) {
     let (child, lines, webhook, _) = start_json_logging_with_admin();
     (child, lines, webhook)
 }
 
 /// [`start_json_logging`], with the admin address too.
-fn start_json_logging_with_admin() -> (Child, impl Iterator<Item = String>, String, String) {
+fn start_json_logging_with_admin() -> (Running, impl Iterator<Item = String>, String, String) {
     let (child, lines, webhook, admin, _) = start_logging_json(&[]);
     (child, lines, webhook, admin)
 }
@@ -202,7 +222,7 @@ fn start_json_logging_with_admin() -> (Child, impl Iterator<Item = String>, Stri
 fn start_logging_json(
     vars: &[(&str, &str)],
 ) -> (
-    Child,
+    Running,
     impl Iterator<Item = String>,
     String,
     String,
@@ -226,6 +246,7 @@ fn start_logging_json(
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap())
         .lines()
         .map_while(Result::ok);
+    let child = Running(child);
     let mut before = Vec::new();
     let serving = loop {
         let line = lines.next().expect("a serving line");

@@ -1,4 +1,4 @@
-//! The wire protocol of CONTRACT §2 over HTTP: routing, leniency, exact replies, and bad input
+//! The wire protocol (docs/openim.md) over HTTP: routing, leniency, exact replies, and bad input
 //! that gets a clear 4xx while the replica keeps serving.
 
 mod support;

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use prometheus::IntGauge;
 
 /// Failures in a row that open the breaker: one slow answer does not degrade a replica.
-pub const TRIP_AFTER: u32 = 3;
+pub(super) const TRIP_AFTER: u32 = 3;
 
-pub struct Breaker {
+pub(super) struct Breaker {
     open: AtomicBool,
     failures_in_a_row: AtomicU32,
     /// `floodgate_degraded`.
@@ -20,7 +20,7 @@ pub struct Breaker {
 }
 
 impl Breaker {
-    pub fn new(degraded: IntGauge) -> Breaker {
+    pub(super) fn new(degraded: IntGauge) -> Breaker {
         degraded.set(0);
         Breaker {
             open: AtomicBool::new(false),
@@ -29,16 +29,16 @@ impl Breaker {
         }
     }
 
-    pub fn is_open(&self) -> bool {
+    pub(super) fn is_open(&self) -> bool {
         self.open.load(Ordering::Relaxed)
     }
 
-    pub fn record_success(&self) {
+    pub(super) fn record_success(&self) {
         self.failures_in_a_row.store(0, Ordering::Relaxed);
     }
 
     /// Counts a failure; `true` when this one opened the breaker.
-    pub fn record_failure(&self) -> bool {
+    pub(super) fn record_failure(&self) -> bool {
         let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
         if failures < TRIP_AFTER {
             return false;
@@ -51,14 +51,14 @@ impl Breaker {
     }
 
     /// Opens the breaker at once (a store that could not be reached at start).
-    pub fn trip(&self) {
+    pub(super) fn trip(&self) {
         if !self.open.swap(true, Ordering::AcqRel) {
             self.degraded.set(1);
         }
     }
 
     /// The store answered a probe; `true` when this closed the breaker.
-    pub fn close(&self) -> bool {
+    pub(super) fn close(&self) -> bool {
         self.failures_in_a_row.store(0, Ordering::Relaxed);
         let closed = self.open.swap(false, Ordering::AcqRel);
         if closed {

@@ -5,7 +5,7 @@
 //! "decancer": it leaves every CJK character alone and costs one `match` per non-ASCII letter.
 
 /// The Latin letter `c` is mistaken for, if it is a known look-alike.
-pub fn latin_look_alike(c: char) -> Option<char> {
+pub(super) fn latin_look_alike(c: char) -> Option<char> {
     let latin = match c {
         // Cyrillic capitals
         'А' => 'a',

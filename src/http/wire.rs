@@ -1,4 +1,4 @@
-//! OpenIM's webhook wire format (CONTRACT §2, OPENIM.md §1–3): the callback body as OpenIM sends
+//! OpenIM's webhook wire format (docs/openim.md): the callback body as OpenIM sends
 //! it, the replies it understands, and its command names.
 
 use std::borrow::Cow;
@@ -27,7 +27,7 @@ pub const GROUP_INFO_ECHO: [&str; 9] = [
     "applyMemberFriend",
 ];
 
-/// Every callback command of OpenIM v3.8.3 and main (OPENIM.md §1): the `command` label values.
+/// Every callback command of OpenIM v3.8.3 and main (docs/openim.md): the `command` label values.
 pub const COMMANDS: [&str; 53] = [
     "callbackBeforeInviteJoinGroupCommand",
     "callbackAfterJoinGroupCommand",
@@ -191,7 +191,7 @@ pub fn allow_echoing_group_info(body: &[u8]) -> Vec<u8> {
 }
 
 /// A callback body. Every field may be missing or `null`; unknown fields are ignored; a known
-/// field of the wrong JSON type makes the request invalid (CONTRACT §2).
+/// field of the wrong JSON type makes the request invalid.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CallbackRequest<'a> {
@@ -293,7 +293,7 @@ impl<'a> CallbackResponse<'a> {
     };
 
     /// Refuse the message with `err_code`: `actionCode` 0 and `nextCode` 1 is the only
-    /// combination that rejects on every OpenIM version but v3.6 (OPENIM.md §3).
+    /// combination that rejects on every OpenIM version but v3.6 (docs/openim.md, "How the answer is read").
     pub fn reject(err_code: i32, err_msg: &'a str, err_dlt: &'a str) -> Self {
         CallbackResponse {
             action_code: 0,

@@ -1,7 +1,10 @@
 //! `TestApp`: the real floodgate on ephemeral loopback ports, driven over HTTP, with a clock the
 //! test moves. Each test gets its own app, store and metrics registry: nothing is shared.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(dead_code)]
+// each test binary uses a different part of the harness
+// A test binary is a crate of its own: `pub` here is for its test files, not an API.
+#![allow(unreachable_pub)]
 
 pub mod nginx;
 pub mod prometheus;
