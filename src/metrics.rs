@@ -20,6 +20,19 @@ const UPSTREAM_BUCKETS: &[f64] = &[
     5.0, 15.0,
 ];
 
+/// A metric registered once in `registry`; the names and labels are this module's own, so a
+/// failure is a bug found by the first test that builds `Metrics`.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let metric = metric.expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
+}
+
 /// Log lines dropped by the lossy log writer, read from it at each scrape.
 struct LogDrops {
     counter: IntCounter,
@@ -139,18 +152,17 @@ impl Metrics {
             "Store operations that failed, by kind.",
             &["backend", "kind"],
         );
-        let upstream_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "floodgate_upstream_seconds",
-                "Time of one call to the operator's webhook (FLOODGATE_UPSTREAM_URL).",
-            )
-            .buckets(UPSTREAM_BUCKETS.to_vec()),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(upstream_seconds.clone()))
-            .expect("unique metric");
+        let upstream_seconds = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "floodgate_upstream_seconds",
+                    "Time of one call to the operator's webhook (FLOODGATE_UPSTREAM_URL).",
+                )
+                .buckets(UPSTREAM_BUCKETS.to_vec()),
+                &["outcome"],
+            ),
+        );
         let upstream_errors = counter(
             "floodgate_upstream_errors_total",
             "Calls to the operator's webhook that failed, by kind.",
@@ -159,22 +171,21 @@ impl Metrics {
         for kind in ["timeout", "connection", "invalid"] {
             upstream_errors.with_label_values(&[kind]);
         }
-        let log_drops = IntCounter::new(
-            "floodgate_log_lines_dropped_total",
-            "Log lines dropped because the log writer fell behind (never blocks a callback).",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(log_drops.clone()))
-            .expect("unique metric");
+        let log_drops = registered(
+            &registry,
+            IntCounter::new(
+                "floodgate_log_lines_dropped_total",
+                "Log lines dropped because the log writer fell behind (never blocks a callback).",
+            ),
+        );
         let degraded = gauge(
             "floodgate_degraded",
             "1 while this replica decides on its local fallback store.",
         );
-        let blocks = IntCounter::new("floodgate_blocks_total", "Blocks started.").expect("valid");
-        registry
-            .register(Box::new(blocks.clone()))
-            .expect("unique metric");
+        let blocks = registered(
+            &registry,
+            IntCounter::new("floodgate_blocks_total", "Blocks started."),
+        );
         let tracked_senders = gauge(
             "floodgate_tracked_senders",
             "Senders held by this replica's in-process burst limiter.",

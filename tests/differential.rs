@@ -31,15 +31,12 @@ const VARS: &[(&str, &str)] = &[
     ("FLOODGATE_BLOCK_MAX", "12s"),
 ];
 
-/// The rules that can run in shadow on their own.
-const SHADOWABLE: [&str; 6] = [
-    "FLOODGATE_RATE_MODE",
-    "FLOODGATE_REPEAT_MODE",
-    "FLOODGATE_CAMPAIGN_MODE",
-    "FLOODGATE_FANOUT_MODE",
-    "FLOODGATE_MENTIONS_MODE",
-    "FLOODGATE_BLOCK_MODE",
-];
+/// The rules a store decides that can run in shadow on their own (not burst: it is off here).
+fn shadowable() -> impl Iterator<Item = &'static str> {
+    floodgate::config::vars::RULE_MODES
+        .into_iter()
+        .filter(|variable| *variable != "FLOODGATE_BURST_MODE")
+}
 
 const TEXTS: &[&str] = &[
     "buy cheap followers now",
@@ -101,7 +98,7 @@ async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) 
     ];
     vars.extend(store.vars());
     vars.extend(VARS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    for (variable, shadowed) in SHADOWABLE.iter().zip(shadow) {
+    for (variable, shadowed) in shadowable().zip(shadow) {
         if *shadowed {
             vars.push((variable.to_string(), "shadow".to_string()));
         }
@@ -119,12 +116,7 @@ async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) 
                         TEXTS[*text as usize],
                     )
                     .await;
-                format!(
-                    "{} {} | {}",
-                    reply.err_code(),
-                    reply.detail(),
-                    reply.body["errMsg"]
-                )
+                comparable(&reply)
             }
             Step::Group {
                 from,
@@ -139,12 +131,7 @@ async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) 
                 let reply = app
                     .group(&format!("sender{from}"), "g1", TEXTS[*text as usize], &list)
                     .await;
-                format!(
-                    "{} {} | {}",
-                    reply.err_code(),
-                    reply.detail(),
-                    reply.body["errMsg"]
-                )
+                comparable(&reply)
             }
             Step::Status { who } => app.sender(&format!("sender{who}")).await.to_string(),
             Step::Lift { who } => app.unblock(&format!("sender{who}")).await.to_string(),
@@ -161,6 +148,16 @@ async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) 
     replies.push(shadow_counted.join("\n"));
     app.assert_store_healthy().await;
     replies
+}
+
+/// A message's answer as text: code, detail and the message an app user sees.
+fn comparable(reply: &support::Reply) -> String {
+    format!(
+        "{} {} | {}",
+        reply.err_code(),
+        reply.detail(),
+        reply.body["errMsg"]
+    )
 }
 
 /// Runs generated cases against the embedded store and `other`, which must answer alike.

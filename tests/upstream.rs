@@ -205,17 +205,9 @@ async fn the_set_group_info_allow_echoes_what_openim_copies_back() {
         .post("/openim/callbackBeforeSetGroupInfoExCommand", &body)
         .await;
     assert_eq!(reply.status, 200);
-    for field in [
-        "groupID",
-        "groupName",
-        "notification",
-        "introduction",
-        "faceURL",
-        "ex",
-        "needVerification",
-        "lookMemberInfo",
-        "applyMemberFriend",
-    ] {
+    // Every field OpenIM copies back (docs/openim.md, "Replies OpenIM copies back").
+    assert_eq!(floodgate::http::wire::GROUP_INFO_ECHO.len(), 9);
+    for field in floodgate::http::wire::GROUP_INFO_ECHO {
         assert_eq!(reply.body[field], body[field], "{field}");
         assert!(
             reply.body.as_object().unwrap().contains_key(field),

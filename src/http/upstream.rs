@@ -95,7 +95,11 @@ impl Upstream {
         body: Bytes,
     ) -> Result<Relayed, UpstreamError> {
         let started = Instant::now();
-        let result = tokio::time::timeout(self.timeout, self.call(command, query, headers, body))
+        let uri = match query {
+            Some(query) => format!("{}/{command}?{query}", self.base),
+            None => format!("{}/{command}", self.base),
+        };
+        let result = tokio::time::timeout(self.timeout, self.call(uri, headers, body))
             .await
             .unwrap_or(Err(UpstreamError::Timeout));
         let outcome = if result.is_ok() { "ok" } else { "error" };
@@ -110,15 +114,10 @@ impl Upstream {
 
     async fn call(
         &self,
-        command: &str,
-        query: Option<&str>,
+        uri: String,
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<Relayed, UpstreamError> {
-        let uri = match query {
-            Some(query) => format!("{}/{command}?{query}", self.base),
-            None => format!("{}/{command}", self.base),
-        };
         let mut request = Request::builder().method(Method::POST).uri(uri);
         for name in [header::CONTENT_TYPE.as_str(), OPERATION_ID] {
             if let Some(value) = headers.get(name) {
