@@ -8,8 +8,11 @@ mod blocks;
 mod breaker;
 pub mod burst;
 pub mod content;
+mod decision;
 pub mod fingerprint;
 mod homoglyph;
+
+pub use decision::{Chat, Decision, Message, NOTIFICATION_TYPES, Verdict};
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -27,61 +30,6 @@ use crate::store::{
 use blocks::KnownBlocks;
 use breaker::Breaker;
 use burst::BurstLimiter;
-
-/// OpenIM's notification content types (docs/openim.md): not written by a user, exempt unless
-/// `FLOODGATE_CHECK_SYSTEM=true`. `msgFrom` 200 exempts nothing: any modified client sets it.
-pub const NOTIFICATION_TYPES: std::ops::RangeInclusive<i32> = 1000..=5000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chat {
-    /// `callbackBeforeSendSingleMsgCommand`: every rule.
-    Single,
-    /// `callbackBeforeSendGroupMsgCommand`: every rule but fanout; mentions only here.
-    Group,
-}
-
-/// The parts of a before-send callback the rules look at.
-#[derive(Clone, Copy, Debug)]
-pub struct Message<'a> {
-    pub chat: Chat,
-    pub send_id: &'a str,
-    pub recv_id: &'a str,
-    pub content_type: i32,
-    pub content: &'a str,
-    /// Distinct users @-mentioned (`AtAllTag` counts as one).
-    pub mentions: usize,
-    /// `atUserList` holds `AtAllTag`: the whole group is notified.
-    pub at_all: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Allow,
-    Reject(Violation),
-}
-
-/// The answer for one message, and what shadow-mode rules would have rejected.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
-    pub verdict: Verdict,
-    pub shadow: Vec<Violation>,
-}
-
-impl Decision {
-    fn allow(shadow: Vec<Violation>) -> Decision {
-        Decision {
-            verdict: Verdict::Allow,
-            shadow,
-        }
-    }
-
-    fn reject(violation: Violation, shadow: Vec<Violation>) -> Decision {
-        Decision {
-            verdict: Verdict::Reject(violation),
-            shadow,
-        }
-    }
-}
 
 /// What the engine takes from the configuration besides the policy.
 #[derive(Clone, Debug)]
