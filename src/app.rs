@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
 use crate::http::{self, AppState, wire};
+use crate::keywords_file::KeywordFile;
 use crate::metrics::Metrics;
 use crate::store::{MemoryStore, RedisStore, Store};
 
@@ -33,6 +34,8 @@ pub enum StartError {
     },
     #[error("cannot use the Redis of FLOODGATE_REDIS_URL: {0}")]
     Redis(crate::store::StoreError),
+    #[error("cannot use FLOODGATE_KEYWORDS_FILE={path}: {reason}")]
+    Keywords { path: String, reason: String },
 }
 
 pub struct Application {
@@ -40,6 +43,7 @@ pub struct Application {
     admin: TcpListener,
     state: Arc<AppState>,
     max_connections: usize,
+    keywords: Option<Arc<KeywordFile>>,
 }
 
 impl Application {
@@ -72,6 +76,20 @@ impl Application {
         };
         let settings = EngineSettings::from(&config);
         let engine = Engine::new(&settings, policy, store, fallback, clock, metrics.clone());
+        let keywords = match &config.keywords_file {
+            None => None,
+            Some(path) => {
+                let rules = engine.content_rules().clone();
+                let file =
+                    KeywordFile::load_at_start(path, rules, metrics.clone()).map_err(|reason| {
+                        StartError::Keywords {
+                            path: path.display().to_string(),
+                            reason,
+                        }
+                    })?;
+                Some(Arc::new(file))
+            }
+        };
         let bind = |variable, addr| async move {
             TcpListener::bind(addr)
                 .await
@@ -107,7 +125,13 @@ impl Application {
             admin,
             state,
             max_connections: config.max_connections,
+            keywords,
         })
+    }
+
+    /// The keyword list's file, if one is configured (to reload it on SIGHUP).
+    pub fn keyword_file(&self) -> Option<Arc<KeywordFile>> {
+        self.keywords.clone()
     }
 
     /// Counts the log lines `dropped` reports in `floodgate_log_lines_dropped_total`.
@@ -139,6 +163,9 @@ impl Application {
         };
 
         tokio::spawn(maintain(self.state.engine.clone(), stopped.clone()));
+        if let Some(keywords) = self.keywords.clone() {
+            tokio::spawn(keywords.watch(until_stopped(stopped.clone())));
+        }
         let engine = self.state.engine.clone();
         let follower_stopped = until_stopped(stopped.clone());
         tokio::spawn(async move {

@@ -15,6 +15,7 @@
 //! - [`config`]: environment variables parsed once into typed values.
 //! - [`clock`], [`metrics`], [`telemetry`]: injected time, the app-owned registry, logging.
 //! - [`healthcheck`]: `floodgate healthcheck`, the container's probe of its own `/healthz`.
+//! - [`keywords_file`]: the keyword list's file, read at start and again when it changes.
 
 pub mod app;
 pub mod clock;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod engine;
 pub mod healthcheck;
 pub mod http;
+pub mod keywords_file;
 pub mod metrics;
 pub mod policy;
 pub mod store;

@@ -35,6 +35,15 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     app.count_dropped_logs(logging.dropped_counter());
+    if let Some(keywords) = app.keyword_file() {
+        let mut hangups = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let keywords = keywords.clone();
+                let _ = tokio::task::spawn_blocking(move || keywords.reload("SIGHUP")).await;
+            }
+        });
+    }
     tracing::info!(webhook = %app.webhook_addr(), admin = %app.admin_addr(), "floodgate serving");
     app.run_until(shutdown).await;
     tracing::info!("floodgate stopped");

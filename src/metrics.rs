@@ -94,6 +94,9 @@ pub struct Metrics {
     store_errors: IntCounterVec,
     upstream_seconds: [Histogram; 2],
     log_drops: std::sync::Arc<LogDrops>,
+    reloads: IntCounterVec,
+    /// Entries of the keyword list in force.
+    pub keywords: IntGauge,
     upstream_errors: IntCounterVec,
     pub degraded: IntGauge,
     pub blocks: IntCounter,
@@ -178,6 +181,18 @@ impl Metrics {
                 "Log lines dropped because the log writer fell behind (never blocks a callback).",
             ),
         );
+        let reloads = counter(
+            "floodgate_reloads_total",
+            "Reloads of the keyword list, by result.",
+            &["result"],
+        );
+        for result in ["ok", "error"] {
+            reloads.with_label_values(&[result]);
+        }
+        let keywords = gauge(
+            "floodgate_keywords",
+            "Entries of the keyword list in force.",
+        );
         let degraded = gauge(
             "floodgate_degraded",
             "1 while this replica decides on its local fallback store.",
@@ -254,6 +269,8 @@ impl Metrics {
                 source: std::sync::OnceLock::new(),
                 reported: parking_lot::Mutex::new(0),
             }),
+            reloads,
+            keywords,
             degraded,
             blocks,
             tracked_senders,
@@ -309,6 +326,11 @@ impl Metrics {
 
     pub fn upstream_error(&self, kind: &str) {
         self.upstream_errors.with_label_values(&[kind]).inc();
+    }
+
+    /// `result`: `ok` or `error`.
+    pub fn reload(&self, result: &str) {
+        self.reloads.with_label_values(&[result]).inc();
     }
 
     /// Where `floodgate_log_lines_dropped_total` is read from (the log writer); set once.

@@ -15,6 +15,10 @@ pub enum Rule {
     Repeat,
     Fanout,
     Campaign,
+    /// The text contains an entry of the operator's keyword list.
+    Keyword,
+    /// The text links to a denied domain.
+    Link,
     /// The operator's own webhook failed and `FLOODGATE_UPSTREAM_FAIL_MODE` is `closed`.
     Upstream,
     Unavailable,
@@ -22,7 +26,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, for exporting each metric series from start-up.
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 11] = [
         Rule::Burst,
         Rule::Rate,
         Rule::Repeat,
@@ -30,6 +34,8 @@ impl Rule {
         Rule::Fanout,
         Rule::Blocked,
         Rule::Mentions,
+        Rule::Keyword,
+        Rule::Link,
         Rule::Upstream,
         Rule::Unavailable,
     ];
@@ -45,6 +51,8 @@ impl Rule {
             Rule::Fanout => 5005,
             Rule::Blocked => 5006,
             Rule::Mentions => 5007,
+            Rule::Keyword => 5008,
+            Rule::Link => 5009,
             Rule::Upstream => 5098,
             Rule::Unavailable => 5099,
         }
@@ -60,6 +68,8 @@ impl Rule {
             Rule::Fanout => "fanout",
             Rule::Blocked => "blocked",
             Rule::Mentions => "mentions",
+            Rule::Keyword => "keyword",
+            Rule::Link => "link",
             Rule::Upstream => "upstream",
             Rule::Unavailable => "unavailable",
         }
@@ -75,6 +85,9 @@ impl Rule {
             Rule::Fanout => "too many different recipients",
             Rule::Blocked => "sender is temporarily blocked",
             Rule::Mentions => "too many mentions",
+            // Never the entry or the domain: that would teach evasion.
+            Rule::Keyword => "message contains blocked content",
+            Rule::Link => "message links to a blocked site",
             Rule::Upstream => "message check unavailable",
             Rule::Unavailable => "anti-spam check unavailable",
         }
@@ -141,6 +154,8 @@ pub struct RuleModes {
     pub fanout: Mode,
     pub mentions: Mode,
     pub block: Mode,
+    pub keyword: Mode,
+    pub link: Mode,
 }
 
 impl RuleModes {
@@ -153,6 +168,8 @@ impl RuleModes {
             fanout: mode,
             mentions: mode,
             block: mode,
+            keyword: mode,
+            link: mode,
         }
     }
 
@@ -165,6 +182,8 @@ impl RuleModes {
             Rule::Fanout => self.fanout,
             Rule::Mentions => self.mentions,
             Rule::Blocked => self.block,
+            Rule::Keyword => self.keyword,
+            Rule::Link => self.link,
             Rule::Upstream | Rule::Unavailable => Mode::Enforce,
         }
     }
@@ -245,6 +264,8 @@ pub struct Violation {
     pub started_block: Option<Duration>,
     /// Mentions only: how many the message carried.
     pub observed: Option<u64>,
+    /// Keyword only: the line of the list entry that matched (for the log, never the reply).
+    pub list_line: Option<usize>,
 }
 
 impl Violation {
@@ -255,6 +276,7 @@ impl Violation {
             retry_after,
             started_block: None,
             observed: None,
+            list_line: None,
         }
     }
 
@@ -301,6 +323,10 @@ impl Violation {
             ),
             (Rule::Unavailable, _) => format!("shared store unreachable; retry after {retry}"),
             (Rule::Upstream, _) => format!("the operator's webhook failed; retry after {retry}"),
+            (Rule::Keyword, _) => {
+                "the text contains an entry of FLOODGATE_KEYWORDS_FILE".to_string()
+            }
+            (Rule::Link, _) => "the text links to a domain of FLOODGATE_LINK_DENY".to_string(),
             (_, Some(limit)) => format!("limit {limit}; retry after {retry}"),
             (_, None) => format!("retry after {retry}"),
         };
@@ -396,7 +422,9 @@ mod tests {
         let codes: Vec<i32> = Rule::ALL.iter().map(|r| r.err_code()).collect();
         assert_eq!(
             codes,
-            vec![5001, 5002, 5003, 5004, 5005, 5006, 5007, 5098, 5099]
+            vec![
+                5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5098, 5099
+            ]
         );
     }
 }

@@ -24,6 +24,8 @@ async fn metrics_export_every_closed_series_from_start_up() {
         "fanout",
         "blocked",
         "mentions",
+        "keyword",
+        "link",
         "upstream",
         "unavailable",
     ] {

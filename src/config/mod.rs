@@ -10,6 +10,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::engine::links::{DomainList, LinkRules};
 use crate::policy::{Mode, Policy, RuleModes};
 
 /// Every variable floodgate reads, next to its default.
@@ -41,6 +42,9 @@ pub mod vars {
     pub const UPSTREAM_URL: (&str, &str) = ("FLOODGATE_UPSTREAM_URL", "");
     pub const UPSTREAM_TIMEOUT: (&str, &str) = ("FLOODGATE_UPSTREAM_TIMEOUT", "5s");
     pub const UPSTREAM_FAIL_MODE: (&str, &str) = ("FLOODGATE_UPSTREAM_FAIL_MODE", "open");
+    pub const KEYWORDS_FILE: (&str, &str) = ("FLOODGATE_KEYWORDS_FILE", "");
+    pub const LINK_DENY: (&str, &str) = ("FLOODGATE_LINK_DENY", "");
+    pub const LINK_ALLOW: (&str, &str) = ("FLOODGATE_LINK_ALLOW", "");
     /// Not in the contract: open connections each listener serves at once (README).
     pub const MAX_CONNECTIONS: (&str, &str) = ("FLOODGATE_MAX_CONNECTIONS", "10000");
     pub const LOG: (&str, &str) = ("FLOODGATE_LOG", "info");
@@ -48,7 +52,7 @@ pub mod vars {
     /// Not in the contract: the memory bound of each replica's own state (README).
     pub const LOCAL_MAX_SENDERS: (&str, &str) = ("FLOODGATE_LOCAL_MAX_SENDERS", "250000");
     /// Per-rule shadow switches: `FLOODGATE_<RULE>_MODE`.
-    pub const RULE_MODES: [&str; 7] = [
+    pub const RULE_MODES: [&str; 9] = [
         "FLOODGATE_BURST_MODE",
         "FLOODGATE_RATE_MODE",
         "FLOODGATE_REPEAT_MODE",
@@ -56,6 +60,8 @@ pub mod vars {
         "FLOODGATE_FANOUT_MODE",
         "FLOODGATE_MENTIONS_MODE",
         "FLOODGATE_BLOCK_MODE",
+        "FLOODGATE_KEYWORD_MODE",
+        "FLOODGATE_LINK_MODE",
     ];
 }
 
@@ -158,6 +164,10 @@ pub struct Config {
     pub exempt_senders: HashSet<String>,
     pub check_system: bool,
     pub upstream: Option<UpstreamConfig>,
+    /// The keyword list's file; read at start (a file that cannot be read stops start-up) and
+    /// again whenever it changes.
+    pub keywords_file: Option<std::path::PathBuf>,
+    pub links: LinkRules,
     /// Connections each listener holds open at once; past it new ones are answered and closed.
     pub max_connections: usize,
     pub log_filter: String,
@@ -233,6 +243,8 @@ impl Env {
             &mut modes.fanout,
             &mut modes.mentions,
             &mut modes.block,
+            &mut modes.keyword,
+            &mut modes.link,
         ];
         for (name, slot) in RULE_MODES.into_iter().zip(slots) {
             let rule_mode = self.get((name, "enforce"), mode)?;
@@ -300,6 +312,13 @@ impl Env {
             })?,
             check_system: self.get(CHECK_SYSTEM, boolean)?,
             upstream: self.upstream()?,
+            keywords_file: self.get(KEYWORDS_FILE, |t| {
+                Ok((!t.trim().is_empty()).then(|| std::path::PathBuf::from(t.trim())))
+            })?,
+            links: LinkRules {
+                deny: self.get(LINK_DENY, DomainList::parse)?,
+                allow: self.get(LINK_ALLOW, DomainList::parse)?,
+            },
             max_connections: self.get(MAX_CONNECTIONS, |t| match t.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => Ok(n),
                 _ => Err(format!("`{t}` is not a whole number of at least 1")),

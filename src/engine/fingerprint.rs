@@ -69,8 +69,46 @@ fn fold(c: char, kept: &mut Collapser<'_>) {
     });
 }
 
+/// Folds `text` as the fingerprint does — NFKC, invisibles dropped, marks stripped, case and
+/// look-alikes folded — but keeps where words end: `emit(Some(c))` for each letter or digit,
+/// `emit(None)` for each character between words (punctuation, whitespace, symbols). Runs of
+/// one character are not collapsed. For the keyword list, which must not find `ass` in `class`.
+pub(super) fn fold_words(text: &str, mut emit: impl FnMut(Option<char>)) {
+    let mut each = |c: char| {
+        if is_cjk_ideograph(c) {
+            emit(Some(c));
+            return;
+        }
+        if is_default_ignorable(c) || is_combining_mark(c) {
+            return;
+        }
+        if !c.is_alphanumeric() {
+            emit(None);
+            return;
+        }
+        decompose_canonical(c, |d| {
+            if is_combining_mark(d) {
+                return;
+            }
+            match latin_look_alike(d) {
+                Some(latin) => emit(Some(latin)),
+                None => d.to_lowercase().for_each(|l| {
+                    if l.is_alphanumeric() && !is_combining_mark(l) {
+                        emit(Some(latin_look_alike(l).unwrap_or(l)));
+                    }
+                }),
+            }
+        });
+    };
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        text.chars().for_each(&mut each);
+    } else {
+        text.nfkc().for_each(&mut each);
+    }
+}
+
 /// CJK Unified Ideographs and Extension A: letters that every step above leaves unchanged.
-fn is_cjk_ideograph(c: char) -> bool {
+pub(super) fn is_cjk_ideograph(c: char) -> bool {
     matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF)
 }
 

@@ -8,10 +8,14 @@ mod blocks;
 mod breaker;
 pub mod burst;
 pub mod content;
+mod content_rules;
 mod decision;
 pub mod fingerprint;
 mod homoglyph;
+pub mod keywords;
+pub mod links;
 
+pub use content_rules::ContentRules;
 pub use decision::{Chat, Decision, Message, NOTIFICATION_TYPES, Verdict};
 
 use std::collections::HashSet;
@@ -30,6 +34,7 @@ use crate::store::{
 use blocks::KnownBlocks;
 use breaker::Breaker;
 use burst::BurstLimiter;
+use links::LinkRules;
 
 /// What the engine takes from the configuration besides the policy.
 #[derive(Clone, Debug)]
@@ -41,6 +46,7 @@ pub struct EngineSettings {
     pub check_system: bool,
     /// Senders the burst limiter holds at most.
     pub local_max_senders: usize,
+    pub links: LinkRules,
 }
 
 impl From<&Config> for EngineSettings {
@@ -51,6 +57,7 @@ impl From<&Config> for EngineSettings {
             exempt_senders: config.exempt_senders.clone(),
             check_system: config.check_system,
             local_max_senders: config.local_max_senders,
+            links: config.links.clone(),
         }
     }
 }
@@ -66,6 +73,8 @@ pub struct Engine {
     clock: Clock,
     exempt: HashSet<String>,
     check_system: bool,
+    /// Keywords and links (the app replaces the keyword list when its file changes).
+    content_rules: Arc<ContentRules>,
     metrics: Metrics,
     /// Senders known to be blocked: with a shared store, a blocked sender's flood costs no
     /// store call at all.
@@ -119,6 +128,7 @@ impl Engine {
             clock,
             exempt: settings.exempt_senders.clone(),
             check_system: settings.check_system,
+            content_rules: Arc::new(ContentRules::new(settings.links.clone())),
             metrics,
         }
     }
@@ -145,9 +155,9 @@ impl Engine {
             .as_ref()
             .and_then(|k| k.get(sender, now_ms))
         {
-            if self.policy.modes.mentions == Mode::Shadow {
-                shadow.extend(self.mentions_violation(message));
-            }
+            let text = content::judged_text(message.content_type, message.content);
+            let (_, found) = self.message_rules(message, text.as_deref());
+            shadow.extend(found);
             return Decision::reject(violation, shadow);
         }
         if !self.store.is_shared() {
@@ -280,25 +290,22 @@ impl Engine {
         now_ms: u64,
         mut shadow: Vec<Violation>,
     ) -> Result<Decision, StoreError> {
-        if let Some(violation) = self.mentions_violation(message) {
-            match self.policy.modes.mentions {
-                Mode::Shadow => shadow.push(violation),
-                Mode::Enforce => {
-                    let request = StrikeRequest {
-                        sender,
-                        now_ms,
-                        rule: Rule::Mentions,
-                        release: None,
-                    };
-                    let outcome = self.timed(store, "strike", store.strike(&request)).await?;
-                    return Ok(self.answer_after_strike(violation, outcome, shadow));
-                }
-            }
+        let text = content::judged_text(message.content_type, message.content);
+        let (enforced, found) = self.message_rules(message, text.as_deref());
+        shadow.extend(found);
+        if let Some(violation) = enforced {
+            let request = StrikeRequest {
+                sender,
+                now_ms,
+                rule: violation.rule,
+                release: None,
+            };
+            let outcome = self.timed(store, "strike", store.strike(&request)).await?;
+            return Ok(self.answer_after_strike(violation, outcome, shadow));
         }
 
         let fingerprint = if self.policy.repeat.is_some() || self.policy.campaign.is_some() {
-            content::judged_text(message.content_type, message.content)
-                .and_then(|text| fingerprint::fingerprint(&text, self.policy.repeat_min_chars))
+            text.and_then(|text| fingerprint::fingerprint(&text, self.policy.repeat_min_chars))
         } else {
             None
         };
@@ -337,6 +344,38 @@ impl Engine {
                 Decision::reject(violation, shadow)
             }
         })
+    }
+
+    /// The rules judged on the message alone — mentions, keywords, links — in that order: the
+    /// first enforced violation, and what the rules in shadow found.
+    fn message_rules(
+        &self,
+        message: &Message<'_>,
+        text: Option<&str>,
+    ) -> (Option<Violation>, Vec<Violation>) {
+        let mut enforced = None;
+        let mut shadow = Vec::new();
+        let text_violations = text
+            .filter(|_| !self.content_rules.is_empty())
+            .into_iter()
+            .flat_map(|text| self.content_rules.violations(text));
+        for violation in self
+            .mentions_violation(message)
+            .into_iter()
+            .chain(text_violations)
+        {
+            match self.policy.modes.of(violation.rule) {
+                Mode::Shadow => shadow.push(violation),
+                Mode::Enforce if enforced.is_none() => enforced = Some(violation),
+                Mode::Enforce => {}
+            }
+        }
+        (enforced, shadow)
+    }
+
+    /// The content policy, for the app to put a new keyword list in force.
+    pub fn content_rules(&self) -> &Arc<ContentRules> {
+        &self.content_rules
     }
 
     fn mentions_violation(&self, message: &Message<'_>) -> Option<Violation> {

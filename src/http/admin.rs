@@ -46,6 +46,8 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let tracked = state.engine.tracked_senders();
     state.metrics.tracked_senders.set(tracked as i64);
+    let keywords = state.engine.content_rules().keywords();
+    state.metrics.keywords.set(keywords as i64);
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     (
         [(header::CONTENT_TYPE, content_type)],

@@ -275,6 +275,7 @@ fn answer(
             rule = violation.rule.name(),
             err_code = violation.rule.err_code(),
             operation_id,
+            list_line = violation.list_line,
             mode = "shadow",
             "would reject"
         );
@@ -321,6 +322,7 @@ fn record_rejection(
         rule = violation.rule.name(),
         err_code = violation.rule.err_code(),
         operation_id,
+        list_line = violation.list_line,
         "rejected"
     );
 }

@@ -1,0 +1,159 @@
+//! Links in message text and the operator's domain lists (`FLOODGATE_LINK_DENY`,
+//! `FLOODGATE_LINK_ALLOW`).
+//!
+//! Links are found after NFKC (so fullwidth `ｅｖｉｌ．ｅｘａｍｐｌｅ` is a link), with or
+//! without a scheme, and their host is compared in its ASCII (punycode) form, so an IDN and its
+//! `xn--` spelling are the same domain. A domain on a list covers its subdomains; a link whose
+//! host is covered by an allowed domain more specific than the denied one is not denied
+//! (`deny example.com, allow docs.example.com`).
+
+use linkify::{LinkFinder, LinkKind};
+use unicode_normalization::UnicodeNormalization;
+
+/// A comma-separated list of domains, each kept in ASCII, lowercase, without a trailing dot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DomainList(Vec<String>);
+
+impl DomainList {
+    /// Parses `example.com, 例え.jp`; an entry that is not a domain is an error naming it.
+    pub fn parse(text: &str) -> Result<DomainList, String> {
+        let mut domains = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let ascii = ascii_domain(entry)
+                .filter(|d| d.contains('.'))
+                .ok_or_else(|| format!("`{entry}` is not a domain such as example.com"))?;
+            domains.push(ascii);
+        }
+        Ok(DomainList(domains))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The length of the longest listed domain that `host` is or is a subdomain of.
+    fn covers(&self, host: &str) -> Option<usize> {
+        self.0
+            .iter()
+            .filter(|domain| {
+                host == domain.as_str()
+                    || host
+                        .strip_suffix(domain.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            })
+            .map(String::len)
+            .max()
+    }
+}
+
+/// The deny and allow lists together.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkRules {
+    pub deny: DomainList,
+    pub allow: DomainList,
+}
+
+impl LinkRules {
+    /// The first denied host `text` links to.
+    pub fn denied_host(&self, text: &str) -> Option<String> {
+        if self.deny.is_empty() {
+            return None;
+        }
+        hosts(text).into_iter().find(|host| {
+            self.deny.covers(host).is_some_and(|denied| {
+                self.allow
+                    .covers(host)
+                    .is_none_or(|allowed| allowed < denied)
+            })
+        })
+    }
+}
+
+/// The hosts of every link in `text`, in ASCII form.
+pub fn hosts(text: &str) -> Vec<String> {
+    let normalised: String = text.nfkc().collect();
+    let mut finder = LinkFinder::new();
+    finder.kinds(&[LinkKind::Url]).url_must_have_scheme(false);
+    finder
+        .links(&normalised)
+        .filter_map(|link| host_of(link.as_str()))
+        .collect()
+}
+
+fn host_of(link: &str) -> Option<String> {
+    let with_scheme = if link.contains("://") {
+        link.to_string()
+    } else {
+        format!("http://{link}")
+    };
+    let url = url::Url::parse(&with_scheme).ok()?;
+    url.host_str()
+        .map(|host| host.trim_end_matches('.').to_string())
+}
+
+/// A domain in the form hosts are compared in: ASCII (punycode), lowercase, no trailing dot.
+fn ascii_domain(domain: &str) -> Option<String> {
+    let domain: String = domain.nfkc().collect();
+    if domain.contains(['/', ':', '@', ' ']) {
+        return None;
+    }
+    host_of(domain.trim_end_matches('.')).filter(|host| !host.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(deny: &str, allow: &str) -> LinkRules {
+        LinkRules {
+            deny: DomainList::parse(deny).unwrap(),
+            allow: DomainList::parse(allow).unwrap(),
+        }
+    }
+
+    #[test]
+    fn denied_domains_and_their_subdomains_are_found_however_the_link_is_written() {
+        let rules = rules("evil.example, 例え.jp", "");
+        for text in [
+            "see https://evil.example/path",
+            "see evil.example/offer?x=1",
+            "see http://www.evil.example:8080/x",
+            "see EVIL.EXAMPLE",
+            "see ｅｖｉｌ．ｅｘａｍｐｌｅ／ｘ",
+            "see http://例え.jp/x",
+            "see xn--r8jz45g.jp",
+            "see sub.xn--r8jz45g.jp/a",
+        ] {
+            assert!(rules.denied_host(text).is_some(), "{text}");
+        }
+        for text in [
+            "see notevil.example",
+            "see evil.example.org",
+            "evil example",
+            "see https://good.example/evil.example",
+        ] {
+            assert_eq!(rules.denied_host(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_more_specific_allowed_domain_wins() {
+        let rules = rules("example.com", "docs.example.com");
+        assert!(rules.denied_host("see docs.example.com/guide").is_none());
+        assert!(rules.denied_host("see shady.example.com").is_some());
+        let broad = rules_for_broad_allow();
+        assert!(broad.denied_host("see bad.example.com").is_some());
+    }
+
+    fn rules_for_broad_allow() -> LinkRules {
+        rules("bad.example.com", "example.com")
+    }
+
+    #[test]
+    fn a_list_entry_that_is_not_a_domain_is_refused() {
+        for bad in ["localhost", "http://x.com/path", "a b.com", "user@x.com"] {
+            assert!(DomainList::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(DomainList::parse(" ,, ").unwrap(), DomainList::default());
+    }
+}
