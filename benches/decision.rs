@@ -80,28 +80,73 @@ fn decision(c: &mut Criterion) {
         .build()
         .unwrap();
     let config = Config::for_tests();
-    let clock = ManualClock::default();
-    let (engine, _) = Engine::embedded(&config, Clock::Manual(clock.clone()));
     let senders: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
     let content = serde_json::json!({ "content": text("mixed", 100) }).to_string();
-    let mut i = 0;
-    c.bench_function("decision_embedded_100_chars", |b| {
-        b.iter(|| {
-            i = (i + 1) % senders.len();
-            clock.advance(std::time::Duration::from_millis(1));
-            let message = Message {
-                chat: Chat::Single,
-                send_id: &senders[i],
-                recv_id: "bob",
-                at_all: false,
-                content_type: 101,
-                content: &content,
-                mentions: 0,
-            };
-            black_box(runtime.block_on(engine.decide(&message)))
-        })
-    });
+    let list = floodgate::engine::keywords::KeywordList::parse(&keyword_list(100_000)).unwrap();
+    // One clock for both engines, so each sees the same traffic over the same time.
+    let clock = ManualClock::default();
+    let (plain, _) = Engine::embedded(&config, Clock::Manual(clock.clone()));
+    let (with_list, _) = Engine::embedded(&config, Clock::Manual(clock.clone()));
+    with_list.content_rules().replace_keywords(list);
+    for (name, engine) in [("", &plain), ("_100k_keywords", &with_list)] {
+        let mut i = 0;
+        c.bench_function(&format!("decision_embedded_100_chars{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % senders.len();
+                clock.advance(std::time::Duration::from_millis(1));
+                let message = Message {
+                    chat: Chat::Single,
+                    send_id: &senders[i],
+                    recv_id: "bob",
+                    at_all: false,
+                    content_type: 101,
+                    content: &content,
+                    mentions: 0,
+                };
+                black_box(runtime.block_on(engine.decide(&message)))
+            })
+        });
+    }
 }
 
-criterion_group!(benches, fingerprints, burst, decision);
+/// A list of `n` entries of the shape operators keep: single words and short phrases, Latin and
+/// Chinese, none of which the benchmark's text contains.
+fn keyword_list(n: usize) -> String {
+    (0..n)
+        .map(|i| match i % 4 {
+            0 => format!("spamword{i}"),
+            1 => format!("cheap pills {i}"),
+            2 => format!("优惠券{i}"),
+            _ => format!("free money offer {i}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The keyword list's price: loading 100,000 entries, and what a list of that size adds to
+/// matching one 100-character message (against the same search with an empty list).
+fn keywords(c: &mut Criterion) {
+    use floodgate::engine::keywords::KeywordList;
+    let file = keyword_list(100_000);
+    let mut group = c.benchmark_group("keywords");
+    group.sample_size(10);
+    group.bench_function("load_100k_entries", |b| {
+        b.iter(|| black_box(KeywordList::parse(&file).unwrap().len()))
+    });
+    group.finish();
+    let list = KeywordList::parse(&file).unwrap();
+    let one = KeywordList::parse("spamword").unwrap();
+    for kind in ["ascii", "mixed", "chinese"] {
+        let message = text(kind, 100);
+        c.bench_function(&format!("keywords_find_100_chars_{kind}_1_entry"), |b| {
+            b.iter(|| black_box(one.find(&message).is_some()))
+        });
+        c.bench_function(
+            &format!("keywords_find_100_chars_{kind}_100k_entries"),
+            |b| b.iter(|| black_box(list.find(&message).is_some())),
+        );
+    }
+}
+
+criterion_group!(benches, fingerprints, burst, decision, keywords);
 criterion_main!(benches);

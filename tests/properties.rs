@@ -112,3 +112,39 @@ proptest! {
         prop_assert_eq!(fingerprint(&plain, 1), fingerprint(&noisy, 1));
     }
 }
+
+proptest! {
+    /// Any text against any list: no panic, and a text that is an entry, however it is
+    /// spaced or cased, is found.
+    #[test]
+    fn keyword_matching_never_panics_and_finds_an_entry_written_as_the_text(
+        entries in prop::collection::vec("[a-zA-Z0-9 .\\-微信加我]{1,16}", 0..20),
+        text in "\\PC{0,300}",
+    ) {
+        use floodgate::engine::keywords::KeywordList;
+        let file = entries.join("\n");
+        let Ok(list) = KeywordList::parse(&file) else { return Ok(()); };
+        let _ = list.find(&text);
+        for entry in entries.iter().filter(|e| e.chars().any(char::is_alphanumeric)) {
+            let shouted = format!("oh {} !", entry.to_uppercase());
+            prop_assert!(list.find(&shouted).is_some(), "{entry:?} not found in {shouted:?}");
+        }
+    }
+
+    #[test]
+    fn link_finding_never_panics(text in "\\PC{0,300}") {
+        let _ = floodgate::engine::links::hosts(&text);
+    }
+}
+
+/// Linear time, not a timed assertion: a megabyte of the input that worst-cases naive matchers
+/// (one long word of repeated prefixes of the entries) is matched without running away.
+#[test]
+fn keyword_matching_of_a_megabyte_of_adversarial_text_completes() {
+    use floodgate::engine::keywords::KeywordList;
+    let list = KeywordList::parse("aaaa aaab\naaaaaaaaab\n").unwrap();
+    let text = "a ".repeat(500_000);
+    assert!(list.find(&text).is_none());
+    let words = "aaaa ".repeat(200_000);
+    assert!(list.find(&words).is_none());
+}

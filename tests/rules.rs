@@ -38,6 +38,8 @@ on_every_store!(
     writing_to_more_than_k_recipients_is_rejected_with_5005,
     a_group_message_with_too_many_mentions_is_rejected_with_5007,
     at_all_counts_as_one_mention_and_its_uses_are_limited_per_sender,
+    a_keyword_in_any_disguise_is_rejected_with_5008_and_counts_as_a_strike,
+    a_link_to_a_denied_domain_is_rejected_with_5009,
     repeated_violations_start_a_block_that_doubles,
     a_mentions_violation_counts_as_a_strike,
     exempt_senders_and_notifications_are_never_checked_but_msg_from_200_is,
@@ -364,6 +366,90 @@ async fn at_all_counts_as_one_mention_and_its_uses_are_limited_per_sender(
     app.advance(Duration::from_secs(4000));
     assert!(
         app.group("alice", "g", "weekly call", &["AtAllTag"])
+            .await
+            .is_allow()
+    );
+    app
+}
+
+/// A keyword file of this test's own.
+fn keyword_file(text: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "floodgate-keywords-{}-{}.txt",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn a_keyword_in_any_disguise_is_rejected_with_5008_and_counts_as_a_strike(
+    backend: Backend,
+) -> TestApp {
+    let file = keyword_file("# the operator's list\nfree money\n微信\nass\n");
+    let path = file.display().to_string();
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_KEYWORDS_FILE", &path),
+            ("FLOODGATE_STRIKES", "3/10m"),
+        ],
+    )
+    .await;
+    for (i, text) in ["Free   MONEY!", "f.r.e.e m-o-n-e-y"].iter().enumerate() {
+        let reply = app.single(&format!("s{i}"), "bob", text).await;
+        assert_eq!(reply.err_code(), 5008, "{text}: {reply:?}");
+        let message = reply.body["errMsg"].as_str().unwrap();
+        assert_eq!(
+            message, "message contains blocked content",
+            "never the entry"
+        );
+    }
+    assert_eq!(
+        app.group("s3", "g", "加我微信领红包", &[]).await.err_code(),
+        5008
+    );
+    for text in ["first class passport", "freedom money", "see you at 5"] {
+        assert!(app.single("fine", "bob", text).await.is_allow(), "{text}");
+    }
+    // Each is a strike: the third starts a block.
+    app.single("mallory", "bob", "you ass").await;
+    app.single("mallory", "bob", "free money").await;
+    let third = app.single("mallory", "bob", "FREE money").await;
+    assert!(third.detail().contains("blocked for"), "{third:?}");
+    assert_eq!(app.single("mallory", "bob", "hello").await.err_code(), 5006);
+    assert_eq!(app.metric("floodgate_keywords").await, 3.0);
+    let _ = std::fs::remove_file(file);
+    app
+}
+
+async fn a_link_to_a_denied_domain_is_rejected_with_5009(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_LINK_DENY", "evil.example"),
+            ("FLOODGATE_LINK_ALLOW", "docs.evil.example"),
+        ],
+    )
+    .await;
+    for text in [
+        "see https://evil.example/offer",
+        "see www.evil.example:8080/x",
+        "see ｅｖｉｌ．ｅｘａｍｐｌｅ／ｘ",
+    ] {
+        let reply = app.single("alice", "bob", text).await;
+        assert_eq!(reply.err_code(), 5009, "{text}");
+        assert_eq!(reply.body["errMsg"], "message links to a blocked site");
+    }
+    assert!(
+        app.single("alice", "bob", "see docs.evil.example/guide")
+            .await
+            .is_allow()
+    );
+    assert!(
+        app.single("alice", "bob", "see notevil.example")
             .await
             .is_allow()
     );

@@ -43,6 +43,8 @@ fn a_bad_variable_stops_start_up_naming_the_variable_and_value() {
         ("FLOODGATE_UPSTREAM_FAIL_MODE", "ajar"),
         ("FLOODGATE_AT_ALL_LIMIT", "3 an hour"),
         ("FLOODGATE_MAX_CONNECTIONS", "0"),
+        ("FLOODGATE_LINK_DENY", "evil.example, not a domain"),
+        ("FLOODGATE_KEYWORD_MODE", "sometimes"),
     ];
     for (variable, value) in cases {
         // Ephemeral ports first, so that a value that slips through cannot collide or hang.
@@ -98,6 +100,72 @@ fn a_bad_secret_stops_start_up_naming_the_variable_but_never_its_value() {
             "{variable} echoed: {stderr}"
         );
     }
+}
+
+#[test]
+fn a_keyword_file_that_cannot_be_used_stops_start_up_naming_the_variable_and_line() {
+    let dir = std::env::temp_dir();
+    let bad = dir.join(format!("floodgate-bad-keywords-{}.txt", std::process::id()));
+    std::fs::write(&bad, "fine entry\n# a comment\n???\n").unwrap();
+    let missing = dir.join("floodgate-no-such-keywords.txt");
+    for (path, expected) in [(&bad, "line 3"), (&missing, "cannot read it")] {
+        let path = path.display().to_string();
+        let output = start_with(&[
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_KEYWORDS_FILE", &path),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{path} should stop start-up");
+        assert!(
+            stderr.contains("FLOODGATE_KEYWORDS_FILE") && stderr.contains(expected),
+            "{stderr}"
+        );
+    }
+    let _ = std::fs::remove_file(bad);
+}
+
+#[test]
+fn sighup_reloads_the_keyword_list_even_when_the_file_looks_unchanged() {
+    let path = std::env::temp_dir().join(format!("floodgate-hup-{}.txt", std::process::id()));
+    std::fs::write(&path, "alpha\n").unwrap();
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let file_var = path.display().to_string();
+    let (mut child, _, webhook, _, _) =
+        start_logging_json(&[("FLOODGATE_KEYWORDS_FILE", &file_var)]);
+    let body = |sender: &str, text: &str| {
+        format!(
+            r#"{{"sendID":"{sender}","callbackCommand":"callbackBeforeSendSingleMsgCommand","recvID":"b","contentType":101,"content":"{{\"content\":\"{text}\"}}"}}"#
+        )
+    };
+    assert!(post(&webhook, "/cb/x", &body("s0", "alpha")).contains(r#""errCode":5008"#));
+    // Same size, same modification time: only a SIGHUP makes the replica read it again.
+    std::fs::write(&path, "gamma\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3)); // longer than a check of the file
+    assert!(post(&webhook, "/cb/x", &body("s1", "gamma")).contains(r#""errCode":0"#));
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut i = 2;
+    while !post(&webhook, "/cb/x", &body(&format!("s{i}"), "gamma")).contains(r#""errCode":5008"#) {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload the list");
+        std::thread::sleep(Duration::from_millis(100));
+        i += 1;
+    }
+    let _ = child.kill();
+    let _ = std::fs::remove_file(path);
 }
 
 #[test]

@@ -74,6 +74,16 @@ fn fold(c: char, kept: &mut Collapser<'_>) {
 /// `emit(None)` for each character between words (punctuation, whitespace, symbols). Runs of
 /// one character are not collapsed. For the keyword list, which must not find `ass` in `class`.
 pub(super) fn fold_words(text: &str, mut emit: impl FnMut(Option<char>)) {
+    if text.is_ascii() {
+        // ASCII is already NFKC and has no marks, look-alikes or invisibles: one pass.
+        for byte in text.bytes() {
+            emit(
+                byte.is_ascii_alphanumeric()
+                    .then(|| byte.to_ascii_lowercase() as char),
+            );
+        }
+        return;
+    }
     let mut each = |c: char| {
         if is_cjk_ideograph(c) {
             emit(Some(c));

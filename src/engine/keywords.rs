@@ -41,6 +41,8 @@ pub struct KeywordList {
     /// For each pattern of the automaton: its entry and view.
     patterns: Vec<(usize, View)>,
     entries: Vec<Entry>,
+    /// Whether any entry is in a script without spaces (only then is the compact view searched).
+    unsegmented: bool,
 }
 
 /// A line of the file that cannot be an entry.
@@ -57,6 +59,7 @@ impl KeywordList {
             automaton: None,
             patterns: Vec::new(),
             entries: Vec::new(),
+            unsegmented: false,
         }
     }
 
@@ -72,6 +75,7 @@ impl KeywordList {
                 continue;
             }
             let views = Views::of(entry);
+            let joined_entry = format!(" {} ", views.compact);
             if views.compact.is_empty() {
                 return Err(ListError {
                     line,
@@ -85,12 +89,12 @@ impl KeywordList {
                 patterns.push((id, View::Anywhere));
                 continue;
             }
-            strings.push(views.words.clone());
-            patterns.push((id, View::Words));
-            if views.joined_entry != views.words {
-                strings.push(views.joined_entry);
+            if joined_entry != views.words {
+                strings.push(joined_entry);
                 patterns.push((id, View::Words));
             }
+            strings.push(views.words);
+            patterns.push((id, View::Words));
         }
         let automaton = if strings.is_empty() {
             None
@@ -104,10 +108,12 @@ impl KeywordList {
                 })?;
             Some(built)
         };
+        let unsegmented = patterns.iter().any(|&(_, view)| view == View::Anywhere);
         Ok(KeywordList {
             automaton,
             patterns,
             entries,
+            unsegmented,
         })
     }
 
@@ -132,8 +138,11 @@ impl KeywordList {
                 .map(|(entry, _)| entry)
         };
         hit(&views.words, View::Words)
-            .or_else(|| hit(&views.joined, View::Words))
-            .or_else(|| hit(&views.compact, View::Anywhere))
+            .or_else(|| (!views.joined.is_empty()).then(|| hit(&views.joined, View::Words))?)
+            .or_else(|| {
+                self.unsegmented
+                    .then(|| hit(&views.compact, View::Anywhere))?
+            })
             .map(|entry| &self.entries[entry])
     }
 }
@@ -143,49 +152,69 @@ fn is_unsegmented(c: char) -> bool {
     is_cjk_ideograph(c) || matches!(c as u32, 0x3040..=0x30FF | 0x0E00..=0x0E7F | 0x20000..=0x2A6DF)
 }
 
-/// The three views of a text (see the module doc).
+/// The views of a text (see the module doc), built in one pass over its folded characters.
 struct Views {
+    /// ` word word … `.
     words: String,
+    /// The words view with runs of one-letter words joined; empty when there is no such run
+    /// (then it would equal `words`).
     joined: String,
-    /// An entry's words with spaces removed, between spaces: how its letter-by-letter spelling
-    /// appears in a text's joined view.
-    joined_entry: String,
+    /// The letters and digits alone.
     compact: String,
 }
 
 impl Views {
     fn of(text: &str) -> Views {
-        let mut words: Vec<String> = Vec::new();
-        let mut current = String::new();
-        fold_words(text, |c| match c {
-            Some(c) => current.push(c),
-            None => {
-                if !current.is_empty() {
-                    words.push(std::mem::take(&mut current));
+        let mut views = Views {
+            words: String::with_capacity(text.len() + 2),
+            joined: String::new(),
+            compact: String::with_capacity(text.len()),
+        };
+        views.words.push(' ');
+        // The current word's length in characters, and whether the previous word had one.
+        let mut length = 0usize;
+        let mut previous_single = false;
+        let mut word_start = 1;
+        let mut joined_from: Option<usize> = None;
+        let mut end_word = |views: &mut Views, length: &mut usize, word_start: &mut usize| {
+            if *length == 0 {
+                return;
+            }
+            let single = *length == 1;
+            if single && previous_single && joined_from.is_none() {
+                // The first run of one-letter words: the joined view starts as a copy of what
+                // came before the run's second letter.
+                joined_from = Some(*word_start - 1);
+                views.joined.push_str(&views.words[..*word_start - 1]);
+            }
+            if joined_from.is_some() {
+                let word = &views.words[*word_start..];
+                if !(single && previous_single) {
+                    views.joined.push(' ');
                 }
+                views.joined.push_str(word);
             }
+            previous_single = single;
+            views.words.push(' ');
+            *word_start = views.words.len();
+            *length = 0;
+        };
+        fold_words(text, |c| match c {
+            Some(c) => {
+                views.words.push(c);
+                views.compact.push(c);
+                length += 1;
+            }
+            None => end_word(&mut views, &mut length, &mut word_start),
         });
-        if !current.is_empty() {
-            words.push(current);
+        end_word(&mut views, &mut length, &mut word_start);
+        if views.words.len() == 1 {
+            views.words.push(' ');
         }
-        let compact: String = words.concat();
-        let mut joined = String::from(" ");
-        let mut single_run = false;
-        for word in &words {
-            let single = word.chars().nth(1).is_none();
-            if !(single && single_run) && joined.len() > 1 {
-                joined.push(' ');
-            }
-            joined.push_str(word);
-            single_run = single;
+        if !views.joined.is_empty() {
+            views.joined.push(' ');
         }
-        joined.push(' ');
-        Views {
-            words: format!(" {} ", words.join(" ")),
-            joined,
-            joined_entry: format!(" {compact} "),
-            compact,
-        }
+        views
     }
 }
 
