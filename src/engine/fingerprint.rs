@@ -85,6 +85,11 @@ pub(super) fn fold_words(text: &str, mut emit: impl FnMut(Option<char>)) {
         return;
     }
     let mut each = |c: char| {
+        if c.is_ascii() {
+            // Most of a mixed text: nothing to decompose or fold but case.
+            emit(c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase()));
+            return;
+        }
         if is_cjk_ideograph(c) {
             emit(Some(c));
             return;

@@ -123,6 +123,8 @@ mod tests {
             "see http://例え.jp/x",
             "see xn--r8jz45g.jp",
             "see sub.xn--r8jz45g.jp/a",
+            "see https://good.example@evil.example/",
+            "see https://user:pw@evil.example:443/x",
         ] {
             assert!(rules.denied_host(text).is_some(), "{text}");
         }
