@@ -75,9 +75,10 @@ def process_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_floodgate(redis_ports=(), cluster=False, extra_env=None):
-    """floodgate from target/release on free ports: the embedded store without `redis_ports`,
-    else that Redis (or those cluster nodes). Returns the process, webhook and admin ports."""
+def start_floodgate(redis_ports=(), cluster=False, extra_env=None, binary=None):
+    """floodgate from target/release (or `binary`) on free ports: the embedded store without
+    `redis_ports`, else that Redis (or those cluster nodes). Returns the process, webhook and
+    admin ports."""
     port, admin = free_port(), free_port()
     env = {"FLOODGATE_LISTEN": f"127.0.0.1:{port}", "FLOODGATE_ADMIN_LISTEN": f"127.0.0.1:{admin}",
            "FLOODGATE_LOG": "warn", "PATH": os.environ.get("PATH", "")}
@@ -86,6 +87,6 @@ def start_floodgate(redis_ports=(), cluster=False, extra_env=None):
     if cluster:
         env["FLOODGATE_REDIS_CLUSTER"] = "true"
     env.update(extra_env or {})
-    proc = subprocess.Popen([os.path.join(RELEASE, "floodgate")], env=env)
+    proc = subprocess.Popen([binary or os.path.join(RELEASE, "floodgate")], env=env)
     wait_for_port(port, proc, "floodgate")
     return proc, port, admin
