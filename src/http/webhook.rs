@@ -68,29 +68,7 @@ pub async fn handle(
     }
     let body = match read_body(body, &headers, state.max_body).await {
         Ok(body) => body,
-        Err(error) => {
-            let own = unreadable(&error, state.max_body);
-            let BodyError::TooLarge { head } = error else {
-                state
-                    .metrics
-                    .callback(wire::command_label(path_command), metrics::Verdict::Invalid);
-                return own;
-            };
-            // OpenIM may send a message longer than the limit (its own limit is 8 MiB): its
-            // sender is still judged, by the fields at the head of the body.
-            let fields = wire::leading_strings(&head);
-            let command = field(&fields, "callbackCommand")
-                .or_else(|| query_command(&uri))
-                .unwrap_or(path_command);
-            let label = wire::command_label(command);
-            return match judge_unreadable(&state, label, &fields, own).await {
-                Judged::Rejected(response) => response,
-                Judged::PassOn { own, verdict } => {
-                    state.metrics.callback(label, verdict);
-                    own
-                }
-            };
-        }
+        Err(error) => return answer_unreadable(&state, &uri, path_command, error).await,
     };
     // Route before anything else: a command floodgate does not judge is never parsed as a
     // message (after-callbacks carry fields no message type fits).
@@ -116,42 +94,85 @@ pub async fn handle(
         Judged::Rejected(response) => return response,
         Judged::PassOn { own, verdict } => (own, verdict),
     };
+    let body = body.clone(); // a reference count: `command` may borrow the original
+    pass_on(&state, label, &command, &uri, &headers, body, own, verdict).await
+}
+
+/// A body that could not be read whole. One over the size limit is still judged by its
+/// sender: OpenIM may send a message longer than the limit (its own is 8 MiB), and the fields
+/// it writes first are in the head that was read.
+async fn answer_unreadable(
+    state: &AppState,
+    uri: &Uri,
+    path_command: &str,
+    error: BodyError,
+) -> Response {
+    let own = unreadable(&error, state.max_body);
+    let BodyError::TooLarge { head } = error else {
+        let label = wire::command_label(path_command);
+        state.metrics.callback(label, metrics::Verdict::Invalid);
+        return own;
+    };
+    let fields = wire::leading_strings(&head);
+    let command = field(&fields, "callbackCommand")
+        .or_else(|| query_command(uri))
+        .unwrap_or(path_command);
+    let label = wire::command_label(command);
+    match judge_unreadable(state, label, &fields, own).await {
+        Judged::Rejected(response) => response,
+        Judged::PassOn { own, verdict } => {
+            state.metrics.callback(label, verdict);
+            own
+        }
+    }
+}
+
+/// What floodgate did not reject goes on to the operator's webhook, when one is configured and
+/// the command can name a path there; its answer is final. `own` is floodgate's answer without
+/// it, given when it fails in fail mode `open`.
+#[allow(clippy::too_many_arguments)] // the request's parts, each used once
+async fn pass_on(
+    state: &AppState,
+    label: &'static str,
+    command: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+    own: Response,
+    verdict: metrics::Verdict,
+) -> Response {
     let Some(upstream) = state
         .upstream
         .as_ref()
-        .filter(|_| upstream::is_forwardable(&command))
+        .filter(|_| upstream::is_forwardable(command))
     else {
         state.metrics.callback(label, verdict);
         return own;
     };
-    match upstream
-        .forward(&command, uri.query(), &headers, body.clone())
-        .await
-    {
+    let error = match upstream.forward(command, uri.query(), headers, body).await {
         Ok(relayed) => {
             state.metrics.callback(label, verdict);
-            relay(relayed)
+            return relay(relayed);
         }
-        Err(error) => {
-            tracing::warn!(command = label, kind = error.kind(), %error, "the upstream webhook failed");
-            // A request floodgate could not read, and an after-callback (OpenIM ignores the
-            // answer), never get a rejection.
-            let rejects = upstream.fail_mode == FailMode::Closed
-                && verdict != metrics::Verdict::Invalid
-                && !is_after_callback(&command);
-            if !rejects {
-                state.metrics.callback(label, verdict);
-                return own;
-            }
-            let violation = Violation::new(Rule::Upstream, None, UPSTREAM_RETRY);
-            let operation_id = headers
-                .get("operationid")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            record_rejection(&state, label, operation_id, &violation);
-            reject(&violation)
-        }
+        Err(error) => error,
+    };
+    tracing::warn!(command = label, kind = error.kind(), %error, "the upstream webhook failed");
+    // A request floodgate could not read, and an after-callback (OpenIM ignores the answer),
+    // never get a rejection.
+    let rejects = upstream.fail_mode == FailMode::Closed
+        && verdict != metrics::Verdict::Invalid
+        && !is_after_callback(command);
+    if !rejects {
+        state.metrics.callback(label, verdict);
+        return own;
     }
+    let violation = Violation::new(Rule::Upstream, None, UPSTREAM_RETRY);
+    let operation_id = headers
+        .get("operationid")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    record_rejection(state, label, operation_id, &violation);
+    reject(&violation)
 }
 
 /// What floodgate itself answers a command: final (a rejection), or to be passed on to the
