@@ -201,10 +201,12 @@ impl<IO> Deadlines<IO> {
 /// Whether `\r\n\r\n` occurs in `tail` followed by `bytes`.
 fn ends_head(tail: [u8; 3], bytes: &[u8]) -> bool {
     const END: &[u8] = b"\r\n\r\n";
+    // The seam, without allocating: this runs on every read of every connection.
     let lead = bytes.len().min(3);
-    let mut seam = tail.to_vec();
-    seam.extend_from_slice(&bytes[..lead]);
-    seam.windows(4).any(|w| w == END) || bytes.windows(4).any(|w| w == END)
+    let mut seam = [0u8; 6];
+    seam[..3].copy_from_slice(&tail);
+    seam[3..3 + lead].copy_from_slice(&bytes[..lead]);
+    seam[..3 + lead].windows(4).any(|w| w == END) || bytes.windows(4).any(|w| w == END)
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Deadlines<IO> {

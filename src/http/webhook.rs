@@ -370,12 +370,22 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     let reading = async {
         let mut body = body;
         let mut over = declared.is_some_and(|length| length > limit as u64);
+        // The usual body arrives in one frame and is kept as it came, without a copy.
+        let mut first: Option<Bytes> = None;
         let mut kept = Vec::new();
         while let Some(frame) = body.frame().await {
             let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
                 continue; // trailers
             };
-            over = over || kept.len() + data.len() > limit;
+            let read = first.as_ref().map_or(0, Bytes::len) + kept.len();
+            over = over || read + data.len() > limit;
+            if !over && read == 0 {
+                first = Some(data);
+                continue;
+            }
+            if let Some(first) = first.take() {
+                kept.extend_from_slice(&first);
+            }
             if !over {
                 kept.extend_from_slice(&data);
                 continue;
@@ -386,7 +396,10 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
                 break;
             }
         }
-        let kept = Bytes::from(kept);
+        let kept = match first {
+            Some(first) => first,
+            None => Bytes::from(kept),
+        };
         if over {
             Err(BodyError::TooLarge { head: kept })
         } else {

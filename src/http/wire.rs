@@ -97,6 +97,10 @@ pub fn command_label(command: &str) -> &'static str {
 /// callback may be routed, whatever its other fields hold. `None` when the body is not a JSON
 /// object or names no command as a string.
 pub fn body_command(body: &[u8]) -> Option<Cow<'_, str>> {
+    // OpenIM writes the command second, after `sendID`: found there without parsing the rest.
+    if let Some(command) = leading_command(body) {
+        return Some(command);
+    }
     #[derive(Deserialize)]
     struct Envelope<'a> {
         #[serde(rename = "callbackCommand", borrow, default)]
@@ -142,6 +146,54 @@ pub fn leading_strings(prefix: &[u8]) -> Vec<(String, String)> {
         at = comma + 1;
     }
     fields
+}
+
+/// `callbackCommand` among the leading string fields, borrowed from the body when it has no
+/// escapes (every command name OpenIM sends). `None`: not there, let the parser look.
+fn leading_command(body: &[u8]) -> Option<Cow<'_, str>> {
+    let mut at = skip_space(body, 0);
+    if body.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    for _ in 0..4 {
+        let key_start = skip_space(body, at);
+        let key_end = raw_string_end(body, key_start)?;
+        let colon = skip_space(body, key_end);
+        if body.get(colon) != Some(&b':') {
+            return None;
+        }
+        let value_start = skip_space(body, colon + 1);
+        let value_end = raw_string_end(body, value_start)?;
+        if &body[key_start..key_end] == b"\"callbackCommand\"" {
+            let raw = &body[value_start + 1..value_end - 1];
+            if raw.contains(&b'\\') || raw.is_empty() {
+                return None;
+            }
+            return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+        }
+        let comma = skip_space(body, value_end);
+        if body.get(comma) != Some(&b',') {
+            return None;
+        }
+        at = comma + 1;
+    }
+    None
+}
+
+/// The index after the JSON string starting at `at` (its opening quote), undecoded.
+fn raw_string_end(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut end = at + 1;
+    loop {
+        match bytes.get(end)? {
+            b'\\' => end += 2,
+            b'"' => return Some(end + 1),
+            _ => end += 1,
+        }
+    }
 }
 
 fn skip_space(bytes: &[u8], mut at: usize) -> usize {
@@ -386,6 +438,18 @@ mod tests {
             Some("callbackAfterUserOnlineCommand")
         );
         assert_eq!(body_command(br#"{"seq":1}"#), None);
+        let go_order =
+            br#"{"sendID":"a\"b","callbackCommand":"callbackBeforeSendSingleMsgCommand","x":1}"#;
+        assert!(
+            matches!(body_command(go_order), Some(Cow::Borrowed(c)) if c == "callbackBeforeSendSingleMsgCommand")
+        );
+        let late = br#"{"seq":1,"callbackCommand":"callbackAfterUserOnlineCommand"}"#;
+        assert_eq!(
+            body_command(late).as_deref(),
+            Some("callbackAfterUserOnlineCommand")
+        );
+        let escaped = br#"{"callbackCommand":"callback\u0041"}"#;
+        assert_eq!(body_command(escaped).as_deref(), Some("callbackA"));
         assert_eq!(body_command(br#"{"callbackCommand":5}"#), None);
         assert_eq!(body_command(b"[1]"), None);
         assert_eq!(body_command(b"not json"), None);
