@@ -56,14 +56,17 @@ impl Mix {
             text.to_string()
         };
         let content = serde_json::json!({ "content": text }).to_string();
-        serde_json::json!({
-            "sendID": sender, "callbackCommand": "callbackBeforeSendSingleMsgCommand",
-            "serverMsgID": format!("s{n}"), "clientMsgID": format!("c{n}"), "operationID": format!("op{n}"),
-            "senderPlatformID": 1, "senderNickname": "nick", "sessionType": 1, "msgFrom": 100,
-            "contentType": 101, "status": 1, "sendTime": 0, "createTime": 0, "content": content,
-            "seq": 0, "atUserList": null, "faceURL": "", "ex": "", "recvID": format!("user{}", (roll >> 16) % SENDERS)
-        })
-        .to_string()
+        let content = serde_json::to_string(&content).unwrap_or_default();
+        let recipient = (roll >> 16) % SENDERS;
+        // OpenIM's field order (Go's encoder writes a struct's fields in order), not a map's
+        // sorted keys: floodgate reads the command from the leading fields.
+        format!(
+            "{{\"sendID\":\"{sender}\",\"callbackCommand\":\"callbackBeforeSendSingleMsgCommand\",\
+             \"serverMsgID\":\"s{n}\",\"clientMsgID\":\"c{n}\",\"operationID\":\"op{n}\",\
+             \"senderPlatformID\":1,\"senderNickname\":\"nick\",\"sessionType\":1,\"msgFrom\":100,\
+             \"contentType\":101,\"status\":1,\"sendTime\":0,\"createTime\":0,\"content\":{content},\
+             \"seq\":0,\"atUserList\":null,\"faceURL\":\"\",\"ex\":\"\",\"recvID\":\"user{recipient}\"}}\n"
+        )
     }
 }
 
