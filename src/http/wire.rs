@@ -121,64 +121,61 @@ pub fn body_command(body: &[u8]) -> Option<Cow<'_, str>> {
 /// OpenIM's encoder writes `sendID`, `callbackCommand`, `serverMsgID`, `clientMsgID` and
 /// `operationID` first, so the sender of an over-long message can still be judged.
 pub fn leading_strings(prefix: &[u8]) -> Vec<(String, String)> {
-    let mut fields = Vec::new();
-    let mut at = skip_space(prefix, 0);
-    if prefix.get(at) != Some(&b'{') {
-        return fields;
-    }
-    at += 1;
-    while fields.len() < 16 {
-        let Some((key, after_key)) = json_string(prefix, skip_space(prefix, at)) else {
-            break;
-        };
-        let colon = skip_space(prefix, after_key);
-        if prefix.get(colon) != Some(&b':') {
-            break;
-        }
-        let Some((value, after_value)) = json_string(prefix, skip_space(prefix, colon + 1)) else {
-            break;
-        };
-        fields.push((key, value));
-        let comma = skip_space(prefix, after_value);
-        if prefix.get(comma) != Some(&b',') {
-            break;
-        }
-        at = comma + 1;
-    }
-    fields
+    let decode = |raw: &[u8]| serde_json::from_slice::<String>(raw).ok();
+    LeadingPairs::of(prefix)
+        .take(16)
+        .map_while(|(key, value)| Some((decode(key)?, decode(value)?)))
+        .collect()
 }
 
 /// `callbackCommand` among the leading string fields, borrowed from the body when it has no
 /// escapes (every command name OpenIM sends). `None`: not there, let the parser look.
 fn leading_command(body: &[u8]) -> Option<Cow<'_, str>> {
-    let mut at = skip_space(body, 0);
-    if body.get(at) != Some(&b'{') {
+    let (_, value) = LeadingPairs::of(body)
+        .take(4)
+        .find(|(key, _)| *key == b"\"callbackCommand\"")?;
+    let raw = &value[1..value.len() - 1];
+    if raw.contains(&b'\\') || raw.is_empty() {
         return None;
     }
-    at += 1;
-    for _ in 0..4 {
-        let key_start = skip_space(body, at);
-        let key_end = raw_string_end(body, key_start)?;
-        let colon = skip_space(body, key_end);
-        if body.get(colon) != Some(&b':') {
-            return None;
-        }
-        let value_start = skip_space(body, colon + 1);
-        let value_end = raw_string_end(body, value_start)?;
-        if &body[key_start..key_end] == b"\"callbackCommand\"" {
-            let raw = &body[value_start + 1..value_end - 1];
-            if raw.contains(&b'\\') || raw.is_empty() {
-                return None;
-            }
-            return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
-        }
-        let comma = skip_space(body, value_end);
-        if body.get(comma) != Some(&b',') {
-            return None;
-        }
-        at = comma + 1;
+    std::str::from_utf8(raw).ok().map(Cow::Borrowed)
+}
+
+/// The `"key": "value"` pairs at the start of a JSON object, raw (quotes and escapes as
+/// written), up to the first value that is not a string or the first byte that is not JSON.
+struct LeadingPairs<'a> {
+    bytes: &'a [u8],
+    /// Where the next key starts; `None` once the pairs ended.
+    at: Option<usize>,
+}
+
+impl<'a> LeadingPairs<'a> {
+    fn of(bytes: &'a [u8]) -> LeadingPairs<'a> {
+        let open = skip_space(bytes, 0);
+        let at = (bytes.get(open) == Some(&b'{')).then_some(open + 1);
+        LeadingPairs { bytes, at }
     }
-    None
+}
+
+impl<'a> Iterator for LeadingPairs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.bytes;
+        let key_start = skip_space(bytes, self.at.take()?);
+        let key_end = raw_string_end(bytes, key_start)?;
+        let colon = skip_space(bytes, key_end);
+        if bytes.get(colon) != Some(&b':') {
+            return None;
+        }
+        let value_start = skip_space(bytes, colon + 1);
+        let value_end = raw_string_end(bytes, value_start)?;
+        let comma = skip_space(bytes, value_end);
+        if bytes.get(comma) == Some(&b',') {
+            self.at = Some(comma + 1);
+        }
+        Some((&bytes[key_start..key_end], &bytes[value_start..value_end]))
+    }
 }
 
 /// The index after the JSON string starting at `at` (its opening quote), undecoded.
@@ -201,23 +198,6 @@ fn skip_space(bytes: &[u8], mut at: usize) -> usize {
         at += 1;
     }
     at
-}
-
-/// The JSON string starting at `at` (its opening quote), decoded, and the index after it.
-fn json_string(bytes: &[u8], at: usize) -> Option<(String, usize)> {
-    if bytes.get(at) != Some(&b'"') {
-        return None;
-    }
-    let mut end = at + 1;
-    loop {
-        match bytes.get(end)? {
-            b'\\' => end += 2,
-            b'"' => break,
-            _ => end += 1,
-        }
-    }
-    let text = serde_json::from_slice::<String>(bytes.get(at..=end)?).ok()?;
-    Some((text, end + 1))
 }
 
 /// The allow reply to a set-group-info command: OpenIM's allow object plus every field of
