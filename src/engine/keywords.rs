@@ -74,7 +74,7 @@ impl KeywordList {
             if entry.is_empty() || entry.starts_with('#') {
                 continue;
             }
-            let views = Views::of(entry);
+            let views = Views::of(entry, true);
             let joined_entry = format!(" {} ", views.compact);
             if views.compact.is_empty() {
                 return Err(ListError {
@@ -129,7 +129,7 @@ impl KeywordList {
     /// The first entry `text` contains, if any.
     pub fn find(&self, text: &str) -> Option<&Entry> {
         let automaton = self.automaton.as_ref()?;
-        let views = Views::of(text);
+        let views = Views::of(text, self.unsegmented);
         let hit = |haystack: &str, wanted: View| {
             automaton
                 .find_iter(haystack)
@@ -159,16 +159,18 @@ struct Views {
     /// The words view with runs of one-letter words joined; empty when there is no such run
     /// (then it would equal `words`).
     joined: String,
-    /// The letters and digits alone.
+    /// The letters and digits alone (empty unless asked for).
     compact: String,
 }
 
 impl Views {
-    fn of(text: &str) -> Views {
+    /// `compact`: whether to build the compact view too (only entries in scripts without
+    /// spaces are looked for there).
+    fn of(text: &str, compact: bool) -> Views {
         let mut views = Views {
             words: String::with_capacity(text.len() + 2),
             joined: String::new(),
-            compact: String::with_capacity(text.len()),
+            compact: String::with_capacity(if compact { text.len() } else { 0 }),
         };
         views.words.push(' ');
         // The current word's length in characters, and whether the previous word had one.
@@ -202,7 +204,9 @@ impl Views {
         fold_words(text, |c| match c {
             Some(c) => {
                 views.words.push(c);
-                views.compact.push(c);
+                if compact {
+                    views.compact.push(c);
+                }
                 length += 1;
             }
             None => end_word(&mut views, &mut length, &mut word_start),
