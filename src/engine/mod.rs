@@ -18,6 +18,7 @@ pub mod links;
 pub use content_rules::ContentRules;
 pub use decision::{Chat, Decision, Message, NOTIFICATION_TYPES, Verdict};
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -155,7 +156,7 @@ impl Engine {
             .as_ref()
             .and_then(|k| k.get(sender, now_ms))
         {
-            let text = content::judged_text(message.content_type, message.content);
+            let text = self.text_to_judge(message, false);
             let (_, found) = self.message_rules(message, text.as_deref());
             shadow.extend(found);
             return Decision::reject(violation, shadow);
@@ -290,7 +291,8 @@ impl Engine {
         now_ms: u64,
         mut shadow: Vec<Violation>,
     ) -> Result<Decision, StoreError> {
-        let text = content::judged_text(message.content_type, message.content);
+        let fingerprinted = self.policy.repeat.is_some() || self.policy.campaign.is_some();
+        let text = self.text_to_judge(message, fingerprinted);
         let (enforced, found) = self.message_rules(message, text.as_deref());
         shadow.extend(found);
         if let Some(violation) = enforced {
@@ -304,11 +306,9 @@ impl Engine {
             return Ok(self.answer_after_strike(violation, outcome, shadow));
         }
 
-        let fingerprint = if self.policy.repeat.is_some() || self.policy.campaign.is_some() {
-            text.and_then(|text| fingerprint::fingerprint(&text, self.policy.repeat_min_chars))
-        } else {
-            None
-        };
+        let fingerprint = text
+            .filter(|_| fingerprinted)
+            .and_then(|text| fingerprint::fingerprint(&text, self.policy.repeat_min_chars));
         // No recipient (a body read only in part) is no recipient to count.
         let recipient = (message.chat == Chat::Single
             && self.policy.fanout.is_some()
@@ -344,6 +344,20 @@ impl Engine {
                 Decision::reject(violation, shadow)
             }
         })
+    }
+
+    /// The message's text, decoded from its content only when something will read it: the
+    /// content rules, or (`fingerprinted`) the repeat and campaign rules.
+    fn text_to_judge<'m>(
+        &self,
+        message: &Message<'m>,
+        fingerprinted: bool,
+    ) -> Option<Cow<'m, str>> {
+        if fingerprinted || !self.content_rules.is_empty() {
+            content::judged_text(message.content_type, message.content)
+        } else {
+            None
+        }
     }
 
     /// The rules judged on the message alone — mentions, keywords, links — in that order: the
