@@ -92,7 +92,6 @@ impl KeywordFile {
         let entries = list.len();
         self.rules.replace_keywords(list);
         *self.loaded.lock() = Some(before);
-        self.metrics.keywords.set(entries as i64);
         Ok(entries)
     }
 }
