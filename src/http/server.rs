@@ -178,6 +178,14 @@ impl<IO> Deadlines<IO> {
         self.deadline.as_mut().reset(Instant::now() + timeout);
     }
 
+    /// A response's bytes went out: the request is answered and the connection idles again.
+    fn wrote(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) && self.phase != Phase::Idle {
+            self.enter(Phase::Idle);
+        }
+        written
+    }
+
     /// Follows the request head through newly read bytes.
     fn saw(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
@@ -244,10 +252,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Deadlines<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) && self.phase != Phase::Idle {
-            self.enter(Phase::Idle);
-        }
-        written
+        self.wrote(written)
     }
 
     fn poll_write_vectored(
@@ -256,10 +261,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Deadlines<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) && self.phase != Phase::Idle {
-            self.enter(Phase::Idle);
-        }
-        written
+        self.wrote(written)
     }
 
     fn is_write_vectored(&self) -> bool {
