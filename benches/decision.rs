@@ -7,6 +7,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use floodgate::clock::{Clock, ManualClock};
 use floodgate::config::Config;
 use floodgate::engine::burst::BurstLimiter;
+use floodgate::engine::folded::Folded;
 use floodgate::engine::{Chat, Engine, Message, content, fingerprint};
 use floodgate::policy::Limit;
 use floodgate::store::SenderKey;
@@ -43,7 +44,7 @@ fn fingerprints(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(kind, chars), &content, |b, content| {
                 b.iter(|| {
                     let judged = content::judged_text(101, black_box(content));
-                    judged.and_then(|t| fingerprint::fingerprint(&t, 10))
+                    judged.and_then(|t| fingerprint::fingerprint(&Folded::of(&t), 10))
                 })
             });
         }
@@ -139,11 +140,11 @@ fn keywords(c: &mut Criterion) {
     for kind in ["ascii", "mixed", "chinese"] {
         let message = text(kind, 100);
         c.bench_function(&format!("keywords_find_100_chars_{kind}_1_entry"), |b| {
-            b.iter(|| black_box(one.find(&message).is_some()))
+            b.iter(|| black_box(one.find(&Folded::of(&message)).is_some()))
         });
         c.bench_function(
             &format!("keywords_find_100_chars_{kind}_100k_entries"),
-            |b| b.iter(|| black_box(list.find(&message).is_some())),
+            |b| b.iter(|| black_box(list.find(&Folded::of(&message)).is_some())),
         );
     }
 }

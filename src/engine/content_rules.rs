@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use super::folded::Folded;
 use super::keywords::KeywordList;
 use super::links::LinkRules;
 use crate::policy::{Rule, Violation};
@@ -38,13 +39,26 @@ impl ContentRules {
         self.links.deny.is_empty() && self.keywords.read().is_empty()
     }
 
-    /// What `text` breaks: a keyword, a denied link, both or neither.
-    pub fn violations(&self, text: &str) -> impl Iterator<Item = Violation> {
-        let keyword = self.keywords.read().find(text).map(|entry| {
-            let mut violation = Violation::new(Rule::Keyword, None, Duration::ZERO);
-            violation.list_line = Some(entry.line);
-            violation
-        });
+    /// Whether the keyword list in force has entries (only then is text folded for it).
+    pub fn has_keywords(&self) -> bool {
+        !self.keywords.read().is_empty()
+    }
+
+    /// What `text` (and its `folded` form, when the keyword list has entries) breaks: a
+    /// keyword, a denied link, both or neither.
+    pub fn violations(
+        &self,
+        text: &str,
+        folded: Option<&Folded>,
+    ) -> impl Iterator<Item = Violation> {
+        let keywords = self.keywords.read();
+        let keyword = folded
+            .and_then(|folded| keywords.find(folded))
+            .map(|entry| {
+                let mut violation = Violation::new(Rule::Keyword, None, Duration::ZERO);
+                violation.list_line = Some(entry.line);
+                violation
+            });
         let link = self
             .links
             .denied_host(text)

@@ -1,148 +1,34 @@
-//! Fingerprints of message text: the normalisation of docs/detection.md, then a stable keyed hash.
+//! Fingerprints of message text: the folded text's letters, runs of one letter collapsed, then a
+//! stable keyed hash (docs/detection.md).
 //!
 //! Two texts get the same fingerprint when they read the same to a person after cheap evasion
 //! is undone: Unicode compatibility forms, invisible characters, combining marks, case, Latin
 //! look-alikes, punctuation, whitespace and runs of one repeated character. CJK text survives
 //! unchanged and digits are kept (contact IDs and phone numbers matter in chat spam).
 
-use unicode_normalization::char::{decompose_canonical, is_combining_mark};
-use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
-
-use super::homoglyph::latin_look_alike;
+use super::folded::Folded;
 use crate::store::Fingerprint;
 
 /// The hash key. Fixed and documented, so every replica and every version agree on the same
 /// fingerprint; persisted values (Redis keys) must never change meaning across upgrades.
 const FINGERPRINT_SEED: u64 = 0x666c_6f6f_6467_6174; // "floodgat"
 
-/// Normalises `text` into `out` (cleared first) and returns the number of characters kept.
-pub fn normalise_into(text: &str, out: &mut String) -> usize {
-    out.clear();
-    let mut kept = Collapser {
-        out,
-        last: None,
-        count: 0,
-    };
-    if text.is_ascii() {
-        // ASCII is already NFKC and has no marks or look-alikes: one pass over the bytes.
-        for byte in text.bytes().filter(u8::is_ascii_alphanumeric) {
-            kept.push(byte.to_ascii_lowercase() as char);
-        }
-        return kept.count;
-    }
-    // Most chat text is already NFKC (Chinese, look-alike spam, accented Latin): then the
-    // characters are folded directly, skipping the normaliser's buffering.
-    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        text.chars().for_each(|c| fold(c, &mut kept));
-    } else {
-        text.nfkc().for_each(|c| fold(c, &mut kept));
-    }
-    kept.count
-}
-
-/// Folds one NFKC character into the key: invisibles dropped, marks stripped, look-alikes and
-/// case folded.
-fn fold(c: char, kept: &mut Collapser<'_>) {
-    if is_cjk_ideograph(c) {
-        // No case, no marks, no look-alikes, no decomposition: the common Chinese case.
-        kept.push(c);
-        return;
-    }
-    if is_default_ignorable(c) {
-        return;
-    }
-    decompose_canonical(c, |d| {
-        if is_combining_mark(d) {
-            return;
-        }
-        // Look-alikes are folded before lowercasing (Greek `Η` reads as H, `η` as n) and
-        // again after it, so a capital the table lacks still folds like its small letter
-        // and normalising twice changes nothing.
-        match latin_look_alike(d) {
-            Some(latin) => kept.push(latin),
-            None => d.to_lowercase().for_each(|l| {
-                if l.is_alphanumeric() && !is_combining_mark(l) {
-                    kept.push(latin_look_alike(l).unwrap_or(l))
-                }
-            }),
-        }
-    });
-}
-
-/// Folds `text` as the fingerprint does — NFKC, invisibles dropped, marks stripped, case and
-/// look-alikes folded — but keeps where words end: `emit(Some(c))` for each letter or digit,
-/// `emit(None)` for each character between words (punctuation, whitespace, symbols). Runs of
-/// one character are not collapsed. For the keyword list, which must not find `ass` in `class`.
-pub(super) fn fold_words(text: &str, mut emit: impl FnMut(Option<char>)) {
-    if text.is_ascii() {
-        // ASCII is already NFKC and has no marks, look-alikes or invisibles: one pass.
-        for byte in text.bytes() {
-            emit(
-                byte.is_ascii_alphanumeric()
-                    .then(|| byte.to_ascii_lowercase() as char),
-            );
-        }
-        return;
-    }
-    let mut each = |c: char| {
-        if c.is_ascii() {
-            // Most of a mixed text: nothing to decompose or fold but case.
-            emit(c.is_ascii_alphanumeric().then(|| c.to_ascii_lowercase()));
-            return;
-        }
-        if is_cjk_ideograph(c) {
-            emit(Some(c));
-            return;
-        }
-        if is_default_ignorable(c) || is_combining_mark(c) {
-            return;
-        }
-        if !c.is_alphanumeric() {
-            emit(None);
-            return;
-        }
-        decompose_canonical(c, |d| {
-            if is_combining_mark(d) {
-                return;
-            }
-            match latin_look_alike(d) {
-                Some(latin) => emit(Some(latin)),
-                None => d.to_lowercase().for_each(|l| {
-                    if l.is_alphanumeric() && !is_combining_mark(l) {
-                        emit(Some(latin_look_alike(l).unwrap_or(l)));
-                    }
-                }),
-            }
-        });
-    };
-    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        text.chars().for_each(&mut each);
-    } else {
-        text.nfkc().for_each(&mut each);
-    }
-}
-
-/// CJK Unified Ideographs and Extension A: letters that every step above leaves unchanged.
-pub(super) fn is_cjk_ideograph(c: char) -> bool {
-    matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF)
-}
-
-/// The normalised form of `text` (for tests, logs and tools; the hot path reuses a buffer).
+/// The normalised form of `text`: its folded letters and digits, runs of one letter collapsed.
 pub fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    normalise_into(text, &mut out);
+    collapse_into(&Folded::of(text), &mut out);
     out
 }
 
-/// The fingerprint of `text`, or `None` when its normalised form is shorter than `min_chars`
-/// (emoji-only and punctuation-only text normalise to nothing).
-pub fn fingerprint(text: &str, min_chars: usize) -> Option<Fingerprint> {
+/// The fingerprint of a folded text, or `None` when its normalised form is shorter than
+/// `min_chars` (emoji-only and punctuation-only text normalise to nothing).
+pub fn fingerprint(folded: &Folded, min_chars: usize) -> Option<Fingerprint> {
     thread_local! {
         // One buffer per worker thread: a fingerprint is taken for nearly every message.
         static NORMALISED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
     NORMALISED.with_borrow_mut(|normalised| {
-        let kept = normalise_into(text, normalised);
+        let kept = collapse_into(folded, normalised);
         if kept == 0 || kept < min_chars {
             return None;
         }
@@ -153,6 +39,18 @@ pub fn fingerprint(text: &str, min_chars: usize) -> Option<Fingerprint> {
         }
         Some(Fingerprint(hash))
     })
+}
+
+/// Writes the normalised form of `folded` into `out` (cleared first); returns its characters.
+fn collapse_into(folded: &Folded, out: &mut String) -> usize {
+    out.clear();
+    let mut kept = Collapser {
+        out,
+        last: None,
+        count: 0,
+    };
+    folded.letters().for_each(|c| kept.push(c));
+    kept.count
 }
 
 /// Appends letters and digits, dropping a letter equal to the one before it ("nooow" = "now").
@@ -175,19 +73,13 @@ impl Collapser<'_> {
     }
 }
 
-/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): invisible characters that
-/// NFKC keeps — zero-width spaces and joiners, soft hyphen, bidi controls, variation selectors.
-fn is_default_ignorable(c: char) -> bool {
-    matches!(c as u32,
-        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
-        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
-        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
-        | 0xE0000..=0xE0FFF)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fp(text: &str, min_chars: usize) -> Option<Fingerprint> {
+        fingerprint(&Folded::of(text), min_chars)
+    }
 
     #[test]
     fn evasion_variants_fold_together() {
@@ -209,7 +101,7 @@ mod tests {
         assert_eq!(expected, "buycheapfolowersnowatexampleshop42");
         for variant in variants {
             assert_eq!(normalise(variant), expected, "{variant}");
-            assert_eq!(fingerprint(variant, 10), fingerprint(base, 10), "{variant}");
+            assert_eq!(fp(variant, 10), fp(base, 10), "{variant}");
         }
     }
 
@@ -225,7 +117,7 @@ mod tests {
         ];
         for (a, b) in pairs {
             assert_ne!(normalise(a), normalise(b), "{a} / {b}");
-            assert_ne!(fingerprint(a, 1), fingerprint(b, 1), "{a} / {b}");
+            assert_ne!(fp(a, 1), fp(b, 1), "{a} / {b}");
         }
     }
 
@@ -254,11 +146,11 @@ mod tests {
             "!!! ??? ...",
             "👍🏽👍🏽👍🏽",
         ] {
-            assert_eq!(fingerprint(text, 10), None, "{text}");
+            assert_eq!(fp(text, 10), None, "{text}");
         }
-        assert!(fingerprint("thanks a lot my friend", 10).is_some());
+        assert!(fp("thanks a lot my friend", 10).is_some());
         assert_eq!(
-            fingerprint("???", 0),
+            fp("???", 0),
             None,
             "empty after normalisation is never a fingerprint"
         );
@@ -268,7 +160,7 @@ mod tests {
     fn the_hash_is_stable_across_builds() {
         // Pinned: a change here changes every stored fingerprint in every Redis.
         assert_eq!(
-            fingerprint("hello world", 1),
+            fp("hello world", 1),
             Some(Fingerprint(0xd7bc_4006_1977_8714))
         );
     }

@@ -11,6 +11,7 @@ pub mod content;
 mod content_rules;
 mod decision;
 pub mod fingerprint;
+pub mod folded;
 mod homoglyph;
 pub mod keywords;
 pub mod links;
@@ -35,6 +36,7 @@ use crate::store::{
 use blocks::KnownBlocks;
 use breaker::Breaker;
 use burst::BurstLimiter;
+use folded::Folded;
 use links::LinkRules;
 
 /// What the engine takes from the configuration besides the policy.
@@ -61,6 +63,13 @@ impl From<&Config> for EngineSettings {
             links: config.links.clone(),
         }
     }
+}
+
+/// A message's text as the rules read it.
+struct Judged<'m> {
+    text: Cow<'m, str>,
+    /// Folded when the fingerprint or the keyword list reads it.
+    folded: Option<Folded>,
 }
 
 pub struct Engine {
@@ -157,7 +166,7 @@ impl Engine {
             .and_then(|k| k.get(sender, now_ms))
         {
             let text = self.text_to_judge(message, false);
-            let (_, found) = self.message_rules(message, text.as_deref());
+            let (_, found) = self.message_rules(message, text.as_ref());
             shadow.extend(found);
             return Decision::reject(violation, shadow);
         }
@@ -293,7 +302,7 @@ impl Engine {
     ) -> Result<Decision, StoreError> {
         let fingerprinted = self.policy.repeat.is_some() || self.policy.campaign.is_some();
         let text = self.text_to_judge(message, fingerprinted);
-        let (enforced, found) = self.message_rules(message, text.as_deref());
+        let (enforced, found) = self.message_rules(message, text.as_ref());
         shadow.extend(found);
         if let Some(violation) = enforced {
             let request = StrikeRequest {
@@ -307,8 +316,9 @@ impl Engine {
         }
 
         let fingerprint = text
+            .and_then(|judged| judged.folded)
             .filter(|_| fingerprinted)
-            .and_then(|text| fingerprint::fingerprint(&text, self.policy.repeat_min_chars));
+            .and_then(|folded| fingerprint::fingerprint(&folded, self.policy.repeat_min_chars));
         // No recipient (a body read only in part) is no recipient to count.
         let recipient = (message.chat == Chat::Single
             && self.policy.fanout.is_some()
@@ -347,17 +357,16 @@ impl Engine {
     }
 
     /// The message's text, decoded from its content only when something will read it: the
-    /// content rules, or (`fingerprinted`) the repeat and campaign rules.
-    fn text_to_judge<'m>(
-        &self,
-        message: &Message<'m>,
-        fingerprinted: bool,
-    ) -> Option<Cow<'m, str>> {
-        if fingerprinted || !self.content_rules.is_empty() {
-            content::judged_text(message.content_type, message.content)
-        } else {
-            None
+    /// content rules, or (`fingerprinted`) the repeat and campaign rules; folded once, when the
+    /// fingerprint or the keyword list reads it.
+    fn text_to_judge<'m>(&self, message: &Message<'m>, fingerprinted: bool) -> Option<Judged<'m>> {
+        if !fingerprinted && self.content_rules.is_empty() {
+            return None;
         }
+        let text = content::judged_text(message.content_type, message.content)?;
+        let folded =
+            (fingerprinted || self.content_rules.has_keywords()).then(|| Folded::of(&text));
+        Some(Judged { text, folded })
     }
 
     /// The rules judged on the message alone — mentions, keywords, links — in that order: the
@@ -365,14 +374,17 @@ impl Engine {
     fn message_rules(
         &self,
         message: &Message<'_>,
-        text: Option<&str>,
+        text: Option<&Judged<'_>>,
     ) -> (Option<Violation>, Vec<Violation>) {
         let mut enforced = None;
         let mut shadow = Vec::new();
         let text_violations = text
             .filter(|_| !self.content_rules.is_empty())
             .into_iter()
-            .flat_map(|text| self.content_rules.violations(text));
+            .flat_map(|judged| {
+                self.content_rules
+                    .violations(&judged.text, judged.folded.as_ref())
+            });
         for violation in self
             .mentions_violation(message)
             .into_iter()
