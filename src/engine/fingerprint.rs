@@ -53,7 +53,8 @@ fn collapse_into(folded: &Folded, out: &mut String) -> usize {
     kept.count
 }
 
-/// Appends letters and digits, dropping a letter equal to the one before it ("nooow" = "now").
+/// Appends the folded letters and digits, dropping a letter equal to the one before it
+/// ("nooow" = "now").
 /// Runs of digits are kept whole: "1110" and "10" are different numbers, and contact IDs and
 /// phone numbers are what chat spam is about.
 struct Collapser<'a> {
@@ -64,7 +65,7 @@ struct Collapser<'a> {
 
 impl Collapser<'_> {
     fn push(&mut self, c: char) {
-        if !c.is_alphanumeric() || (self.last == Some(c) && !c.is_numeric()) {
+        if self.last == Some(c) && !c.is_numeric() {
             return;
         }
         self.last = Some(c);

@@ -378,13 +378,10 @@ impl Engine {
     ) -> (Option<Violation>, Vec<Violation>) {
         let mut enforced = None;
         let mut shadow = Vec::new();
-        let text_violations = text
-            .filter(|_| !self.content_rules.is_empty())
-            .into_iter()
-            .flat_map(|judged| {
-                self.content_rules
-                    .violations(&judged.text, judged.folded.as_ref())
-            });
+        let text_violations = text.into_iter().flat_map(|judged| {
+            self.content_rules
+                .violations(&judged.text, judged.folded.as_ref())
+        });
         for violation in self
             .mentions_violation(message)
             .into_iter()
