@@ -99,6 +99,7 @@ fn decision(c: &mut Criterion) {
                     chat: Chat::Single,
                     send_id: &senders[i],
                     recv_id: "bob",
+                    group_id: "",
                     at_all: false,
                     content_type: 101,
                     content: &content,

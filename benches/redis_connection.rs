@@ -40,6 +40,7 @@ fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
     let mut invocation = script.prepare_invoke();
     invocation
         .key(format!("bench:{{f:{}}}", i % 1000))
+        .arg("check")
         .arg(1_767_225_600_000u64 + i)
         .arg(5)
         .arg(600_000)

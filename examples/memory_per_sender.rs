@@ -37,6 +37,7 @@ async fn main() {
                 chat: Chat::Single,
                 send_id: &send_id,
                 recv_id: &recv_id,
+                group_id: "",
                 at_all: false,
                 content_type: 101,
                 content: &content,

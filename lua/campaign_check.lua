@@ -1,25 +1,24 @@
---[[ floodgate · campaign_check.lua — the distinct senders of one fingerprint: a function that
-campaign.lua (Redis Cluster: its own call on the fingerprint's slot) and sender.lua (standalone
-Redis: the same call as the sender's rules) are both built on; Rust prepends this file to them.
-Either way it runs only for a message the sender's rules admitted.
+--[[ floodgate · campaign_check.lua — the distinct senders of one campaign key: functions that
+campaign.lua (Redis Cluster: one call per key, each on its key's slot) and sender.lua
+(standalone Redis: every key in the same call as the sender's rules) are built on; Rust
+prepends this file to them. Either way they run only for a cold message the sender's rules
+admitted.
 
 The set (a zset: <sender> scored by their last admitted copy, in ms) holds senders seen within
 the window. Only admitted senders are added, so in enforce mode it never exceeds the limit; in
 shadow it keeps the most recent `limit` senders, enough to answer "over the limit" exactly
 without growing for a viral text. The key lives one window past its last write.
 
-Returns rejected (0 or 1), shadow (1: over the limit in shadow) and retry_ms. Times come as the
+campaign_peek answers KNOWN (the sender is in the set; `previous` is their time), ROOM, or FULL
+(with the retry and the set's size); campaign_record then records the sender. Times come as the
 decimal text of ARGV: Redis would format a Lua number with printf for every call.
 ]]
-local function check_campaign(key, now_text, limit, window_text, enforce, sender)
-  local now, window = tonumber(now_text), tonumber(window_text)
+local KNOWN, ROOM, FULL = 0, 1, 2
+
+local function campaign_peek(key, now, limit, window, sender)
   local horizon = now - window
   local seen = redis.call('ZSCORE', key, sender)
-  if seen and tonumber(seen) > horizon then
-    redis.call('ZADD', key, now_text, sender)
-    redis.call('PEXPIRE', key, window_text)
-    return 0, 0, 0
-  end
+  if seen and tonumber(seen) > horizon then return KNOWN, 0, tonumber(seen) end
   -- Stale senders only need sweeping when the set looks full: with fewer members than the
   -- limit in total, fewer are inside the window, and the set stays bounded by the limit. A full
   -- set whose oldest member is inside the window has nothing to sweep (the usual rejection).
@@ -32,14 +31,14 @@ local function check_campaign(key, now_text, limit, window_text, enforce, sender
       oldest = distinct >= limit and redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     end
   end
-  local shadow, retry = 0, 0
-  if distinct >= limit then
-    retry = tonumber(oldest[2]) + window - now
-    if enforce then return 1, 0, retry end
-    redis.call('ZPOPMIN', key, distinct - limit + 1)
-    shadow = 1
-  end
+  if distinct >= limit then return FULL, tonumber(oldest[2]) + window - now, distinct end
+  return ROOM, 0, 0
+end
+
+-- Records the sender after campaign_peek answered `state` (FULL only in shadow, where the
+-- oldest senders make room; `distinct` is the set's size then).
+local function campaign_record(key, now_text, window_text, limit, state, distinct, sender)
+  if state == FULL then redis.call('ZPOPMIN', key, distinct - limit + 1) end
   redis.call('ZADD', key, now_text, sender)
   redis.call('PEXPIRE', key, window_text)
-  return 0, shadow, retry
 end

@@ -17,8 +17,13 @@ KEYS
                                            b = msgpack {blocked until (ms), length of the current
                                                block (ms), blocks so far, strike times...},
                                            mt = when entries that left their window were last swept
-  KEYS[2]  <prefix>:{f:<fingerprint>} zset (check on standalone Redis only, where keys of two
-                                       slots may meet): see campaign_check.lua
+  KEYS[2]  <prefix>:{s:<sender>}:m   hash  the sender's conversation memory (memory.lua), when
+                                           ARGV[10] names a peer (check) or for status
+  KEYS[3]  <prefix>:{s:<recipient>}:m      the recipient's memory, when ARGV[12] is set
+                                           (standalone Redis only: another slot on a cluster)
+  KEYS[ARGV[13]..] <prefix>:{f:<key>} zsets: the message's campaign keys (standalone Redis
+                                       only, where keys of several slots may meet): see
+                                       campaign_check.lua
 
 ARGV
   [1] op: OP.check | OP.strike | OP.status | OP.unblock (anything else is an error)
@@ -28,16 +33,27 @@ ARGV
   [6] strike: at_ms of the reservation to release, 0 = none
   [7] strike: the recipient's time before the reservation, 0 = the reservation added them
   [8] "1" when the message @-mentions the whole group (AtAllTag), else ""
+  [9] the repeat fingerprint of an established message ("" = none)
+  [10] the peer's kind: "u" (one-to-one), "g" (group) or "" (none)   [11] the peer (8 bytes)
+  [12] the sender as the recipient's memory names them, or "" (not recorded in this call)
+  [13] the index in KEYS of the first campaign key, 0 = none
 
 Returns (integers)
-  check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, n, shadow...}
+  check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, established, n, shadow...}
                     (recipient_recorded: 0 none, RECIPIENT_NEW, or RECIPIENT_REFRESHED)
           rejected  {REJECTED, code, retry_ms, limit, window_ms, started_block_ms, n, shadow...}
                     (a campaign rejection counts as a strike, like the sender's own rules)
           shadow: n violations of 4 integers {code, retry_ms, limit, window_ms}
   strike  {blocked, retry_ms, blocks, block_length_ms, started_block_ms}
-  status  {strikes, blocked_for_ms, blocks, count of each rate window...}
+  status  {strikes, blocked_for_ms, blocks, established contacts, established groups, count of each rate window...}
   unblock 1 if a block was lifted, else 0
+
+Conversations: a one-to-one message is established when the sender's memory holds the
+recipient (they wrote within CONTACT_MEMORY); a group message when the sender's first post there
+is at least SEASONING old and the last within CONTACT_MEMORY. An established message counts
+repeat under ARGV[9] (its content to this peer), skips fanout and the campaign keys. A message
+the sender's rules admit is remembered (even when the campaign rule then rejects it): in the
+recipient's memory (one-to-one) or as a post in the group (the sender's own memory).
 
 Windows: the arithmetic of src/store/window.rs. A window W is cut into SUB buckets of width
 ceil(W/SUB); its count sums every bucket that overlaps [now-W, now], the oldest one in full,
@@ -59,8 +75,26 @@ count entries inside the window.
 local op, now = ARGV[1], tonumber(ARGV[2])
 local state = KEYS[1]
 local ttl = TTL
-local repeat_limit, repeat_window, fingerprint = REPEAT_LIMIT, REPEAT_WINDOW, ARGV[3]
-local fanout_limit, fanout_window, recipient = FANOUT_LIMIT, FANOUT_WINDOW, ARGV[4]
+local fingerprint, recipient = ARGV[3], ARGV[4]
+
+-- The conversation, read from the sender's own memory before anything depends on it.
+local peer_kind, memory_key = ARGV[10], KEYS[2]
+local established, peer_field, peer_entry = false, nil, nil
+if op == OP.check and CONTACT_MEMORY > 0 and peer_kind ~= '' then
+  if peer_kind == 'u' then peer_field = MEMORY_FIELD.contact .. ARGV[11] else peer_field = MEMORY_FIELD.group .. ARGV[11] end
+  peer_entry = redis.call('HGET', memory_key, peer_field)
+  if peer_entry and peer_kind == 'u' then
+    established = tonumber(peer_entry) + CONTACT_MEMORY > now
+  elseif peer_entry then
+    local first, last = struct.unpack('>dd', peer_entry)
+    established = last + CONTACT_MEMORY > now and first + SEASONING <= now
+    peer_entry = {first, last}
+  end
+  if established then fingerprint, recipient = ARGV[9], '' end
+end
+
+local repeat_limit, repeat_window = REPEAT_LIMIT, REPEAT_WINDOW
+local fanout_limit, fanout_window = FANOUT_LIMIT, FANOUT_WINDOW
 local checks_repeat = repeat_limit > 0 and fingerprint ~= ''
 local checks_fanout = fanout_limit > 0 and recipient ~= ''
 local checks_at_all = AT_ALL_LIMIT > 0 and ARGV[8] == '1'
@@ -269,7 +303,19 @@ end
 if op == OP.status then
   local strikes = 0
   if STRIKE_LIMIT > 0 then strikes = #live_strikes(STRIKE_WINDOW) end
-  local reply = {strikes, math.max(blocked_until - now, 0), blocks}
+  local contacts, groups = 0, 0
+  if CONTACT_MEMORY > 0 and memory_key then
+    local all = redis.call('HGETALL', memory_key)
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 1) == MEMORY_FIELD.contact then
+        if tonumber(all[i + 1]) + CONTACT_MEMORY > now then contacts = contacts + 1 end
+      else
+        local first, last = struct.unpack('>dd', all[i + 1])
+        if last + CONTACT_MEMORY > now and first + SEASONING <= now then groups = groups + 1 end
+      end
+    end
+  end
+  local reply = {strikes, math.max(blocked_until - now, 0), blocks, contacts, groups}
   for k, rate in ipairs(rates) do reply[#reply + 1] = advance(rings[k], rate[3]) end
   return reply
 end
@@ -419,12 +465,38 @@ if checks_at_all and worth_checking('mentions') then
   end
 end
 
--- Standalone Redis: the content's distinct senders, once the sender's own rules admitted the
--- message (a rejected message is not a copy of the content, and records nothing there).
-local campaign_limit = CAMPAIGN_LIMIT
-if KEYS[2] and campaign_limit > 0 and not first then
-  local rejected, over, retry = check_campaign(KEYS[2], ARGV[2], campaign_limit, CAMPAIGN_WINDOW_TEXT, ENFORCED.campaign, ARGV[5])
-  if rejected == 1 or over == 1 then note('campaign', retry, campaign_limit, CAMPAIGN_WINDOW) end
+-- The conversation is remembered once the sender's own rules admit the message (whatever the
+-- campaign rule then says, as on a cluster, where the two are decided on different slots): in
+-- the sender's memory as a post in the group, or in the recipient's that the sender wrote.
+local sender_admitted = not first
+local function remember_conversation()
+  if not sender_admitted or not peer_field then return end
+  if peer_kind == 'g' then
+    local since = now
+    if peer_entry and peer_entry[2] + CONTACT_MEMORY > now then since = peer_entry[1] end
+    remember(memory_key, peer_field, struct.pack('>dd', since, now), CONTACT_MEMORY_TEXT)
+  elseif ARGV[12] ~= '' then
+    remember(KEYS[3], MEMORY_FIELD.contact .. ARGV[12], ARGV[2], CONTACT_MEMORY_TEXT)
+  end
+end
+
+-- Standalone Redis: the campaign keys' distinct senders, for a cold message the sender's own
+-- rules admitted (a rejected message is not a copy, and records nothing there). Every key is
+-- checked before any is recorded: one over the limit rejects, and then none is.
+local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
+if first_campaign_key > 0 and campaign_limit > 0 and not first and not established then
+  local peeked, over = {}, nil
+  for k = first_campaign_key, #KEYS do
+    local status, retry, extra = campaign_peek(KEYS[k], now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5])
+    peeked[#peeked + 1] = {KEYS[k], status, extra}
+    if status == FULL and not over then over = retry end
+  end
+  if over then note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
+  if not first then
+    for _, key in ipairs(peeked) do
+      campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
+    end
+  end
 end
 
 local function with_shadow(reply)
@@ -445,6 +517,7 @@ if first then
   local started = add_strike()
   if started > 0 and ENFORCED.blocked then first[2] = math.max(first[2], started) end
   commit()
+  remember_conversation()
   return with_shadow({REJECTED, first[1], first[2], first[3], first[4], started})
 end
 
@@ -475,4 +548,7 @@ if at_all_ring then
   write(AT_ALL_FIELD, dump_ring(at_all_ring))
 end
 commit()
-return with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen})
+remember_conversation()
+local established_flag = 0
+if established then established_flag = 1 end
+return with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, established_flag})

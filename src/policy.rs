@@ -204,6 +204,12 @@ pub struct Policy {
     pub strikes: Option<Limit>,
     pub block_for: Duration,
     pub block_max: Duration,
+    /// How long a recipient's message keeps a conversation established (`None`: every message
+    /// is cold, and no conversation is remembered).
+    pub contact_memory: Option<Duration>,
+    /// How long a sender must have been posting in a group before their messages there are
+    /// established.
+    pub group_seasoning: Duration,
     pub modes: RuleModes,
 }
 
@@ -223,6 +229,8 @@ impl Default for Policy {
             strikes: Some(limit(5, 600)),
             block_for: Duration::from_secs(600),
             block_max: Duration::from_secs(86_400),
+            contact_memory: Some(Duration::from_secs(30 * 86_400)),
+            group_seasoning: Duration::from_secs(3600),
             modes: RuleModes::default(),
         }
     }

@@ -192,11 +192,8 @@ async fn exact_limits_under_races(backend: Backend) {
 
     let campaign = (0..12)
         .map(|i| {
-            single_body(
-                &format!("bot{i}"),
-                "target",
-                "join our channel for free crypto",
-            )
+            // A short text with a payload: one campaign key, the link.
+            single_body(&format!("bot{i}"), "target", "free crypto: t.me/freecrypto")
         })
         .collect();
     let codes = cluster.race(&targets, campaign).await;

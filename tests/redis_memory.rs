@@ -1,6 +1,7 @@
-//! Redis memory per active sender and per fingerprint, measured with `INFO memory` before and
-//! after N of them on a real server (run with `--nocapture` to see the figures). The budget:
-//! at most 4 KiB per fully active sender at the default limits.
+//! Redis memory per active sender, per campaign key and per user's conversation memory,
+//! measured with `INFO memory` before and after N of them on a real server (run with
+//! `--nocapture` to see the figures). The budgets: at most 4 KiB per fully active sender at the
+//! default limits, and at most 2 KiB more for the conversations of an active user.
 
 mod support;
 
@@ -10,7 +11,8 @@ use std::time::Duration;
 use floodgate::config::{RedisConfig, Secret};
 use floodgate::policy::Policy;
 use floodgate::store::{
-    CampaignCheck, Fingerprint, RecipientKey, RedisStore, SenderCheck, SenderKey, SenderOutcome,
+    CampaignKey, Conversation, Fingerprint, GroupKey, Peer, RecipientKey, RedisStore, SenderCheck,
+    SenderKey, SenderOutcome,
 };
 use support::redis::RedisServer;
 
@@ -25,18 +27,17 @@ fn used_memory(redis: &RedisServer) -> i64 {
 }
 
 async fn store(redis: &RedisServer) -> RedisStore {
+    store_with(redis, "fg", Policy::default()).await
+}
+
+async fn store_with(redis: &RedisServer, prefix: &str, policy: Policy) -> RedisStore {
     let config = RedisConfig {
         urls: vec![Secret::new(redis.url())],
         cluster: false,
     };
-    RedisStore::connect(
-        &config,
-        "fg",
-        Arc::new(Policy::default()),
-        Duration::from_secs(2),
-    )
-    .await
-    .expect("connects")
+    RedisStore::connect(&config, prefix, Arc::new(policy), Duration::from_secs(2))
+        .await
+        .expect("connects")
 }
 
 #[tokio::test]
@@ -56,9 +57,10 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
                 fingerprint: Some(Fingerprint(s * 1000 + m)),
                 recipient: Some(RecipientKey(m)),
                 at_all: false,
+                conversation: None,
             };
             let outcome = store
-                .check_message(&check, None)
+                .check_message(&check, &[])
                 .await
                 .expect("store answers");
             assert_eq!(
@@ -82,9 +84,10 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
             fingerprint: Some(Fingerprint(s)),
             recipient: Some(RecipientKey(1)),
             at_all: false,
+            conversation: None,
         };
         store
-            .check_message(&check, None)
+            .check_message(&check, &[])
             .await
             .expect("store answers");
     }
@@ -95,24 +98,110 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
 }
 
 #[tokio::test]
-async fn campaign_state_per_fingerprint_is_small() {
+async fn campaign_state_per_key_is_small() {
     let redis = RedisServer::start();
-    let store = store(&redis).await;
+    // The campaign rule alone, so that the few senders' own state does not count.
+    let policy = Policy {
+        rate: Vec::new(),
+        repeat: None,
+        fanout: None,
+        strikes: None,
+        contact_memory: None,
+        ..Policy::default()
+    };
+    let store = store_with(&redis, "fg", policy).await;
     let now = 1_767_225_600_000u64;
     for senders in [1u64, 5] {
         let before = used_memory(&redis);
-        for f in 0..SENDERS {
+        for k in 0..SENDERS {
+            let key = [CampaignKey(senders * 1_000_000 + k)];
             for s in 0..senders {
-                let check = CampaignCheck {
-                    fingerprint: Fingerprint(senders * 1_000_000 + f),
+                let check = SenderCheck {
                     sender: SenderKey(u128::from(s)),
                     now_ms: now,
+                    fingerprint: None,
+                    recipient: None,
+                    at_all: false,
+                    conversation: None,
                 };
-                store.check_campaign(&check).await.expect("store answers");
+                let outcome = store.check_message(&check, &key).await;
+                assert!(matches!(outcome, Ok(SenderOutcome::Admitted { .. })));
             }
         }
-        let per_fingerprint = (used_memory(&redis) - before) as f64 / SENDERS as f64;
-        println!("redis bytes per fingerprint sent by {senders} sender(s): {per_fingerprint:.0}");
-        assert!(per_fingerprint < 1024.0, "{per_fingerprint}");
+        let per_key = (used_memory(&redis) - before) as f64 / SENDERS as f64;
+        println!("redis bytes per campaign key sent by {senders} sender(s): {per_key:.0}");
+        assert!(per_key < 1024.0, "{per_key}");
     }
+}
+
+/// An active user: wrote to by `CONTACTS` people and posting in `GROUPS` groups. The same
+/// traffic with conversation memory off and on (two prefixes on one server): the difference is
+/// what remembering costs.
+#[tokio::test]
+async fn conversation_memory_costs_at_most_2_kib_per_active_user() {
+    const USERS: u64 = 1000;
+    const CONTACTS: u64 = 20;
+    const GROUPS: u64 = 5;
+    let redis = RedisServer::start();
+    let now = 1_767_225_600_000u64;
+    let mut used = Vec::new();
+    for (prefix, memory) in [
+        ("off", None),
+        ("on", Some(Duration::from_secs(30 * 86_400))),
+    ] {
+        let policy = Policy {
+            contact_memory: memory,
+            ..Policy::default()
+        };
+        let store = store_with(&redis, prefix, policy).await;
+        let before = used_memory(&redis);
+        for u in 0..USERS {
+            let id = format!("user-{u}");
+            let sender = SenderKey::of(&id);
+            let to = (1..=CONTACTS).map(|c| Chat::User(format!("user-{}", (u + c) % USERS)));
+            let groups = (0..GROUPS).map(|g| Chat::Group(format!("group-{}", (u + g * 7) % 200)));
+            for (m, chat) in to.chain(groups).enumerate() {
+                let peer = match &chat {
+                    Chat::User(to) => Peer::User {
+                        recipient: RecipientKey::of(to),
+                        recipient_state: SenderKey::of(to),
+                        me: RecipientKey::of(&id),
+                    },
+                    Chat::Group(group) => Peer::Group(GroupKey::of(group)),
+                };
+                let check = SenderCheck {
+                    sender,
+                    // 25 messages in 25 s: inside every rate window.
+                    now_ms: now + m as u64 * 1000,
+                    fingerprint: None,
+                    recipient: match &chat {
+                        Chat::User(to) => Some(RecipientKey::of(to)),
+                        Chat::Group(_) => None,
+                    },
+                    at_all: false,
+                    conversation: memory.map(|_| Conversation {
+                        peer,
+                        fingerprint: None,
+                    }),
+                };
+                let outcome = store.check_message(&check, &[]).await;
+                assert!(
+                    matches!(outcome, Ok(SenderOutcome::Admitted { .. })),
+                    "{outcome:?}"
+                );
+            }
+        }
+        used.push((used_memory(&redis) - before) as f64 / USERS as f64);
+    }
+    let extra = used[1] - used[0];
+    println!(
+        "redis bytes per active user ({CONTACTS} contacts, {GROUPS} groups): {:.0} without conversation memory, {:.0} with ({extra:.0} more)",
+        used[0], used[1]
+    );
+    assert!(extra <= 2048.0, "{extra} bytes more per active user");
+}
+
+enum Chat {
+    User(String),
+    Group(String),
 }

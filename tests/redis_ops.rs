@@ -52,7 +52,8 @@ async fn one_script_call_decides_a_whole_message_on_standalone_redis() {
     );
     redis.cli(&["CONFIG", "RESETSTAT"]);
 
-    let text = "a message long enough to fingerprint";
+    // A payload (the link) makes a campaign key.
+    let text = "a message with a link: example.com/offer";
     assert!(app.single("alice", "bob", text).await.is_allow());
     assert_eq!(
         calls(redis),
@@ -317,7 +318,8 @@ async fn entries_that_left_their_window_are_swept() {
     }
     let redis = server(&app);
     let state = |redis: &RedisServer| {
-        let keys = redis.cli(&["--scan", "--pattern", "*{s:*"]);
+        // The sender's state (its conversation memory is `…}:m`).
+        let keys = redis.cli(&["--scan", "--pattern", "*{s:*}"]);
         let hash = keys.lines().next().unwrap().to_string();
         // Quoted and escaped (--no-raw): a fingerprint's bytes may include a newline.
         let fields = redis.cli(&["--no-raw", "HKEYS", &hash]);

@@ -220,11 +220,18 @@ async fn the_same_content_from_more_than_m_senders_is_rejected_with_5004(
         app.single("bot0", "victim9", spam).await.is_allow(),
         "a counted sender is not a new one"
     );
-    assert!(
+    assert_eq!(
         app.single("bot6", "victim6", "加我微信领红旗 限时优惠 vx123456")
             .await
+            .err_code(),
+        5004,
+        "one character differs, the payload (the messenger ID) is the same"
+    );
+    assert!(
+        app.single("bot7", "victim7", "加我微信领红包 限时优惠 vx654321")
+            .await
             .is_allow(),
-        "one character differs"
+        "another payload is another campaign"
     );
     app
 }
@@ -238,7 +245,7 @@ async fn a_campaign_rejection_releases_the_senders_quota(backend: Backend) -> Te
         ],
     )
     .await;
-    let spam = "visit example dot com for prizes";
+    let spam = "visit example.com/prizes for prizes";
     assert!(app.single("bot0", "v", spam).await.is_allow());
     assert_eq!(app.single("bot1", "v", spam).await.err_code(), 5004);
     let status = app.sender("bot1").await;

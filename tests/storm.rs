@@ -35,6 +35,7 @@ async fn a_million_distinct_senders_stay_within_the_memory_cap() {
             chat: Chat::Single,
             send_id: &send_id,
             recv_id: "victim",
+            group_id: "",
             at_all: false,
             content_type: 101,
             content: &content,

@@ -39,6 +39,8 @@ pub mod vars {
     pub const EXEMPT_SENDERS: (&str, &str) = ("FLOODGATE_EXEMPT_SENDERS", "imAdmin");
     pub const CHECK_SYSTEM: (&str, &str) = ("FLOODGATE_CHECK_SYSTEM", "false");
     pub const AT_ALL_LIMIT: (&str, &str) = ("FLOODGATE_AT_ALL_LIMIT", "3/1h");
+    pub const CONTACT_MEMORY: (&str, &str) = ("FLOODGATE_CONTACT_MEMORY", "30d");
+    pub const GROUP_SEASONING: (&str, &str) = ("FLOODGATE_GROUP_SEASONING", "1h");
     pub const UPSTREAM_URL: (&str, &str) = ("FLOODGATE_UPSTREAM_URL", "");
     pub const UPSTREAM_TIMEOUT: (&str, &str) = ("FLOODGATE_UPSTREAM_TIMEOUT", "5s");
     pub const UPSTREAM_FAIL_MODE: (&str, &str) = ("FLOODGATE_UPSTREAM_FAIL_MODE", "open");
@@ -271,6 +273,8 @@ impl Env {
             strikes: self.get(STRIKES, optional_limit)?,
             block_for: self.get(BLOCK_FOR, duration)?,
             block_max: self.get(BLOCK_MAX, duration)?,
+            contact_memory: self.get(CONTACT_MEMORY, optional_duration)?,
+            group_seasoning: self.get(GROUP_SEASONING, duration)?,
             modes,
         };
         if policy.block_max < policy.block_for {

@@ -36,6 +36,14 @@ pub(super) fn duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(millis))
 }
 
+/// A duration, or `off` (`None`).
+pub(super) fn optional_duration(text: &str) -> Result<Option<Duration>, String> {
+    if is_off(text) {
+        return Ok(None);
+    }
+    duration(text).map(Some)
+}
+
 /// `COUNT/DURATION`, or `off` (`None`).
 pub(super) fn optional_limit(text: &str) -> Result<Option<Limit>, String> {
     if is_off(text) {

@@ -20,7 +20,10 @@ pub enum Chat {
 pub struct Message<'a> {
     pub chat: Chat,
     pub send_id: &'a str,
+    /// `recvID` of a one-to-one message.
     pub recv_id: &'a str,
+    /// `groupID` of a group message.
+    pub group_id: &'a str,
     pub content_type: i32,
     pub content: &'a str,
     /// Distinct users @-mentioned (`AtAllTag` counts as one).

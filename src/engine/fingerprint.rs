@@ -20,6 +20,13 @@ pub fn normalise(text: &str) -> String {
     out
 }
 
+/// The normalised text of an already folded message (what [`fingerprint`] hashes).
+pub fn normalise_folded(folded: &Folded) -> String {
+    let mut out = String::with_capacity(folded.words().len());
+    collapse_into(folded, &mut out);
+    out
+}
+
 /// The fingerprint of a folded text, or `None` when its normalised form is shorter than
 /// `min_chars` (emoji-only and punctuation-only text normalise to nothing).
 pub fn fingerprint(folded: &Folded, min_chars: usize) -> Option<Fingerprint> {
@@ -39,6 +46,19 @@ pub fn fingerprint(folded: &Folded, min_chars: usize) -> Option<Fingerprint> {
         }
         Some(Fingerprint(hash))
     })
+}
+
+/// The repeat rule's key for a content sent in one conversation (`peer`: the recipient's or
+/// the group's hash): an established conversation counts copies per peer, so a greeting sent to
+/// four friends is four contents, each allowed its own repeats.
+pub fn per_peer(fingerprint: Fingerprint, peer: u64) -> Fingerprint {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&fingerprint.0.to_le_bytes());
+    bytes[8..].copy_from_slice(&peer.to_le_bytes());
+    Fingerprint(xxhash_rust::xxh3::xxh3_64_with_seed(
+        &bytes,
+        FINGERPRINT_SEED,
+    ))
 }
 
 /// Writes the normalised form of `folded` into `out` (cleared first); returns its characters.

@@ -71,24 +71,50 @@ impl LinkRules {
 
 /// The hosts of every link in `text`, in ASCII form.
 pub fn hosts(text: &str) -> Vec<String> {
-    let normalised: String = text.nfkc().collect();
-    let mut finder = LinkFinder::new();
-    finder.kinds(&[LinkKind::Url]).url_must_have_scheme(false);
-    finder
-        .links(&normalised)
-        .filter_map(|link| host_of(link.as_str()))
+    urls(text)
+        .filter_map(|url| url.host_str().map(trim_host))
         .collect()
 }
 
-fn host_of(link: &str) -> Option<String> {
-    let with_scheme = if link.contains("://") {
-        link.to_string()
+/// Every link in `text` (found after NFKC, with or without a scheme), parsed. Cheap for text
+/// that cannot hold one: a link needs a dot, which NFKC makes only from a few characters.
+pub fn urls(text: &str) -> impl Iterator<Item = url::Url> {
+    let may_link = text.contains(['.', '．', '﹒', '․']);
+    let normalised: String = if may_link {
+        text.nfkc().collect()
     } else {
-        format!("http://{link}")
+        String::new()
     };
-    let url = url::Url::parse(&with_scheme).ok()?;
-    url.host_str()
-        .map(|host| host.trim_end_matches('.').to_string())
+    let mut finder = LinkFinder::new();
+    finder.kinds(&[LinkKind::Url]).url_must_have_scheme(false);
+    let links: Vec<url::Url> = finder
+        .links(&normalised)
+        .filter_map(|link| parse(link.as_str()))
+        .collect();
+    links.into_iter()
+}
+
+impl DomainList {
+    /// Whether `host` (ASCII, lowercase) is a listed domain or a subdomain of one.
+    pub fn contains(&self, host: &str) -> bool {
+        self.covers(host).is_some()
+    }
+}
+
+fn trim_host(host: &str) -> String {
+    host.trim_end_matches('.').to_string()
+}
+
+fn parse(link: &str) -> Option<url::Url> {
+    if link.contains("://") {
+        url::Url::parse(link).ok()
+    } else {
+        url::Url::parse(&format!("http://{link}")).ok()
+    }
+}
+
+fn host_of(link: &str) -> Option<String> {
+    parse(link)?.host_str().map(trim_host)
 }
 
 /// A domain in the form hosts are compared in: ASCII (punycode), lowercase, no trailing dot.

@@ -7,6 +7,7 @@
 mod blocks;
 mod breaker;
 pub mod burst;
+pub mod campaign_keys;
 pub mod content;
 mod content_rules;
 mod decision;
@@ -30,14 +31,15 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    CampaignCheck, MemoryStore, RecipientKey, SenderCheck, SenderKey, SenderOutcome, SenderStatus,
-    Store, StoreError, StrikeOutcome, StrikeRequest,
+    Conversation, Fingerprint, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey,
+    SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
 };
 use blocks::KnownBlocks;
 use breaker::Breaker;
 use burst::BurstLimiter;
+use campaign_keys::{Audience, CampaignKeys};
 use folded::Folded;
-use links::LinkRules;
+use links::{DomainList, LinkRules};
 
 /// What the engine takes from the configuration besides the policy.
 #[derive(Clone, Debug)]
@@ -85,6 +87,8 @@ pub struct Engine {
     check_system: bool,
     /// Keywords and links (the app replaces the keyword list when its file changes).
     content_rules: Arc<ContentRules>,
+    /// Link domains that never make a campaign key (`FLOODGATE_LINK_ALLOW`).
+    link_allow: DomainList,
     metrics: Metrics,
     /// Senders known to be blocked: with a shared store, a blocked sender's flood costs no
     /// store call at all.
@@ -139,6 +143,7 @@ impl Engine {
             exempt: settings.exempt_senders.clone(),
             check_system: settings.check_system,
             content_rules: Arc::new(ContentRules::new(settings.links.clone())),
+            link_allow: settings.links.allow.clone(),
             metrics,
         }
     }
@@ -315,10 +320,10 @@ impl Engine {
             return Ok(self.answer_after_strike(violation, outcome, shadow));
         }
 
-        let fingerprint = text
-            .and_then(|judged| judged.folded)
+        let folded = text.as_ref().and_then(|judged| judged.folded.as_ref());
+        let fingerprint = folded
             .filter(|_| fingerprinted)
-            .and_then(|folded| fingerprint::fingerprint(&folded, self.policy.repeat_min_chars));
+            .and_then(|folded| fingerprint::fingerprint(folded, self.policy.repeat_min_chars));
         // No recipient (a body read only in part) is no recipient to count.
         let recipient = (message.chat == Chat::Single
             && self.policy.fanout.is_some()
@@ -330,17 +335,21 @@ impl Engine {
             fingerprint,
             recipient,
             at_all: message.chat == Chat::Group && message.at_all,
+            conversation: self.conversation(message, fingerprint),
         };
-        let campaign_check =
-            fingerprint
-                .filter(|_| self.policy.campaign.is_some())
-                .map(|fingerprint| CampaignCheck {
-                    fingerprint,
-                    sender,
-                    now_ms,
-                });
+        let campaign_keys = match (&text, folded) {
+            (Some(judged), Some(folded)) if self.policy.campaign.is_some() => {
+                let audience = match message.chat {
+                    Chat::Single => Audience::OneToOne,
+                    Chat::Group => Audience::Group,
+                };
+                let allow = &self.link_allow;
+                campaign_keys::campaign_keys(&judged.text, folded, allow, audience)
+            }
+            _ => CampaignKeys::default(),
+        };
 
-        let check = store.check_message(&sender_check, campaign_check.as_ref());
+        let check = store.check_message(&sender_check, campaign_keys.as_slice());
         Ok(match self.timed(store, "check_message", check).await? {
             SenderOutcome::Admitted { shadow: found, .. } => {
                 shadow.extend(found);
@@ -353,6 +362,35 @@ impl Engine {
                 shadow.extend(found);
                 Decision::reject(violation, shadow)
             }
+        })
+    }
+
+    /// The conversation a message belongs to, when conversation memory is on: its peer, and
+    /// the repeat rule's key should it be established (the content to this one peer).
+    fn conversation(
+        &self,
+        message: &Message<'_>,
+        fingerprint: Option<Fingerprint>,
+    ) -> Option<Conversation> {
+        self.policy.contact_memory?;
+        let (peer, peer_id) = match message.chat {
+            Chat::Single if !message.recv_id.is_empty() => (
+                Peer::User {
+                    recipient: RecipientKey::of(message.recv_id),
+                    recipient_state: SenderKey::of(message.recv_id),
+                    me: RecipientKey::of(message.send_id),
+                },
+                RecipientKey::of(message.recv_id).0,
+            ),
+            Chat::Group if !message.group_id.is_empty() => {
+                let group = GroupKey::of(message.group_id);
+                (Peer::Group(group), group.0)
+            }
+            _ => return None,
+        };
+        Some(Conversation {
+            peer,
+            fingerprint: fingerprint.map(|f| fingerprint::per_peer(f, peer_id)),
         })
     }
 

@@ -7,15 +7,16 @@
 //! `max_entries` senders (or fingerprints), a new one displaces the least recently seen of a
 //! small sample, so a storm of distinct IDs cannot grow memory without bound.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::conversations::Memory;
 use super::shards::{KeyMap, LastSeen, Shards};
 use super::window::{SlidingCounter, counts};
 use super::{
-    CampaignCheck, CampaignOutcome, Fingerprint, RecipientKey, Recorded, Reservation, SenderCheck,
-    SenderKey, SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
+    CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, Reservation,
+    SenderCheck, SenderKey, SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
 };
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 
@@ -23,6 +24,9 @@ pub struct MemoryStore {
     policy: Arc<Policy>,
     senders: Shards<u128, SenderState>,
     campaigns: Shards<u64, CampaignState>,
+    /// Each user's conversations (`conversations`), apart from the senders' windows: a
+    /// message to B is remembered in B's memory, and it lasts days, not a window.
+    memories: Shards<u128, Memory>,
 }
 
 #[derive(Default)]
@@ -43,10 +47,45 @@ struct SenderState {
     last_seen_ms: u64,
 }
 
-/// Distinct senders of one fingerprint, with when each last sent it (admitted).
+/// Distinct senders of one campaign key, with when each last sent it (admitted): a map to
+/// find a sender and an ordered set to find the oldest, so a message costs O(log n) however
+/// many senders a viral text has.
 #[derive(Default)]
 struct CampaignState {
-    senders: Vec<(SenderKey, u64)>,
+    senders: KeyMap<SenderKey, u64>,
+    by_time: BTreeSet<(u64, u128)>,
+}
+
+impl CampaignState {
+    /// Forgets senders last seen at or before `horizon`.
+    fn forget_until(&mut self, horizon: u64) {
+        while let Some(&(seen, sender)) = self.by_time.first() {
+            if seen > horizon {
+                break;
+            }
+            self.by_time.pop_first();
+            self.senders.remove(&SenderKey(sender));
+        }
+    }
+
+    fn set(&mut self, sender: SenderKey, at: u64) -> Option<u64> {
+        let previous = self.senders.insert(sender, at);
+        if let Some(previous) = previous {
+            self.by_time.remove(&(previous, sender.0));
+        }
+        self.by_time.insert((at, sender.0));
+        previous
+    }
+
+    fn remove(&mut self, sender: SenderKey) {
+        if let Some(seen) = self.senders.remove(&sender) {
+            self.by_time.remove(&(seen, sender.0));
+        }
+    }
+
+    fn oldest(&self) -> Option<u64> {
+        self.by_time.first().map(|&(seen, _)| seen)
+    }
 }
 
 impl MemoryStore {
@@ -55,13 +94,60 @@ impl MemoryStore {
             policy,
             senders: Shards::new(max_entries),
             campaigns: Shards::new(max_entries),
+            memories: Shards::new(max_entries),
+        }
+    }
+
+    /// Whether `conversation` is established for `sender` at `now` (see `conversations`).
+    fn is_established(&self, sender: SenderKey, conversation: &Conversation, now: u64) -> bool {
+        let Some(memory_ms) = self.policy.contact_memory.map(|d| d.as_millis() as u64) else {
+            return false;
+        };
+        let seasoning_ms = self.policy.group_seasoning.as_millis() as u64;
+        self.memories.peek(sender.0, |memory| {
+            memory.is_some_and(|memory| match conversation.peer {
+                Peer::User { recipient, .. } => memory.heard_from(recipient, now, memory_ms),
+                Peer::Group(group) => memory.seasoned_in(group, now, memory_ms, seasoning_ms),
+            })
+        })
+    }
+
+    /// Remembers an admitted message: in the recipient's memory (one-to-one), or as a post
+    /// of the sender in the group.
+    pub fn remember(&self, sender: SenderKey, conversation: &Conversation, now: u64) {
+        let Some(memory_ms) = self.policy.contact_memory.map(|d| d.as_millis() as u64) else {
+            return;
+        };
+        match conversation.peer {
+            Peer::User {
+                recipient_state,
+                me,
+                ..
+            } => self.memories.with(recipient_state.0, |memory| {
+                memory.record_heard_from(me, now)
+            }),
+            Peer::Group(group) => self
+                .memories
+                .with(sender.0, |memory| memory.record_post(group, now, memory_ms)),
         }
     }
 
     pub fn check_sender(&self, check: &SenderCheck) -> SenderOutcome {
         let policy = &*self.policy;
         let now = check.now_ms;
-        self.senders.with(check.sender.0, |state| {
+        let established = check
+            .conversation
+            .is_some_and(|c| self.is_established(check.sender, &c, now));
+        // An established message counts repeat per conversation and skips fanout.
+        let check = &SenderCheck {
+            fingerprint: match (established, check.conversation) {
+                (true, Some(conversation)) => conversation.fingerprint,
+                _ => check.fingerprint,
+            },
+            recipient: check.recipient.filter(|_| !established),
+            ..*check
+        };
+        let outcome = self.senders.with(check.sender.0, |state| {
             state.touch(policy, now);
             let mut found = Found::new(policy);
             let in_block = state.blocked_until > now;
@@ -113,11 +199,19 @@ impl MemoryStore {
                     shadow: found.shadow,
                 },
                 None => SenderOutcome::Admitted {
-                    reservation: state.consume(policy, check),
+                    reservation: Reservation {
+                        established,
+                        ..state.consume(policy, check)
+                    },
                     shadow: found.shadow,
                 },
             }
-        })
+        });
+        if let (SenderOutcome::Admitted { .. }, Some(conversation)) = (&outcome, check.conversation)
+        {
+            self.remember(check.sender, &conversation, now);
+        }
+        outcome
     }
 
     pub fn block_mode(&self) -> Mode {
@@ -147,44 +241,73 @@ impl MemoryStore {
         })
     }
 
-    pub fn check_campaign(&self, check: &CampaignCheck) -> CampaignOutcome {
+    /// The campaign rule on one key: records the sender unless the key is over the limit in
+    /// enforce mode (see [`KeyOutcome`]); [`MemoryStore::undo_campaign`] takes it back.
+    pub fn check_campaign_key(&self, key: CampaignKey, sender: SenderKey, now: u64) -> KeyOutcome {
         let Some(limit) = self.policy.campaign else {
-            return CampaignOutcome::Admitted { shadow: None };
+            return KeyOutcome::Recorded {
+                previous_ms: 0,
+                over: None,
+            };
         };
-        let now = check.now_ms;
-        self.campaigns.with(check.fingerprint.0, |state| {
-            let horizon = now.saturating_sub(limit.window_ms());
-            state.senders.retain(|&(_, seen)| seen > horizon);
-            if let Some(entry) = state.senders.iter_mut().find(|(s, _)| *s == check.sender) {
-                entry.1 = now;
-                return CampaignOutcome::Admitted { shadow: None };
+        self.campaigns.with(key.0, |state| {
+            state.forget_until(now.saturating_sub(limit.window_ms()));
+            if state.senders.contains_key(&sender) {
+                let previous_ms = state.set(sender, now).unwrap_or(0);
+                return KeyOutcome::Recorded {
+                    previous_ms,
+                    over: None,
+                };
             }
-            let mut shadow = None;
+            let mut over = None;
             if state.senders.len() as u64 >= limit.count() {
-                let oldest = state
-                    .senders
-                    .iter()
-                    .map(|&(_, seen)| seen)
-                    .min()
-                    .unwrap_or(now);
+                let oldest = state.oldest().unwrap_or(now);
                 let retry = Duration::from_millis(oldest + limit.window_ms() - now);
                 let violation = Violation::new(Rule::Campaign, Some(limit), retry);
                 if self.policy.modes.campaign == Mode::Enforce {
-                    return CampaignOutcome::Rejected(violation);
+                    return KeyOutcome::Full(violation);
                 }
                 // In shadow the set stays capped at the limit (the most recent senders): enough to
                 // answer "is it over the limit" exactly, without growing for a viral message.
-                remove_oldest(&mut state.senders);
-                shadow = Some(violation);
+                if let Some((_, oldest)) = state.by_time.first().copied() {
+                    state.remove(SenderKey(oldest));
+                }
+                over = Some(violation);
             }
-            state.senders.push((check.sender, now));
-            CampaignOutcome::Admitted { shadow }
+            state.set(sender, now);
+            KeyOutcome::Recorded {
+                previous_ms: 0,
+                over,
+            }
+        })
+    }
+
+    /// Takes back what [`MemoryStore::check_campaign_key`] recorded at `at`.
+    pub fn undo_campaign(&self, key: CampaignKey, sender: SenderKey, at: u64, previous_ms: u64) {
+        self.campaigns.with(key.0, |state| {
+            if state.senders.get(&sender) != Some(&at) {
+                return; // moved on since
+            }
+            if previous_ms == 0 {
+                state.remove(sender);
+            } else {
+                state.set(sender, previous_ms);
+            }
         })
     }
 
     pub fn status(&self, sender: SenderKey, now: u64) -> SenderStatus {
         let policy = &*self.policy;
-        self.senders.peek(sender.0, |state| {
+        let (established_contacts, established_groups) = match policy.contact_memory {
+            Some(memory) => self.memories.peek(sender.0, |m| {
+                m.map_or((0, 0), |m| {
+                    let seasoning = policy.group_seasoning.as_millis() as u64;
+                    m.counts(now, memory.as_millis() as u64, seasoning)
+                })
+            }),
+            None => (0, 0),
+        };
+        let status = self.senders.peek(sender.0, |state| {
             let Some(state) = state else {
                 let windows = policy.rate.iter().map(|&l| (l, 0)).collect();
                 return SenderStatus {
@@ -215,8 +338,14 @@ impl MemoryStore {
                     .count() as u64,
                 blocked_for: Duration::from_millis(state.blocked_until.saturating_sub(now)),
                 blocks: state.blocks,
+                ..SenderStatus::default()
             }
-        })
+        });
+        SenderStatus {
+            established_contacts,
+            established_groups,
+            ..status
+        }
     }
 
     pub fn lift_block(&self, sender: SenderKey, now: u64) -> bool {
@@ -233,8 +362,15 @@ impl MemoryStore {
         let policy = &*self.policy;
         self.senders.retain(|state| state.expires_at(policy) > now);
         let horizon = now.saturating_sub(policy.campaign.map_or(0, |l| l.window_ms()));
-        self.campaigns
-            .retain(|state| state.senders.iter().any(|&(_, seen)| seen > horizon));
+        self.campaigns.retain(|state| {
+            state.forget_until(horizon);
+            !state.senders.is_empty()
+        });
+        if let Some(memory) = policy.contact_memory {
+            let memory_ms = memory.as_millis() as u64;
+            self.memories
+                .retain(|memory| memory.is_live(now, memory_ms));
+        }
     }
 
     /// Senders currently held (for the memory measurements and the storm test).
@@ -351,6 +487,7 @@ impl SenderState {
             self.at_all.add(now, limit.window_ms(), 1);
         }
         Reservation {
+            established: false,
             at_ms: now,
             fingerprint,
             recipient,
@@ -404,12 +541,6 @@ impl SenderState {
     }
 }
 
-fn remove_oldest(senders: &mut Vec<(SenderKey, u64)>) {
-    if let Some(position) = (0..senders.len()).min_by_key(|&i| senders[i].1) {
-        senders.swap_remove(position);
-    }
-}
-
 impl LastSeen for SenderState {
     fn last_seen(&self) -> u64 {
         self.last_seen_ms
@@ -418,10 +549,6 @@ impl LastSeen for SenderState {
 
 impl LastSeen for CampaignState {
     fn last_seen(&self) -> u64 {
-        self.senders
-            .iter()
-            .map(|&(_, seen)| seen)
-            .max()
-            .unwrap_or(0)
+        self.by_time.last().map_or(0, |&(seen, _)| seen)
     }
 }

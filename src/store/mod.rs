@@ -9,6 +9,7 @@
 //! state, a campaign rejection handing the sender's quota back with its strike. Over-limit is a
 //! value ([`Violation`]), never an error: a [`StoreError`] means the store could not answer.
 
+pub(crate) mod conversations;
 mod memory;
 mod redis;
 mod shards;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::redis::{RedisStore, UnblockNotices};
+pub use crate::engine::campaign_keys::CampaignKey;
 pub use memory::MemoryStore;
 
 use crate::policy::{Limit, Mode, Rule, Violation};
@@ -50,6 +52,42 @@ impl RecipientKey {
     }
 }
 
+/// A group, hashed for the same reasons as [`SenderKey`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GroupKey(pub u64);
+
+impl GroupKey {
+    pub fn of(group_id: &str) -> GroupKey {
+        GroupKey(xxhash_rust::xxh3::xxh3_64_with_seed(
+            group_id.as_bytes(),
+            KEY_SEED ^ 0x67,
+        ))
+    }
+}
+
+/// Whom a message is for, as the conversation memory knows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// A one-to-one message. It is established when the recipient has written to the sender:
+    /// the sender's memory holds `recipient`. Once admitted, it is remembered in the memory of
+    /// the recipient (`recipient_state`), where the sender is `me`.
+    User {
+        recipient: RecipientKey,
+        recipient_state: SenderKey,
+        me: RecipientKey,
+    },
+    /// A group message, established once the sender has been posting there for a while.
+    Group(GroupKey),
+}
+
+/// The conversation a message belongs to (set when `FLOODGATE_CONTACT_MEMORY` is on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    pub peer: Peer,
+    /// The repeat rule's key for an established message: this content to this one peer.
+    pub fingerprint: Option<Fingerprint>,
+}
+
 /// The hash of a message's normalised text (see `engine::fingerprint`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Fingerprint(pub u64);
@@ -68,6 +106,8 @@ pub struct SenderCheck {
     pub recipient: Option<RecipientKey>,
     /// The message @-mentions the whole group (`AtAllTag`): counted against `policy.at_all`.
     pub at_all: bool,
+    /// Established messages skip fanout and campaign and count repeat per conversation.
+    pub conversation: Option<Conversation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +133,8 @@ pub struct Reservation {
     pub recipient: Option<(RecipientKey, Recorded)>,
     /// An `AtAllTag` use was counted.
     pub at_all: bool,
+    /// The message is part of an established conversation (so the campaign rule skips it).
+    pub established: bool,
 }
 
 /// A violation found outside the sender check (mentions, campaign) to be counted as a strike,
@@ -113,20 +155,17 @@ pub struct StrikeOutcome {
     pub started_block: Option<Duration>,
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct CampaignCheck {
-    pub fingerprint: Fingerprint,
-    pub sender: SenderKey,
-    pub now_ms: u64,
-}
-
+/// What checking one campaign key did, so that a rejection by another key can undo it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CampaignOutcome {
-    /// The sender is recorded as a sender of the content (`shadow`: over the limit in shadow).
-    Admitted {
-        shadow: Option<Violation>,
+pub enum KeyOutcome {
+    /// Over the limit, in enforce mode: nothing recorded.
+    Full(Violation),
+    /// The sender was recorded (`previous_ms`: their earlier time, 0 if they were new);
+    /// `over` when the key was over the limit in shadow.
+    Recorded {
+        previous_ms: u64,
+        over: Option<Violation>,
     },
-    Rejected(Violation),
 }
 
 /// What a sender check did to the recipient's entry, so that handing the reservation back undoes
@@ -153,6 +192,11 @@ impl Recorded {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SenderStatus {
     pub windows: Vec<(Limit, u64)>,
+    /// Users who wrote to this sender within `FLOODGATE_CONTACT_MEMORY`: its messages to them
+    /// are established.
+    pub established_contacts: u64,
+    /// Groups where this sender's messages are established.
+    pub established_groups: u64,
     pub strikes: u64,
     pub blocked_for: Duration,
     pub blocks: u32,
@@ -210,30 +254,41 @@ impl Store {
         matches!(self, Store::Redis(_))
     }
 
-    /// A whole message: the sender's rules and, when they admit it and `campaign` is given,
-    /// the content's campaign rule. A campaign rejection records nothing for the message and
-    /// counts as a strike, like the sender's own rules.
+    /// A whole message: the sender's rules and, when they admit a cold message (not part of an
+    /// established conversation), the campaign rule on the content's `campaign_keys` (none:
+    /// the rule is off or the content has no key). A campaign rejection records nothing for
+    /// the message and counts as a strike, like the sender's own rules.
     pub async fn check_message(
         &self,
         check: &SenderCheck,
-        campaign: Option<&CampaignCheck>,
+        campaign_keys: &[CampaignKey],
     ) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => {
                 let outcome = store.check_sender(check);
-                let Some(campaign) = campaign else {
-                    return Ok(outcome);
-                };
+                let (sender, now) = (check.sender, check.now_ms);
                 campaign_after_sender(
                     outcome,
                     check,
-                    || async { Ok(store.check_campaign(campaign)) },
+                    campaign_keys,
+                    || async move {
+                        let keys = campaign_keys.iter();
+                        Ok(keys
+                            .map(|&key| store.check_campaign_key(key, sender, now))
+                            .collect())
+                    },
+                    |recorded| async move {
+                        for (key, previous_ms) in recorded {
+                            store.undo_campaign(key, sender, now, previous_ms);
+                        }
+                        Ok(())
+                    },
                     |strike| async move { Ok(store.strike(&strike)) },
                     store.block_mode(),
                 )
                 .await
             }
-            Store::Redis(store) => store.check_message(check, campaign).await,
+            Store::Redis(store) => store.check_message(check, campaign_keys).await,
         }
     }
 
@@ -294,17 +349,23 @@ impl Store {
 }
 
 /// The campaign rule after the sender's, for a store that decides a message in steps: only a
-/// message the sender's rules admitted (`outcome`) is checked against its content; a campaign
-/// rejection strikes the sender, handing back the quota the sender check recorded.
-async fn campaign_after_sender<CampaignFuture, StrikeFuture>(
+/// cold message the sender's rules admitted (`outcome`) is checked against its campaign keys
+/// (`check_keys` answers for each, in order); a key over the limit rejects, taking back what
+/// the other keys recorded (`undo`) and striking the sender, which hands back the quota the
+/// sender check recorded. Standalone Redis decides the same in one script, all keys checked
+/// before any is recorded.
+async fn campaign_after_sender<KeysFuture, UndoFuture, StrikeFuture>(
     outcome: SenderOutcome,
     check: &SenderCheck,
-    check_campaign: impl FnOnce() -> CampaignFuture,
+    campaign_keys: &[CampaignKey],
+    check_keys: impl FnOnce() -> KeysFuture,
+    undo: impl FnOnce(Vec<(CampaignKey, u64)>) -> UndoFuture,
     strike: impl FnOnce(StrikeRequest) -> StrikeFuture,
     block_mode: Mode,
 ) -> Result<SenderOutcome, StoreError>
 where
-    CampaignFuture: Future<Output = Result<CampaignOutcome, StoreError>>,
+    KeysFuture: Future<Output = Result<Vec<KeyOutcome>, StoreError>>,
+    UndoFuture: Future<Output = Result<(), StoreError>>,
     StrikeFuture: Future<Output = Result<StrikeOutcome, StoreError>>,
 {
     let SenderOutcome::Admitted {
@@ -314,25 +375,50 @@ where
     else {
         return Ok(outcome);
     };
-    match check_campaign().await? {
-        CampaignOutcome::Admitted { shadow: over } => {
-            shadow.extend(over);
-            Ok(SenderOutcome::Admitted {
-                reservation,
-                shadow,
-            })
-        }
-        CampaignOutcome::Rejected(violation) => {
-            let struck = strike(StrikeRequest {
-                sender: check.sender,
-                now_ms: check.now_ms,
-                rule: Rule::Campaign,
-                release: Some(reservation),
-            })
-            .await?;
-            // A block being served was answered by the sender's rules already.
-            let violation = violation.with_block_started(struck.started_block, block_mode);
-            Ok(SenderOutcome::Rejected { violation, shadow })
+    if reservation.established || campaign_keys.is_empty() {
+        return Ok(SenderOutcome::Admitted {
+            reservation,
+            shadow,
+        });
+    }
+    let outcomes = check_keys().await?;
+    let mut full = None;
+    let mut over = None;
+    let mut recorded = Vec::new();
+    for (key, outcome) in campaign_keys.iter().zip(outcomes) {
+        match outcome {
+            KeyOutcome::Full(violation) => {
+                full.get_or_insert(violation);
+            }
+            KeyOutcome::Recorded {
+                previous_ms,
+                over: over_here,
+            } => {
+                recorded.push((*key, previous_ms));
+                if over.is_none() {
+                    over = over_here;
+                }
+            }
         }
     }
+    let Some(violation) = full else {
+        shadow.extend(over);
+        return Ok(SenderOutcome::Admitted {
+            reservation,
+            shadow,
+        });
+    };
+    if !recorded.is_empty() {
+        undo(recorded).await?;
+    }
+    let struck = strike(StrikeRequest {
+        sender: check.sender,
+        now_ms: check.now_ms,
+        rule: Rule::Campaign,
+        release: Some(reservation),
+    })
+    .await?;
+    // A block being served was answered by the sender's rules already.
+    let violation = violation.with_block_started(struck.started_block, block_mode);
+    Ok(SenderOutcome::Rejected { violation, shadow })
 }

@@ -3,7 +3,7 @@
 //! runs on one Redis Cluster slot. IDs enter keys only as fixed-width hex of their hash: a
 //! 10,000-character ID, or one full of `{`, `}` or newlines, cannot bloat a key or move its slot.
 
-use crate::store::{Fingerprint, RecipientKey, SenderKey};
+use crate::store::{CampaignKey, Fingerprint, GroupKey, RecipientKey, SenderKey};
 
 // The fields of a sender's hash (docs/redis.md), by what they start with. `prelude` hands them to
 // the script, which builds the names from them.
@@ -27,9 +27,26 @@ pub(super) fn sender_key(prefix: &str, sender: SenderKey) -> String {
     format!("{prefix}:{{s:{:032x}}}", sender.0)
 }
 
-/// The key of `lua/campaign.lua`.
-pub(super) fn campaign_key(prefix: &str, fingerprint: Fingerprint) -> String {
-    format!("{prefix}:{{f:{:016x}}}", fingerprint.0)
+/// A user's conversation memory (`lua/memory.lua`), on the same slot as their state.
+pub(super) fn memory_key(prefix: &str, user: SenderKey) -> String {
+    format!("{prefix}:{{s:{:032x}}}:m", user.0)
+}
+
+// The fields of a memory hash, by what they start with.
+/// `c<user>`: that user last wrote to this one.
+pub(super) const CONTACT_FIELD: char = 'c';
+/// `g<group>`: this user's first and last post in that group.
+pub(super) const GROUP_FIELD: char = 'g';
+
+/// The key of `lua/campaign.lua`: a campaign key's set of senders. (An exact-text campaign key
+/// is the text's fingerprint, so its sets keep the layout of earlier versions.)
+pub(super) fn campaign_key(prefix: &str, key: CampaignKey) -> String {
+    format!("{prefix}:{{f:{:016x}}}", key.0)
+}
+
+/// How a group is written inside a memory hash (after a `g`).
+pub(super) fn group_member(group: GroupKey) -> Vec<u8> {
+    group.0.to_be_bytes().to_vec()
 }
 
 // Members inside hashes and sets are raw big-endian bytes, not hex: half the memory for the
@@ -76,9 +93,9 @@ mod tests {
     }
 
     #[test]
-    fn campaign_keys_are_tagged_by_fingerprint() {
+    fn campaign_keys_are_tagged_by_their_hash() {
         assert_eq!(
-            campaign_key("fg", Fingerprint(0xdead)),
+            campaign_key("fg", CampaignKey(0xdead)),
             "fg:{f:000000000000dead}"
         );
     }

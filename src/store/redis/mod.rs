@@ -3,8 +3,9 @@
 //!
 //! Each operation is one script call (EVALSHA, reloaded on NOSCRIPT after a restart or
 //! failover). On standalone Redis one call decides a whole message (`lua/sender.lua` with the
-//! campaign key); on a cluster the campaign script follows on the fingerprint's slot, only for a
-//! message the sender script admitted. Connections are the `redis` crate's multiplexed ones:
+//! campaign keys and the recipient's conversation memory); on a cluster, once the sender script
+//! admitted a message, the campaign script runs on each campaign key's slot and the contact
+//! script on the recipient's, all concurrently. Connections are the `redis` crate's multiplexed ones:
 //! cheap to clone, and concurrent calls are pipelined on one socket. A lift of a block is also
 //! announced to every replica (`notices`).
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::future::try_join_all;
 use redis::aio::ConnectionManagerConfig;
 use redis::{RedisError, Script, ScriptInvocation};
 
@@ -25,7 +27,7 @@ pub use notices::UnblockNotices;
 use protocol::{CheckReply, Op, SenderCall};
 
 use super::{
-    CampaignCheck, CampaignOutcome, Reservation, SenderCheck, SenderKey, SenderOutcome,
+    CampaignKey, KeyOutcome, Peer, Reservation, SenderCheck, SenderKey, SenderOutcome,
     SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
 use crate::config::RedisConfig;
@@ -35,15 +37,20 @@ use connection::{Cluster, Connection, Standalone, tcp_settings};
 /// A probe may wait longer than a decision: it runs in the background.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
-// Both scripts are built on the campaign rule's function (see the files' headers); the sender
-// script also on the policy, as constants (`prelude`).
+// The scripts share functions (see the files' headers): the sender script is built on the
+// conversation memory's and the campaign rule's, after the policy as constants (`prelude`).
 static SENDER_SCRIPT: &str = concat!(
+    include_str!("../../../lua/memory.lua"),
     include_str!("../../../lua/campaign_check.lua"),
     include_str!("../../../lua/sender.lua")
 );
 static CAMPAIGN_SCRIPT: &str = concat!(
     include_str!("../../../lua/campaign_check.lua"),
     include_str!("../../../lua/campaign.lua")
+);
+static CONTACT_SCRIPT: &str = concat!(
+    include_str!("../../../lua/memory.lua"),
+    include_str!("../../../lua/contact.lua")
 );
 
 /// The sender the readiness probe decides for: no sendID hashes to 0 in practice, so no user
@@ -54,6 +61,7 @@ pub struct RedisStore {
     connection: Connection,
     sender_script: Script,
     campaign_script: Script,
+    contact_script: Script,
     prefix: String,
     policy: Arc<Policy>,
     timeout: Duration,
@@ -115,6 +123,7 @@ impl RedisStore {
             connection,
             sender_script: Script::new(&(prelude::sender_prelude(&policy) + SENDER_SCRIPT)),
             campaign_script: Script::new(CAMPAIGN_SCRIPT),
+            contact_script: Script::new(&(prelude::memory_prelude() + CONTACT_SCRIPT)),
             prefix: prefix.to_string(),
             policy,
             timeout,
@@ -166,8 +175,9 @@ impl RedisStore {
             fingerprint: None,
             recipient: None,
             at_all: false,
+            conversation: None,
         };
-        let decide = self.check_in_one_call(&check, None);
+        let decide = self.check_in_one_call(&check, &[]);
         match tokio::time::timeout(self.timeout.max(PROBE_TIMEOUT), decide).await {
             Ok(result) => result.map(drop),
             Err(_) => Err(StoreError::Timeout),
@@ -175,59 +185,100 @@ impl RedisStore {
     }
 
     /// See [`Store::check_message`](super::Store::check_message): one script call on
-    /// standalone Redis; on a cluster, where the fingerprint's key lives on another slot, the
-    /// campaign script after the sender script admitted the message.
+    /// standalone Redis. On a cluster, where the campaign keys and the recipient's memory live
+    /// on other slots, the sender script first; then, for a message it admitted, the campaign
+    /// keys (cold messages only) beside the write to the recipient's memory (one-to-one only).
     pub async fn check_message(
         &self,
         check: &SenderCheck,
-        campaign: Option<&CampaignCheck>,
+        campaign_keys: &[CampaignKey],
     ) -> Result<SenderOutcome, StoreError> {
-        let Some(campaign) = campaign.filter(|_| self.is_cluster()) else {
-            return self.check_in_one_call(check, campaign).await;
+        if !self.is_cluster() {
+            return self.check_in_one_call(check, campaign_keys).await;
+        }
+        let outcome = self.check_in_one_call(check, &[]).await?;
+        let contact = match (&outcome, check.conversation.map(|c| c.peer)) {
+            (SenderOutcome::Admitted { .. }, Some(Peer::User { .. })) => Some(check),
+            _ => None,
         };
-        let outcome = self.check_in_one_call(check, None).await?;
-        super::campaign_after_sender(
+        let campaign = super::campaign_after_sender(
             outcome,
             check,
-            || self.check_campaign(campaign),
+            campaign_keys,
+            || {
+                try_join_all(
+                    campaign_keys
+                        .iter()
+                        .map(|&key| self.check_campaign_key(key, check)),
+                )
+            },
+            |recorded| async move {
+                let undo = recorded
+                    .into_iter()
+                    .map(|(key, previous_ms)| self.undo_campaign_key(key, check, previous_ms));
+                try_join_all(undo).await.map(drop)
+            },
             |strike| async move { self.strike(&strike).await },
             self.policy.modes.block,
-        )
-        .await
+        );
+        let (decided, remembered) = tokio::join!(campaign, async {
+            match contact {
+                Some(check) => self.remember_contact(check).await,
+                None => Ok(()),
+            }
+        });
+        if let Err(error) = remembered {
+            // The decision stands; the conversation is remembered by the next message.
+            tracing::warn!(%error, "a conversation was not remembered");
+        }
+        decided
     }
 
-    /// The sender script, with the campaign rule when `campaign` is given (standalone only).
+    /// The sender script, with the campaign keys and the recipient's memory on standalone Redis.
     async fn check_in_one_call(
         &self,
         check: &SenderCheck,
-        campaign: Option<&CampaignCheck>,
+        campaign_keys: &[CampaignKey],
     ) -> Result<SenderOutcome, StoreError> {
         let call = SenderCall {
             fingerprint: check.fingerprint,
             recipient: check.recipient,
             at_all: check.at_all,
+            conversation: check.conversation,
+            remembers_contact: !self.is_cluster(),
+            campaign_keys: if self.policy.campaign.is_some() {
+                campaign_keys
+            } else {
+                &[]
+            },
             ..SenderCall::bare(Op::Check, check.sender, check.now_ms)
         };
-        let mut invocation = call.invocation(&self.sender_script, &self.prefix);
-        if let Some(campaign) = campaign {
-            invocation.key(keys::campaign_key(&self.prefix, campaign.fingerprint));
-        }
-        let reply = self.run(&invocation).await?;
+        let reply = self
+            .run(&call.invocation(&self.sender_script, &self.prefix))
+            .await?;
         Ok(match CheckReply::decode(&reply)? {
             CheckReply::Admitted {
                 at_ms,
                 repeat_recorded,
                 recipient,
+                established,
                 shadow,
-            } => SenderOutcome::Admitted {
-                reservation: Reservation {
-                    at_ms,
-                    fingerprint: check.fingerprint.filter(|_| repeat_recorded),
-                    recipient: check.recipient.zip(recipient),
-                    at_all: check.at_all && self.policy.at_all.is_some(),
-                },
-                shadow,
-            },
+            } => {
+                let fingerprint = match (established, check.conversation) {
+                    (true, Some(conversation)) => conversation.fingerprint,
+                    _ => check.fingerprint,
+                };
+                SenderOutcome::Admitted {
+                    reservation: Reservation {
+                        at_ms,
+                        fingerprint: fingerprint.filter(|_| repeat_recorded),
+                        recipient: check.recipient.zip(recipient),
+                        at_all: check.at_all && self.policy.at_all.is_some(),
+                        established,
+                    },
+                    shadow,
+                }
+            }
             CheckReply::Rejected { violation, shadow } => {
                 SenderOutcome::Rejected { violation, shadow }
             }
@@ -251,12 +302,17 @@ impl RedisStore {
         protocol::decode_strike(&reply)
     }
 
-    pub async fn check_campaign(
+    /// The campaign rule on one key's slot (Redis Cluster): see `lua/campaign.lua`.
+    async fn check_campaign_key(
         &self,
-        check: &CampaignCheck,
-    ) -> Result<CampaignOutcome, StoreError> {
+        key: CampaignKey,
+        check: &SenderCheck,
+    ) -> Result<KeyOutcome, StoreError> {
         let Some(limit) = self.policy.campaign else {
-            return Ok(CampaignOutcome::Admitted { shadow: None });
+            return Ok(KeyOutcome::Recorded {
+                previous_ms: 0,
+                over: None,
+            });
         };
         let mode = if self.policy.modes.campaign == Mode::Enforce {
             "E"
@@ -265,14 +321,55 @@ impl RedisStore {
         };
         let mut invocation = self.campaign_script.prepare_invoke();
         invocation
-            .key(keys::campaign_key(&self.prefix, check.fingerprint))
+            .key(keys::campaign_key(&self.prefix, key))
+            .arg("check")
             .arg(check.now_ms)
             .arg(limit.count())
             .arg(limit.window_ms())
             .arg(mode)
             .arg(keys::sender_member(check.sender));
         let reply = self.run(&invocation).await?;
-        protocol::decode_campaign(&reply, limit)
+        protocol::decode_campaign_key(&reply, limit)
+    }
+
+    /// Takes back what `check_campaign_key` recorded for a message another key rejected.
+    async fn undo_campaign_key(
+        &self,
+        key: CampaignKey,
+        check: &SenderCheck,
+        previous_ms: u64,
+    ) -> Result<(), StoreError> {
+        let mut invocation = self.campaign_script.prepare_invoke();
+        invocation
+            .key(keys::campaign_key(&self.prefix, key))
+            .arg("undo")
+            .arg(check.now_ms)
+            .arg(previous_ms)
+            .arg(keys::sender_member(check.sender));
+        self.run(&invocation).await.map(drop)
+    }
+
+    /// Remembers in the recipient's memory (its own slot) that the sender wrote to them.
+    async fn remember_contact(&self, check: &SenderCheck) -> Result<(), StoreError> {
+        let (Some(memory), Some(conversation)) = (self.policy.contact_memory, check.conversation)
+        else {
+            return Ok(());
+        };
+        let Peer::User {
+            recipient_state,
+            me,
+            ..
+        } = conversation.peer
+        else {
+            return Ok(());
+        };
+        let mut invocation = self.contact_script.prepare_invoke();
+        invocation
+            .key(keys::memory_key(&self.prefix, recipient_state))
+            .arg(check.now_ms)
+            .arg(keys::recipient_member(me))
+            .arg(memory.as_millis() as u64);
+        self.run_value::<i64>(&invocation).await.map(drop)
     }
 
     pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {

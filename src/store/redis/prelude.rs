@@ -118,7 +118,22 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
         format!("'{}{at_all_window}'", keys::AT_ALL_FIELD),
     );
     constant("RATES", format!("{{{rates}}}"));
-    lua
+    let memory_ms = policy.contact_memory.map_or(0, |d| d.as_millis());
+    constant("CONTACT_MEMORY", memory_ms.to_string());
+    constant("CONTACT_MEMORY_TEXT", format!("'{memory_ms}'"));
+    constant("SEASONING", policy.group_seasoning.as_millis().to_string());
+    lua + &memory_prelude()
+}
+
+/// The constants of `lua/memory.lua`, prepended to it in the sender and contact scripts.
+pub(super) fn memory_prelude() -> String {
+    use crate::store::conversations::{MEMORY_CAP, MEMORY_KEPT};
+    format!(
+        "local MEMORY_CAP = {MEMORY_CAP}\nlocal MEMORY_KEPT = {MEMORY_KEPT}\n\
+         local MEMORY_FIELD = {{contact = '{}', group = '{}'}}\n",
+        keys::CONTACT_FIELD,
+        keys::GROUP_FIELD
+    )
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use redis::{Script, ScriptInvocation};
 use super::keys;
 use crate::policy::{Limit, Rule, Violation};
 use crate::store::{
-    CampaignOutcome, Fingerprint, RecipientKey, Recorded, SenderKey, SenderStatus, StoreError,
-    StrikeOutcome,
+    CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, SenderKey,
+    SenderStatus, StoreError, StrikeOutcome,
 };
 
 /// What a call of the sender script does (`ARGV[1]`).
@@ -55,9 +55,9 @@ pub(super) const RECIPIENT_NONE: i64 = 0;
 pub(super) const RECIPIENT_NEW: i64 = 1;
 pub(super) const RECIPIENT_REFRESHED: i64 = 2;
 
-/// One call of the sender script: its KEYS[1] and ARGV, by name.
+/// One call of the sender script: its KEYS and ARGV, by name.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct SenderCall {
+pub(super) struct SenderCall<'a> {
     pub op: Op,
     pub sender: SenderKey,
     pub now_ms: u64,
@@ -69,11 +69,18 @@ pub(super) struct SenderCall {
     pub recipient_previous_ms: u64,
     /// The message @-mentions the whole group.
     pub at_all: bool,
+    /// `check`: the conversation the message belongs to (its memory is read and written).
+    pub conversation: Option<Conversation>,
+    /// `check`, one-to-one: the recipient's memory is written in this call (standalone Redis;
+    /// a cluster keeps it on another slot and writes it with `lua/contact.lua`).
+    pub remembers_contact: bool,
+    /// `check`: the content's campaign keys, decided in this call (standalone Redis).
+    pub campaign_keys: &'a [CampaignKey],
 }
 
-impl SenderCall {
+impl<'a> SenderCall<'a> {
     /// A call of `op` for `sender` with nothing else to say.
-    pub(super) fn bare(op: Op, sender: SenderKey, now_ms: u64) -> SenderCall {
+    pub(super) fn bare(op: Op, sender: SenderKey, now_ms: u64) -> SenderCall<'a> {
         SenderCall {
             op,
             sender,
@@ -83,21 +90,54 @@ impl SenderCall {
             release_at_ms: 0,
             recipient_previous_ms: 0,
             at_all: false,
+            conversation: None,
+            remembers_contact: false,
+            campaign_keys: &[],
         }
     }
 
-    /// The invocation, with ARGV in the order of the script's header.
-    pub(super) fn invocation<'a>(&self, script: &'a Script, prefix: &str) -> ScriptInvocation<'a> {
+    /// The invocation, with KEYS and ARGV in the order of the script's header.
+    pub(super) fn invocation<'s>(&self, script: &'s Script, prefix: &str) -> ScriptInvocation<'s> {
         let mut invocation = script.prepare_invoke();
         invocation
             .key(keys::sender_key(prefix, self.sender))
+            .key(keys::memory_key(prefix, self.sender));
+        let mut key_count = 2;
+        let (kind, peer, me) = match self.conversation.map(|c| c.peer) {
+            Some(Peer::User {
+                recipient,
+                recipient_state,
+                me,
+            }) => {
+                let me = if self.remembers_contact {
+                    invocation.key(keys::memory_key(prefix, recipient_state));
+                    key_count += 1;
+                    keys::recipient_member(me)
+                } else {
+                    Vec::new()
+                };
+                ("u", keys::recipient_member(recipient), me)
+            }
+            Some(Peer::Group(group)) => ("g", keys::group_member(group), Vec::new()),
+            None => ("", Vec::new(), Vec::new()),
+        };
+        for &key in self.campaign_keys {
+            invocation.key(keys::campaign_key(prefix, key));
+        }
+        let first_campaign_key = if self.campaign_keys.is_empty() {
+            0
+        } else {
+            key_count + 1
+        };
+        let member = |fingerprint: Option<Fingerprint>| {
+            fingerprint
+                .map(keys::fingerprint_member)
+                .unwrap_or_default()
+        };
+        invocation
             .arg(self.op.name())
             .arg(self.now_ms)
-            .arg(
-                self.fingerprint
-                    .map(keys::fingerprint_member)
-                    .unwrap_or_default(),
-            )
+            .arg(member(self.fingerprint))
             .arg(
                 self.recipient
                     .map(keys::recipient_member)
@@ -106,12 +146,18 @@ impl SenderCall {
             .arg(keys::sender_member(self.sender))
             .arg(self.release_at_ms)
             .arg(self.recipient_previous_ms)
-            .arg(if self.at_all { "1" } else { "" });
+            .arg(if self.at_all { "1" } else { "" })
+            .arg(member(self.conversation.and_then(|c| c.fingerprint)))
+            .arg(kind)
+            .arg(peer)
+            .arg(me)
+            .arg(first_campaign_key);
         invocation
     }
 }
 
-/// A check reply: `{ADMITTED, at_ms, repeat_recorded, recipient_recorded, previous_ms, shadow…}`
+/// A check reply: `{ADMITTED, at_ms, repeat_recorded, recipient_recorded, previous_ms,
+/// established, shadow…}`
 /// or `{REJECTED, violation (4), started_block_ms, shadow…}`; shadow is a count, then that many
 /// violations of four.
 #[derive(Debug, PartialEq, Eq)]
@@ -120,6 +166,7 @@ pub(super) enum CheckReply {
         at_ms: u64,
         repeat_recorded: bool,
         recipient: Option<Recorded>,
+        established: bool,
         shadow: Vec<Violation>,
     },
     Rejected {
@@ -153,6 +200,7 @@ impl CheckReply {
                     at_ms,
                     repeat_recorded,
                     recipient,
+                    established: fields.next()? == 1,
                     shadow: fields.violations()?,
                 })
             }
@@ -187,29 +235,34 @@ pub(super) fn decode_strike(reply: &[i64]) -> Result<StrikeOutcome, StoreError> 
     })
 }
 
-/// A campaign reply (`lua/campaign_check.lua`): `{rejected, shadow, retry_ms}`.
-pub(super) fn decode_campaign(reply: &[i64], limit: Limit) -> Result<CampaignOutcome, StoreError> {
+/// A campaign key's reply (`lua/campaign.lua`): `{full, over, retry_ms, previous_ms}`.
+pub(super) fn decode_campaign_key(reply: &[i64], limit: Limit) -> Result<KeyOutcome, StoreError> {
     let mut fields = Fields::new(reply);
-    let rejected = fields.next()? == 1;
-    let over_in_shadow = fields.next()? == 1;
+    let full = fields.next()? == 1;
+    let over = fields.next()? == 1;
     let retry = Duration::from_millis(fields.next_u64()?);
+    let previous_ms = fields.next_u64()?;
     fields.end()?;
     let violation = Violation::new(Rule::Campaign, Some(limit), retry);
-    Ok(if rejected {
-        CampaignOutcome::Rejected(violation)
+    Ok(if full {
+        KeyOutcome::Full(violation)
     } else {
-        CampaignOutcome::Admitted {
-            shadow: over_in_shadow.then_some(violation),
+        KeyOutcome::Recorded {
+            previous_ms,
+            over: over.then_some(violation),
         }
     })
 }
 
-/// A status reply: `{strikes, blocked_for_ms, blocks, count of each rate window…}`.
+/// A status reply: `{strikes, blocked_for_ms, blocks, established contacts, established
+/// groups, count of each rate window…}`.
 pub(super) fn decode_status(reply: &[i64], rates: &[Limit]) -> Result<SenderStatus, StoreError> {
     let mut fields = Fields::new(reply);
     let strikes = fields.next_u64()?;
     let blocked_for = Duration::from_millis(fields.next_u64()?);
     let blocks = u32::try_from(fields.next_u64()?).unwrap_or(u32::MAX);
+    let established_contacts = fields.next_u64()?;
+    let established_groups = fields.next_u64()?;
     let windows = rates
         .iter()
         .map(|&limit| Ok((limit, fields.next_u64()?)))
@@ -217,6 +270,8 @@ pub(super) fn decode_status(reply: &[i64], rates: &[Limit]) -> Result<SenderStat
     fields.end()?;
     Ok(SenderStatus {
         windows,
+        established_contacts,
+        established_groups,
         strikes,
         blocked_for,
         blocks,
@@ -302,12 +357,14 @@ mod tests {
 
     #[test]
     fn check_replies_decode_by_name_and_short_or_long_ones_are_malformed() {
-        let admitted = CheckReply::decode(&[0, 1000, 1, 2, 900, 1, 5003, 10, 3, 600_000]).unwrap();
+        let admitted =
+            CheckReply::decode(&[0, 1000, 1, 2, 900, 0, 1, 5003, 10, 3, 600_000]).unwrap();
         let CheckReply::Admitted {
             at_ms,
             repeat_recorded,
             recipient,
             shadow,
+            ..
         } = admitted
         else {
             panic!("admitted");
@@ -328,7 +385,7 @@ mod tests {
             &[][..],
             &[0, 1000, 1],
             &[1, 5002, 7000, 30],
-            &[0, 1000, 1, 0, 0, 0, 99],
+            &[0, 1000, 1, 0, 0, 0, 0, 99],
             &[2, 0, 0, 0, 0, 0],
             &[1, 4242, 1, 1, 1, 0, 0],
         ] {
@@ -342,9 +399,22 @@ mod tests {
         assert_eq!(struck.blocked.unwrap().rule, Rule::Blocked);
         assert!(decode_strike(&[0, 0, 0, 0]).is_err());
         let rates = [Limit::new(30, Duration::from_secs(10)).unwrap()];
-        let status = decode_status(&[2, 1500, 1, 7], &rates).unwrap();
+        let status = decode_status(&[2, 1500, 1, 4, 1, 7], &rates).unwrap();
         assert_eq!(status.windows[0].1, 7);
+        assert_eq!(
+            (status.established_contacts, status.established_groups),
+            (4, 1)
+        );
         assert_eq!(status.blocked_for, Duration::from_millis(1500));
-        assert!(decode_status(&[2, 1500, 1], &rates).is_err());
+        assert!(decode_status(&[2, 1500, 1, 4, 1], &rates).is_err());
+        let full = decode_campaign_key(&[1, 0, 9000, 0], rates[0]).unwrap();
+        assert!(matches!(full, KeyOutcome::Full(v) if v.rule == Rule::Campaign));
+        assert_eq!(
+            decode_campaign_key(&[0, 0, 0, 1234], rates[0]).unwrap(),
+            KeyOutcome::Recorded {
+                previous_ms: 1234,
+                over: None
+            }
+        );
     }
 }

@@ -1,0 +1,517 @@
+//! The keys one message's copies are counted under by the campaign rule: what stays the same
+//! across a spam run whose words vary.
+//!
+//! A spam run varies each copy (a reference number, a rotated short link, swapped look-alikes)
+//! but keeps its **payload** — the link, phone number, e-mail or messenger handle the reader is
+//! meant to act on — or stays a **near-duplicate** of the other copies. A message therefore has
+//! up to [`MAX_KEYS`] keys:
+//!
+//! - payload keys, at any length: a link's registrable domain (Public Suffix List) plus path and
+//!   query (domains of `FLOODGATE_LINK_ALLOW` never count), an e-mail address, a phone number (7
+//!   to 15 digits, dates excluded), a messenger ID after "WeChat"/"微信"/"VX"/"QQ"/"Telegram"/…,
+//!   and in one-to-one messages an `@name` handle (in a group it is a mention);
+//! - for a text long enough to tell ([`LONG_TEXT`] weighted characters): [`BANDS`] MinHash LSH
+//!   band keys over character 3-grams of the normalised text, so near-duplicates share a key
+//!   (exact copies share all of them).
+//!
+//! A short text without a payload has no key at all: "is this still available?", "Merry
+//! Christmas!!" or "see you at 5" are what strangers and friends legitimately say to each
+//! other, and the campaign rule cannot tell them apart from spam (repeat and fanout still apply).
+//! Two different short texts are never merged unless they carry the same payload.
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use super::fingerprint;
+use super::folded::{Folded, is_cjk_ideograph};
+use super::links::{self, DomainList};
+
+/// At most this many keys per message: each is a set the store reads and writes.
+pub const MAX_KEYS: usize = 6;
+/// Normalised characters (a CJK ideograph counts 2) from which near-duplicate keys are made.
+pub const LONG_TEXT: usize = 40;
+/// LSH bands, each of [`ROWS`] MinHash values: a pair of texts whose 3-gram sets have Jaccard
+/// similarity s shares at least one band with probability 1-(1-s^ROWS)^BANDS (0.86 at s=0.7,
+/// 0.98 at s=0.85, 0.40 at s=0.5, 0.04 at s=0.3). Measured in DETECTION.md.
+pub const BANDS: usize = 4;
+pub const ROWS: usize = 3;
+/// Payload keys kept per message (the rest of the budget goes to the bands).
+const MAX_PAYLOADS: usize = MAX_KEYS - BANDS;
+
+const KEY_SEED: u64 = 0x6361_6d70_6169_676e; // "campaign"
+
+/// A campaign key: the hash the store counts distinct cold senders under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CampaignKey(pub u64);
+
+/// What a payload is, mixed into its key so an e-mail and a link never collide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Payload {
+    Link = 1,
+    Email = 2,
+    Phone = 3,
+    Handle = 4,
+    Band = 5,
+}
+
+fn key(kind: Payload, bytes: &[u8]) -> CampaignKey {
+    CampaignKey(xxh3_64_with_seed(bytes, KEY_SEED ^ kind as u64))
+}
+
+/// The keys of one message, at most [`MAX_KEYS`], without duplicates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CampaignKeys(Vec<CampaignKey>);
+
+impl CampaignKeys {
+    pub fn as_slice(&self) -> &[CampaignKey] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn push(&mut self, key: CampaignKey) {
+        if self.0.len() < MAX_KEYS && !self.0.contains(&key) {
+            self.0.push(key);
+        }
+    }
+}
+
+/// Where a message goes: an `@name` is a handle only in a one-to-one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    OneToOne,
+    Group,
+}
+
+/// The campaign keys of `text` (`folded` is its [`Folded`] view).
+pub fn campaign_keys(
+    text: &str,
+    folded: &Folded,
+    allow: &DomainList,
+    audience: Audience,
+) -> CampaignKeys {
+    let mut keys = CampaignKeys::default();
+    let mut payloads = Payloads::default();
+    payloads.find(text, allow, audience);
+    for payload in payloads.0.iter().take(MAX_PAYLOADS) {
+        keys.push(*payload);
+    }
+    let normalised = fingerprint::normalise_folded(folded);
+    // A short text's exact copies need no key of their own: with a payload they share its
+    // key, and without one they are what people say to each other.
+    if weighted_len(&normalised) >= LONG_TEXT {
+        for band in bands(&normalised) {
+            keys.push(band);
+        }
+    }
+    keys
+}
+
+fn weighted_len(normalised: &str) -> usize {
+    normalised
+        .chars()
+        .map(|c| if is_cjk_ideograph(c) { 2 } else { 1 })
+        .sum()
+}
+
+/// The payload keys of a text, in the order found, without duplicates.
+#[derive(Default)]
+struct Payloads(Vec<CampaignKey>);
+
+impl Payloads {
+    fn add(&mut self, kind: Payload, bytes: &[u8]) {
+        let key = key(kind, bytes);
+        if !self.0.contains(&key) && self.0.len() < MAX_KEYS {
+            self.0.push(key);
+        }
+    }
+
+    fn find(&mut self, text: &str, allow: &DomainList, audience: Audience) {
+        for target in link_targets(text, allow) {
+            self.add(Payload::Link, target.as_bytes());
+        }
+        // Everything else is read from the NFKC text, lowercased: fullwidth digits and letters
+        // are plain ones there.
+        let text = nfkc_lower(text);
+        for email in emails(&text) {
+            self.add(Payload::Email, email.as_bytes());
+        }
+        for handle in messenger_ids(&text, audience) {
+            self.add(Payload::Handle, handle.as_bytes());
+        }
+        for phone in phone_numbers(&text) {
+            self.add(Payload::Phone, phone.as_bytes());
+        }
+    }
+}
+
+fn nfkc_lower(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    text.nfkc().flat_map(char::to_lowercase).collect()
+}
+
+/// Each link's registrable domain plus its path and query (`bit.ly/x1`, `example.com/promo`),
+/// skipping allowed domains. E-mail addresses are not links here.
+pub fn link_targets(text: &str, allow: &DomainList) -> Vec<String> {
+    links::urls(text)
+        .filter_map(|url| {
+            let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
+            if allow.contains(&host) {
+                return None;
+            }
+            let domain = psl::domain(host.as_bytes())
+                .and_then(|d| std::str::from_utf8(d.as_bytes()).ok().map(str::to_string))
+                .unwrap_or(host);
+            let path = url.path().trim_end_matches('/');
+            Some(match url.query() {
+                Some(query) => format!("{domain}{path}?{query}"),
+                None => format!("{domain}{path}"),
+            })
+        })
+        .collect()
+}
+
+fn is_email_local(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+}
+
+fn is_email_domain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-')
+}
+
+/// `name@domain.tld` (lowercase text).
+fn emails(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices('@') {
+        let local_start = text[..at]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| is_email_local(c))
+            .last()
+            .map_or(at, |(i, _)| i);
+        let domain_end = text[at + 1..]
+            .char_indices()
+            .take_while(|&(_, c)| is_email_domain(c))
+            .last()
+            .map_or(at + 1, |(i, c)| at + 1 + i + c.len_utf8());
+        let local = text[local_start..at].trim_matches('.');
+        let domain = text[at + 1..domain_end].trim_matches(['.', '-']);
+        if !local.is_empty() && domain.contains('.') && !domain.ends_with('.') {
+            found.push(format!("{local}@{domain}"));
+        }
+    }
+    found
+}
+
+/// Words that announce a messenger ID ("WeChat: abc123", "微信：abc123", "加VX abc123").
+const MESSENGER_MARKERS: &[&str] = &[
+    "wechat", "weixin", "微信", "vx", "v信", "wx", "qq", "telegram", "whatsapp", "line id", "tg",
+    "signal", "skype", "kakao",
+];
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// Messenger IDs after a marker, and `@name` handles in one-to-one messages (lowercase text).
+fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
+    let mut found = Vec::new();
+    for marker in MESSENGER_MARKERS {
+        for (at, _) in text.match_indices(marker) {
+            // An ASCII marker must be a word of its own ("tg", not "stage").
+            let before = text[..at].chars().next_back();
+            if marker.is_ascii() && before.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                continue;
+            }
+            let rest = &text[at + marker.len()..];
+            // …and end before the ID, unless the ID is a number ("vx123456", "qq12345678").
+            if marker.is_ascii() && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                continue;
+            }
+            let rest = rest.trim_start_matches([' ', ':', '：', '-', '=', '号', '號', '#', '@']);
+            let id: String = rest.chars().take_while(|&c| is_id_char(c)).collect();
+            let id = id.trim_matches(['.', '-']);
+            if (4..=40).contains(&id.len()) && id.chars().any(|c| c.is_ascii_alphanumeric()) {
+                found.push(format!("{}:{id}", marker.trim_end_matches(" id")));
+            }
+        }
+    }
+    if audience == Audience::OneToOne {
+        for (at, _) in text.match_indices('@') {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| is_email_local(c) || c == '@') {
+                continue; // an e-mail address
+            }
+            let name: String = text[at + 1..]
+                .chars()
+                .take_while(|&c| c.is_ascii_alphanumeric() || c == '_')
+                .collect();
+            if (3..=32).contains(&name.len()) {
+                found.push(format!("@{name}"));
+            }
+        }
+    }
+    found
+}
+
+/// Runs of 7 to 15 digits, allowing one separator (space, `-`, `.`, `(`, `)`, `/`) between
+/// digit groups and a leading `+`; the key is the digits alone. A run that reads as a date
+/// (`2026-12-02`, `02.12.2026`, `20261202`) is not a phone number.
+fn phone_numbers(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut digits = String::new();
+    let mut groups: Vec<usize> = Vec::new();
+    // Separator characters since the last digit: `) ` and ` (` are one separator.
+    let mut gap = 0;
+    let mut flush = |digits: &mut String, groups: &mut Vec<usize>| {
+        if (7..=15).contains(&digits.len()) && !looks_like_date(digits, groups) {
+            found.push(std::mem::take(digits));
+        }
+        digits.clear();
+        groups.clear();
+    };
+    let mut previous: Option<char> = None;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            // A digit glued to a letter is part of a word (a code, `ref48213907`), not a number.
+            if digits.is_empty() && previous.is_some_and(char::is_alphanumeric) {
+                previous = Some(c);
+                continue;
+            }
+            if groups.is_empty() || gap > 0 {
+                groups.push(0);
+            }
+            *groups.last_mut().expect("pushed") += 1;
+            digits.push(c);
+            gap = 0;
+        } else if !digits.is_empty() && gap < 2 && matches!(c, ' ' | '-' | '.' | '(' | ')' | '/') {
+            gap += 1;
+        } else if digits.is_empty() && matches!(c, '+' | '(') {
+        } else {
+            if c.is_alphanumeric() && gap == 0 {
+                // Digits glued to a following word are a code, not a number.
+                digits.clear();
+                groups.clear();
+            }
+            flush(&mut digits, &mut groups);
+            gap = 0;
+        }
+        previous = Some(c);
+    }
+    flush(&mut digits, &mut groups);
+    found
+}
+
+fn looks_like_date(digits: &str, groups: &[usize]) -> bool {
+    let year = |s: &str| matches!(&s[..2], "19" | "20");
+    match groups {
+        [8] => year(digits),
+        [4, 2, 2] | [4, 1, 1] | [4, 1, 2] | [4, 2, 1] => year(digits),
+        [2, 2, 4] | [1, 2, 4] | [2, 1, 4] | [1, 1, 4] => year(&digits[digits.len() - 4..]),
+        _ => false,
+    }
+}
+
+/// The LSH band keys of a normalised text: MinHash over its character 3-grams, [`BANDS`] bands
+/// of [`ROWS`] rows.
+fn bands(normalised: &str) -> [CampaignKey; BANDS] {
+    let mut minima = [u64::MAX; BANDS * ROWS];
+    let chars: Vec<char> = normalised.chars().collect();
+    for gram in chars.windows(3) {
+        let packed = (gram[0] as u64) << 42 | (gram[1] as u64) << 21 | gram[2] as u64;
+        let base = mix(packed ^ KEY_SEED);
+        for (i, minimum) in minima.iter_mut().enumerate() {
+            // One hash function per row: the base hash under an independent odd multiplier.
+            let value = mix(base ^ ROW_SEEDS[i]);
+            *minimum = (*minimum).min(value);
+        }
+    }
+    std::array::from_fn(|band| {
+        let mut bytes = [0u8; 8 * ROWS + 1];
+        bytes[0] = band as u8;
+        for row in 0..ROWS {
+            let value = minima[band * ROWS + row];
+            bytes[1 + 8 * row..9 + 8 * row].copy_from_slice(&value.to_le_bytes());
+        }
+        key(Payload::Band, &bytes)
+    })
+}
+
+/// splitmix64's finaliser: a fast, well-mixed 64-bit permutation.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+const ROW_SEEDS: [u64; BANDS * ROWS] = [
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+    0x4528_21e6_38d0_1377,
+    0xbe54_66cf_34e9_0c6c,
+    0xc0ac_29b7_c97c_50dd,
+    0x3f84_d5b5_b547_0917,
+    0x9216_d5d9_8979_fb1b,
+    0xd131_0ba6_98df_b5ac,
+    0x2ffd_72db_d01a_dfb7,
+    0xb8e1_afed_6a26_7e96,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys_of(text: &str, audience: Audience) -> Vec<CampaignKey> {
+        let folded = Folded::of(text);
+        campaign_keys(text, &folded, &DomainList::default(), audience)
+            .as_slice()
+            .to_vec()
+    }
+
+    fn keys(text: &str) -> Vec<CampaignKey> {
+        keys_of(text, Audience::OneToOne)
+    }
+
+    fn share_a_key(a: &str, b: &str) -> bool {
+        let b = keys(b);
+        keys(a).iter().any(|k| b.contains(k))
+    }
+
+    #[test]
+    fn short_texts_without_a_payload_have_no_key() {
+        for text in [
+            "Merry Christmas!!",
+            "Happy birthday to you, my dear friend!",
+            "Hi, is this still available?",
+            "see you at 5",
+            "我明天去北京",
+            "ok",
+        ] {
+            assert!(keys(text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn different_short_texts_are_never_merged() {
+        let pairs = [
+            ("see you at 5", "see you at 6"),
+            ("我明天去北京", "我明天去南京"),
+            ("call me at 555 123 4567", "call me at 555 123 4568"),
+            ("visit example.com/a now", "visit example.com/b now"),
+        ];
+        for (a, b) in pairs {
+            assert!(!share_a_key(a, b), "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn links_count_by_registrable_domain_and_path() {
+        let allow = DomainList::parse("docs.example.org").unwrap();
+        assert_eq!(
+            link_targets(
+                "go to https://www.shop.example.co.uk/deal/?x=1 or ｂｉｔ．ｌｙ／Ab1 or docs.example.org/a",
+                &allow
+            ),
+            vec!["example.co.uk/deal?x=1", "bit.ly/Ab1"]
+        );
+        assert_eq!(
+            link_targets("t.me/spamchannel and wa.me/15551234567", &allow),
+            vec!["t.me/spamchannel", "wa.me/15551234567"]
+        );
+        // The same target written differently is one payload.
+        assert!(share_a_key(
+            "Claim your prize at http://promo.example.com/win",
+            "prize waiting: PROMO.example.com/win/ hurry"
+        ));
+        assert!(!share_a_key("see bit.ly/x1", "see bit.ly/x2"));
+    }
+
+    #[test]
+    fn allowed_domains_are_never_payload() {
+        let allow = DomainList::parse("example.com").unwrap();
+        let text = "read https://example.com/guide please";
+        let folded = Folded::of(text);
+        assert!(campaign_keys(text, &folded, &allow, Audience::OneToOne).is_empty());
+    }
+
+    #[test]
+    fn emails_phones_and_handles_are_found() {
+        assert_eq!(
+            emails(&nfkc_lower("write to Deals.Team+x@Example.com now")),
+            vec!["deals.team+x@example.com"]
+        );
+        assert_eq!(
+            phone_numbers("call +1 (555) 123-4567 or 555.987.6543!"),
+            vec!["15551234567", "5559876543"]
+        );
+        assert_eq!(
+            phone_numbers("１３８００１３８０００"),
+            Vec::<String>::new()
+        ); // not NFKC yet
+        assert_eq!(
+            phone_numbers(&nfkc_lower("１３８００１３８０００")),
+            vec!["13800138000"]
+        );
+        for not_phone in [
+            "meet on 2026-12-02",
+            "on 02.12.2026 at noon",
+            "date 20261202",
+            "ref48213907",
+            "order 123456",
+            "1,000,000 dollars",
+            "10:30 tomorrow",
+        ] {
+            assert!(phone_numbers(not_phone).is_empty(), "{not_phone}");
+        }
+        assert_eq!(
+            messenger_ids(
+                &nfkc_lower("加微信：abc_123 或 VX: spam-888"),
+                Audience::Group
+            ),
+            vec!["微信:abc_123", "vx:spam-888"]
+        );
+        assert_eq!(
+            messenger_ids("wechat id shop123", Audience::Group),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            messenger_ids("add me on telegram: @cheapdeals", Audience::OneToOne),
+            vec!["telegram:cheapdeals", "@cheapdeals"]
+        );
+        assert!(messenger_ids("@alice thanks!", Audience::Group).is_empty());
+        assert!(messenger_ids("stage 1234567", Audience::Group).is_empty());
+        assert_eq!(
+            messenger_ids("加vx123456 qq12345678", Audience::Group),
+            vec!["vx:123456", "qq:12345678"]
+        );
+    }
+
+    #[test]
+    fn near_duplicates_of_a_long_text_share_a_key_and_different_ones_do_not() {
+        let base =
+            "Congratulations! You have been selected for a free iPhone 15, reply to claim it today";
+        let mut shared = 0;
+        for n in 0..200 {
+            let copy = format!("{base} ref {}", 10_000 + n * 7919 % 90_000);
+            shared += usize::from(share_a_key(base, &copy));
+        }
+        assert!(shared >= 190, "{shared} of 200 copies share a band");
+        assert!(!share_a_key(
+            "The meeting about the quarterly budget moved to Thursday afternoon",
+            "Can you pick up the kids from school today, I am stuck at work"
+        ));
+    }
+
+    #[test]
+    fn keys_are_bounded() {
+        let text = "a@b.co c@d.co e@f.co g.com/1 h.com/2 i.com/3 555 123 4567 666 123 4567 \
+                    wechat: abcdef qq: 12345678 and then a long enough text to get bands too";
+        assert_eq!(keys(text).len(), MAX_KEYS);
+    }
+}

@@ -1,0 +1,110 @@
+//! The conversation memory of the embedded store: who wrote to each user, and the groups each
+//! user posts in — what makes a message *established* (README, "Established conversations").
+//!
+//! Bounded like the Redis layout (`lua/sender.lua`, the `:m` hash): a user remembers at most
+//! [`MEMORY_CAP`] conversations; one more forgets the least recently active down to
+//! [`MEMORY_KEPT`], so the trim is paid once per [`MEMORY_CAP`] − [`MEMORY_KEPT`] new entries.
+
+use super::shards::{KeyMap, LastSeen};
+use super::{GroupKey, RecipientKey};
+
+/// Conversations one user remembers at most (people who wrote to them, and groups).
+pub(crate) const MEMORY_CAP: usize = 128;
+/// What a trim keeps: the most recently active conversations.
+pub(crate) const MEMORY_KEPT: usize = 96;
+
+/// One user's conversations.
+#[derive(Default)]
+pub(super) struct Memory {
+    /// A user who wrote to this one → when they last did (an admitted message).
+    wrote_to_me: KeyMap<RecipientKey, u64>,
+    /// A group → (first post, last post) of this user there.
+    groups: KeyMap<GroupKey, (u64, u64)>,
+    last_seen_ms: u64,
+}
+
+impl Memory {
+    /// Whether `peer` has written to this user within `memory_ms` of `now`.
+    pub(super) fn heard_from(&self, peer: RecipientKey, now: u64, memory_ms: u64) -> bool {
+        self.wrote_to_me
+            .get(&peer)
+            .is_some_and(|&at| at + memory_ms > now)
+    }
+
+    /// Whether this user has been posting in `group` for `seasoning_ms`, the last time within
+    /// `memory_ms` of `now`.
+    pub(super) fn seasoned_in(
+        &self,
+        group: GroupKey,
+        now: u64,
+        memory_ms: u64,
+        seasoning_ms: u64,
+    ) -> bool {
+        self.groups.get(&group).is_some_and(|&(first, last)| {
+            last + memory_ms > now && first.saturating_add(seasoning_ms) <= now
+        })
+    }
+
+    pub(super) fn record_heard_from(&mut self, peer: RecipientKey, now: u64) {
+        self.wrote_to_me.insert(peer, now);
+        self.touched(now);
+    }
+
+    pub(super) fn record_post(&mut self, group: GroupKey, now: u64, memory_ms: u64) {
+        let entry = self.groups.entry(group).or_insert((now, now));
+        if entry.1 + memory_ms <= now {
+            entry.0 = now; // forgotten: posting starts anew
+        }
+        entry.1 = now;
+        self.touched(now);
+    }
+
+    fn touched(&mut self, now: u64) {
+        self.last_seen_ms = self.last_seen_ms.max(now);
+        if self.wrote_to_me.len() + self.groups.len() > MEMORY_CAP {
+            self.trim();
+        }
+    }
+
+    /// Forgets the least recently active conversations down to [`MEMORY_KEPT`].
+    fn trim(&mut self) {
+        let mut times: Vec<u64> = self
+            .wrote_to_me
+            .values()
+            .copied()
+            .chain(self.groups.values().map(|&(_, last)| last))
+            .collect();
+        times.sort_unstable();
+        let drop = times.len() - MEMORY_KEPT;
+        // Entries at the cut's time are all kept (or all dropped): no order among equals.
+        let cut = times[drop - 1];
+        self.wrote_to_me.retain(|_, at| *at > cut);
+        self.groups.retain(|_, (_, last)| *last > cut);
+    }
+
+    /// Entries still inside the memory at `now`: (people, groups, of which seasoned).
+    pub(super) fn counts(&self, now: u64, memory_ms: u64, seasoning_ms: u64) -> (u64, u64) {
+        let people = self
+            .wrote_to_me
+            .values()
+            .filter(|&&at| at + memory_ms > now)
+            .count();
+        let groups = self
+            .groups
+            .keys()
+            .filter(|&&group| self.seasoned_in(group, now, memory_ms, seasoning_ms))
+            .count();
+        (people as u64, groups as u64)
+    }
+
+    /// Whether anything is still remembered at `now`.
+    pub(super) fn is_live(&self, now: u64, memory_ms: u64) -> bool {
+        self.last_seen_ms + memory_ms > now
+    }
+}
+
+impl LastSeen for Memory {
+    fn last_seen(&self) -> u64 {
+        self.last_seen_ms
+    }
+}
