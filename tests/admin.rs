@@ -100,7 +100,9 @@ async fn a_sender_never_seen_gets_zeros() {
             "windows": [{"limit": 30, "window": "10s", "count": 0}, {"limit": 120, "window": "1m", "count": 0}],
             "strikes": 0,
             "blockedForSeconds": 0,
-            "blocks": 0
+            "blocks": 0,
+            "establishedContacts": 0,
+            "establishedGroups": 0
         })
     );
     assert_eq!(

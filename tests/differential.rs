@@ -2,7 +2,8 @@
 //! clock, must get the same reply — code, limit, retry time, errMsg — from every backend, and
 //! the admin API must show the same state. The rule tests pin each rule at its threshold; this
 //! catches the two implementations drifting apart anywhere else: bucket edges, retry times,
-//! releases, strikes and blocks interleaving, rules in shadow, `AtAllTag`, status and lifts.
+//! releases, strikes and blocks interleaving, rules in shadow, `AtAllTag`, status and lifts,
+//! conversations becoming established and forgotten, and every kind of campaign key.
 //!
 //! proptest generates the traffic and which rules run in shadow; every case runs on the
 //! embedded store, a real Redis and a 3-node Redis Cluster (each case on a key prefix of its
@@ -29,6 +30,8 @@ const VARS: &[(&str, &str)] = &[
     ("FLOODGATE_STRIKES", "4/20s"),
     ("FLOODGATE_BLOCK_FOR", "3s"),
     ("FLOODGATE_BLOCK_MAX", "12s"),
+    ("FLOODGATE_CONTACT_MEMORY", "20s"),
+    ("FLOODGATE_GROUP_SEASONING", "3s"),
 ];
 
 /// The rules a store decides that can run in shadow on their own (not burst: it is off here).
@@ -38,6 +41,8 @@ fn shadowable() -> impl Iterator<Item = &'static str> {
         .filter(|variable| *variable != "FLOODGATE_BURST_MODE")
 }
 
+/// Short texts (no campaign key), payloads (one key each, two share a phone number) and two
+/// near-duplicate long texts (band keys).
 const TEXTS: &[&str] = &[
     "buy cheap followers now",
     "free crypto giveaway here",
@@ -45,7 +50,22 @@ const TEXTS: &[&str] = &[
     "明天下午三点开会",
     "hello there friend",
     "ok",
+    "promo at example.com/deal now",
+    "call me on 555 123 4567 today",
+    "ring 555-123-4567 for a deal",
+    "加我微信：deal_8888",
+    "Congratulations you have won a free prize, reply now to claim it today ref 1",
+    "Congratulations you have won a free prize, reply now to claim it today ref 2",
 ];
+
+/// Recipients: the first five are the senders themselves, so conversations get established.
+fn user(n: u8) -> String {
+    if n < 5 {
+        format!("sender{n}")
+    } else {
+        format!("user{n}")
+    }
+}
 
 /// One thing OpenIM or an operator does, after `pause_ms` of quiet.
 #[derive(Clone, Debug)]
@@ -57,6 +77,7 @@ enum Step {
     },
     Group {
         from: u8,
+        group: u8,
         text: u8,
         mentions: u8,
         at_all: bool,
@@ -72,9 +93,10 @@ enum Step {
 fn step() -> impl Strategy<Value = (u16, Step)> {
     let single = (0..5u8, 0..12u8, 0..TEXTS.len() as u8)
         .prop_map(|(from, to, text)| Step::Single { from, to, text });
-    let group = (0..5u8, 0..TEXTS.len() as u8, 0..4u8, any::<bool>()).prop_map(
-        |(from, text, mentions, at_all)| Step::Group {
+    let group = (0..5u8, 0..2u8, 0..TEXTS.len() as u8, 0..4u8, any::<bool>()).prop_map(
+        |(from, group, text, mentions, at_all)| Step::Group {
             from,
+            group,
             text,
             mentions,
             at_all,
@@ -110,16 +132,13 @@ async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) 
         let answer = match step {
             Step::Single { from, to, text } => {
                 let reply = app
-                    .single(
-                        &format!("sender{from}"),
-                        &format!("user{to}"),
-                        TEXTS[*text as usize],
-                    )
+                    .single(&format!("sender{from}"), &user(*to), TEXTS[*text as usize])
                     .await;
                 comparable(&reply)
             }
             Step::Group {
                 from,
+                group,
                 text,
                 mentions,
                 at_all,
@@ -129,7 +148,12 @@ async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) 
                     list.push("AtAllTag");
                 }
                 let reply = app
-                    .group(&format!("sender{from}"), "g1", TEXTS[*text as usize], &list)
+                    .group(
+                        &format!("sender{from}"),
+                        &format!("g{group}"),
+                        TEXTS[*text as usize],
+                        &list,
+                    )
                     .await;
                 comparable(&reply)
             }
@@ -174,6 +198,8 @@ fn compare(other: Backend, cases: u32) {
         prop::collection::vec(step(), 150..300),
         prop::array::uniform6(prop::bool::weighted(0.25)),
     );
+    // What the cases crossed between them: the new rules must be exercised, not just agreed on.
+    let (campaigns, conversations) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     let result = runner.run(&strategy, |(traffic, shadow)| {
         runtime.block_on(async {
             let expected = replies(&memory, &shadow, &traffic).await;
@@ -186,6 +212,11 @@ fn compare(other: Backend, cases: u32) {
                     )));
                 }
             }
+            campaigns.set(campaigns.get() + expected.iter().filter(|r| r.starts_with("5004")).count());
+            let established = |r: &&String| {
+                r.contains("\"establishedContacts\":") && !r.contains("\"establishedContacts\":0")
+            };
+            conversations.set(conversations.get() + expected.iter().filter(established).count());
             let rejected = expected.iter().filter(|r| r.starts_with("500")).count();
             prop_assert!(rejected > 0, "the traffic should cross the rules");
             Ok(())
@@ -194,6 +225,11 @@ fn compare(other: Backend, cases: u32) {
     if let Err(failure) = result {
         panic!("{failure}");
     }
+    assert!(campaigns.get() > 0, "no campaign rejection in any case");
+    assert!(
+        conversations.get() > 0,
+        "no established conversation in any case"
+    );
 }
 
 #[test]

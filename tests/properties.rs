@@ -136,6 +136,31 @@ proptest! {
     fn link_finding_never_panics(text in "\\PC{0,300}") {
         let _ = floodgate::engine::links::hosts(&text);
     }
+
+    /// Any text, including ones dense with payload-like pieces: no panic, at most `MAX_KEYS`
+    /// keys without duplicates, and the same keys every time.
+    #[test]
+    fn campaign_key_extraction_never_panics_and_stays_bounded(
+        text in prop_oneof![
+            "\\PC{0,400}",
+            "([a-z0-9]{1,6}[ @.:/+()\\-]{1,2}|微信|vx|wechat|qq|t\\.me/|\\.com|１２３){0,80}",
+        ],
+        group in any::<bool>(),
+    ) {
+        use floodgate::engine::campaign_keys::{Audience, MAX_KEYS, campaign_keys};
+        let audience = if group { Audience::Group } else { Audience::OneToOne };
+        let allow = floodgate::engine::links::DomainList::default();
+        let folded = Folded::of(&text);
+        let keys = campaign_keys(&text, &folded, &allow, audience);
+        let keys = keys.as_slice();
+        prop_assert!(keys.len() <= MAX_KEYS, "{} keys", keys.len());
+        let mut distinct = keys.to_vec();
+        distinct.sort();
+        distinct.dedup();
+        prop_assert_eq!(distinct.len(), keys.len());
+        let again = campaign_keys(&text, &folded, &allow, audience);
+        prop_assert_eq!(again.as_slice(), keys);
+    }
 }
 
 /// Linear time, not a timed assertion: a megabyte of the input that worst-cases naive matchers

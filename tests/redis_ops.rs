@@ -495,3 +495,38 @@ async fn a_replica_with_a_clock_hours_ahead_cannot_wedge_a_sender() {
         on_time.assert_store_healthy().await;
     }
 }
+
+/// A popular user's conversation memory stays bounded: past the cap, the least recently active
+/// are forgotten, and the key expires with the memory.
+#[tokio::test]
+async fn a_users_conversation_memory_is_capped() {
+    let app = TestApp::on(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_CONTACT_MEMORY", "1d"),
+            ("FLOODGATE_FANOUT_LIMIT", "5/10m"),
+        ],
+    )
+    .await;
+    for i in 0..200 {
+        let fan = format!("fan{i}");
+        assert!(app.single(&fan, "star", "love your work!").await.is_allow());
+        app.advance(std::time::Duration::from_millis(10));
+    }
+    let redis = server(&app);
+    let keys = redis.cli(&["--scan", "--pattern", "*}:m"]);
+    let key = keys.trim();
+    assert!(!key.is_empty() && !key.contains('\n'), "{key:?}");
+    let held: usize = redis.cli(&["HLEN", key]).trim().parse().unwrap();
+    assert!((96..=128).contains(&held), "{held} entries");
+    let ttl: i64 = redis.cli(&["PTTL", key]).trim().parse().unwrap();
+    assert!(ttl > 86_000_000 && ttl <= 86_400_000, "{ttl}");
+    let status = app.sender("star").await;
+    assert_eq!(status["establishedContacts"], held as u64, "{status}");
+    // The latest fans are remembered: star's answer to them is established (no fanout).
+    for i in 170..200 {
+        let reply = app.single("star", &format!("fan{i}"), "thank you!").await;
+        assert!(reply.is_allow(), "fan{i}: {reply:?}");
+    }
+    app.assert_store_healthy().await;
+}

@@ -45,6 +45,11 @@ on_every_store!(
     exempt_senders_and_notifications_are_never_checked_but_msg_from_200_is,
     global_shadow_mode_allows_everything_but_counts_what_it_would_reject,
     one_rule_in_shadow_while_the_others_enforce,
+    greetings_are_never_a_campaign_and_friends_get_their_own_repeats,
+    established_conversations_skip_fanout_and_campaign,
+    a_conversation_is_forgotten_after_the_contact_memory,
+    group_messages_are_established_once_the_sender_is_seasoned,
+    spam_runs_that_vary_their_words_are_one_campaign,
 );
 
 use std::time::Duration;
@@ -689,5 +694,259 @@ async fn one_rule_in_shadow_while_the_others_enforce(backend: Backend) -> TestAp
             .await,
         3.0
     );
+    app
+}
+
+/// Has each of `friends` write to `user`: their conversations become established.
+async fn befriend(app: &TestApp, user: &str, friends: &[String]) {
+    for friend in friends {
+        assert!(
+            app.single(friend, user, "hey, how are you?")
+                .await
+                .is_allow()
+        );
+    }
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+async fn greetings_are_never_a_campaign_and_friends_get_their_own_repeats(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(backend, &[]).await;
+    // The first week of December: 20 users, each greeting a friend they never wrote to.
+    for i in 0..20 {
+        for greeting in [
+            "Merry Christmas!!",
+            "Happy birthday to you, my dear friend!",
+        ] {
+            let reply = app
+                .single(&format!("user{i}"), &format!("friend{i}"), greeting)
+                .await;
+            assert!(reply.is_allow(), "user{i}: {greeting}: {reply:?}");
+        }
+    }
+    // One greeting to six friends who write to this user: each conversation has its own count.
+    let friends = names("pal", 6);
+    befriend(&app, "greeter", &friends).await;
+    for friend in &friends {
+        let reply = app
+            .single("greeter", friend, "Happy new year to you and yours!")
+            .await;
+        assert!(reply.is_allow(), "{friend}: {reply:?}");
+    }
+    // To strangers the same text is still one content, limited at 3 copies.
+    for i in 0..3 {
+        let to = format!("stranger{i}");
+        assert!(
+            app.single("greeter", &to, "Happy new year to you and yours!")
+                .await
+                .is_allow()
+        );
+    }
+    let refused = app
+        .single("greeter", "stranger3", "Happy new year to you and yours!")
+        .await;
+    assert_eq!(refused.err_code(), 5003);
+    // …and a friend still gets no more than 3 copies of one text.
+    for _ in 0..2 {
+        assert!(
+            app.single("greeter", "pal0", "Happy new year to you and yours!")
+                .await
+                .is_allow()
+        );
+    }
+    let refused = app
+        .single("greeter", "pal0", "Happy new year to you and yours!")
+        .await;
+    assert_eq!(refused.err_code(), 5003, "repeat within one conversation");
+    app
+}
+
+async fn established_conversations_skip_fanout_and_campaign(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_FANOUT_LIMIT", "3/10m"),
+            ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
+        ],
+    )
+    .await;
+    let contacts = names("contact", 6);
+    befriend(&app, "alice", &contacts).await;
+    let status = app.sender("alice").await;
+    assert_eq!(status["establishedContacts"], 6, "{status}");
+    for contact in &contacts {
+        let text = format!("the party is at example.com/party, see you {contact}");
+        let reply = app.single("alice", contact, &text).await;
+        assert!(reply.is_allow(), "{contact}: {reply:?}");
+    }
+    // Strangers are cold: fanout counts them.
+    for i in 0..3 {
+        assert!(
+            app.single("alice", &format!("s{i}"), "hi there")
+                .await
+                .is_allow()
+        );
+    }
+    assert_eq!(app.single("alice", "s3", "hi there").await.err_code(), 5005);
+
+    // The same link from many senders, each to someone who wrote to them: not a campaign.
+    let invite = "Join the party tonight: example.com/party";
+    for i in 0..5 {
+        let (host, guest) = (format!("host{i}"), format!("guest{i}"));
+        befriend(&app, &host, std::slice::from_ref(&guest)).await;
+        assert!(
+            app.single(&host, &guest, invite).await.is_allow(),
+            "host{i}"
+        );
+    }
+    // From senders to strangers it is: the third cold sender is over the limit of 2.
+    for i in 0..2 {
+        let reply = app
+            .single(&format!("bot{i}"), &format!("mark{i}"), invite)
+            .await;
+        assert!(reply.is_allow(), "bot{i}: {reply:?}");
+    }
+    assert_eq!(app.single("bot2", "mark2", invite).await.err_code(), 5004);
+    app
+}
+
+async fn a_conversation_is_forgotten_after_the_contact_memory(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_FANOUT_LIMIT", "2/10m"),
+            ("FLOODGATE_CONTACT_MEMORY", "1h"),
+        ],
+    )
+    .await;
+    let contacts = names("c", 3);
+    befriend(&app, "bob", &contacts).await;
+    for contact in &contacts {
+        assert!(app.single("bob", contact, "thanks!").await.is_allow());
+    }
+    app.advance(Duration::from_secs(3601));
+    // Forgotten: bob's messages to them are cold again, and fanout counts them.
+    for contact in &contacts[..2] {
+        assert!(app.single("bob", contact, "still there?").await.is_allow());
+    }
+    let refused = app.single("bob", &contacts[2], "still there?").await;
+    assert_eq!(refused.err_code(), 5005);
+    let status = app.sender("bob").await;
+    assert_eq!(status["establishedContacts"], 0, "{status}");
+    app
+}
+
+async fn group_messages_are_established_once_the_sender_is_seasoned(backend: Backend) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
+            ("FLOODGATE_GROUP_SEASONING", "1h"),
+        ],
+    )
+    .await;
+    let members = names("member", 5);
+    for member in &members {
+        assert!(
+            app.group(member, "hiking", "hello everyone", &[])
+                .await
+                .is_allow()
+        );
+    }
+    app.advance(Duration::from_secs(1800));
+    for member in &members {
+        assert!(
+            app.group(member, "hiking", "half an hour in", &[])
+                .await
+                .is_allow()
+        );
+    }
+    app.advance(Duration::from_secs(1801));
+    // Everyone shares the route link: members who have posted here for an hour are not a campaign.
+    let route = "Route for Sunday: maps.example.com/route/42";
+    for member in &members {
+        let reply = app.group(member, "hiking", route, &[]).await;
+        assert!(reply.is_allow(), "{member}: {reply:?}");
+    }
+    let status = app.sender("member0").await;
+    assert_eq!(status["establishedGroups"], 1, "{status}");
+    // Newcomers posting the same link are cold: the third is over the limit.
+    for i in 0..2 {
+        let reply = app.group(&format!("new{i}"), "hiking", route, &[]).await;
+        assert!(reply.is_allow(), "new{i}: {reply:?}");
+    }
+    assert_eq!(
+        app.group("new2", "hiking", route, &[]).await.err_code(),
+        5004
+    );
+    app
+}
+
+async fn spam_runs_that_vary_their_words_are_one_campaign(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend, &[("FLOODGATE_CAMPAIGN_LIMIT", "3/10m")]).await;
+    let runs: [&dyn Fn(usize) -> String; 4] = [
+        // A reference number in each copy of a long text.
+        &|i| {
+            format!(
+                "Congratulations! You have been selected for a free iPhone, reply now to claim it. Ref {}",
+                48_213 + i * 7919
+            )
+        },
+        // A rotated short link in a long text.
+        &|i| {
+            format!(
+                "Your parcel is held at the depot, pay the small customs fee here bit.ly/p{i} today"
+            )
+        },
+        // A messenger ID behind changing words.
+        &|i| {
+            [
+                "加我微信：deal_8888",
+                "优惠多多 微信 deal_8888",
+                "找我 微信:deal_8888 有惊喜",
+                "微信號deal_8888",
+            ][i % 4]
+                .to_string()
+        },
+        // A phone number written differently.
+        &|i| {
+            [
+                "call 555-010-9999 now",
+                "Call (555) 010 9999!",
+                "ring 5550109999",
+                "tel: 555.010.9999",
+            ][i % 4]
+                .to_string()
+        },
+    ];
+    for (run, copy) in runs.iter().enumerate() {
+        for i in 0..3 {
+            let reply = app
+                .single(
+                    &format!("run{run}bot{i}"),
+                    &format!("run{run}v{i}"),
+                    &copy(i),
+                )
+                .await;
+            assert!(reply.is_allow(), "run {run}, copy {i}: {reply:?}");
+        }
+        let refused = app
+            .single(&format!("run{run}bot3"), &format!("run{run}v3"), &copy(3))
+            .await;
+        assert_eq!(refused.err_code(), 5004, "run {run}: {}", copy(3));
+    }
+    // Two different short texts are never merged.
+    for i in 0..6 {
+        let text = format!("see you at {}", 5 + i % 2);
+        assert!(
+            app.single(&format!("pal{i}"), &format!("mate{i}"), &text)
+                .await
+                .is_allow()
+        );
+    }
     app
 }

@@ -75,6 +75,8 @@ async fn sender_status(
                 "strikes": status.strikes,
                 "blockedForSeconds": status.blocked_for.as_millis().div_ceil(1000) as u64,
                 "blocks": status.blocks,
+                "establishedContacts": status.established_contacts,
+                "establishedGroups": status.established_groups,
             }))
             .into_response()
         }

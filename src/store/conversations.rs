@@ -108,3 +108,44 @@ impl LastSeen for Memory {
         self.last_seen_ms
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: u64 = 86_400_000;
+
+    #[test]
+    fn memory_is_capped_and_forgets_the_least_recently_active_first() {
+        let mut memory = Memory::default();
+        let now = 100 * DAY;
+        for i in 0..200u64 {
+            if i % 10 == 0 {
+                memory.record_post(GroupKey(i), now + i, 30 * DAY);
+            } else {
+                memory.record_heard_from(RecipientKey(i), now + i);
+            }
+            assert!(memory.wrote_to_me.len() + memory.groups.len() <= MEMORY_CAP);
+        }
+        let later = now + 1000;
+        // The most recent 96 or more are kept (each trim keeps the newest MEMORY_KEPT).
+        assert!(memory.heard_from(RecipientKey(199), later, 30 * DAY));
+        assert!(!memory.heard_from(RecipientKey(1), later, 30 * DAY));
+        assert!(memory.groups.contains_key(&GroupKey(190)));
+        assert!(!memory.groups.contains_key(&GroupKey(0)));
+    }
+
+    #[test]
+    fn a_group_is_seasoned_after_posting_for_the_seasoning_and_restarts_when_forgotten() {
+        let mut memory = Memory::default();
+        let (month, hour) = (30 * DAY, 3_600_000);
+        let group = GroupKey(7);
+        memory.record_post(group, DAY, month);
+        assert!(!memory.seasoned_in(group, DAY + hour - 1, month, hour));
+        assert!(memory.seasoned_in(group, DAY + hour, month, hour));
+        assert_eq!(memory.counts(DAY + hour, month, hour), (0, 1));
+        // A post after the memory lapsed starts the seasoning anew.
+        memory.record_post(group, DAY + month + 1, month);
+        assert!(!memory.seasoned_in(group, DAY + month + 2, month, hour));
+    }
+}

@@ -346,7 +346,7 @@ impl RedisStore {
             .arg(check.now_ms)
             .arg(previous_ms)
             .arg(keys::sender_member(check.sender));
-        self.run(&invocation).await.map(drop)
+        self.run_value::<i64>(&invocation).await.map(drop)
     }
 
     /// Remembers in the recipient's memory (its own slot) that the sender wrote to them.
