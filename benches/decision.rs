@@ -150,5 +150,47 @@ fn keywords(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, fingerprints, burst, decision, keywords);
+/// The campaign keys' price beside the fingerprint each message already pays for (same run):
+/// a short reply, a long chat message, a long pitch with a link and a phone number, Chinese.
+fn campaign_keys(c: &mut Criterion) {
+    use floodgate::engine::campaign_keys::{Audience, campaign_keys};
+    use floodgate::engine::links::DomainList;
+    let allow = DomainList::default();
+    let mut group = c.benchmark_group("campaign_keys");
+    for (name, message) in [
+        ("short", "thanks, see you at 5!".to_string()),
+        ("chat_100", text("ascii", 100)),
+        (
+            "pitch_100",
+            "Congratulations! Claim your free prize at bit.ly/Xy12 or call +1 555 010 9999 today"
+                .to_string(),
+        ),
+        ("chinese_50", text("chinese", 50)),
+    ] {
+        group.bench_with_input(BenchmarkId::new("fingerprint", name), &message, |b, m| {
+            b.iter(|| fingerprint::fingerprint(&Folded::of(black_box(m)), 10))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("fingerprint_and_keys", name),
+            &message,
+            |b, m| {
+                b.iter(|| {
+                    let normalised = fingerprint::normalise_folded(&Folded::of(black_box(m)));
+                    let keys = campaign_keys(m, &normalised, &allow, Audience::OneToOne);
+                    (fingerprint::of_normalised(&normalised, 10), keys)
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    fingerprints,
+    burst,
+    decision,
+    keywords,
+    campaign_keys
+);
 criterion_main!(benches);

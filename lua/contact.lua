@@ -6,5 +6,5 @@ KEYS  [1] <prefix>:{s:<recipient>}:m
 ARGV  [1] now_ms  [2] the sender as the recipient's memory names them (8 bytes)  [3] memory ms
 ]]
 
-remember(KEYS[1], MEMORY_FIELD.contact .. ARGV[2], ARGV[1], ARGV[3])
+remember_writer(KEYS[1], ARGV[2], ARGV[1], tonumber(ARGV[1]), ARGV[3])
 return 1

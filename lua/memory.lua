@@ -7,10 +7,13 @@ store keeps the same memory in src/store/conversations.rs.
 Fields
   c<user>   (8 bytes) decimal ms: that user last wrote to this one (an admitted message)
   g<group>  (8 bytes) struct '>dd': this user's first and last post in that group
+  w         msgpack {TTL set at, user, ms, ...}: the last KNOWN_WRITERS different users who
+            wrote to this one, latest first (the user is *known* when all of them are within the
+            memory), and when the key's TTL was last set
 
 Bounded: past MEMORY_CAP fields, the least recently active are forgotten down to MEMORY_KEPT
 (every entry at the cut's time goes, so no order among equal times is needed). The hash lives
-FLOODGATE_CONTACT_MEMORY past its last write.
+FLOODGATE_CONTACT_MEMORY (and a slack, memory_ttl) past its last write.
 ]]
 
 -- When an entry was last active.
@@ -24,20 +27,69 @@ end
 
 local function trim_memory(key)
   local all, times = redis.call('HGETALL', key), {}
-  for i = 1, #all, 2 do times[#times + 1] = memory_last(all[i], all[i + 1]) end
+  for i = 1, #all, 2 do
+    if all[i] ~= MEMORY_FIELD.writers then times[#times + 1] = memory_last(all[i], all[i + 1]) end
+  end
   table.sort(times)
   local cut = times[#times - MEMORY_KEPT]
   local forgotten = {}
   for i = 1, #all, 2 do
-    if memory_last(all[i], all[i + 1]) <= cut then forgotten[#forgotten + 1] = all[i] end
+    if all[i] ~= MEMORY_FIELD.writers and memory_last(all[i], all[i + 1]) <= cut then
+      forgotten[#forgotten + 1] = all[i]
+    end
   end
   redis.call('HDEL', key, unpack(forgotten))
 end
 
--- Writes one entry, keeps the hash bounded and alive for `ttl_text` ms.
-local function remember(key, field, value, ttl_text)
-  if redis.call('HSET', key, field, value) == 1 and redis.call('HLEN', key) > MEMORY_CAP then
-    trim_memory(key)
+-- The key's TTL: the memory and a slack of a 32nd of it, so that remember_writer needs to
+-- refresh it only once per slack and the key still outlives every entry by the memory.
+local function memory_ttl(memory)
+  return memory + math.floor(memory / 32)
+end
+
+-- Writes one entry, keeps the hash bounded and alive for the memory (`memory_text` ms).
+local function remember(key, field, value, memory_text)
+  if redis.call('HSET', key, field, value) == 1 then
+    local entries = redis.call('HLEN', key) - redis.call('HEXISTS', key, MEMORY_FIELD.writers)
+    if entries > MEMORY_CAP then trim_memory(key) end
   end
-  redis.call('PEXPIRE', key, ttl_text)
+  redis.call('PEXPIRE', key, memory_ttl(tonumber(memory_text)))
+end
+
+-- Remembers that `writer` wrote to this user at `now`: their entry, and the writers list
+-- (msgpack {TTL last set at, writer, ms, writer, ms, ...}: the last KNOWN_WRITERS different
+-- people, latest first).
+local function remember_writer(key, writer, now_text, now, memory_text)
+  local memory = tonumber(memory_text)
+  local packed = redis.call('HGET', key, MEMORY_FIELD.writers)
+  local refreshed = now
+  local writers = {now, writer, now}
+  if packed then
+    local old = cmsgpack.unpack(packed)
+    if old[1] + math.floor(memory / 32) > now then refreshed = old[1] end
+    writers[1] = refreshed
+    for i = 2, #old, 2 do
+      if old[i] ~= writer and #writers < 1 + 2 * KNOWN_WRITERS then
+        writers[#writers + 1], writers[#writers + 2] = old[i], old[i + 1]
+      end
+    end
+  end
+  local added = redis.call('HSET', key, MEMORY_FIELD.contact .. writer, now_text,
+    MEMORY_FIELD.writers, cmsgpack.pack(writers))
+  if not packed then added = added - 1 end
+  if added == 1 and redis.call('HLEN', key) - 1 > MEMORY_CAP then trim_memory(key) end
+  -- Every write sets the TTL to at least its time plus the memory and the slack (remember
+  -- always does), so one set within the slack still covers this write.
+  if refreshed == now then redis.call('PEXPIRE', key, memory_ttl(memory)) end
+end
+
+-- Whether KNOWN_WRITERS different people wrote to this user within `memory` ms of `now`.
+local function is_known(packed, now, memory)
+  if not packed then return false end
+  local writers = cmsgpack.unpack(packed)
+  if #writers < 1 + 2 * KNOWN_WRITERS then return false end
+  for i = 3, #writers, 2 do
+    if writers[i] + memory <= now then return false end
+  end
+  return true
 end

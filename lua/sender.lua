@@ -39,7 +39,8 @@ ARGV
   [13] the index in KEYS of the first campaign key, 0 = none
 
 Returns (integers)
-  check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, established, n, shadow...}
+  check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, standing, n, shadow...}
+                    (standing: ESTABLISHED + KNOWN_SENDER, each when it holds)
                     (recipient_recorded: 0 none, RECIPIENT_NEW, or RECIPIENT_REFRESHED)
           rejected  {REJECTED, code, retry_ms, limit, window_ms, started_block_ms, n, shadow...}
                     (a campaign rejection counts as a strike, like the sender's own rules)
@@ -51,7 +52,9 @@ Returns (integers)
 Conversations: a one-to-one message is established when the sender's memory holds the
 recipient (they wrote within CONTACT_MEMORY); a group message when the sender's first post there
 is at least SEASONING old and the last within CONTACT_MEMORY. An established message counts
-repeat under ARGV[9] (its content to this peer), skips fanout and the campaign keys. A message
+repeat under ARGV[9] (its content to this peer), skips fanout and the campaign keys. A known
+sender (KNOWN_WRITERS different people wrote to them within CONTACT_MEMORY) skips the campaign
+keys too. A message
 the sender's rules admit is remembered (even when the campaign rule then rejects it): in the
 recipient's memory (one-to-one) or as a post in the group (the sender's own memory).
 
@@ -79,10 +82,11 @@ local fingerprint, recipient = ARGV[3], ARGV[4]
 
 -- The conversation, read from the sender's own memory before anything depends on it.
 local peer_kind, memory_key = ARGV[10], KEYS[2]
-local established, peer_field, peer_entry = false, nil, nil
+local established, known, peer_field, peer_entry = false, false, nil, nil
 if op == OP.check and CONTACT_MEMORY > 0 and peer_kind ~= '' then
   if peer_kind == 'u' then peer_field = MEMORY_FIELD.contact .. ARGV[11] else peer_field = MEMORY_FIELD.group .. ARGV[11] end
-  peer_entry = redis.call('HGET', memory_key, peer_field)
+  local memory = redis.call('HMGET', memory_key, peer_field, MEMORY_FIELD.writers)
+  peer_entry, known = memory[1], is_known(memory[2], now, CONTACT_MEMORY)
   if peer_entry and peer_kind == 'u' then
     established = tonumber(peer_entry) + CONTACT_MEMORY > now
   elseif peer_entry then
@@ -307,7 +311,8 @@ if op == OP.status then
   if CONTACT_MEMORY > 0 and memory_key then
     local all = redis.call('HGETALL', memory_key)
     for i = 1, #all, 2 do
-      if string.sub(all[i], 1, 1) == MEMORY_FIELD.contact then
+      if all[i] == MEMORY_FIELD.writers then -- not a conversation
+      elseif string.sub(all[i], 1, 1) == MEMORY_FIELD.contact then
         if tonumber(all[i + 1]) + CONTACT_MEMORY > now then contacts = contacts + 1 end
       else
         local first, last = struct.unpack('>dd', all[i + 1])
@@ -476,7 +481,7 @@ local function remember_conversation()
     if peer_entry and peer_entry[2] + CONTACT_MEMORY > now then since = peer_entry[1] end
     remember(memory_key, peer_field, struct.pack('>dd', since, now), CONTACT_MEMORY_TEXT)
   elseif ARGV[12] ~= '' then
-    remember(KEYS[3], MEMORY_FIELD.contact .. ARGV[12], ARGV[2], CONTACT_MEMORY_TEXT)
+    remember_writer(KEYS[3], ARGV[12], ARGV[2], now, CONTACT_MEMORY_TEXT)
   end
 end
 
@@ -484,10 +489,10 @@ end
 -- rules admitted (a rejected message is not a copy, and records nothing there). Every key is
 -- checked before any is recorded: one over the limit rejects, and then none is.
 local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
-if first_campaign_key > 0 and campaign_limit > 0 and not first and not established then
+if first_campaign_key > 0 and campaign_limit > 0 and not first and not established and not known then
   local peeked, over = {}, nil
   for k = first_campaign_key, #KEYS do
-    local status, retry, extra = campaign_peek(KEYS[k], now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5])
+    local status, retry, extra = campaign_peek(KEYS[k], now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
     peeked[#peeked + 1] = {KEYS[k], status, extra}
     if status == FULL and not over then over = retry end
   end
@@ -549,6 +554,7 @@ if at_all_ring then
 end
 commit()
 remember_conversation()
-local established_flag = 0
-if established then established_flag = 1 end
-return with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, established_flag})
+local standing = 0
+if established then standing = standing + ESTABLISHED end
+if known then standing = standing + KNOWN_SENDER end
+return with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, standing})

@@ -58,9 +58,10 @@ const TEXTS: &[&str] = &[
     "Congratulations you have won a free prize, reply now to claim it today ref 2",
 ];
 
-/// Recipients: the first five are the senders themselves, so conversations get established.
+/// Recipients: the first three are senders too, so their conversations get established and
+/// they become known; the other senders stay strangers, whom the campaign rule counts.
 fn user(n: u8) -> String {
-    if n < 5 {
+    if n < 3 {
         format!("sender{n}")
     } else {
         format!("user{n}")
@@ -91,9 +92,9 @@ enum Step {
 }
 
 fn step() -> impl Strategy<Value = (u16, Step)> {
-    let single = (0..5u8, 0..12u8, 0..TEXTS.len() as u8)
+    let single = (0..8u8, 0..12u8, 0..TEXTS.len() as u8)
         .prop_map(|(from, to, text)| Step::Single { from, to, text });
-    let group = (0..5u8, 0..2u8, 0..TEXTS.len() as u8, 0..4u8, any::<bool>()).prop_map(
+    let group = (0..8u8, 0..2u8, 0..TEXTS.len() as u8, 0..4u8, any::<bool>()).prop_map(
         |(from, group, text, mentions, at_all)| Step::Group {
             from,
             group,
@@ -102,10 +103,10 @@ fn step() -> impl Strategy<Value = (u16, Step)> {
             at_all,
         },
     );
-    let status = (0..5u8).prop_map(|who| Step::Status { who });
-    let lift = (0..5u8).prop_map(|who| Step::Lift { who });
+    let status = (0..8u8).prop_map(|who| Step::Status { who });
+    let lift = (0..8u8).prop_map(|who| Step::Lift { who });
     let step = prop_oneof![12 => single, 4 => group, 1 => status, 1 => lift];
-    (0..400u16, step)
+    (0..300u16, step)
 }
 
 /// Every answer of one backend to `traffic`, as comparable text.
@@ -200,6 +201,7 @@ fn compare(other: Backend, cases: u32) {
     );
     // What the cases crossed between them: the new rules must be exercised, not just agreed on.
     let (campaigns, conversations) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+    let rejections = std::cell::Cell::new(0);
     let result = runner.run(&strategy, |(traffic, shadow)| {
         runtime.block_on(async {
             let expected = replies(&memory, &shadow, &traffic).await;
@@ -217,14 +219,19 @@ fn compare(other: Backend, cases: u32) {
                 r.contains("\"establishedContacts\":") && !r.contains("\"establishedContacts\":0")
             };
             conversations.set(conversations.get() + expected.iter().filter(established).count());
-            let rejected = expected.iter().filter(|r| r.starts_with("500")).count();
-            prop_assert!(rejected > 0, "the traffic should cross the rules");
+            rejections.set(rejections.get() + expected.iter().filter(|r| r.starts_with("500")).count());
             Ok(())
         })
     });
     if let Err(failure) = result {
         panic!("{failure}");
     }
+    // Most cases cross several rules; a quiet one is possible, all of them quiet is not.
+    assert!(
+        rejections.get() > 10 * cases as usize,
+        "the traffic should cross the rules: {} rejections in {cases} cases",
+        rejections.get()
+    );
     assert!(campaigns.get() > 0, "no campaign rejection in any case");
     assert!(
         conversations.get() > 0,

@@ -147,16 +147,22 @@ async fn rejected_messages_consume_no_quota(backend: Backend) -> TestApp {
 
 async fn the_same_content_more_than_n_times_is_rejected_with_5003(backend: Backend) -> TestApp {
     let app = TestApp::on(backend, &[("FLOODGATE_REPEAT_LIMIT", "3/10m")]).await;
+    // A pitch (it carries a link) counts across recipients.
     let copies = [
-        "Buy cheap followers now at example shop",
-        "BUY CHEAP FOLLOWERS NOW at example shop!!!",
-        "Bυy cheap fоllowers nooow at exаmple shop",
+        "Buy cheap followers now at example-shop.com",
+        "BUY CHEAP FOLLOWERS NOW at example-shop.com!!!",
+        "Bυy cheap fоllowers nooow at exаmple-shop.com",
     ];
-    for copy in copies {
-        assert!(app.single("alice", "bob", copy).await.is_allow(), "{copy}");
+    for (i, copy) in copies.into_iter().enumerate() {
+        let to = format!("mark{i}");
+        assert!(app.single("alice", &to, copy).await.is_allow(), "{copy}");
     }
     let refused = app
-        .single("alice", "carol", "buy cheap followers now at example shop")
+        .single(
+            "alice",
+            "carol",
+            "buy cheap followers now at example-shop.com",
+        )
         .await;
     assert_eq!(refused.err_code(), 5003);
     assert!(
@@ -170,11 +176,30 @@ async fn the_same_content_more_than_n_times_is_rejected_with_5003(backend: Backe
             .is_allow()
     );
     assert!(
-        app.single("dave", "bob", "Buy cheap followers now at example shop")
+        app.single("dave", "bob", "Buy cheap followers now at example-shop.com")
             .await
             .is_allow(),
         "repeat is per sender"
     );
+    // Small talk (short, no payload) counts per recipient: a buyer may ask every seller.
+    for i in 0..6 {
+        let seller = format!("seller{i}");
+        let reply = app
+            .single("erin", &seller, "Hi, is this still available?")
+            .await;
+        assert!(reply.is_allow(), "{seller}: {reply:?}");
+    }
+    for _ in 0..2 {
+        assert!(
+            app.single("erin", "seller0", "Hi, is this still available?")
+                .await
+                .is_allow()
+        );
+    }
+    let refused = app
+        .single("erin", "seller0", "Hi, is this still available?")
+        .await;
+    assert_eq!(refused.err_code(), 5003, "the same recipient a fourth time");
     app
 }
 
@@ -737,19 +762,14 @@ async fn greetings_are_never_a_campaign_and_friends_get_their_own_repeats(
             .await;
         assert!(reply.is_allow(), "{friend}: {reply:?}");
     }
-    // To strangers the same text is still one content, limited at 3 copies.
-    for i in 0..3 {
+    // Small talk to strangers is counted per stranger too (fanout still counts the strangers).
+    for i in 0..6 {
         let to = format!("stranger{i}");
-        assert!(
-            app.single("greeter", &to, "Happy new year to you and yours!")
-                .await
-                .is_allow()
-        );
+        let reply = app
+            .single("greeter", &to, "Happy new year to you and yours!")
+            .await;
+        assert!(reply.is_allow(), "{to}: {reply:?}");
     }
-    let refused = app
-        .single("greeter", "stranger3", "Happy new year to you and yours!")
-        .await;
-    assert_eq!(refused.err_code(), 5003);
     // …and a friend still gets no more than 3 copies of one text.
     for _ in 0..2 {
         assert!(
@@ -923,8 +943,11 @@ async fn spam_runs_that_vary_their_words_are_one_campaign(backend: Backend) -> T
                 .to_string()
         },
     ];
+    // Near-duplicate keys are probabilistic (LSH bands): a run is stopped soon after the limit
+    // rather than at exactly the limit, and then every further copy is refused.
     for (run, copy) in runs.iter().enumerate() {
-        for i in 0..3 {
+        let mut allowed = Vec::new();
+        for i in 0..12 {
             let reply = app
                 .single(
                     &format!("run{run}bot{i}"),
@@ -932,12 +955,18 @@ async fn spam_runs_that_vary_their_words_are_one_campaign(backend: Backend) -> T
                     &copy(i),
                 )
                 .await;
-            assert!(reply.is_allow(), "run {run}, copy {i}: {reply:?}");
+            if reply.is_allow() {
+                allowed.push(i);
+            } else {
+                assert_eq!(reply.err_code(), 5004, "run {run}, copy {i}: {reply:?}");
+            }
         }
-        let refused = app
-            .single(&format!("run{run}bot3"), &format!("run{run}v3"), &copy(3))
-            .await;
-        assert_eq!(refused.err_code(), 5004, "run {run}: {}", copy(3));
+        assert!(allowed.starts_with(&[0, 1, 2]), "run {run}: {allowed:?}");
+        assert!(allowed.len() <= 6, "run {run} allowed {allowed:?}");
+        assert!(
+            allowed.iter().all(|&i| i < 8),
+            "run {run} allowed {allowed:?}"
+        );
     }
     // Two different short texts are never merged.
     for i in 0..6 {

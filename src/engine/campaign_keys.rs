@@ -21,8 +21,7 @@
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::fingerprint;
-use super::folded::{Folded, is_cjk_ideograph};
+use super::folded::is_cjk_ideograph;
 use super::links::{self, DomainList};
 
 /// At most this many keys per message: each is a set the store reads and writes.
@@ -30,9 +29,10 @@ pub const MAX_KEYS: usize = 6;
 /// Normalised characters (a CJK ideograph counts 2) from which near-duplicate keys are made.
 pub const LONG_TEXT: usize = 40;
 /// LSH bands, each of [`ROWS`] MinHash values: a pair of texts whose 3-gram sets have Jaccard
-/// similarity s shares at least one band with probability 1-(1-s^ROWS)^BANDS (0.86 at s=0.7,
-/// 0.98 at s=0.85, 0.40 at s=0.5, 0.04 at s=0.3). Measured in DETECTION.md.
-pub const BANDS: usize = 4;
+/// similarity s shares at least one band with probability 1-(1-s^ROWS)^BANDS (0.99 at s=0.9,
+/// 0.88 at s=0.8, 0.33 at s=0.5, 0.08 at s=0.3). Three bands, not more: each is a set the
+/// store reads and writes for every long cold message. Measured in docs/detection.md.
+pub const BANDS: usize = 3;
 pub const ROWS: usize = 3;
 /// Payload keys kept per message (the rest of the budget goes to the bands).
 const MAX_PAYLOADS: usize = MAX_KEYS - BANDS;
@@ -59,20 +59,29 @@ fn key(kind: Payload, bytes: &[u8]) -> CampaignKey {
 
 /// The keys of one message, at most [`MAX_KEYS`], without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CampaignKeys(Vec<CampaignKey>);
+pub struct CampaignKeys {
+    keys: Vec<CampaignKey>,
+    has_payload: bool,
+}
 
 impl CampaignKeys {
     pub fn as_slice(&self) -> &[CampaignKey] {
-        &self.0
+        &self.keys
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.keys.is_empty()
+    }
+
+    /// Whether the text carries a payload (a link, phone number, e-mail or messenger ID): what
+    /// a pitch is made to deliver, and small talk is not.
+    pub fn has_payload(&self) -> bool {
+        self.has_payload
     }
 
     fn push(&mut self, key: CampaignKey) {
-        if self.0.len() < MAX_KEYS && !self.0.contains(&key) {
-            self.0.push(key);
+        if self.keys.len() < MAX_KEYS && !self.keys.contains(&key) {
+            self.keys.push(key);
         }
     }
 }
@@ -84,10 +93,11 @@ pub enum Audience {
     Group,
 }
 
-/// The campaign keys of `text` (`folded` is its [`Folded`] view).
+/// The campaign keys of `text` (`normalised` is its normalised form,
+/// `fingerprint::normalise_folded`).
 pub fn campaign_keys(
     text: &str,
-    folded: &Folded,
+    normalised: &str,
     allow: &DomainList,
     audience: Audience,
 ) -> CampaignKeys {
@@ -97,11 +107,11 @@ pub fn campaign_keys(
     for payload in payloads.0.iter().take(MAX_PAYLOADS) {
         keys.push(*payload);
     }
-    let normalised = fingerprint::normalise_folded(folded);
+    keys.has_payload = !keys.is_empty();
     // A short text's exact copies need no key of their own: with a payload they share its
     // key, and without one they are what people say to each other.
-    if weighted_len(&normalised) >= LONG_TEXT {
-        for band in bands(&normalised) {
+    if weighted_len(normalised) >= LONG_TEXT {
+        for band in bands(normalised) {
             keys.push(band);
         }
     }
@@ -131,8 +141,14 @@ impl Payloads {
         for target in link_targets(text, allow) {
             self.add(Payload::Link, target.as_bytes());
         }
-        // Everything else is read from the NFKC text, lowercased: fullwidth digits and letters
-        // are plain ones there.
+        if may_hold_payload(text) {
+            self.find_in_text(text, audience);
+        }
+    }
+
+    /// E-mails, messenger IDs and phone numbers.
+    fn find_in_text(&mut self, text: &str, audience: Audience) {
+        // Read from the NFKC text, lowercased: fullwidth digits and letters are plain ones there.
         let text = nfkc_lower(text);
         for email in emails(&text) {
             self.add(Payload::Email, email.as_bytes());
@@ -146,12 +162,47 @@ impl Payloads {
     }
 }
 
+/// Whether an e-mail, messenger ID or phone number may be in `text`: false only for text NFKC
+/// leaves as it is (so nothing can turn into an `@`, a digit or a marker) without an `@`, a
+/// marker or 7 digits. Most chat text, checked in one pass instead of normalised and scanned.
+fn may_hold_payload(text: &str) -> bool {
+    let mut digits = 0;
+    for c in text.chars() {
+        if !links::plainly_nfkc(c) || c == '@' {
+            return true;
+        }
+        digits += usize::from(c.is_ascii_digit());
+    }
+    digits >= 7 || MARKERS_ANY_CASE.is_match(text)
+}
+
+/// The markers in any ASCII case, to look for them before lowercasing.
+static MARKERS_ANY_CASE: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(MESSENGER_MARKERS)
+            .expect("the markers are valid patterns")
+    });
+
+/// The text the payload extractors read: NFKC, ASCII letters lowercased (every payload they
+/// find is ASCII). Fullwidth forms, the usual disguise of digits and IDs in CJK text, are
+/// mapped first: what remains is then mostly NFKC already, and skips the normaliser.
 fn nfkc_lower(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
     if text.is_ascii() {
         return text.to_ascii_lowercase();
     }
-    text.nfkc().flat_map(char::to_lowercase).collect()
+    let halfwidth: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{ff01}'..='\u{ff5e}' => char::from_u32(c as u32 - 0xfee0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect();
+    let mut out = links::nfkc(&halfwidth).into_owned();
+    out.make_ascii_lowercase();
+    out
 }
 
 /// Each link's registrable domain plus its path and query (`bit.ly/x1`, `example.com/promo`),
@@ -217,11 +268,17 @@ fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
 }
 
+/// The markers, found in one pass over the text.
+static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::new(MESSENGER_MARKERS).expect("the markers are valid patterns")
+});
+
 /// Messenger IDs after a marker, and `@name` handles in one-to-one messages (lowercase text).
 fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
     let mut found = Vec::new();
-    for marker in MESSENGER_MARKERS {
-        for (at, _) in text.match_indices(marker) {
+    for hit in MARKERS.find_iter(text) {
+        let (marker, at) = (MESSENGER_MARKERS[hit.pattern().as_usize()], hit.start());
+        {
             // An ASCII marker must be a word of its own ("tg", not "stage").
             let before = text[..at].chars().next_back();
             if marker.is_ascii() && before.is_some_and(|c| c.is_ascii_alphanumeric()) {
@@ -236,7 +293,8 @@ fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
             let id: String = rest.chars().take_while(|&c| is_id_char(c)).collect();
             let id = id.trim_matches(['.', '-']);
             if (4..=40).contains(&id.len()) && id.chars().any(|c| c.is_ascii_alphanumeric()) {
-                found.push(format!("{}:{id}", marker.trim_end_matches(" id")));
+                // The ID alone: "WeChat: x", "微信 x" and "VX x" advertise the same account.
+                found.push(id.to_string());
             }
         }
     }
@@ -251,7 +309,7 @@ fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
                 .take_while(|&c| c.is_ascii_alphanumeric() || c == '_')
                 .collect();
             if (3..=32).contains(&name.len()) {
-                found.push(format!("@{name}"));
+                found.push(name);
             }
         }
     }
@@ -292,12 +350,14 @@ fn phone_numbers(text: &str) -> Vec<String> {
             gap += 1;
         } else if digits.is_empty() && matches!(c, '+' | '(') {
         } else {
-            if c.is_alphanumeric() && gap == 0 {
+            if gap == 0 && !digits.is_empty() && c.is_alphanumeric() {
                 // Digits glued to a following word are a code, not a number.
                 digits.clear();
                 groups.clear();
             }
-            flush(&mut digits, &mut groups);
+            if !digits.is_empty() {
+                flush(&mut digits, &mut groups);
+            }
             gap = 0;
         }
         previous = Some(c);
@@ -316,18 +376,36 @@ fn looks_like_date(digits: &str, groups: &[usize]) -> bool {
     }
 }
 
-/// The LSH band keys of a normalised text: MinHash over its character 3-grams, [`BANDS`] bands
-/// of [`ROWS`] rows.
+/// The LSH band keys of a normalised text: [`BANDS`] bands of [`ROWS`] MinHash values over its
+/// character 3-grams. One-permutation MinHash (Li, Owen & Zhang 2012): each 3-gram is hashed
+/// once, the hash's high bits pick one of the `BANDS * ROWS` bins and its low bits are the
+/// value, each bin keeping its minimum. An empty bin borrows from the next non-empty one,
+/// marked with the distance (Shrivastava & Li 2014), so two texts fill their gaps alike. The
+/// chance two texts agree on a bin is their Jaccard similarity, as for k separate hash
+/// functions, at one hash per 3-gram instead of k.
 fn bands(normalised: &str) -> [CampaignKey; BANDS] {
-    let mut minima = [u64::MAX; BANDS * ROWS];
-    let chars: Vec<char> = normalised.chars().collect();
-    for gram in chars.windows(3) {
-        let packed = (gram[0] as u64) << 42 | (gram[1] as u64) << 21 | gram[2] as u64;
-        let base = mix(packed ^ KEY_SEED);
-        for (i, minimum) in minima.iter_mut().enumerate() {
-            // One hash function per row: the base hash under an independent odd multiplier.
-            let value = mix(base ^ ROW_SEEDS[i]);
-            *minimum = (*minimum).min(value);
+    const BINS: usize = BANDS * ROWS;
+    const EMPTY: u64 = u64::MAX;
+    let mut minima = [EMPTY; BINS];
+    let mut chars = normalised.chars();
+    let (mut first, mut second) = (chars.next().unwrap_or(' '), chars.next().unwrap_or(' '));
+    for third in chars {
+        let packed = (first as u64) << 42 | (second as u64) << 21 | third as u64;
+        let hash = mix(packed ^ KEY_SEED);
+        let bin = (((hash >> 32) * BINS as u64) >> 32) as usize;
+        let value = hash & 0xffff_ffff;
+        minima[bin] = minima[bin].min(value);
+        (first, second) = (second, third);
+    }
+    let filled = minima;
+    for (bin, minimum) in minima.iter_mut().enumerate() {
+        if *minimum == EMPTY {
+            let borrowed = (1..BINS)
+                .map(|distance| (distance, filled[(bin + distance) % BINS]))
+                .find(|&(_, value)| value != EMPTY);
+            if let Some((distance, value)) = borrowed {
+                *minimum = (distance as u64) << 32 | value;
+            }
         }
     }
     std::array::from_fn(|band| {
@@ -348,28 +426,14 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-const ROW_SEEDS: [u64; BANDS * ROWS] = [
-    0x243f_6a88_85a3_08d3,
-    0x1319_8a2e_0370_7344,
-    0xa409_3822_299f_31d0,
-    0x082e_fa98_ec4e_6c89,
-    0x4528_21e6_38d0_1377,
-    0xbe54_66cf_34e9_0c6c,
-    0xc0ac_29b7_c97c_50dd,
-    0x3f84_d5b5_b547_0917,
-    0x9216_d5d9_8979_fb1b,
-    0xd131_0ba6_98df_b5ac,
-    0x2ffd_72db_d01a_dfb7,
-    0xb8e1_afed_6a26_7e96,
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::fingerprint;
 
     fn keys_of(text: &str, audience: Audience) -> Vec<CampaignKey> {
-        let folded = Folded::of(text);
-        campaign_keys(text, &folded, &DomainList::default(), audience)
+        let normalised = fingerprint::normalise(text);
+        campaign_keys(text, &normalised, &DomainList::default(), audience)
             .as_slice()
             .to_vec()
     }
@@ -436,8 +500,8 @@ mod tests {
     fn allowed_domains_are_never_payload() {
         let allow = DomainList::parse("example.com").unwrap();
         let text = "read https://example.com/guide please";
-        let folded = Folded::of(text);
-        assert!(campaign_keys(text, &folded, &allow, Audience::OneToOne).is_empty());
+        let normalised = fingerprint::normalise(text);
+        assert!(campaign_keys(text, &normalised, &allow, Audience::OneToOne).is_empty());
     }
 
     #[test]
@@ -474,7 +538,7 @@ mod tests {
                 &nfkc_lower("加微信：abc_123 或 VX: spam-888"),
                 Audience::Group
             ),
-            vec!["微信:abc_123", "vx:spam-888"]
+            vec!["abc_123", "spam-888"]
         );
         assert_eq!(
             messenger_ids("wechat id shop123", Audience::Group),
@@ -482,13 +546,13 @@ mod tests {
         );
         assert_eq!(
             messenger_ids("add me on telegram: @cheapdeals", Audience::OneToOne),
-            vec!["telegram:cheapdeals", "@cheapdeals"]
+            vec!["cheapdeals", "cheapdeals"]
         );
         assert!(messenger_ids("@alice thanks!", Audience::Group).is_empty());
         assert!(messenger_ids("stage 1234567", Audience::Group).is_empty());
         assert_eq!(
             messenger_ids("加vx123456 qq12345678", Audience::Group),
-            vec!["vx:123456", "qq:12345678"]
+            vec!["123456", "12345678"]
         );
     }
 
@@ -506,6 +570,20 @@ mod tests {
             "The meeting about the quarterly budget moved to Thursday afternoon",
             "Can you pick up the kids from school today, I am stuck at work"
         ));
+    }
+
+    proptest::proptest! {
+        /// The quick check never hides a payload the full extraction would find.
+        #[test]
+        fn the_quick_check_loses_no_payload(
+            text in "([a-zA-Z0-9 @.:+\\-]|微信|ＶＸ|ｗｅｃｈａｔ|１|２|①|𝟕|＠|é|я|α|好){0,40}"
+        ) {
+            let mut full = Payloads::default();
+            full.find_in_text(&text, Audience::OneToOne);
+            if !full.0.is_empty() {
+                proptest::prop_assert!(may_hold_payload(&text), "{text:?}");
+            }
+        }
     }
 
     #[test]

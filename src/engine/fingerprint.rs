@@ -29,6 +29,17 @@ pub fn normalise_folded(folded: &Folded) -> String {
 
 /// The fingerprint of a folded text, or `None` when its normalised form is shorter than
 /// `min_chars` (emoji-only and punctuation-only text normalise to nothing).
+/// The fingerprint of an already normalised text ([`normalise_folded`]): the same value
+/// [`fingerprint`] gives its folded text.
+pub fn of_normalised(normalised: &str, min_chars: usize) -> Option<Fingerprint> {
+    let kept = normalised.chars().count();
+    if kept == 0 || kept < min_chars {
+        return None;
+    }
+    let hash = xxhash_rust::xxh3::xxh3_64_with_seed(normalised.as_bytes(), FINGERPRINT_SEED);
+    Some(Fingerprint(hash))
+}
+
 pub fn fingerprint(folded: &Folded, min_chars: usize) -> Option<Fingerprint> {
     thread_local! {
         // One buffer per worker thread: a fingerprint is taken for nearly every message.

@@ -80,11 +80,7 @@ pub fn hosts(text: &str) -> Vec<String> {
 /// that cannot hold one: a link needs a dot, which NFKC makes only from a few characters.
 pub fn urls(text: &str) -> impl Iterator<Item = url::Url> {
     let may_link = text.contains(['.', '．', '﹒', '․']);
-    let normalised: String = if may_link {
-        text.nfkc().collect()
-    } else {
-        String::new()
-    };
+    let normalised = if may_link { nfkc(text) } else { "".into() };
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Url]).url_must_have_scheme(false);
     let links: Vec<url::Url> = finder
@@ -92,6 +88,37 @@ pub fn urls(text: &str) -> impl Iterator<Item = url::Url> {
         .filter_map(|link| parse(link.as_str()))
         .collect();
     links.into_iter()
+}
+
+/// `text` in NFKC, borrowed when it already is (all ASCII, and most CJK text): the quick check
+/// costs a fraction of normalising.
+pub fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, is_nfkc_quick};
+    if text.chars().all(plainly_nfkc) || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        text.into()
+    } else {
+        text.nfkc().collect::<String>().into()
+    }
+}
+
+/// Characters NFKC leaves alone and chat text is mostly made of, told without a table lookup:
+/// ASCII, Latin-1 letters, Greek and Cyrillic letters, CJK ideographs and punctuation, kana and
+/// Hangul syllables.
+pub(crate) fn plainly_nfkc(c: char) -> bool {
+    matches!(c,
+        '\0'..='\x7f'
+        | '\u{c0}'..='\u{d6}'
+        | '\u{d8}'..='\u{f6}'
+        | '\u{f8}'..='\u{ff}'
+        | '\u{391}'..='\u{3a9}'
+        | '\u{3b1}'..='\u{3c9}'
+        | '\u{400}'..='\u{4ff}'
+        | '\u{3001}'..='\u{3002}'
+        | '\u{3008}'..='\u{3011}'
+        | '\u{3041}'..='\u{3096}'
+        | '\u{30a1}'..='\u{30fa}'
+        | '\u{4e00}'..='\u{9fff}'
+        | '\u{ac00}'..='\u{d7a3}')
 }
 
 impl DomainList {

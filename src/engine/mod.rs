@@ -321,9 +321,36 @@ impl Engine {
         }
 
         let folded = text.as_ref().and_then(|judged| judged.folded.as_ref());
-        let fingerprint = folded
+        // Normalised once, for the fingerprint and the campaign keys.
+        let normalised = folded
             .filter(|_| fingerprinted)
-            .and_then(|folded| fingerprint::fingerprint(folded, self.policy.repeat_min_chars));
+            .map(fingerprint::normalise_folded);
+        let fingerprint = normalised
+            .as_deref()
+            .and_then(|n| fingerprint::of_normalised(n, self.policy.repeat_min_chars));
+        // The campaign keys also tell a pitch (it carries a payload) from small talk, which the
+        // repeat rule counts per conversation even when it is cold: one greeting to many people
+        // is not spam, one pitch to many people is.
+        let campaign_keys = match (&text, &normalised) {
+            (Some(judged), Some(normalised)) if fingerprint.is_some() => {
+                let audience = match message.chat {
+                    Chat::Single => Audience::OneToOne,
+                    Chat::Group => Audience::Group,
+                };
+                let allow = &self.link_allow;
+                campaign_keys::campaign_keys(&judged.text, normalised, allow, audience)
+            }
+            _ => CampaignKeys::default(),
+        };
+        let peer = Self::peer_id(message);
+        let per_peer = fingerprint
+            .zip(peer)
+            .map(|(f, peer)| fingerprint::per_peer(f, peer));
+        let repeat_key = if !campaign_keys.has_payload() && per_peer.is_some() {
+            per_peer
+        } else {
+            fingerprint
+        };
         // No recipient (a body read only in part) is no recipient to count.
         let recipient = (message.chat == Chat::Single
             && self.policy.fanout.is_some()
@@ -332,24 +359,17 @@ impl Engine {
         let sender_check = SenderCheck {
             sender,
             now_ms,
-            fingerprint,
+            fingerprint: repeat_key,
             recipient,
             at_all: message.chat == Chat::Group && message.at_all,
-            conversation: self.conversation(message, fingerprint),
+            conversation: self.conversation(message, per_peer),
         };
-        let campaign_keys = match (&text, folded) {
-            (Some(judged), Some(folded)) if self.policy.campaign.is_some() => {
-                let audience = match message.chat {
-                    Chat::Single => Audience::OneToOne,
-                    Chat::Group => Audience::Group,
-                };
-                let allow = &self.link_allow;
-                campaign_keys::campaign_keys(&judged.text, folded, allow, audience)
-            }
-            _ => CampaignKeys::default(),
+        let campaign_keys = match self.policy.campaign {
+            Some(_) => campaign_keys.as_slice(),
+            None => &[],
         };
 
-        let check = store.check_message(&sender_check, campaign_keys.as_slice());
+        let check = store.check_message(&sender_check, campaign_keys);
         Ok(match self.timed(store, "check_message", check).await? {
             SenderOutcome::Admitted { shadow: found, .. } => {
                 shadow.extend(found);
@@ -366,32 +386,39 @@ impl Engine {
     }
 
     /// The conversation a message belongs to, when conversation memory is on: its peer, and
-    /// the repeat rule's key should it be established (the content to this one peer).
+    /// the repeat rule's key should it be established (`per_peer`: the content to this peer).
     fn conversation(
         &self,
         message: &Message<'_>,
-        fingerprint: Option<Fingerprint>,
+        per_peer: Option<Fingerprint>,
     ) -> Option<Conversation> {
         self.policy.contact_memory?;
-        let (peer, peer_id) = match message.chat {
-            Chat::Single if !message.recv_id.is_empty() => (
-                Peer::User {
-                    recipient: RecipientKey::of(message.recv_id),
-                    recipient_state: SenderKey::of(message.recv_id),
-                    me: RecipientKey::of(message.send_id),
-                },
-                RecipientKey::of(message.recv_id).0,
-            ),
+        let peer = match message.chat {
+            Chat::Single if !message.recv_id.is_empty() => Peer::User {
+                recipient: RecipientKey::of(message.recv_id),
+                recipient_state: SenderKey::of(message.recv_id),
+                me: RecipientKey::of(message.send_id),
+            },
             Chat::Group if !message.group_id.is_empty() => {
-                let group = GroupKey::of(message.group_id);
-                (Peer::Group(group), group.0)
+                Peer::Group(GroupKey::of(message.group_id))
             }
             _ => return None,
         };
         Some(Conversation {
             peer,
-            fingerprint: fingerprint.map(|f| fingerprint::per_peer(f, peer_id)),
+            fingerprint: per_peer,
         })
+    }
+
+    /// The recipient's or the group's hash, when the message names one.
+    fn peer_id(message: &Message<'_>) -> Option<u64> {
+        match message.chat {
+            Chat::Single if !message.recv_id.is_empty() => {
+                Some(RecipientKey::of(message.recv_id).0)
+            }
+            Chat::Group if !message.group_id.is_empty() => Some(GroupKey::of(message.group_id).0),
+            _ => None,
+        }
     }
 
     /// The message's text, decoded from its content only when something will read it: the

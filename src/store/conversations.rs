@@ -12,6 +12,9 @@ use super::{GroupKey, RecipientKey};
 pub(crate) const MEMORY_CAP: usize = 128;
 /// What a trim keeps: the most recently active conversations.
 pub(crate) const MEMORY_KEPT: usize = 96;
+/// A user is *known* once this many different people have written to them within the memory:
+/// the campaign rule does not count their messages (see README, "Established conversations").
+pub(crate) const KNOWN_WRITERS: usize = 3;
 
 /// One user's conversations.
 #[derive(Default)]
@@ -20,6 +23,9 @@ pub(super) struct Memory {
     wrote_to_me: KeyMap<RecipientKey, u64>,
     /// A group → (first post, last post) of this user there.
     groups: KeyMap<GroupKey, (u64, u64)>,
+    /// The last [`KNOWN_WRITERS`] different people who wrote to this user, latest first, kept
+    /// apart from `wrote_to_me` so that "known" is one lookup, and is never trimmed.
+    recent_writers: Vec<(RecipientKey, u64)>,
     last_seen_ms: u64,
 }
 
@@ -45,8 +51,20 @@ impl Memory {
         })
     }
 
+    /// Whether [`KNOWN_WRITERS`] different people wrote to this user within `memory_ms`.
+    pub(super) fn is_known(&self, now: u64, memory_ms: u64) -> bool {
+        self.recent_writers.len() == KNOWN_WRITERS
+            && self
+                .recent_writers
+                .iter()
+                .all(|&(_, at)| at + memory_ms > now)
+    }
+
     pub(super) fn record_heard_from(&mut self, peer: RecipientKey, now: u64) {
         self.wrote_to_me.insert(peer, now);
+        self.recent_writers.retain(|&(writer, _)| writer != peer);
+        self.recent_writers.insert(0, (peer, now));
+        self.recent_writers.truncate(KNOWN_WRITERS);
         self.touched(now);
     }
 

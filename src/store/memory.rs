@@ -98,17 +98,22 @@ impl MemoryStore {
         }
     }
 
-    /// Whether `conversation` is established for `sender` at `now` (see `conversations`).
-    fn is_established(&self, sender: SenderKey, conversation: &Conversation, now: u64) -> bool {
+    /// Whether `conversation` is established for `sender` at `now`, and whether the sender is
+    /// known (see `conversations`).
+    fn standing(&self, sender: SenderKey, conversation: &Conversation, now: u64) -> (bool, bool) {
         let Some(memory_ms) = self.policy.contact_memory.map(|d| d.as_millis() as u64) else {
-            return false;
+            return (false, false);
         };
         let seasoning_ms = self.policy.group_seasoning.as_millis() as u64;
         self.memories.peek(sender.0, |memory| {
-            memory.is_some_and(|memory| match conversation.peer {
+            let Some(memory) = memory else {
+                return (false, false);
+            };
+            let established = match conversation.peer {
                 Peer::User { recipient, .. } => memory.heard_from(recipient, now, memory_ms),
                 Peer::Group(group) => memory.seasoned_in(group, now, memory_ms, seasoning_ms),
-            })
+            };
+            (established, memory.is_known(now, memory_ms))
         })
     }
 
@@ -135,9 +140,9 @@ impl MemoryStore {
     pub fn check_sender(&self, check: &SenderCheck) -> SenderOutcome {
         let policy = &*self.policy;
         let now = check.now_ms;
-        let established = check
+        let (established, known) = check
             .conversation
-            .is_some_and(|c| self.is_established(check.sender, &c, now));
+            .map_or((false, false), |c| self.standing(check.sender, &c, now));
         // An established message counts repeat per conversation and skips fanout.
         let check = &SenderCheck {
             fingerprint: match (established, check.conversation) {
@@ -201,6 +206,7 @@ impl MemoryStore {
                 None => SenderOutcome::Admitted {
                     reservation: Reservation {
                         established,
+                        skips_campaign: established || known,
                         ..state.consume(policy, check)
                     },
                     shadow: found.shadow,
@@ -488,6 +494,7 @@ impl SenderState {
         }
         Reservation {
             established: false,
+            skips_campaign: false,
             at_ms: now,
             fingerprint,
             recipient,

@@ -133,8 +133,11 @@ pub struct Reservation {
     pub recipient: Option<(RecipientKey, Recorded)>,
     /// An `AtAllTag` use was counted.
     pub at_all: bool,
-    /// The message is part of an established conversation (so the campaign rule skips it).
+    /// The message is part of an established conversation: repeat counted it per peer.
     pub established: bool,
+    /// The campaign rule skips the message: it is established, or its sender is known (enough
+    /// people wrote to them, `conversations::KNOWN_WRITERS`).
+    pub skips_campaign: bool,
 }
 
 /// A violation found outside the sender check (mentions, campaign) to be counted as a strike,
@@ -375,7 +378,7 @@ where
     else {
         return Ok(outcome);
     };
-    if reservation.established || campaign_keys.is_empty() {
+    if reservation.skips_campaign || campaign_keys.is_empty() {
         return Ok(SenderOutcome::Admitted {
             reservation,
             shadow,

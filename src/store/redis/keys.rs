@@ -37,6 +37,8 @@ pub(super) fn memory_key(prefix: &str, user: SenderKey) -> String {
 pub(super) const CONTACT_FIELD: char = 'c';
 /// `g<group>`: this user's first and last post in that group.
 pub(super) const GROUP_FIELD: char = 'g';
+/// The last few people who wrote to this user (whether the user is known).
+pub(super) const WRITERS_FIELD: &str = "w";
 
 /// The key of `lua/campaign.lua`: a campaign key's set of senders. (An exact-text campaign key
 /// is the text's fingerprint, so its sets keep the layout of earlier versions.)

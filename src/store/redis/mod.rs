@@ -262,6 +262,7 @@ impl RedisStore {
                 repeat_recorded,
                 recipient,
                 established,
+                known_sender,
                 shadow,
             } => {
                 let fingerprint = match (established, check.conversation) {
@@ -275,6 +276,7 @@ impl RedisStore {
                         recipient: check.recipient.zip(recipient),
                         at_all: check.at_all && self.policy.at_all.is_some(),
                         established,
+                        skips_campaign: established || known_sender,
                     },
                     shadow,
                 }

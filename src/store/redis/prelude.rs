@@ -93,6 +93,8 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
         "RECIPIENT_REFRESHED",
         protocol::RECIPIENT_REFRESHED.to_string(),
     );
+    constant("ESTABLISHED", protocol::ESTABLISHED.to_string());
+    constant("KNOWN_SENDER", protocol::KNOWN_SENDER.to_string());
     constant("STRIKE_LIMIT", strike_limit.to_string());
     constant("STRIKE_WINDOW", strike_window.to_string());
     constant("FIRST_BLOCK", policy.block_for.as_millis().to_string());
@@ -127,12 +129,14 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
 
 /// The constants of `lua/memory.lua`, prepended to it in the sender and contact scripts.
 pub(super) fn memory_prelude() -> String {
-    use crate::store::conversations::{MEMORY_CAP, MEMORY_KEPT};
+    use crate::store::conversations::{KNOWN_WRITERS, MEMORY_CAP, MEMORY_KEPT};
     format!(
         "local MEMORY_CAP = {MEMORY_CAP}\nlocal MEMORY_KEPT = {MEMORY_KEPT}\n\
-         local MEMORY_FIELD = {{contact = '{}', group = '{}'}}\n",
+         local KNOWN_WRITERS = {KNOWN_WRITERS}\n\
+         local MEMORY_FIELD = {{contact = '{}', group = '{}', writers = '{}'}}\n",
         keys::CONTACT_FIELD,
-        keys::GROUP_FIELD
+        keys::GROUP_FIELD,
+        keys::WRITERS_FIELD
     )
 }
 

@@ -55,6 +55,10 @@ pub(super) const RECIPIENT_NONE: i64 = 0;
 pub(super) const RECIPIENT_NEW: i64 = 1;
 pub(super) const RECIPIENT_REFRESHED: i64 = 2;
 
+/// `standing` of an admitted check, bits: the conversation is established; the sender is known.
+pub(super) const ESTABLISHED: i64 = 1;
+pub(super) const KNOWN_SENDER: i64 = 2;
+
 /// One call of the sender script: its KEYS and ARGV, by name.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct SenderCall<'a> {
@@ -157,7 +161,7 @@ impl<'a> SenderCall<'a> {
 }
 
 /// A check reply: `{ADMITTED, at_ms, repeat_recorded, recipient_recorded, previous_ms,
-/// established, shadow…}`
+/// standing, shadow…}` (standing: `ESTABLISHED` + `KNOWN_SENDER`, each when it holds)
 /// or `{REJECTED, violation (4), started_block_ms, shadow…}`; shadow is a count, then that many
 /// violations of four.
 #[derive(Debug, PartialEq, Eq)]
@@ -167,6 +171,7 @@ pub(super) enum CheckReply {
         repeat_recorded: bool,
         recipient: Option<Recorded>,
         established: bool,
+        known_sender: bool,
         shadow: Vec<Violation>,
     },
     Rejected {
@@ -196,11 +201,13 @@ impl CheckReply {
                     }
                     _ => return Err(malformed(reply)),
                 };
+                let standing = fields.next()?;
                 Ok(CheckReply::Admitted {
                     at_ms,
                     repeat_recorded,
                     recipient,
-                    established: fields.next()? == 1,
+                    established: standing & ESTABLISHED != 0,
+                    known_sender: standing & KNOWN_SENDER != 0,
                     shadow: fields.violations()?,
                 })
             }
