@@ -2,6 +2,9 @@
 //! request at a time per connection (as OpenIM's gateway sends them). 10,000 distinct senders,
 //! mixed content (ASCII, Chinese, look-alike spam, short replies), and a few flooding senders.
 //!
+//! With `LOADGEN_MIX=viral`, every request carries one text (a link, long enough for
+//! near-duplicate keys) from the 10,000 senders: the campaign rule's worst case.
+//!
 //! `loadgen URL SECONDS CONNECTIONS [RATE]`: without RATE, as fast as answers come (peak); with
 //! RATE requests/s in total, paced on an absolute schedule with latency counted from each
 //! request's scheduled time (so a stall is not hidden). Prints one JSON line.
@@ -30,27 +33,43 @@ const TEXTS: [&str; 6] = [
     "thanks!",
 ];
 
+/// The viral mix's one text.
+const VIRAL: &str =
+    "Check out the new shop at example.com/deals, amazing offers for everyone this week!";
+
 /// A small deterministic generator (xorshift), so every run sends the same mix.
-struct Mix(u64);
+struct Mix {
+    state: u64,
+    viral: bool,
+}
 
 impl Mix {
+    fn new(seed: u64) -> Mix {
+        Mix {
+            state: seed,
+            viral: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "viral"),
+        }
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state
     }
 
     fn body(&mut self, n: u64) -> String {
         let roll = self.next();
         // One request in twenty comes from a flooder; the rest from 10,000 ordinary senders.
-        let sender = if roll.is_multiple_of(20) {
+        let sender = if roll.is_multiple_of(20) && !self.viral {
             format!("flooder{}", roll % FLOODERS)
         } else {
             format!("user{}", roll % SENDERS)
         };
         let text = TEXTS[(roll >> 8) as usize % TEXTS.len()];
-        let text = if roll.is_multiple_of(3) {
+        let text = if self.viral {
+            VIRAL.to_string()
+        } else if roll.is_multiple_of(3) {
             format!("{text} #{n}")
         } else {
             text.to_string()
@@ -118,7 +137,7 @@ async fn connection(
         return tally;
     };
     tokio::spawn(driver);
-    let mut mix = Mix(seed | 1);
+    let mut mix = Mix::new(seed | 1);
     let mut n = seed << 32;
     while Instant::now() < until {
         // Paced: latency counts from the request's scheduled time, so a stall is not hidden

@@ -90,3 +90,16 @@ def start_floodgate(redis_ports=(), cluster=False, extra_env=None, binary=None):
     proc = subprocess.Popen([binary or os.path.join(RELEASE, "floodgate")], env=env)
     wait_for_port(port, proc, "floodgate")
     return proc, port, admin
+
+
+def start_cluster():
+    """A 3-node Redis Cluster of fresh redis-servers on free ports: [(process, port)]."""
+    nodes = [start_redis("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf") for _ in range(3)]
+    subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for _, p in nodes],
+                    "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True)
+    deadline = time.time() + 30
+    while not all("cluster_state:ok" in cli(p, "CLUSTER", "INFO") for _, p in nodes):
+        if time.time() > deadline:
+            raise SystemExit("cluster did not become ok")
+        time.sleep(0.1)
+    return nodes
