@@ -56,12 +56,16 @@ local function remember(key, field, value, memory_text)
   redis.call('PEXPIRE', key, memory_ttl(tonumber(memory_text)))
 end
 
--- Remembers that `writer` wrote to this user at `now`: their entry, and the writers list
+-- Remembers that `writer` wrote to this user at `now` (unless they did within the slack): their
+-- entry, and the writers list
 -- (msgpack {TTL last set at, writer, ms, writer, ms, ...}: the last KNOWN_WRITERS different
 -- people, latest first).
 local function remember_writer(key, writer, now_text, now, memory_text)
   local memory = tonumber(memory_text)
-  local packed = redis.call('HGET', key, MEMORY_FIELD.writers)
+  local stored = redis.call('HMGET', key, MEMORY_FIELD.contact .. writer, MEMORY_FIELD.writers)
+  -- A conversation going on is refreshed once per slack, not per message.
+  if stored[1] and tonumber(stored[1]) + math.floor(memory / 32) > now then return end
+  local packed = stored[2]
   local refreshed = now
   local writers = {now, writer, now}
   if packed then

@@ -60,7 +60,17 @@ impl Memory {
                 .all(|&(_, at)| at + memory_ms > now)
     }
 
-    pub(super) fn record_heard_from(&mut self, peer: RecipientKey, now: u64) {
+    /// Remembers that `peer` wrote to this user, unless they did within a 32nd of the memory:
+    /// a conversation going on is refreshed once per that slack, not per message (in Redis
+    /// each refresh is a write).
+    pub(super) fn record_heard_from(&mut self, peer: RecipientKey, now: u64, memory_ms: u64) {
+        if self
+            .wrote_to_me
+            .get(&peer)
+            .is_some_and(|&at| at + memory_ms / 32 > now)
+        {
+            return;
+        }
         self.wrote_to_me.insert(peer, now);
         self.recent_writers.retain(|&(writer, _)| writer != peer);
         self.recent_writers.insert(0, (peer, now));
@@ -141,7 +151,7 @@ mod tests {
             if i % 10 == 0 {
                 memory.record_post(GroupKey(i), now + i, 30 * DAY);
             } else {
-                memory.record_heard_from(RecipientKey(i), now + i);
+                memory.record_heard_from(RecipientKey(i), now + i, 30 * DAY);
             }
             assert!(memory.wrote_to_me.len() + memory.groups.len() <= MEMORY_CAP);
         }
@@ -151,6 +161,21 @@ mod tests {
         assert!(!memory.heard_from(RecipientKey(1), later, 30 * DAY));
         assert!(memory.groups.contains_key(&GroupKey(190)));
         assert!(!memory.groups.contains_key(&GroupKey(0)));
+    }
+
+    #[test]
+    fn a_conversation_going_on_is_refreshed_once_per_slack() {
+        let mut memory = Memory::default();
+        let month = 30 * DAY;
+        let slack = month / 32;
+        memory.record_heard_from(RecipientKey(1), DAY, month);
+        memory.record_heard_from(RecipientKey(1), DAY + slack - 1, month);
+        assert_eq!(memory.wrote_to_me[&RecipientKey(1)], DAY);
+        memory.record_heard_from(RecipientKey(1), DAY + slack, month);
+        assert_eq!(memory.wrote_to_me[&RecipientKey(1)], DAY + slack);
+        // Remembered a memory from the last refresh, so at most a slack less than from the
+        // last message.
+        assert!(memory.heard_from(RecipientKey(1), DAY + slack + month - 1, month));
     }
 
     #[test]

@@ -129,7 +129,7 @@ impl MemoryStore {
                 me,
                 ..
             } => self.memories.with(recipient_state.0, |memory| {
-                memory.record_heard_from(me, now)
+                memory.record_heard_from(me, now, memory_ms)
             }),
             Peer::Group(group) => self
                 .memories
