@@ -1,7 +1,8 @@
 --[[ floodgate · memory.lua — one user's conversation memory: a hash <prefix>:{s:<id>}:m on the
 user's own slot, beside their state. Functions that sender.lua (the sender's own memory and, on
 standalone Redis, the recipient's) and contact.lua (a recipient's, on a cluster) are built on.
-Rust prepends MEMORY_CAP, MEMORY_KEPT and MEMORY_FIELD (src/store/redis/prelude.rs); the embedded
+Rust prepends MEMORY_CAP, MEMORY_KEPT, MEMORY_SLACK_PARTS, KNOWN_WRITERS and MEMORY_FIELD
+(src/store/redis/prelude.rs); the embedded
 store keeps the same memory in src/store/conversations.rs.
 
 Fields
@@ -41,10 +42,16 @@ local function trim_memory(key)
   redis.call('HDEL', key, unpack(forgotten))
 end
 
--- The key's TTL: the memory and a slack of a 32nd of it, so that remember_writer needs to
--- refresh it only once per slack and the key still outlives every entry by the memory.
+-- A slack of the memory (a MEMORY_SLACK_PARTS-th of it): a conversation going on rewrites its
+-- entry, and the key its TTL, once per slack rather than per message.
+local function memory_slack(memory)
+  return math.floor(memory / MEMORY_SLACK_PARTS)
+end
+
+-- The key's TTL: the memory and a slack, so that remember_writer needs to refresh it only once
+-- per slack and the key still outlives every entry by the memory.
 local function memory_ttl(memory)
-  return memory + math.floor(memory / 32)
+  return memory + memory_slack(memory)
 end
 
 -- Writes one entry, keeps the hash bounded and alive for the memory (`memory_text` ms).
@@ -64,13 +71,13 @@ local function remember_writer(key, writer, now_text, now, memory_text)
   local memory = tonumber(memory_text)
   local stored = redis.call('HMGET', key, MEMORY_FIELD.contact .. writer, MEMORY_FIELD.writers)
   -- A conversation going on is refreshed once per slack, not per message.
-  if stored[1] and tonumber(stored[1]) + math.floor(memory / 32) > now then return end
+  if stored[1] and tonumber(stored[1]) + memory_slack(memory) > now then return end
   local packed = stored[2]
   local refreshed = now
   local writers = {now, writer, now}
   if packed then
     local old = cmsgpack.unpack(packed)
-    if old[1] + math.floor(memory / 32) > now then refreshed = old[1] end
+    if old[1] + memory_slack(memory) > now then refreshed = old[1] end
     writers[1] = refreshed
     for i = 2, #old, 2 do
       if old[i] ~= writer and #writers < 1 + 2 * KNOWN_WRITERS then

@@ -82,18 +82,22 @@ local fingerprint, recipient = ARGV[3], ARGV[4]
 
 -- The conversation, read from the sender's own memory before anything depends on it.
 local peer_kind, memory_key = ARGV[10], KEYS[2]
+-- Whether a memory entry (a group's when `in_group`, else a person's) makes its conversation
+-- established.
+local function is_established(in_group, entry)
+  if in_group then
+    local first, last = struct.unpack('>dd', entry)
+    return last + CONTACT_MEMORY > now and first + SEASONING <= now
+  end
+  return tonumber(entry) + CONTACT_MEMORY > now
+end
+
 local established, known, peer_field, peer_entry = false, false, nil, nil
 if op == OP.check and CONTACT_MEMORY > 0 and peer_kind ~= '' then
   if peer_kind == 'u' then peer_field = MEMORY_FIELD.contact .. ARGV[11] else peer_field = MEMORY_FIELD.group .. ARGV[11] end
   local memory = redis.call('HMGET', memory_key, peer_field, MEMORY_FIELD.writers)
   peer_entry, known = memory[1], is_known(memory[2], now, CONTACT_MEMORY)
-  if peer_entry and peer_kind == 'u' then
-    established = tonumber(peer_entry) + CONTACT_MEMORY > now
-  elseif peer_entry then
-    local first, last = struct.unpack('>dd', peer_entry)
-    established = last + CONTACT_MEMORY > now and first + SEASONING <= now
-    peer_entry = {first, last}
-  end
+  established = peer_entry and is_established(peer_kind == 'g', peer_entry) or false
   if established then fingerprint, recipient = ARGV[9], '' end
 end
 
@@ -311,12 +315,9 @@ if op == OP.status then
   if CONTACT_MEMORY > 0 and memory_key then
     local all = redis.call('HGETALL', memory_key)
     for i = 1, #all, 2 do
-      if all[i] == MEMORY_FIELD.writers then -- not a conversation
-      elseif string.sub(all[i], 1, 1) == MEMORY_FIELD.contact then
-        if tonumber(all[i + 1]) + CONTACT_MEMORY > now then contacts = contacts + 1 end
-      else
-        local first, last = struct.unpack('>dd', all[i + 1])
-        if last + CONTACT_MEMORY > now and first + SEASONING <= now then groups = groups + 1 end
+      local in_group = string.sub(all[i], 1, 1) == MEMORY_FIELD.group
+      if all[i] ~= MEMORY_FIELD.writers and is_established(in_group, all[i + 1]) then
+        if in_group then groups = groups + 1 else contacts = contacts + 1 end
       end
     end
   end
@@ -478,7 +479,10 @@ local function remember_conversation()
   if not sender_admitted or not peer_field then return end
   if peer_kind == 'g' then
     local since = now
-    if peer_entry and peer_entry[2] + CONTACT_MEMORY > now then since = peer_entry[1] end
+    if peer_entry then
+      local first, last = struct.unpack('>dd', peer_entry)
+      if last + CONTACT_MEMORY > now then since = first end
+    end
     remember(memory_key, peer_field, struct.pack('>dd', since, now), CONTACT_MEMORY_TEXT)
   elseif ARGV[12] ~= '' then
     remember_writer(KEYS[3], ARGV[12], ARGV[2], now, CONTACT_MEMORY_TEXT)

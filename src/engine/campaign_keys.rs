@@ -278,24 +278,22 @@ fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
     let mut found = Vec::new();
     for hit in MARKERS.find_iter(text) {
         let (marker, at) = (MESSENGER_MARKERS[hit.pattern().as_usize()], hit.start());
-        {
-            // An ASCII marker must be a word of its own ("tg", not "stage").
-            let before = text[..at].chars().next_back();
-            if marker.is_ascii() && before.is_some_and(|c| c.is_ascii_alphanumeric()) {
-                continue;
-            }
-            let rest = &text[at + marker.len()..];
-            // …and end before the ID, unless the ID is a number ("vx123456", "qq12345678").
-            if marker.is_ascii() && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
-                continue;
-            }
-            let rest = rest.trim_start_matches([' ', ':', '：', '-', '=', '号', '號', '#', '@']);
-            let id: String = rest.chars().take_while(|&c| is_id_char(c)).collect();
-            let id = id.trim_matches(['.', '-']);
-            if (4..=40).contains(&id.len()) && id.chars().any(|c| c.is_ascii_alphanumeric()) {
-                // The ID alone: "WeChat: x", "微信 x" and "VX x" advertise the same account.
-                found.push(id.to_string());
-            }
+        // An ASCII marker must be a word of its own ("tg", not "stage").
+        let before = text[..at].chars().next_back();
+        if marker.is_ascii() && before.is_some_and(|c| c.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let rest = &text[at + marker.len()..];
+        // …and end before the ID, unless the ID is a number ("vx123456", "qq12345678").
+        if marker.is_ascii() && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        let rest = rest.trim_start_matches([' ', ':', '：', '-', '=', '号', '號', '#', '@']);
+        let id: String = rest.chars().take_while(|&c| is_id_char(c)).collect();
+        let id = id.trim_matches(['.', '-']);
+        if (4..=40).contains(&id.len()) && id.chars().any(|c| c.is_ascii_alphanumeric()) {
+            // The ID alone: "WeChat: x", "微信 x" and "VX x" advertise the same account.
+            found.push(id.to_string());
         }
     }
     if audience == Audience::OneToOne {

@@ -27,10 +27,8 @@ pub fn normalise_folded(folded: &Folded) -> String {
     out
 }
 
-/// The fingerprint of a folded text, or `None` when its normalised form is shorter than
-/// `min_chars` (emoji-only and punctuation-only text normalise to nothing).
-/// The fingerprint of an already normalised text ([`normalise_folded`]): the same value
-/// [`fingerprint`] gives its folded text.
+/// The fingerprint of an already normalised text ([`normalise_folded`]), or `None` when it is
+/// shorter than `min_chars` (emoji-only and punctuation-only text normalise to nothing).
 pub fn of_normalised(normalised: &str, min_chars: usize) -> Option<Fingerprint> {
     let kept = normalised.chars().count();
     if kept == 0 || kept < min_chars {
@@ -40,23 +38,10 @@ pub fn of_normalised(normalised: &str, min_chars: usize) -> Option<Fingerprint> 
     Some(Fingerprint(hash))
 }
 
+/// The fingerprint of a folded text (see [`of_normalised`]). The engine normalises once for
+/// the fingerprint and the campaign keys and calls [`of_normalised`] itself.
 pub fn fingerprint(folded: &Folded, min_chars: usize) -> Option<Fingerprint> {
-    thread_local! {
-        // One buffer per worker thread: a fingerprint is taken for nearly every message.
-        static NORMALISED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-    }
-    NORMALISED.with_borrow_mut(|normalised| {
-        let kept = collapse_into(folded, normalised);
-        if kept == 0 || kept < min_chars {
-            return None;
-        }
-        let hash = xxhash_rust::xxh3::xxh3_64_with_seed(normalised.as_bytes(), FINGERPRINT_SEED);
-        // A giant message must not pin its buffer for the life of the thread.
-        if normalised.capacity() > 64 * 1024 {
-            *normalised = String::new();
-        }
-        Some(Fingerprint(hash))
-    })
+    of_normalised(&normalise_folded(folded), min_chars)
 }
 
 /// The repeat rule's key for a content sent in one conversation (`peer`: the recipient's or

@@ -31,8 +31,8 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    Conversation, Fingerprint, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey,
-    SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
+    Conversation, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey, SenderOutcome,
+    SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
 };
 use blocks::KnownBlocks;
 use breaker::Breaker;
@@ -342,10 +342,10 @@ impl Engine {
             }
             _ => CampaignKeys::default(),
         };
-        let peer = Self::peer_id(message);
+        let peer = Self::peer(message);
         let per_peer = fingerprint
             .zip(peer)
-            .map(|(f, peer)| fingerprint::per_peer(f, peer));
+            .map(|(f, peer)| fingerprint::per_peer(f, peer.id()));
         let repeat_key = if !campaign_keys.has_payload() && per_peer.is_some() {
             per_peer
         } else {
@@ -362,7 +362,13 @@ impl Engine {
             fingerprint: repeat_key,
             recipient,
             at_all: message.chat == Chat::Group && message.at_all,
-            conversation: self.conversation(message, per_peer),
+            // The conversation, when conversation memory is on.
+            conversation: peer
+                .filter(|_| self.policy.contact_memory.is_some())
+                .map(|peer| Conversation {
+                    peer,
+                    fingerprint: per_peer,
+                }),
         };
         let campaign_keys = match self.policy.campaign {
             Some(_) => campaign_keys.as_slice(),
@@ -385,38 +391,17 @@ impl Engine {
         })
     }
 
-    /// The conversation a message belongs to, when conversation memory is on: its peer, and
-    /// the repeat rule's key should it be established (`per_peer`: the content to this peer).
-    fn conversation(
-        &self,
-        message: &Message<'_>,
-        per_peer: Option<Fingerprint>,
-    ) -> Option<Conversation> {
-        self.policy.contact_memory?;
-        let peer = match message.chat {
-            Chat::Single if !message.recv_id.is_empty() => Peer::User {
+    /// Whom a message is for (its recipient or its group), when it names them.
+    fn peer(message: &Message<'_>) -> Option<Peer> {
+        match message.chat {
+            Chat::Single if !message.recv_id.is_empty() => Some(Peer::User {
                 recipient: RecipientKey::of(message.recv_id),
                 recipient_state: SenderKey::of(message.recv_id),
                 me: RecipientKey::of(message.send_id),
-            },
+            }),
             Chat::Group if !message.group_id.is_empty() => {
-                Peer::Group(GroupKey::of(message.group_id))
+                Some(Peer::Group(GroupKey::of(message.group_id)))
             }
-            _ => return None,
-        };
-        Some(Conversation {
-            peer,
-            fingerprint: per_peer,
-        })
-    }
-
-    /// The recipient's or the group's hash, when the message names one.
-    fn peer_id(message: &Message<'_>) -> Option<u64> {
-        match message.chat {
-            Chat::Single if !message.recv_id.is_empty() => {
-                Some(RecipientKey::of(message.recv_id).0)
-            }
-            Chat::Group if !message.group_id.is_empty() => Some(GroupKey::of(message.group_id).0),
             _ => None,
         }
     }

@@ -15,6 +15,8 @@ pub(crate) const MEMORY_KEPT: usize = 96;
 /// A user is *known* once this many different people have written to them within the memory:
 /// the campaign rule does not count their messages (see README, "Established conversations").
 pub(crate) const KNOWN_WRITERS: usize = 3;
+/// A conversation going on is rewritten once per this part of the memory, not per message.
+pub(crate) const MEMORY_SLACK_PARTS: u64 = 32;
 
 /// One user's conversations.
 #[derive(Default)]
@@ -60,14 +62,14 @@ impl Memory {
                 .all(|&(_, at)| at + memory_ms > now)
     }
 
-    /// Remembers that `peer` wrote to this user, unless they did within a 32nd of the memory:
+    /// Remembers that `peer` wrote to this user, unless they did within a slack of the memory:
     /// a conversation going on is refreshed once per that slack, not per message (in Redis
     /// each refresh is a write).
     pub(super) fn record_heard_from(&mut self, peer: RecipientKey, now: u64, memory_ms: u64) {
         if self
             .wrote_to_me
             .get(&peer)
-            .is_some_and(|&at| at + memory_ms / 32 > now)
+            .is_some_and(|&at| at + memory_ms / MEMORY_SLACK_PARTS > now)
         {
             return;
         }
@@ -167,7 +169,7 @@ mod tests {
     fn a_conversation_going_on_is_refreshed_once_per_slack() {
         let mut memory = Memory::default();
         let month = 30 * DAY;
-        let slack = month / 32;
+        let slack = month / MEMORY_SLACK_PARTS;
         memory.record_heard_from(RecipientKey(1), DAY, month);
         memory.record_heard_from(RecipientKey(1), DAY + slack - 1, month);
         assert_eq!(memory.wrote_to_me[&RecipientKey(1)], DAY);

@@ -98,13 +98,19 @@ impl MemoryStore {
         }
     }
 
+    /// `FLOODGATE_CONTACT_MEMORY` and `FLOODGATE_GROUP_SEASONING` in ms, when the memory is on.
+    fn memory_ms(&self) -> Option<(u64, u64)> {
+        let memory = self.policy.contact_memory?;
+        let seasoning = self.policy.group_seasoning;
+        Some((memory.as_millis() as u64, seasoning.as_millis() as u64))
+    }
+
     /// Whether `conversation` is established for `sender` at `now`, and whether the sender is
     /// known (see `conversations`).
     fn standing(&self, sender: SenderKey, conversation: &Conversation, now: u64) -> (bool, bool) {
-        let Some(memory_ms) = self.policy.contact_memory.map(|d| d.as_millis() as u64) else {
+        let Some((memory_ms, seasoning_ms)) = self.memory_ms() else {
             return (false, false);
         };
-        let seasoning_ms = self.policy.group_seasoning.as_millis() as u64;
         self.memories.peek(sender.0, |memory| {
             let Some(memory) = memory else {
                 return (false, false);
@@ -119,8 +125,8 @@ impl MemoryStore {
 
     /// Remembers an admitted message: in the recipient's memory (one-to-one), or as a post
     /// of the sender in the group.
-    pub fn remember(&self, sender: SenderKey, conversation: &Conversation, now: u64) {
-        let Some(memory_ms) = self.policy.contact_memory.map(|d| d.as_millis() as u64) else {
+    fn remember(&self, sender: SenderKey, conversation: &Conversation, now: u64) {
+        let Some((memory_ms, _)) = self.memory_ms() else {
             return;
         };
         match conversation.peer {
@@ -145,10 +151,7 @@ impl MemoryStore {
             .map_or((false, false), |c| self.standing(check.sender, &c, now));
         // An established message counts repeat per conversation and skips fanout.
         let check = &SenderCheck {
-            fingerprint: match (established, check.conversation) {
-                (true, Some(conversation)) => conversation.fingerprint,
-                _ => check.fingerprint,
-            },
+            fingerprint: check.repeat_fingerprint(established),
             recipient: check.recipient.filter(|_| !established),
             ..*check
         };
@@ -304,12 +307,9 @@ impl MemoryStore {
 
     pub fn status(&self, sender: SenderKey, now: u64) -> SenderStatus {
         let policy = &*self.policy;
-        let (established_contacts, established_groups) = match policy.contact_memory {
-            Some(memory) => self.memories.peek(sender.0, |m| {
-                m.map_or((0, 0), |m| {
-                    let seasoning = policy.group_seasoning.as_millis() as u64;
-                    m.counts(now, memory.as_millis() as u64, seasoning)
-                })
+        let (established_contacts, established_groups) = match self.memory_ms() {
+            Some((memory_ms, seasoning_ms)) => self.memories.peek(sender.0, |m| {
+                m.map_or((0, 0), |m| m.counts(now, memory_ms, seasoning_ms))
             }),
             None => (0, 0),
         };
@@ -372,8 +372,7 @@ impl MemoryStore {
             state.forget_until(horizon);
             !state.senders.is_empty()
         });
-        if let Some(memory) = policy.contact_memory {
-            let memory_ms = memory.as_millis() as u64;
+        if let Some((memory_ms, _)) = self.memory_ms() {
             self.memories
                 .retain(|memory| memory.is_live(now, memory_ms));
         }

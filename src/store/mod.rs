@@ -80,6 +80,16 @@ pub enum Peer {
     Group(GroupKey),
 }
 
+impl Peer {
+    /// The recipient's or the group's hash.
+    pub fn id(self) -> u64 {
+        match self {
+            Peer::User { recipient, .. } => recipient.0,
+            Peer::Group(group) => group.0,
+        }
+    }
+}
+
 /// The conversation a message belongs to (set when `FLOODGATE_CONTACT_MEMORY` is on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conversation {
@@ -108,6 +118,17 @@ pub struct SenderCheck {
     pub at_all: bool,
     /// Established messages skip fanout and campaign and count repeat per conversation.
     pub conversation: Option<Conversation>,
+}
+
+impl SenderCheck {
+    /// The repeat rule's key: the content to this one peer when the conversation is
+    /// `established`, else the message's own.
+    pub fn repeat_fingerprint(&self, established: bool) -> Option<Fingerprint> {
+        match (established, self.conversation) {
+            (true, Some(conversation)) => conversation.fingerprint,
+            _ => self.fingerprint,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,8 +279,8 @@ impl Store {
     }
 
     /// A whole message: the sender's rules and, when they admit a cold message (not part of an
-    /// established conversation), the campaign rule on the content's `campaign_keys` (none:
-    /// the rule is off or the content has no key). A campaign rejection records nothing for
+    /// established conversation, nor from a known sender), the campaign rule on the content's
+    /// `campaign_keys` (none: the rule is off or the content has no key). A campaign rejection records nothing for
     /// the message and counts as a strike, like the sender's own rules.
     pub async fn check_message(
         &self,
@@ -398,9 +419,7 @@ where
                 over: over_here,
             } => {
                 recorded.push((*key, previous_ms));
-                if over.is_none() {
-                    over = over_here;
-                }
+                over = over.or(over_here);
             }
         }
     }

@@ -40,8 +40,9 @@ pub(super) const GROUP_FIELD: char = 'g';
 /// The last few people who wrote to this user (whether the user is known).
 pub(super) const WRITERS_FIELD: &str = "w";
 
-/// The key of `lua/campaign.lua`: a campaign key's set of senders. (An exact-text campaign key
-/// is the text's fingerprint, so its sets keep the layout of earlier versions.)
+/// The key of `lua/campaign.lua`: a campaign key's set of senders (the layout of the
+/// fingerprint sets of earlier versions, whose keys never collide with a campaign key's but in
+/// a 64-bit hash's chance, and expire within a window).
 pub(super) fn campaign_key(prefix: &str, key: CampaignKey) -> String {
     format!("{prefix}:{{f:{:016x}}}", key.0)
 }

@@ -197,10 +197,7 @@ impl RedisStore {
             return self.check_in_one_call(check, campaign_keys).await;
         }
         let outcome = self.check_in_one_call(check, &[]).await?;
-        let contact = match (&outcome, check.conversation.map(|c| c.peer)) {
-            (SenderOutcome::Admitted { .. }, Some(Peer::User { .. })) => Some(check),
-            _ => None,
-        };
+        let admitted = matches!(outcome, SenderOutcome::Admitted { .. });
         let campaign = super::campaign_after_sender(
             outcome,
             check,
@@ -222,9 +219,10 @@ impl RedisStore {
             self.policy.modes.block,
         );
         let (decided, remembered) = tokio::join!(campaign, async {
-            match contact {
-                Some(check) => self.remember_contact(check).await,
-                None => Ok(()),
+            if admitted {
+                self.remember_contact(check).await
+            } else {
+                Ok(())
             }
         });
         if let Err(error) = remembered {
@@ -246,11 +244,7 @@ impl RedisStore {
             at_all: check.at_all,
             conversation: check.conversation,
             remembers_contact: !self.is_cluster(),
-            campaign_keys: if self.policy.campaign.is_some() {
-                campaign_keys
-            } else {
-                &[]
-            },
+            campaign_keys,
             ..SenderCall::bare(Op::Check, check.sender, check.now_ms)
         };
         let reply = self
@@ -265,10 +259,7 @@ impl RedisStore {
                 known_sender,
                 shadow,
             } => {
-                let fingerprint = match (established, check.conversation) {
-                    (true, Some(conversation)) => conversation.fingerprint,
-                    _ => check.fingerprint,
-                };
+                let fingerprint = check.repeat_fingerprint(established);
                 SenderOutcome::Admitted {
                     reservation: Reservation {
                         at_ms,
@@ -351,7 +342,8 @@ impl RedisStore {
         self.run_value::<i64>(&invocation).await.map(drop)
     }
 
-    /// Remembers in the recipient's memory (its own slot) that the sender wrote to them.
+    /// Remembers in the recipient's memory (its own slot) that the sender wrote to them (a
+    /// one-to-one message; nothing for a group's).
     async fn remember_contact(&self, check: &SenderCheck) -> Result<(), StoreError> {
         let (Some(memory), Some(conversation)) = (self.policy.contact_memory, check.conversation)
         else {

@@ -129,9 +129,10 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
 
 /// The constants of `lua/memory.lua`, prepended to it in the sender and contact scripts.
 pub(super) fn memory_prelude() -> String {
-    use crate::store::conversations::{KNOWN_WRITERS, MEMORY_CAP, MEMORY_KEPT};
+    use crate::store::conversations::{KNOWN_WRITERS, MEMORY_CAP, MEMORY_KEPT, MEMORY_SLACK_PARTS};
     format!(
         "local MEMORY_CAP = {MEMORY_CAP}\nlocal MEMORY_KEPT = {MEMORY_KEPT}\n\
+         local MEMORY_SLACK_PARTS = {MEMORY_SLACK_PARTS}\n\
          local KNOWN_WRITERS = {KNOWN_WRITERS}\n\
          local MEMORY_FIELD = {{contact = '{}', group = '{}', writers = '{}'}}\n",
         keys::CONTACT_FIELD,
