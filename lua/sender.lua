@@ -20,13 +20,15 @@ KEYS
   KEYS[2]  <prefix>:{s:<sender>}:m   hash  the sender's conversation memory (memory.lua), when
                                            ARGV[10] names a peer (check) or for status
   KEYS[3]  <prefix>:{s:<recipient>}:m      the recipient's memory, when ARGV[12] is set
-                                           (standalone Redis only: another slot on a cluster)
+                                           (standalone Redis only: another slot on a cluster);
+           <prefix>:{s:<sender>}:a   hash  for act and for a strike releasing an act: the
+                                           user's act windows, <act name><window_ms> = ring
   KEYS[ARGV[13]..] <prefix>:{f:<key>} zsets: the message's campaign keys (standalone Redis
                                        only, where keys of several slots may meet): see
                                        campaign_check.lua
 
 ARGV
-  [1] op: OP.check | OP.strike | OP.status | OP.unblock (anything else is an error)
+  [1] op: OP.check | OP.act | OP.strike | OP.status | OP.unblock (anything else is an error)
   [2] now_ms (the caller's clock, decimal text)
   [3] fingerprint or ""                          [4] recipient or ""
   [5] sender (as campaign sets hold it)
@@ -37,6 +39,7 @@ ARGV
   [10] the peer's kind: "u" (one-to-one), "g" (group) or "" (none)   [11] the peer (8 bytes)
   [12] the sender as the recipient's memory names them, or "" (not recorded in this call)
   [13] the index in KEYS of the first campaign key, 0 = none
+  [14] act, and a strike releasing one: the act's name in ACTS ("" = none: the block only)
 
 Returns (integers)
   check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, standing, n, shadow...}
@@ -45,9 +48,16 @@ Returns (integers)
           rejected  {REJECTED, code, retry_ms, limit, window_ms, started_block_ms, n, shadow...}
                     (a campaign rejection counts as a strike, like the sender's own rules)
           shadow: n violations of 4 integers {code, retry_ms, limit, window_ms}
+  act     as check (an admitted act records nothing of a message: 0, 0, 0 there)
   strike  {blocked, retry_ms, blocks, block_length_ms, started_block_ms}
   status  {strikes, blocked_for_ms, blocks, established contacts, established groups, count of each rate window...}
   unblock 1 if a block was lifted, else 0
+
+Acts (CONTRACT §3a: friend requests, groups created and joined; a profile edit checks only the
+block): the user's block, then the act's windows (ACTS[name], rings in a hash of their own,
+KEYS[3], which lives for the longest act window, ACT_TTL: a day of friend requests must not
+keep a message sender's state alive a day), then on standalone Redis the request text's
+campaign keys unless the user is known. A rejection strikes the same record as messages.
 
 Conversations: a one-to-one message is established when the sender's memory holds the
 recipient (they wrote within CONTACT_MEMORY); a group message when the sender's first post there
@@ -58,12 +68,7 @@ keys too. A message
 the sender's rules admit is remembered (even when the campaign rule then rejects it): in the
 recipient's memory (one-to-one) or as a post in the group (the sender's own memory).
 
-Windows: the arithmetic of src/store/window.rs. A window W is cut into SUB buckets of width
-ceil(W/SUB); its count sums every bucket that overlaps [now-W, now], the oldest one in full,
-so no window of length W ever holds more than the limit. A rate window is stored as a ring:
-the index of its newest bucket and SUB+1 counts, bucket i in slot i % (SUB+1), packed by struct
-(52 bytes: small enough for Redis to keep the hash a compact listpack); a call moves the ring
-forward in place. Repeat counts, mostly one or two buckets, are msgpack arrays of (index,
+Windows: the arithmetic of src/store/window.rs, as the rings of ring.lua. Repeat counts, mostly one or two buckets, are msgpack arrays of (index,
 count) pairs, oldest first.
 
 Cost: Redis runs this on the hot path of every checked message, so a call makes as few Redis
@@ -75,7 +80,7 @@ fields that left their window are also swept. Counts never depend on the sweep: 
 count entries inside the window.
 ]]
 
-local op, now = ARGV[1], tonumber(ARGV[2])
+local op = ARGV[1]
 local state = KEYS[1]
 local ttl = TTL
 local fingerprint, recipient = ARGV[3], ARGV[4]
@@ -107,7 +112,6 @@ local checks_repeat = repeat_limit > 0 and fingerprint ~= ''
 local checks_fanout = fanout_limit > 0 and recipient ~= ''
 local checks_at_all = AT_ALL_LIMIT > 0 and ARGV[8] == '1'
 
-local function width(window) return math.max(1, math.ceil(window / SUB)) end
 
 -- A bucket list is a msgpack array {index, count, index, count, ...}, oldest first: packed and
 -- unpacked by Redis's C msgpack library, which costs far less than parsing text in Lua.
@@ -167,68 +171,10 @@ local function remove(buckets, at, window)
   end
 end
 
--- Rings: ring[1] the index of the newest bucket, then the SUB+1 counts. The rate windows
--- (RATES: {limit, window, bucket width, field} each) have one each, and so does fanout (the
--- recipients' last-write times, bucketed: distinct recipients count like messages in a window).
-local RING = SUB + 1
-local RING_FORMAT = '>dI4I4I4I4I4I4I4I4I4I4I4' -- the newest bucket's index, then RING counts
+-- The rate windows (RATES: {limit, window, bucket width, field} each) have a ring each, and so
+-- does fanout (the recipients' last-write times, bucketed: distinct recipients count like
+-- messages in a window).
 local rates, rings = RATES, {}
-
-local function load_ring(packed)
-  if packed then return {struct.unpack(RING_FORMAT, packed)} end
-  local ring = {0}
-  for i = 2, RING + 1 do ring[i] = 0 end
-  return ring
-end
-
-local function dump_ring(ring) return struct.pack(RING_FORMAT, unpack(ring, 1, RING + 1)) end
-
--- Moves a ring of bucket width w to the current bucket, emptying the slots of buckets that
--- left the window; returns the window's count.
-local function advance(ring, w)
-  local current = math.floor(now / w)
-  if ring[1] > current + SUB then
-    -- Written by a replica whose clock is more than a window ahead: left as it is, the ring
-    -- would never move on here and the sender would stay refused until that clock's time came.
-    -- Its counts are kept in this replica's current bucket, so they expire one window from now.
-    local sum = 0
-    for i = 2, RING + 1 do sum = sum + ring[i]; ring[i] = 0 end
-    ring[1], ring[2 + current % RING] = current, sum
-    ring.rebased = true -- written back even when the message is rejected
-  end
-  if current > ring[1] then
-    for index = math.max(ring[1] + 1, current - SUB), current do ring[2 + index % RING] = 0 end
-    ring[1] = current
-  end
-  local sum = 0
-  for i = 2, RING + 1 do sum = sum + ring[i] end
-  return sum
-end
-
--- Milliseconds until a ring's count drops below limit: when enough of its oldest buckets leave.
-local function ring_retry(ring, w, limit, sum)
-  for index = ring[1] - SUB, ring[1] do
-    sum = sum - ring[2 + index % RING]
-    if sum < limit then return (index + SUB + 1) * w - now end
-  end
-  return 0
-end
-
--- Adds n (1, or -1 to hand a reservation back) to the bucket of `at`. A time older than the
--- ring counts in its oldest bucket (a replica's clock far behind) or, taken back, is ignored.
-local function ring_add(ring, w, at, n)
-  local index = math.floor(at / w)
-  if index < ring[1] - SUB then
-    if n < 0 then return end
-    index = ring[1] - SUB
-  end
-  if index > ring[1] then return end
-  local slot = 2 + index % RING
-  ring[slot] = math.max(ring[slot] + n, 0)
-end
-
--- Whether a time still counts in a window of bucket width w: its bucket overlaps the window.
-local function counts(at, w) return math.floor(at / w) >= math.floor(now / w) - SUB end
 
 -- One HMGET for everything this call may read. (Fields that are missing cost the most in a
 -- listpack hash, a scan to its end: blocks and strikes share one field for that reason.)
@@ -308,6 +254,70 @@ local function block_violation()
   return blocked_until - now, math.max(blocks, 1), block_length
 end
 
+-- The first violation of an enforced rule rejects; those of rules in shadow are reported.
+local shadow, first = {}, nil
+local function note(rule, retry, limit, window)
+  local violation = {CODE[rule], retry, limit, window}
+  if ENFORCED[rule] then
+    if not first then first = violation end
+  else
+    shadow[#shadow + 1] = violation
+  end
+end
+
+local function with_shadow(reply)
+  reply[#reply + 1] = #shadow
+  for _, v in ipairs(shadow) do
+    for _, x in ipairs(v) do reply[#reply + 1] = x end
+  end
+  return reply
+end
+
+-- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..]), for a cold message
+-- or act the sender's own rules admitted (a rejected message is not a copy, and records nothing
+-- there). Every key is checked before any is recorded: one over the limit rejects, and then
+-- none is.
+local function campaign_rule()
+  local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
+  if first_campaign_key == 0 or campaign_limit == 0 or first then return end
+  local peeked, over = {}, nil
+  for k = first_campaign_key, #KEYS do
+    local status, retry, extra = campaign_peek(KEYS[k], now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
+    peeked[#peeked + 1] = {KEYS[k], status, extra}
+    if status == FULL and not over then over = retry end
+  end
+  if over then note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
+  if not first then
+    for _, key in ipairs(peeked) do
+      campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
+    end
+  end
+end
+
+-- An act's windows ({limit, window, bucket width, field} each; none for "" and acts that are
+-- off), their rings read from KEYS[3] when `read`.
+local act_windows, act_rings = ACTS[ARGV[14]] or {}, {}
+local function load_act_rings()
+  if #act_windows == 0 then return {} end
+  local names = {}
+  for k, window in ipairs(act_windows) do names[k] = window[4] end
+  local stored = redis.call('HMGET', KEYS[3], unpack(names))
+  for k = 1, #act_windows do act_rings[k] = load_ring(stored[k]) end
+  return stored
+end
+local function write_act_rings(all)
+  local writes = {}
+  for k, window in ipairs(act_windows) do
+    if all or act_rings[k].rebased then
+      writes[#writes + 1] = window[4]
+      writes[#writes + 1] = dump_ring(act_rings[k])
+    end
+  end
+  if #writes == 0 then return end
+  redis.call('HSET', KEYS[3], unpack(writes))
+  redis.call('PEXPIRE', KEYS[3], ACT_TTL)
+end
+
 if op == OP.status then
   local strikes = 0
   if STRIKE_LIMIT > 0 then strikes = #live_strikes(STRIKE_WINDOW) end
@@ -335,7 +345,14 @@ end
 
 if op == OP.strike then
   local at = tonumber(ARGV[6])
-  if at > 0 then
+  if at > 0 and #act_windows > 0 then
+    -- Hand back what an admitted act recorded, for an act the campaign rule then rejected.
+    local stored = load_act_rings()
+    for k, window in ipairs(act_windows) do
+      if stored[k] then ring_add(act_rings[k], window[3], at, -1) end
+    end
+    write_act_rings(true)
+  elseif at > 0 then
     -- Hand back what the sender check admitted for a message rejected by another rule.
     for k, rate in ipairs(rates) do
       if stored[2 + k] then
@@ -377,18 +394,39 @@ if op == OP.strike then
   return {0, 0, 0, 0, started}
 end
 
-if op ~= OP.check then return redis.error_reply('sender.lua: unknown op ' .. tostring(op)) end
 
--- The first violation of an enforced rule rejects; those of rules in shadow are reported.
-local shadow, first = {}, nil
-local function note(rule, retry, limit, window)
-  local violation = {CODE[rule], retry, limit, window}
-  if ENFORCED[rule] then
-    if not first then first = violation end
-  else
-    shadow[#shadow + 1] = violation
+if op == OP.act then
+  if in_block then note('blocked', block_violation()) end
+  if first then
+    commit()
+    return {REJECTED, first[1], first[2], first[3], first[4], 0, 0}
   end
+  load_act_rings()
+  for k, window in ipairs(act_windows) do
+    local sum = advance(act_rings[k], window[3])
+    if sum >= window[1] then note(ACT_RULE[ARGV[14]], ring_retry(act_rings[k], window[3], window[1], sum), window[1], window[2]) end
+  end
+  local known = false
+  if tonumber(ARGV[13]) > 0 and CONTACT_MEMORY > 0 and not first then
+    known = is_known(redis.call('HGET', memory_key, MEMORY_FIELD.writers), now, CONTACT_MEMORY)
+  end
+  if not known then campaign_rule() end
+  if first then
+    write_act_rings(false)
+    local started = add_strike()
+    if started > 0 and ENFORCED.blocked then first[2] = math.max(first[2], started) end
+    commit()
+    return with_shadow({REJECTED, first[1], first[2], first[3], first[4], started})
+  end
+  for k, window in ipairs(act_windows) do ring_add(act_rings[k], window[3], now, 1) end
+  write_act_rings(true)
+  commit()
+  local standing = 0
+  if known then standing = KNOWN_SENDER end
+  return with_shadow({ADMITTED, now, 0, 0, 0, standing})
 end
+
+if op ~= OP.check then return redis.error_reply('sender.lua: unknown op ' .. tostring(op)) end
 
 if in_block then note('blocked', block_violation()) end
 if first then
@@ -492,29 +530,7 @@ end
 -- Standalone Redis: the campaign keys' distinct senders, for a cold message the sender's own
 -- rules admitted (a rejected message is not a copy, and records nothing there). Every key is
 -- checked before any is recorded: one over the limit rejects, and then none is.
-local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
-if first_campaign_key > 0 and campaign_limit > 0 and not first and not established and not known then
-  local peeked, over = {}, nil
-  for k = first_campaign_key, #KEYS do
-    local status, retry, extra = campaign_peek(KEYS[k], now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
-    peeked[#peeked + 1] = {KEYS[k], status, extra}
-    if status == FULL and not over then over = retry end
-  end
-  if over then note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
-  if not first then
-    for _, key in ipairs(peeked) do
-      campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
-    end
-  end
-end
-
-local function with_shadow(reply)
-  reply[#reply + 1] = #shadow
-  for _, v in ipairs(shadow) do
-    for _, x in ipairs(v) do reply[#reply + 1] = x end
-  end
-  return reply
-end
+if not established and not known then campaign_rule() end
 
 if first then
   -- Rings moved back from a clock far ahead are kept moved, whatever the answer.

@@ -54,10 +54,7 @@ impl Application {
         } else {
             &["memory"]
         };
-        let metrics = Metrics::new(
-            &[wire::BEFORE_SEND_SINGLE, wire::BEFORE_SEND_GROUP],
-            backends,
-        );
+        let metrics = Metrics::new(&wire::JUDGED_COMMANDS, backends);
         let memory = Store::Memory(Arc::new(MemoryStore::new(
             policy.clone(),
             config.local_max_senders,

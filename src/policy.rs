@@ -19,6 +19,10 @@ pub enum Rule {
     Keyword,
     /// The text links to a denied domain.
     Link,
+    /// Too many friend requests (CONTRACT §3a).
+    Friend,
+    /// Too many groups created or applied to, or invitees into one group.
+    Group,
     /// The operator's own webhook failed and `FLOODGATE_UPSTREAM_FAIL_MODE` is `closed`.
     Upstream,
     Unavailable,
@@ -26,7 +30,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, for exporting each metric series from start-up.
-    pub const ALL: [Rule; 11] = [
+    pub const ALL: [Rule; 13] = [
         Rule::Burst,
         Rule::Rate,
         Rule::Repeat,
@@ -36,6 +40,8 @@ impl Rule {
         Rule::Mentions,
         Rule::Keyword,
         Rule::Link,
+        Rule::Friend,
+        Rule::Group,
         Rule::Upstream,
         Rule::Unavailable,
     ];
@@ -53,6 +59,8 @@ impl Rule {
             Rule::Mentions => 5007,
             Rule::Keyword => 5008,
             Rule::Link => 5009,
+            Rule::Friend => 5010,
+            Rule::Group => 5011,
             Rule::Upstream => 5098,
             Rule::Unavailable => 5099,
         }
@@ -70,6 +78,8 @@ impl Rule {
             Rule::Mentions => "mentions",
             Rule::Keyword => "keyword",
             Rule::Link => "link",
+            Rule::Friend => "friend",
+            Rule::Group => "group",
             Rule::Upstream => "upstream",
             Rule::Unavailable => "unavailable",
         }
@@ -88,6 +98,8 @@ impl Rule {
             // Never the entry or the domain: that would teach evasion.
             Rule::Keyword => "message contains blocked content",
             Rule::Link => "message links to a blocked site",
+            Rule::Friend => "too many friend requests",
+            Rule::Group => "too many group requests",
             Rule::Upstream => "message check unavailable",
             Rule::Unavailable => "anti-spam check unavailable",
         }
@@ -156,6 +168,8 @@ pub struct RuleModes {
     pub block: Mode,
     pub keyword: Mode,
     pub link: Mode,
+    pub friend: Mode,
+    pub group: Mode,
 }
 
 impl RuleModes {
@@ -170,6 +184,8 @@ impl RuleModes {
             block: mode,
             keyword: mode,
             link: mode,
+            friend: mode,
+            group: mode,
         }
     }
 
@@ -184,6 +200,8 @@ impl RuleModes {
             Rule::Blocked => self.block,
             Rule::Keyword => self.keyword,
             Rule::Link => self.link,
+            Rule::Friend => self.friend,
+            Rule::Group => self.group,
             Rule::Upstream | Rule::Unavailable => Mode::Enforce,
         }
     }
@@ -210,6 +228,14 @@ pub struct Policy {
     /// How long a sender must have been posting in a group before their messages there are
     /// established.
     pub group_seasoning: Duration,
+    /// Friend requests per requester (`FLOODGATE_FRIEND_LIMITS`).
+    pub friend: Vec<Limit>,
+    /// Groups created per owner.
+    pub group_create: Vec<Limit>,
+    /// Applications to join a group per applicant.
+    pub group_join: Vec<Limit>,
+    /// Invitees per group.
+    pub group_invite: Option<Limit>,
     pub modes: RuleModes,
 }
 
@@ -231,6 +257,10 @@ impl Default for Policy {
             block_max: Duration::from_secs(86_400),
             contact_memory: Some(Duration::from_secs(30 * 86_400)),
             group_seasoning: Duration::from_secs(3600),
+            friend: vec![limit(10, 3600), limit(30, 86_400)],
+            group_create: vec![limit(5, 3600), limit(20, 86_400)],
+            group_join: vec![limit(10, 3600), limit(50, 86_400)],
+            group_invite: Some(limit(200, 3600)),
             modes: RuleModes::default(),
         }
     }
@@ -250,6 +280,17 @@ impl Policy {
             .unwrap_or(0)
     }
 
+    /// The longest window of the acts' own counts (friend requests, groups created and joined),
+    /// kept apart from the message windows: a day, where a message's state lasts an hour.
+    pub fn longest_act_window_ms(&self) -> u64 {
+        Act::ALL
+            .iter()
+            .flat_map(|act| act.limits(self))
+            .map(Limit::window_ms)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The duration of block number `blocks_before + 1`: doubles each time, capped.
     pub fn block_duration(&self, blocks_before: u32) -> Duration {
         let factor = 1u32.checked_shl(blocks_before.min(31)).unwrap_or(u32::MAX);
@@ -257,6 +298,49 @@ impl Policy {
             .checked_mul(factor)
             .unwrap_or(self.block_max)
             .min(self.block_max)
+    }
+}
+
+/// What a user does, other than messaging, that their own windows count (CONTRACT §3a).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Act {
+    FriendRequest,
+    CreateGroup,
+    JoinGroup,
+}
+
+impl Act {
+    pub const ALL: [Act; 3] = [Act::FriendRequest, Act::CreateGroup, Act::JoinGroup];
+
+    /// Its windows (none: off).
+    pub fn limits(self, policy: &Policy) -> &[Limit] {
+        match self {
+            Act::FriendRequest => &policy.friend,
+            Act::CreateGroup => &policy.group_create,
+            Act::JoinGroup => &policy.group_join,
+        }
+    }
+
+    /// The rule its windows answer to.
+    pub fn rule(self) -> Rule {
+        match self {
+            Act::FriendRequest => Rule::Friend,
+            Act::CreateGroup | Act::JoinGroup => Rule::Group,
+        }
+    }
+
+    /// Its name in the stores (the Redis script's table of acts, field names).
+    pub fn name(self) -> &'static str {
+        match self {
+            Act::FriendRequest => "friend",
+            Act::CreateGroup => "create",
+            Act::JoinGroup => "join",
+        }
+    }
+
+    /// Its position in [`Act::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -431,7 +515,7 @@ mod tests {
         assert_eq!(
             codes,
             vec![
-                5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5098, 5099
+                5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010, 5011, 5098, 5099
             ]
         );
     }

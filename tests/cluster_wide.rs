@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use support::nginx::Nginx;
 use support::replica::Replica;
 use support::{
-    Backend, GROUP, Reply, SINGLE, SharedStore, TestApp, single_body, wait_for_subscribers,
+    Backend, GROUP, Reply, SINGLE, SharedStore, TestApp, friend_request_body, single_body,
+    wait_for_subscribers,
 };
 use tokio::task::JoinSet;
 
@@ -199,6 +200,21 @@ async fn exact_limits_under_races(backend: Backend) {
     let codes = cluster.race(&targets, campaign).await;
     assert_eq!(count(&codes, 0), 4, "campaign: {codes:?}");
     assert_eq!(count(&codes, 5004), 8, "campaign: {codes:?}");
+    cluster.assert_no_store_errors().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_replicas_admit_exactly_the_friend_request_limit() {
+    let cluster = Cluster::start(&[
+        ("FLOODGATE_FRIEND_LIMITS", "10/1h,30/1d"),
+        ("FLOODGATE_STRIKES", "off"),
+    ]);
+    let bodies = (0..60)
+        .map(|i| friend_request_body("collector", &format!("stranger{i}"), "hi"))
+        .collect();
+    let codes = cluster.race(&cluster.webhooks(), bodies).await;
+    assert_eq!(count(&codes, 0), 10, "{codes:?}");
+    assert_eq!(count(&codes, 5010), 50, "{codes:?}");
     cluster.assert_no_store_errors().await;
 }
 

@@ -1,31 +1,8 @@
 //! Each rule (README, "Rules and error codes") over HTTP: it rejects with its code at exactly the threshold and not
 //! one message before; exemptions and shadow modes; only admitted messages consume quota.
 
+#[macro_use]
 mod support;
-
-/// Every case runs on the embedded store, a real Redis and a 3-node Redis Cluster, unchanged.
-macro_rules! on_every_store {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Memory).await.assert_store_healthy().await
-            })*
-        }
-        mod redis {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Redis).await.assert_store_healthy().await
-            })*
-        }
-        mod redis_cluster {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(super::Backend::Cluster).await.assert_store_healthy().await
-            })*
-        }
-    };
-}
 
 on_every_store!(
     a_burst_over_the_limit_is_rejected_with_5001_and_refills,
@@ -410,22 +387,10 @@ async fn at_all_counts_as_one_mention_and_its_uses_are_limited_per_sender(
 }
 
 /// A keyword file of this test's own.
-fn keyword_file(text: &str) -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "floodgate-keywords-{}-{}.txt",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 async fn a_keyword_in_any_disguise_is_rejected_with_5008_and_counts_as_a_strike(
     backend: Backend,
 ) -> TestApp {
-    let file = keyword_file("# the operator's list\nfree money\n微信\nass\n");
+    let file = support::keyword_file("# the operator's list\nfree money\n微信\nass\n");
     let path = file.display().to_string();
     let app = TestApp::on(
         backend,

@@ -47,6 +47,10 @@ pub mod vars {
     pub const KEYWORDS_FILE: (&str, &str) = ("FLOODGATE_KEYWORDS_FILE", "");
     pub const LINK_DENY: (&str, &str) = ("FLOODGATE_LINK_DENY", "");
     pub const LINK_ALLOW: (&str, &str) = ("FLOODGATE_LINK_ALLOW", "");
+    pub const FRIEND_LIMITS: (&str, &str) = ("FLOODGATE_FRIEND_LIMITS", "10/1h,30/1d");
+    pub const GROUP_CREATE_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_CREATE_LIMITS", "5/1h,20/1d");
+    pub const GROUP_JOIN_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_JOIN_LIMITS", "10/1h,50/1d");
+    pub const GROUP_INVITE_LIMIT: (&str, &str) = ("FLOODGATE_GROUP_INVITE_LIMIT", "200/1h");
     /// Not in the contract: open connections each listener serves at once (README).
     pub const MAX_CONNECTIONS: (&str, &str) = ("FLOODGATE_MAX_CONNECTIONS", "10000");
     pub const LOG: (&str, &str) = ("FLOODGATE_LOG", "info");
@@ -54,7 +58,7 @@ pub mod vars {
     /// Not in the contract: the memory bound of each replica's own state (README).
     pub const LOCAL_MAX_SENDERS: (&str, &str) = ("FLOODGATE_LOCAL_MAX_SENDERS", "250000");
     /// Per-rule shadow switches: `FLOODGATE_<RULE>_MODE`.
-    pub const RULE_MODES: [&str; 9] = [
+    pub const RULE_MODES: [&str; 11] = [
         "FLOODGATE_BURST_MODE",
         "FLOODGATE_RATE_MODE",
         "FLOODGATE_REPEAT_MODE",
@@ -64,6 +68,8 @@ pub mod vars {
         "FLOODGATE_BLOCK_MODE",
         "FLOODGATE_KEYWORD_MODE",
         "FLOODGATE_LINK_MODE",
+        "FLOODGATE_FRIEND_MODE",
+        "FLOODGATE_GROUP_MODE",
     ];
 }
 
@@ -247,6 +253,8 @@ impl Env {
             &mut modes.block,
             &mut modes.keyword,
             &mut modes.link,
+            &mut modes.friend,
+            &mut modes.group,
         ];
         for (name, slot) in RULE_MODES.into_iter().zip(slots) {
             let rule_mode = self.get((name, "enforce"), mode)?;
@@ -275,6 +283,10 @@ impl Env {
             block_max: self.get(BLOCK_MAX, duration)?,
             contact_memory: self.get(CONTACT_MEMORY, optional_duration)?,
             group_seasoning: self.get(GROUP_SEASONING, duration)?,
+            friend: self.get(FRIEND_LIMITS, limit_list)?,
+            group_create: self.get(GROUP_CREATE_LIMITS, limit_list)?,
+            group_join: self.get(GROUP_JOIN_LIMITS, limit_list)?,
+            group_invite: self.get(GROUP_INVITE_LIMIT, optional_limit)?,
             modes,
         };
         if policy.block_max < policy.block_for {

@@ -91,6 +91,10 @@ impl CampaignKeys {
 pub enum Audience {
     OneToOne,
     Group,
+    /// The text of a friend request or a join application: payload keys only. Clients fill
+    /// these texts from templates ("我是群聊“…”的…", "Hi, I'm …"), so near-duplicates are what
+    /// strangers legitimately send; a shared payload is what a spam run sends.
+    Request,
 }
 
 /// The campaign keys of `text` (`normalised` is its normalised form,
@@ -110,7 +114,7 @@ pub fn campaign_keys(
     keys.has_payload = !keys.is_empty();
     // A short text's exact copies need no key of their own: with a payload they share its
     // key, and without one they are what people say to each other.
-    if weighted_len(normalised) >= LONG_TEXT {
+    if audience != Audience::Request && weighted_len(normalised) >= LONG_TEXT {
         for band in bands(normalised) {
             keys.push(band);
         }

@@ -4,6 +4,7 @@
 //! the cluster-wide ones go to the [`Store`] as one check of the whole message (the sender's
 //! rules, then the content's campaign rule), which records only what it admits.
 
+mod acts;
 mod blocks;
 mod breaker;
 pub mod burst;
@@ -17,6 +18,7 @@ mod homoglyph;
 pub mod keywords;
 pub mod links;
 
+pub use acts::{ActKind, ActRequest};
 pub use content_rules::ContentRules;
 pub use decision::{Chat, Decision, Message, NOTIFICATION_TYPES, Verdict};
 
@@ -31,8 +33,8 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    Conversation, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey, SenderOutcome,
-    SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
+    Conversation, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey, SenderStatus,
+    Store, StoreError, StrikeOutcome, StrikeRequest,
 };
 use blocks::KnownBlocks;
 use breaker::Breaker;
@@ -175,29 +177,40 @@ impl Engine {
             shadow.extend(found);
             return Decision::reject(violation, shadow);
         }
+        let decide = |store, shadow| self.decide_shared(store, message, sender, now_ms, shadow);
+        self.on_store(Some(sender), now_ms, shadow, decide).await
+    }
+
+    /// A decision that needs the store (`decide`): on the shared store within the budget, else
+    /// on the fail mode's answer — the replica's own store (open) or 5099 (closed). `sender`'s
+    /// block, when the decision reports one, is remembered for the next call.
+    async fn on_store<'a, F, Fut>(
+        &'a self,
+        sender: Option<SenderKey>,
+        now_ms: u64,
+        shadow: Vec<Violation>,
+        decide: F,
+    ) -> Decision
+    where
+        F: Fn(&'a Store, Vec<Violation>) -> Fut,
+        Fut: Future<Output = Result<Decision, StoreError>> + 'a,
+    {
         if !self.store.is_shared() {
             // The embedded store answers in microseconds and cannot fail: no budget timer.
-            let decided = self.decide_shared(&self.store, message, sender, now_ms, shadow);
-            return decided.await.unwrap_or_else(|error| {
+            return decide(&self.store, shadow).await.unwrap_or_else(|error| {
                 tracing::error!(%error, "the embedded store failed");
                 Decision::allow(Vec::new())
             });
         }
         if self.breaker.is_open() {
-            return self
-                .decide_without_store(message, sender, now_ms, shadow)
-                .await;
+            return self.without_store(shadow, &decide).await;
         }
         let lifts_seen = self.known_blocks.as_ref().map(KnownBlocks::lifts_seen);
-        let shared = tokio::time::timeout(
-            self.budget,
-            self.decide_shared(&self.store, message, sender, now_ms, shadow.clone()),
-        )
-        .await;
+        let shared = tokio::time::timeout(self.budget, decide(&self.store, shadow.clone())).await;
         let error = match shared {
             Ok(Ok(decision)) => {
                 self.breaker.record_success();
-                if let Some(seen) = lifts_seen {
+                if let (Some(seen), Some(sender)) = (lifts_seen, sender) {
                     self.remember_block(sender, now_ms, &decision, seen);
                 }
                 return decision;
@@ -206,8 +219,25 @@ impl Engine {
             Err(_elapsed) => StoreError::Timeout,
         };
         self.store_failed(&error);
-        self.decide_without_store(message, sender, now_ms, shadow)
-            .await
+        self.without_store(shadow, &decide).await
+    }
+
+    /// The fail mode: the replica's own store (open), or 5099 (closed).
+    async fn without_store<'a, F, Fut>(&'a self, shadow: Vec<Violation>, decide: &F) -> Decision
+    where
+        F: Fn(&'a Store, Vec<Violation>) -> Fut,
+        Fut: Future<Output = Result<Decision, StoreError>> + 'a,
+    {
+        match (self.fail_mode, &self.fallback) {
+            (FailMode::Open, Some(fallback)) => decide(fallback, shadow.clone())
+                .await
+                .unwrap_or(Decision::allow(shadow)),
+            (FailMode::Open, None) => Decision::allow(shadow),
+            (FailMode::Closed, _) => {
+                let retry = Duration::from_secs(1);
+                Decision::reject(Violation::new(Rule::Unavailable, None, retry), shadow)
+            }
+        }
     }
 
     fn store_failed(&self, error: &StoreError) {
@@ -241,27 +271,6 @@ impl Engine {
     /// Whether this replica currently decides on its shared store.
     pub fn is_degraded(&self) -> bool {
         self.breaker.is_open()
-    }
-
-    /// The fail mode: the replica's own store (open), or 5099 (closed).
-    async fn decide_without_store(
-        &self,
-        message: &Message<'_>,
-        sender: SenderKey,
-        now_ms: u64,
-        shadow: Vec<Violation>,
-    ) -> Decision {
-        match (self.fail_mode, &self.fallback) {
-            (FailMode::Open, Some(fallback)) => self
-                .decide_shared(fallback, message, sender, now_ms, shadow.clone())
-                .await
-                .unwrap_or(Decision::allow(shadow)),
-            (FailMode::Open, None) => Decision::allow(shadow),
-            (FailMode::Closed, _) => {
-                let retry = Duration::from_secs(1);
-                Decision::reject(Violation::new(Rule::Unavailable, None, retry), shadow)
-            }
-        }
     }
 
     /// Remembers a block the store reported (enforced blocks only: a shadow block rejects nothing).
@@ -376,19 +385,8 @@ impl Engine {
         };
 
         let check = store.check_message(&sender_check, campaign_keys);
-        Ok(match self.timed(store, "check_message", check).await? {
-            SenderOutcome::Admitted { shadow: found, .. } => {
-                shadow.extend(found);
-                Decision::allow(shadow)
-            }
-            SenderOutcome::Rejected {
-                violation,
-                shadow: found,
-            } => {
-                shadow.extend(found);
-                Decision::reject(violation, shadow)
-            }
-        })
+        let outcome = self.timed(store, "check_message", check).await?;
+        Ok(acts::outcome_decision(outcome, shadow))
     }
 
     /// Whom a message is for (its recipient or its group), when it names them.
@@ -426,17 +424,25 @@ impl Engine {
         message: &Message<'_>,
         text: Option<&Judged<'_>>,
     ) -> (Option<Violation>, Vec<Violation>) {
-        let mut enforced = None;
-        let mut shadow = Vec::new();
         let text_violations = text.into_iter().flat_map(|judged| {
             self.content_rules
                 .violations(&judged.text, judged.folded.as_ref())
         });
-        for violation in self
-            .mentions_violation(message)
-            .into_iter()
-            .chain(text_violations)
-        {
+        self.by_mode(
+            self.mentions_violation(message)
+                .into_iter()
+                .chain(text_violations),
+        )
+    }
+
+    /// The first enforced violation, and those of the rules in shadow.
+    fn by_mode(
+        &self,
+        violations: impl Iterator<Item = Violation>,
+    ) -> (Option<Violation>, Vec<Violation>) {
+        let mut enforced = None;
+        let mut shadow = Vec::new();
+        for violation in violations {
             match self.policy.modes.of(violation.rule) {
                 Mode::Shadow => shadow.push(violation),
                 Mode::Enforce if enforced.is_none() => enforced = Some(violation),

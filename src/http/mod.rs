@@ -1,6 +1,7 @@
 //! The HTTP layer: the wire format, the two listeners and the client of the operator's own
 //! webhook. The only place that knows axum and hyper.
 
+pub mod act_wire;
 pub mod admin;
 pub mod server;
 pub mod upstream;

@@ -22,9 +22,9 @@ use super::wire::{
     self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX,
     CallbackRequest, CallbackResponse,
 };
-use super::{AppState, upstream};
+use super::{AppState, act_wire, upstream};
 use crate::config::FailMode;
-use crate::engine::{Chat, Decision, Message, Verdict};
+use crate::engine::{ActKind, Chat, Decision, Message, Verdict};
 use crate::metrics;
 use crate::policy::{Mode, Rule, Violation};
 
@@ -76,15 +76,17 @@ pub async fn handle(
         .or_else(|| query_command(&uri).map(Cow::Borrowed))
         .unwrap_or(Cow::Borrowed(path_command));
     let label = wire::command_label(&command);
-    let own = match label {
-        BEFORE_SEND_SINGLE => judge(&state, label, Chat::Single, &body).await,
-        BEFORE_SEND_GROUP => judge(&state, label, Chat::Group, &body).await,
+    let act = act_wire::act_kind(label);
+    let own = match (label, act) {
+        (BEFORE_SEND_SINGLE, _) => judge(&state, label, Chat::Single, &body).await,
+        (BEFORE_SEND_GROUP, _) => judge(&state, label, Chat::Group, &body).await,
+        (_, Some(kind)) => judge_act(&state, label, kind, &body).await,
         _ => Judged::PassOn {
             own: unjudged_reply(label, &body),
             verdict: metrics::Verdict::Allow,
         },
     };
-    if matches!(label, BEFORE_SEND_SINGLE | BEFORE_SEND_GROUP) {
+    if matches!(label, BEFORE_SEND_SINGLE | BEFORE_SEND_GROUP) || act.is_some() {
         state
             .metrics
             .decision_time(label)
@@ -208,6 +210,31 @@ async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -
     let decision = state.engine.decide(&message).await;
     let operation_id = request.operation_id.as_deref().unwrap_or("");
     answer(state, label, operation_id, &decision)
+}
+
+/// Judges a friend request, a group's creation, application, invitation or edit, or a profile
+/// edit (CONTRACT §3a). A body that cannot be read is allowed as before floodgate judged these
+/// (counted `invalid`): refusing it would cost a user their request for a gateway's doubt.
+async fn judge_act(state: &AppState, label: &'static str, kind: ActKind, body: &[u8]) -> Judged {
+    let parsed = match act_wire::parse_act(kind, body) {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            tracing::debug!(command = label, %reason, "an act's body could not be read");
+            return Judged::PassOn {
+                own: unjudged_reply(label, body),
+                verdict: metrics::Verdict::Invalid,
+            };
+        }
+    };
+    let decision = state.engine.judge_act(&parsed.request).await;
+    match answer(state, label, &parsed.operation_id, &decision) {
+        rejected @ Judged::Rejected(_) => rejected,
+        // An allow of a set-group-info command echoes what OpenIM copies back.
+        Judged::PassOn { verdict, .. } => Judged::PassOn {
+            own: unjudged_reply(label, body),
+            verdict,
+        },
+    }
 }
 
 /// Judges the sender of a message callback whose body cannot be read whole (over the size

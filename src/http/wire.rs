@@ -10,6 +10,21 @@ pub const BEFORE_SEND_GROUP: &str = "callbackBeforeSendGroupMsgCommand";
 pub const BEFORE_SET_GROUP_INFO: &str = "callbackBeforeSetGroupInfoCommand";
 pub const BEFORE_SET_GROUP_INFO_EX: &str = "callbackBeforeSetGroupInfoExCommand";
 
+/// Every command floodgate judges (the rest it passes on): their metric series exist from
+/// start-up.
+pub const JUDGED_COMMANDS: [&str; 10] = [
+    BEFORE_SEND_SINGLE,
+    BEFORE_SEND_GROUP,
+    super::act_wire::BEFORE_ADD_FRIEND,
+    super::act_wire::BEFORE_CREATE_GROUP,
+    super::act_wire::BEFORE_JOIN_GROUP,
+    super::act_wire::BEFORE_INVITE,
+    BEFORE_SET_GROUP_INFO,
+    BEFORE_SET_GROUP_INFO_EX,
+    super::act_wire::BEFORE_UPDATE_USER,
+    super::act_wire::BEFORE_UPDATE_USER_EX,
+];
+
 /// `atUserList`'s entry for "the whole group" (OpenIM's protocol constants).
 pub const AT_ALL_TAG: &str = "AtAllTag";
 

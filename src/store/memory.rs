@@ -15,10 +15,11 @@ use super::conversations::Memory;
 use super::shards::{KeyMap, LastSeen, Shards};
 use super::window::{SlidingCounter, counts};
 use super::{
-    CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, Reservation,
-    SenderCheck, SenderKey, SenderOutcome, SenderStatus, StrikeOutcome, StrikeRequest,
+    ActCheck, CampaignKey, Conversation, Fingerprint, GroupKey, KeyOutcome, Peer, RecipientKey,
+    Recorded, Reservation, SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError,
+    StrikeOutcome, StrikeRequest,
 };
-use crate::policy::{Limit, Mode, Policy, Rule, Violation};
+use crate::policy::{Act, Limit, Mode, Policy, Rule, Violation};
 
 pub struct MemoryStore {
     policy: Arc<Policy>,
@@ -27,6 +28,24 @@ pub struct MemoryStore {
     /// Each user's conversations (`conversations`), apart from the senders' windows: a
     /// message to B is remembered in B's memory, and it lasts days, not a window.
     memories: Shards<u128, Memory>,
+    /// Invitees into each group (`FLOODGATE_GROUP_INVITE_LIMIT`).
+    groups: Shards<u64, GroupState>,
+}
+
+/// A group's invitees, counted like a rate window.
+#[derive(Default)]
+struct GroupState {
+    invitees: SlidingCounter,
+    last_seen_ms: u64,
+}
+
+/// A user's acts other than messages, counted apart from messages: most users never make one,
+/// and their windows last a day where a message's last an hour.
+#[derive(Default)]
+struct ActWindows {
+    /// Per act (`Act::index`), one counter per configured window.
+    counters: [Vec<SlidingCounter>; Act::ALL.len()],
+    last_ms: u64,
 }
 
 #[derive(Default)]
@@ -40,6 +59,8 @@ struct SenderState {
     fanout: SlidingCounter,
     /// `AtAllTag` uses (the mentions rule).
     at_all: SlidingCounter,
+    /// Friend requests, groups created and joined: only for users who made one.
+    acts: Option<Box<ActWindows>>,
     strikes: VecDeque<u64>,
     blocked_until: u64,
     block_length_ms: u64,
@@ -95,6 +116,7 @@ impl MemoryStore {
             senders: Shards::new(max_entries),
             campaigns: Shards::new(max_entries),
             memories: Shards::new(max_entries),
+            groups: Shards::new(max_entries),
         }
     }
 
@@ -158,16 +180,8 @@ impl MemoryStore {
         let outcome = self.senders.with(check.sender.0, |state| {
             state.touch(policy, now);
             let mut found = Found::new(policy);
-            let in_block = state.blocked_until > now;
-            if in_block {
-                let violation = state.block_violation(now);
-                if policy.modes.block == Mode::Enforce {
-                    return SenderOutcome::Rejected {
-                        violation,
-                        shadow: found.shadow,
-                    };
-                }
-                found.shadow.push(violation);
+            if let Some(rejected) = state.check_block(policy, now, &mut found) {
+                return rejected;
             }
             for (limit, counter) in policy.rate.iter().zip(&mut state.windows) {
                 let (count, window) = (counter.count(now, limit.window_ms()), limit.window_ms());
@@ -221,6 +235,86 @@ impl MemoryStore {
             self.remember(check.sender, &conversation, now);
         }
         outcome
+    }
+
+    /// See [`Store::check_act`](super::Store::check_act): the actor's block and the act's
+    /// windows, in one step.
+    pub fn check_act(&self, check: &ActCheck) -> SenderOutcome {
+        let policy = &*self.policy;
+        let now = check.now_ms;
+        let known = self.is_known(check.actor, now);
+        self.senders.with(check.actor.0, |state| {
+            state.touch(policy, now);
+            let mut found = Found::new(policy);
+            if let Some(rejected) = state.check_block(policy, now, &mut found) {
+                return rejected;
+            }
+            let act = check.act.filter(|act| !act.limits(policy).is_empty());
+            if let Some(act) = act {
+                let counters = state.act_counters(policy, act, now);
+                for (limit, counter) in act.limits(policy).iter().zip(counters) {
+                    let window = limit.window_ms();
+                    if counter.count(now, window) >= limit.count() {
+                        let retry = counter.retry_after(now, window, limit.count());
+                        found.note(act.rule(), *limit, retry);
+                    }
+                }
+            }
+            if let Some(violation) = found.enforced {
+                return SenderOutcome::Rejected {
+                    violation: state.add_strike(policy, violation, now),
+                    shadow: found.shadow,
+                };
+            }
+            if let Some(act) = act {
+                let counters = state.act_counters(policy, act, now);
+                for (limit, counter) in act.limits(policy).iter().zip(counters) {
+                    counter.add(now, limit.window_ms(), 1);
+                }
+            }
+            SenderOutcome::Admitted {
+                reservation: Reservation::of_act(now, act, known),
+                shadow: found.shadow,
+            }
+        })
+    }
+
+    /// Whether enough people wrote to `user` lately that the campaign rule trusts them.
+    fn is_known(&self, user: SenderKey, now: u64) -> bool {
+        let Some((memory_ms, _)) = self.memory_ms() else {
+            return false;
+        };
+        self.memories
+            .peek(user.0, |m| m.is_some_and(|m| m.is_known(now, memory_ms)))
+    }
+
+    /// See [`Store::check_invite`](super::Store::check_invite).
+    pub fn check_invite(&self, group: GroupKey, now: u64, invitees: u64) -> Option<Violation> {
+        let limit = self.policy.group_invite?;
+        let n = u32::try_from(invitees).unwrap_or(u32::MAX);
+        if n == 0 {
+            return None;
+        }
+        let enforced = self.policy.modes.group == Mode::Enforce;
+        self.groups.with(group.0, |state| {
+            state.last_seen_ms = state.last_seen_ms.max(now);
+            let window = limit.window_ms();
+            let count = state.invitees.count(now, window);
+            let over = (count + u64::from(n) > limit.count()).then(|| {
+                // Until enough earlier invitees leave the window for these to fit (never, for
+                // more than the limit at once).
+                let room = (limit.count() + 1).saturating_sub(u64::from(n));
+                let retry = match room {
+                    0 => 0,
+                    room => state.invitees.retry_after(now, window, room),
+                };
+                invite_violation(limit, n, retry)
+            });
+            if over.is_none() || !enforced {
+                state.invitees.add(now, window, n);
+            }
+            over
+        })
     }
 
     pub fn block_mode(&self) -> Mode {
@@ -376,11 +470,49 @@ impl MemoryStore {
             self.memories
                 .retain(|memory| memory.is_live(now, memory_ms));
         }
+        let invite_window = policy.group_invite.map_or(0, |l| l.window_ms());
+        let invite_expiry = invite_window + super::window::bucket_width(invite_window);
+        self.groups
+            .retain(|group| group.last_seen_ms + invite_expiry > now);
     }
 
     /// Senders currently held (for the memory measurements and the storm test).
     pub fn tracked_senders(&self) -> usize {
         self.senders.len()
+    }
+}
+
+impl MemoryStore {
+    /// The campaign rule after the sender's or actor's own rules (see `campaign_after_sender`).
+    pub(super) async fn campaign_in_steps(
+        &self,
+        outcome: SenderOutcome,
+        sender: SenderKey,
+        now: u64,
+        campaign_keys: &[CampaignKey],
+    ) -> Result<SenderOutcome, StoreError> {
+        let store = self;
+        super::campaign_after_sender(
+            outcome,
+            sender,
+            now,
+            campaign_keys,
+            || async move {
+                let keys = campaign_keys.iter();
+                Ok(keys
+                    .map(|&key| store.check_campaign_key(key, sender, now))
+                    .collect())
+            },
+            |recorded| async move {
+                for (key, previous_ms) in recorded {
+                    store.undo_campaign(key, sender, now, previous_ms);
+                }
+                Ok(())
+            },
+            |strike| async move { Ok(store.strike(&strike)) },
+            store.block_mode(),
+        )
+        .await
     }
 }
 
@@ -410,7 +542,44 @@ impl<'p> Found<'p> {
     }
 }
 
+/// Invitees over a group's limit: `n` at once, `retry_ms` until they would fit.
+fn invite_violation(limit: Limit, n: u32, retry_ms: u64) -> Violation {
+    let mut violation = Violation::new(Rule::Group, Some(limit), Duration::from_millis(retry_ms));
+    violation.observed = Some(u64::from(n));
+    violation
+}
+
 impl SenderState {
+    /// A block being served: the rejection (blocks enforced), or a shadow violation in `found`.
+    fn check_block(
+        &self,
+        policy: &Policy,
+        now: u64,
+        found: &mut Found<'_>,
+    ) -> Option<SenderOutcome> {
+        if self.blocked_until <= now {
+            return None;
+        }
+        let violation = self.block_violation(now);
+        if policy.modes.block == Mode::Enforce {
+            return Some(SenderOutcome::Rejected {
+                violation,
+                shadow: std::mem::take(&mut found.shadow),
+            });
+        }
+        found.shadow.push(violation);
+        None
+    }
+
+    /// The counters of one act's windows, created on the user's first act.
+    fn act_counters(&mut self, policy: &Policy, act: Act, now: u64) -> &mut [SlidingCounter] {
+        let acts = self.acts.get_or_insert_with(Box::default);
+        acts.last_ms = acts.last_ms.max(now);
+        let counters = &mut acts.counters[act.index()];
+        counters.resize_with(act.limits(policy).len(), SlidingCounter::default);
+        counters
+    }
+
     fn touch(&mut self, policy: &Policy, now: u64) {
         if self.windows.len() != policy.rate.len() {
             self.windows
@@ -494,6 +663,7 @@ impl SenderState {
         Reservation {
             established: false,
             skips_campaign: false,
+            act: None,
             at_ms: now,
             fingerprint,
             recipient,
@@ -503,6 +673,13 @@ impl SenderState {
 
     fn release(&mut self, policy: &Policy, reservation: &Reservation, now: u64) {
         let at = reservation.at_ms;
+        if let Some(act) = reservation.act {
+            let counters = self.act_counters(policy, act, now);
+            for (limit, counter) in act.limits(policy).iter().zip(counters) {
+                counter.remove(at, limit.window_ms(), 1);
+            }
+            return;
+        }
         for (limit, counter) in policy.rate.iter().zip(&mut self.windows) {
             counter.remove(at, limit.window_ms(), 1);
         }
@@ -543,11 +720,21 @@ impl SenderState {
         } else {
             0
         };
-        activity.max(block_memory)
+        let acts = self.acts.as_ref().map_or(0, |acts| {
+            let longest = policy.longest_act_window_ms();
+            acts.last_ms + longest + super::window::bucket_width(longest)
+        });
+        activity.max(block_memory).max(acts)
     }
 }
 
 impl LastSeen for SenderState {
+    fn last_seen(&self) -> u64 {
+        self.last_seen_ms
+    }
+}
+
+impl LastSeen for GroupState {
     fn last_seen(&self) -> u64 {
         self.last_seen_ms
     }

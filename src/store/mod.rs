@@ -23,7 +23,7 @@ pub use self::redis::{RedisStore, UnblockNotices};
 pub use crate::engine::campaign_keys::CampaignKey;
 pub use memory::MemoryStore;
 
-use crate::policy::{Limit, Mode, Rule, Violation};
+use crate::policy::{Act, Limit, Mode, Rule, Violation};
 
 /// A sender as the stores know it: a 128-bit hash of the sendID, so that an untrusted ID of any
 /// length or character set costs the same memory and cannot steer a Redis key's hash slot.
@@ -131,6 +131,17 @@ impl SenderCheck {
     }
 }
 
+/// An act other than a message (CONTRACT §3a), judged on its actor's own record: the block
+/// that messages also serve, and the act's windows. Its request text's campaign keys are
+/// decided after it, as a message's are.
+#[derive(Clone, Copy, Debug)]
+pub struct ActCheck {
+    pub actor: SenderKey,
+    pub now_ms: u64,
+    /// The windows it counts against; `None` checks only the block (a profile edit).
+    pub act: Option<Act>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SenderOutcome {
     /// Nothing enforced was broken; the message's quota is recorded in `reservation`.
@@ -159,6 +170,23 @@ pub struct Reservation {
     /// The campaign rule skips the message: it is established, or its sender is known (enough
     /// people wrote to them, `conversations::KNOWN_WRITERS`).
     pub skips_campaign: bool,
+    /// An act's windows counted it (and nothing of a message's).
+    pub act: Option<Act>,
+}
+
+impl Reservation {
+    /// What an admitted act recorded: one in each of its windows.
+    pub fn of_act(at_ms: u64, act: Option<Act>, skips_campaign: bool) -> Reservation {
+        Reservation {
+            at_ms,
+            fingerprint: None,
+            recipient: None,
+            at_all: false,
+            established: false,
+            skips_campaign,
+            act,
+        }
+    }
 }
 
 /// A violation found outside the sender check (mentions, campaign) to be counted as a strike,
@@ -290,32 +318,50 @@ impl Store {
         match self {
             Store::Memory(store) => {
                 let outcome = store.check_sender(check);
-                let (sender, now) = (check.sender, check.now_ms);
-                campaign_after_sender(
-                    outcome,
-                    check,
-                    campaign_keys,
-                    || async move {
-                        let keys = campaign_keys.iter();
-                        Ok(keys
-                            .map(|&key| store.check_campaign_key(key, sender, now))
-                            .collect())
-                    },
-                    |recorded| async move {
-                        for (key, previous_ms) in recorded {
-                            store.undo_campaign(key, sender, now, previous_ms);
-                        }
-                        Ok(())
-                    },
-                    |strike| async move { Ok(store.strike(&strike)) },
-                    store.block_mode(),
-                )
-                .await
+                store
+                    .campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys)
+                    .await
             }
             Store::Redis(store) => store.check_message(check, campaign_keys).await,
         }
     }
 
+    /// An act (CONTRACT §3a): the actor's block and the act's windows, then — when they admit
+    /// it and the actor is not known — the campaign rule on its request text's keys, exactly
+    /// as for a message. A rejection is a strike on the actor's one record.
+    pub async fn check_act(
+        &self,
+        check: &ActCheck,
+        campaign_keys: &[CampaignKey],
+    ) -> Result<SenderOutcome, StoreError> {
+        match self {
+            Store::Memory(store) => {
+                let outcome = store.check_act(check);
+                store
+                    .campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys)
+                    .await
+            }
+            Store::Redis(store) => store.check_act(check, campaign_keys).await,
+        }
+    }
+
+    /// Invitees into one group (`FLOODGATE_GROUP_INVITE_LIMIT`): the violation when they are
+    /// over the limit. They are recorded unless the rule, in enforce mode, rejects them; an
+    /// invitation names no inviter, so nobody is struck.
+    pub async fn check_invite(
+        &self,
+        group: GroupKey,
+        now_ms: u64,
+        invitees: u64,
+    ) -> Result<Option<Violation>, StoreError> {
+        match self {
+            Store::Memory(store) => Ok(store.check_invite(group, now_ms, invitees)),
+            Store::Redis(store) => store.check_invite(group, now_ms, invitees).await,
+        }
+    }
+}
+
+impl Store {
     /// Whether the store can make a decision now (the breaker's probe and `/readyz`).
     pub async fn ping(&self, now_ms: u64) -> Result<(), StoreError> {
         match self {
@@ -378,9 +424,11 @@ impl Store {
 /// the other keys recorded (`undo`) and striking the sender, which hands back the quota the
 /// sender check recorded. Standalone Redis decides the same in one script, all keys checked
 /// before any is recorded.
+#[allow(clippy::too_many_arguments)] // the steps, each a closure the store supplies
 async fn campaign_after_sender<KeysFuture, UndoFuture, StrikeFuture>(
     outcome: SenderOutcome,
-    check: &SenderCheck,
+    sender: SenderKey,
+    now_ms: u64,
     campaign_keys: &[CampaignKey],
     check_keys: impl FnOnce() -> KeysFuture,
     undo: impl FnOnce(Vec<(CampaignKey, u64)>) -> UndoFuture,
@@ -434,8 +482,8 @@ where
         undo(recorded).await?;
     }
     let struck = strike(StrikeRequest {
-        sender: check.sender,
-        now_ms: check.now_ms,
+        sender,
+        now_ms,
         rule: Rule::Campaign,
         release: Some(reservation),
     })

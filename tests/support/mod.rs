@@ -13,6 +13,31 @@ pub mod redis;
 pub mod replica;
 pub mod upstream;
 
+/// Every case runs on the embedded store, a real Redis and a 3-node Redis Cluster, unchanged.
+#[allow(unused_macros)] // used by the files that `#[macro_use]` this module
+macro_rules! on_every_store {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Memory).await.assert_store_healthy().await
+            })*
+        }
+        mod redis {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Redis).await.assert_store_healthy().await
+            })*
+        }
+        mod redis_cluster {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::Backend::Cluster).await.assert_store_healthy().await
+            })*
+        }
+    };
+}
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -271,6 +296,13 @@ impl TestApp {
         self.post(&format!("/callbackExample/{GROUP}"), &body).await
     }
 
+    /// Any callback whose body names its command, at that command's path.
+    pub async fn callback(&self, body: &Value) -> Reply {
+        let command = body["callbackCommand"].as_str().expect("a command");
+        self.post(&format!("/callbackExample/{command}"), body)
+            .await
+    }
+
     pub async fn metrics(&self) -> String {
         self.admin_get("/metrics").await.1
     }
@@ -378,6 +410,96 @@ pub fn single_body(from: &str, to: &str, text: &str) -> Value {
         "ex": "",
         "recvID": to
     })
+}
+
+/// A keyword list file of its own (removed with the temp dir).
+pub fn keyword_file(text: &str) -> std::path::PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "floodgate-keywords-{}-{}.txt",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A friend request as OpenIM sends it (`callbackBeforeAddFriendCommand`).
+pub fn friend_request_body(from: &str, to: &str, text: &str) -> Value {
+    json!({
+        "callbackCommand": "callbackBeforeAddFriendCommand",
+        "fromUserID": from,
+        "toUserID": to,
+        "reqMsg": text,
+        "ex": ""
+    })
+}
+
+/// A group created from OpenIM's client SDK: the creator is named, the owner is not.
+pub fn create_group_body(creator: &str, name: &str) -> Value {
+    json!({
+        "operationID": "op-create",
+        "callbackCommand": "callbackBeforeCreateGroupCommand",
+        "groupID": "",
+        "groupName": name,
+        "notification": "",
+        "introduction": "",
+        "faceURL": "",
+        "ownerUserID": "",
+        "ex": "",
+        "status": 0,
+        "creatorUserID": creator,
+        "groupType": 2,
+        "needVerification": 0,
+        "lookMemberInfo": 0,
+        "applyMemberFriend": 0,
+        "initMemberList": [{"userID": creator, "roleLevel": 100}, {"userID": "m1", "roleLevel": 20}]
+    })
+}
+
+/// An application to join a group (`groupType` as OpenIM sends it: a control character).
+pub fn join_group_body(applicant: &str, group: &str, text: &str) -> Value {
+    json!({
+        "callbackCommand": "callbackBeforeJoinGroupCommand",
+        "groupID": group,
+        "groupType": "\u{2}",
+        "applyID": applicant,
+        "reqMessage": text,
+        "ex": ""
+    })
+}
+
+/// An invitation of `invitees` users into `group` (no inviter is named).
+pub fn invite_body(group: &str, invitees: usize) -> Value {
+    let ids: Vec<String> = (0..invitees).map(|i| format!("invitee{i}")).collect();
+    json!({
+        "operationID": "op-invite",
+        "callbackCommand": "callbackBeforeInviteJoinGroupCommand",
+        "groupID": group,
+        "reason": "",
+        "invitedUserIDs": ids
+    })
+}
+
+/// A profile edit; `ex` sends the Ex command's wrapper objects.
+pub fn update_user_body(user: &str, nickname: &str, ex: bool) -> Value {
+    if ex {
+        json!({
+            "callbackCommand": "callbackBeforeUpdateUserInfoExCommand",
+            "userID": user,
+            "nickName": {"value": nickname},
+            "faceURL": null,
+            "ex": null
+        })
+    } else {
+        json!({
+            "callbackCommand": "callbackBeforeUpdateUserInfoCommand",
+            "userID": user,
+            "nickName": nickname,
+            "faceURL": "",
+            "ex": ""
+        })
+    }
 }
 
 /// Logs only when `TEST_LOG` is set.

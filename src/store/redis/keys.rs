@@ -32,6 +32,20 @@ pub(super) fn memory_key(prefix: &str, user: SenderKey) -> String {
     format!("{prefix}:{{s:{:032x}}}:m", user.0)
 }
 
+/// A user's act windows (friend requests, groups created and joined), on the same slot as their
+/// state but apart from it: they last a day, a message's state an hour.
+pub(super) fn act_key(prefix: &str, user: SenderKey) -> String {
+    format!("{prefix}:{{s:{:032x}}}:a", user.0)
+}
+
+/// A group's invitees (`lua/invite.lua`), on the group's own slot.
+pub(super) fn invite_key(prefix: &str, group: GroupKey) -> String {
+    format!("{prefix}:{{g:{:016x}}}:i", group.0)
+}
+
+/// `I<window ms>`: the ring of a group's invitees.
+pub(super) const INVITE_FIELD: char = 'I';
+
 // The fields of a memory hash, by what they start with.
 /// `c<user>`: that user last wrote to this one.
 pub(super) const CONTACT_FIELD: char = 'c';

@@ -27,11 +27,11 @@ pub use notices::UnblockNotices;
 use protocol::{CheckReply, Op, SenderCall};
 
 use super::{
-    CampaignKey, KeyOutcome, Peer, Reservation, SenderCheck, SenderKey, SenderOutcome,
-    SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
+    ActCheck, CampaignKey, GroupKey, KeyOutcome, Peer, Reservation, SenderCheck, SenderKey,
+    SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
 use crate::config::RedisConfig;
-use crate::policy::{Mode, Policy};
+use crate::policy::{Mode, Policy, Violation};
 use connection::{Cluster, Connection, Standalone, tcp_settings};
 
 /// A probe may wait longer than a decision: it runs in the background.
@@ -42,7 +42,12 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 static SENDER_SCRIPT: &str = concat!(
     include_str!("../../../lua/memory.lua"),
     include_str!("../../../lua/campaign_check.lua"),
+    include_str!("../../../lua/ring.lua"),
     include_str!("../../../lua/sender.lua")
+);
+static INVITE_SCRIPT: &str = concat!(
+    include_str!("../../../lua/ring.lua"),
+    include_str!("../../../lua/invite.lua")
 );
 static CAMPAIGN_SCRIPT: &str = concat!(
     include_str!("../../../lua/campaign_check.lua"),
@@ -62,6 +67,8 @@ pub struct RedisStore {
     sender_script: Script,
     campaign_script: Script,
     contact_script: Script,
+    /// `None` while the invite limit is off.
+    invite_script: Option<Script>,
     prefix: String,
     policy: Arc<Policy>,
     timeout: Duration,
@@ -124,6 +131,8 @@ impl RedisStore {
             sender_script: Script::new(&(prelude::sender_prelude(&policy) + SENDER_SCRIPT)),
             campaign_script: Script::new(CAMPAIGN_SCRIPT),
             contact_script: Script::new(&(prelude::memory_prelude() + CONTACT_SCRIPT)),
+            invite_script: prelude::invite_prelude(&policy)
+                .map(|prelude| Script::new(&(prelude + INVITE_SCRIPT))),
             prefix: prefix.to_string(),
             policy,
             timeout,
@@ -198,26 +207,7 @@ impl RedisStore {
         }
         let outcome = self.check_in_one_call(check, &[]).await?;
         let admitted = matches!(outcome, SenderOutcome::Admitted { .. });
-        let campaign = super::campaign_after_sender(
-            outcome,
-            check,
-            campaign_keys,
-            || {
-                try_join_all(
-                    campaign_keys
-                        .iter()
-                        .map(|&key| self.check_campaign_key(key, check)),
-                )
-            },
-            |recorded| async move {
-                let undo = recorded
-                    .into_iter()
-                    .map(|(key, previous_ms)| self.undo_campaign_key(key, check, previous_ms));
-                try_join_all(undo).await.map(drop)
-            },
-            |strike| async move { self.strike(&strike).await },
-            self.policy.modes.block,
-        );
+        let campaign = self.campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys);
         let (decided, remembered) = tokio::join!(campaign, async {
             if admitted {
                 self.remember_contact(check).await
@@ -230,6 +220,104 @@ impl RedisStore {
             tracing::warn!(%error, "a conversation was not remembered");
         }
         decided
+    }
+
+    /// The campaign rule after the sender's or actor's own (Redis Cluster): each key on its
+    /// own slot, concurrently (see `campaign_after_sender`).
+    async fn campaign_in_steps(
+        &self,
+        outcome: SenderOutcome,
+        sender: SenderKey,
+        now_ms: u64,
+        campaign_keys: &[CampaignKey],
+    ) -> Result<SenderOutcome, StoreError> {
+        super::campaign_after_sender(
+            outcome,
+            sender,
+            now_ms,
+            campaign_keys,
+            || {
+                try_join_all(
+                    campaign_keys
+                        .iter()
+                        .map(|&key| self.check_campaign_key(key, sender, now_ms)),
+                )
+            },
+            |recorded| async move {
+                let undo = recorded.into_iter().map(|(key, previous_ms)| {
+                    self.undo_campaign_key(key, sender, now_ms, previous_ms)
+                });
+                try_join_all(undo).await.map(drop)
+            },
+            |strike| async move { self.strike(&strike).await },
+            self.policy.modes.block,
+        )
+        .await
+    }
+
+    /// See [`Store::check_act`](super::Store::check_act): one script call on standalone Redis
+    /// (the campaign keys in it); on a cluster the campaign keys after, on their own slots.
+    pub async fn check_act(
+        &self,
+        check: &ActCheck,
+        campaign_keys: &[CampaignKey],
+    ) -> Result<SenderOutcome, StoreError> {
+        let in_call = if self.is_cluster() {
+            &[]
+        } else {
+            campaign_keys
+        };
+        let call = SenderCall {
+            campaign_keys: in_call,
+            act: check.act,
+            ..SenderCall::bare(Op::Act, check.actor, check.now_ms)
+        };
+        let reply = self
+            .run(&call.invocation(&self.sender_script, &self.prefix))
+            .await?;
+        let outcome = match CheckReply::decode(&reply)? {
+            CheckReply::Admitted {
+                at_ms,
+                known_sender,
+                shadow,
+                ..
+            } => SenderOutcome::Admitted {
+                reservation: Reservation::of_act(at_ms, check.act, known_sender),
+                shadow,
+            },
+            CheckReply::Rejected { violation, shadow } => {
+                SenderOutcome::Rejected { violation, shadow }
+            }
+        };
+        if !self.is_cluster() {
+            return Ok(outcome);
+        }
+        self.campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys)
+            .await
+    }
+
+    /// See [`Store::check_invite`](super::Store::check_invite): `lua/invite.lua` on the group's
+    /// slot.
+    pub async fn check_invite(
+        &self,
+        group: GroupKey,
+        now_ms: u64,
+        invitees: u64,
+    ) -> Result<Option<Violation>, StoreError> {
+        let (Some(script), Some(limit)) = (&self.invite_script, self.policy.group_invite) else {
+            return Ok(None);
+        };
+        let invitees = u32::try_from(invitees).unwrap_or(u32::MAX);
+        if invitees == 0 {
+            return Ok(None);
+        }
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(keys::invite_key(&self.prefix, group))
+            .arg(invitees)
+            .arg(now_ms);
+        let reply = self.run(&invocation).await?;
+        protocol::decode_invite(&reply, limit, invitees)
     }
 
     /// The sender script, with the campaign keys and the recipient's memory on standalone Redis.
@@ -268,6 +356,7 @@ impl RedisStore {
                         at_all: check.at_all && self.policy.at_all.is_some(),
                         established,
                         skips_campaign: established || known_sender,
+                        act: None,
                     },
                     shadow,
                 }
@@ -287,6 +376,7 @@ impl RedisStore {
             release_at_ms: release.map_or(0, |r| r.at_ms),
             recipient_previous_ms: recipient.map_or(0, |(_, recorded)| recorded.previous_ms()),
             at_all: release.is_some_and(|r| r.at_all),
+            act: release.and_then(|r| r.act),
             ..SenderCall::bare(Op::Strike, request.sender, request.now_ms)
         };
         let reply = self
@@ -299,7 +389,8 @@ impl RedisStore {
     async fn check_campaign_key(
         &self,
         key: CampaignKey,
-        check: &SenderCheck,
+        sender: SenderKey,
+        now_ms: u64,
     ) -> Result<KeyOutcome, StoreError> {
         let Some(limit) = self.policy.campaign else {
             return Ok(KeyOutcome::Recorded {
@@ -316,11 +407,11 @@ impl RedisStore {
         invocation
             .key(keys::campaign_key(&self.prefix, key))
             .arg("check")
-            .arg(check.now_ms)
+            .arg(now_ms)
             .arg(limit.count())
             .arg(limit.window_ms())
             .arg(mode)
-            .arg(keys::sender_member(check.sender));
+            .arg(keys::sender_member(sender));
         let reply = self.run(&invocation).await?;
         protocol::decode_campaign_key(&reply, limit)
     }
@@ -329,16 +420,17 @@ impl RedisStore {
     async fn undo_campaign_key(
         &self,
         key: CampaignKey,
-        check: &SenderCheck,
+        sender: SenderKey,
+        now_ms: u64,
         previous_ms: u64,
     ) -> Result<(), StoreError> {
         let mut invocation = self.campaign_script.prepare_invoke();
         invocation
             .key(keys::campaign_key(&self.prefix, key))
             .arg("undo")
-            .arg(check.now_ms)
+            .arg(now_ms)
             .arg(previous_ms)
-            .arg(keys::sender_member(check.sender));
+            .arg(keys::sender_member(sender));
         self.run_value::<i64>(&invocation).await.map(drop)
     }
 

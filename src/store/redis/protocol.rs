@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::{Script, ScriptInvocation};
 
 use super::keys;
-use crate::policy::{Limit, Rule, Violation};
+use crate::policy::{Act, Limit, Rule, Violation};
 use crate::store::{
     CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, SenderKey,
     SenderStatus, StoreError, StrikeOutcome,
@@ -18,17 +18,19 @@ use crate::store::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Op {
     Check,
+    Act,
     Strike,
     Status,
     Unblock,
 }
 
 impl Op {
-    pub(super) const ALL: [Op; 4] = [Op::Check, Op::Strike, Op::Status, Op::Unblock];
+    pub(super) const ALL: [Op; 5] = [Op::Check, Op::Act, Op::Strike, Op::Status, Op::Unblock];
 
     pub(super) fn name(self) -> &'static str {
         match self {
             Op::Check => "check",
+            Op::Act => "act",
             Op::Strike => "strike",
             Op::Status => "status",
             Op::Unblock => "unblock",
@@ -37,13 +39,15 @@ impl Op {
 }
 
 /// The rules the script decides, by the names its prelude gives them (`CODE`, `ENFORCED`).
-pub(super) const SCRIPT_RULES: [(Rule, &str); 6] = [
+pub(super) const SCRIPT_RULES: [(Rule, &str); 8] = [
     (Rule::Rate, "rate"),
     (Rule::Repeat, "repeats"),
     (Rule::Fanout, "fanout"),
     (Rule::Blocked, "blocked"),
     (Rule::Campaign, "campaign"),
     (Rule::Mentions, "mentions"),
+    (Rule::Friend, "friend"),
+    (Rule::Group, "group"),
 ];
 
 /// `verdict` of a check reply.
@@ -78,8 +82,10 @@ pub(super) struct SenderCall<'a> {
     /// `check`, one-to-one: the recipient's memory is written in this call (standalone Redis;
     /// a cluster keeps it on another slot and writes it with `lua/contact.lua`).
     pub remembers_contact: bool,
-    /// `check`: the content's campaign keys, decided in this call (standalone Redis).
+    /// `check`, `act`: the content's campaign keys, decided in this call (standalone Redis).
     pub campaign_keys: &'a [CampaignKey],
+    /// `act`, and a `strike` releasing an act: the act whose windows are read and written.
+    pub act: Option<Act>,
 }
 
 impl<'a> SenderCall<'a> {
@@ -97,6 +103,7 @@ impl<'a> SenderCall<'a> {
             conversation: None,
             remembers_contact: false,
             campaign_keys: &[],
+            act: None,
         }
     }
 
@@ -125,6 +132,10 @@ impl<'a> SenderCall<'a> {
             Some(Peer::Group(group)) => ("g", keys::group_member(group), Vec::new()),
             None => ("", Vec::new(), Vec::new()),
         };
+        if self.op == Op::Act || self.act.is_some() {
+            invocation.key(keys::act_key(prefix, self.sender));
+            key_count += 1;
+        }
         for &key in self.campaign_keys {
             invocation.key(keys::campaign_key(prefix, key));
         }
@@ -155,7 +166,8 @@ impl<'a> SenderCall<'a> {
             .arg(kind)
             .arg(peer)
             .arg(me)
-            .arg(first_campaign_key);
+            .arg(first_campaign_key)
+            .arg(self.act.map_or("", Act::name));
         invocation
     }
 }
@@ -222,6 +234,23 @@ impl CheckReply {
             _ => Err(malformed(reply)),
         }
     }
+}
+
+/// An invite reply (`lua/invite.lua`): `{over, retry_ms}`.
+pub(super) fn decode_invite(
+    reply: &[i64],
+    limit: Limit,
+    invitees: u32,
+) -> Result<Option<Violation>, StoreError> {
+    let mut fields = Fields::new(reply);
+    let over = fields.next()? == 1;
+    let retry = Duration::from_millis(fields.next_u64()?);
+    fields.end()?;
+    Ok(over.then(|| {
+        let mut violation = Violation::new(Rule::Group, Some(limit), retry);
+        violation.observed = Some(u64::from(invitees));
+        violation
+    }))
 }
 
 /// A strike reply: `{blocked, retry_ms, blocks, block_length_ms, started_block_ms}`.

@@ -1,0 +1,197 @@
+//! Acts other than messages (CONTRACT §3a): a friend request, a group created, applied to,
+//! invited into or edited, a profile edited — what each may break.
+//!
+//! An act is judged on its actor's one record, the same as their messages: a blocked user is
+//! refused here (5006), and a violation here is a strike there. The texts an act carries go
+//! through the keyword and link rules; a request's text (friend, join) also through the
+//! campaign rule, on its payload keys only (see [`Audience::Request`]).
+
+use std::borrow::Cow;
+
+use super::campaign_keys::{self, Audience, CampaignKeys};
+use super::folded::Folded;
+use super::{Decision, Engine, fingerprint};
+use crate::policy::{Act, Mode, Violation};
+use crate::store::{
+    ActCheck, GroupKey, SenderKey, SenderOutcome, Store, StoreError, StrikeRequest,
+};
+
+/// Which act a callback reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActKind {
+    /// `callbackBeforeAddFriendCommand`: `FLOODGATE_FRIEND_LIMITS`.
+    FriendRequest,
+    /// `callbackBeforeCreateGroupCommand`: `FLOODGATE_GROUP_CREATE_LIMITS`.
+    CreateGroup,
+    /// `callbackBeforeJoinGroupCommand` (an application): `FLOODGATE_GROUP_JOIN_LIMITS`.
+    JoinGroup,
+    /// `callbackBeforeInviteJoinGroupCommand`: `FLOODGATE_GROUP_INVITE_LIMIT` invitees per
+    /// group; no inviter is named, so nobody is struck.
+    Invite,
+    /// `callbackBeforeSetGroupInfo(Ex)Command`: the new texts only; no actor is named.
+    EditGroup,
+    /// `callbackBeforeUpdateUserInfo(Ex)Command`: the nickname, and the user's block.
+    EditProfile,
+}
+
+impl ActKind {
+    /// The windows the act counts against, when it has an actor's windows at all.
+    fn act(self) -> Option<Act> {
+        match self {
+            ActKind::FriendRequest => Some(Act::FriendRequest),
+            ActKind::CreateGroup => Some(Act::CreateGroup),
+            ActKind::JoinGroup => Some(Act::JoinGroup),
+            ActKind::Invite | ActKind::EditGroup | ActKind::EditProfile => None,
+        }
+    }
+}
+
+/// The parts of a non-message callback the rules look at.
+#[derive(Clone, Debug)]
+pub struct ActRequest<'a> {
+    pub kind: ActKind,
+    /// Who acts; empty when the callback names nobody (an invite, a group edit).
+    pub actor: Cow<'a, str>,
+    /// The group invited into (or applied to).
+    pub group_id: Cow<'a, str>,
+    /// How many users an invitation names.
+    pub invitees: u64,
+    /// A request's own text (friend request, join application): keyword, link and campaign.
+    pub request_text: Cow<'a, str>,
+    /// Other texts the act sets (group name, introduction, notification, nickname): keyword
+    /// and link.
+    pub texts: Vec<Cow<'a, str>>,
+}
+
+impl Engine {
+    /// Judges an act: exemptions, then keyword and link on its texts, then its windows on the
+    /// store (with the same budget, breaker and fail modes as messages).
+    pub async fn judge_act(&self, request: &ActRequest<'_>) -> Decision {
+        if !request.actor.is_empty() && self.exempt.contains(request.actor.as_ref()) {
+            return Decision::allow(Vec::new());
+        }
+        let actor = (!request.actor.is_empty()).then(|| SenderKey::of(&request.actor));
+        let now_ms = self.clock.now_ms();
+        let texts = std::iter::once(&request.request_text).chain(&request.texts);
+        let (enforced, shadow) = self.by_mode(texts.flat_map(|text| {
+            let folded = self.content_rules.has_keywords().then(|| Folded::of(text));
+            let found: Vec<Violation> = self
+                .content_rules
+                .violations(text, folded.as_ref())
+                .collect();
+            found
+        }));
+        if let Some(actor) = actor
+            && let Some(violation) = self
+                .known_blocks
+                .as_ref()
+                .and_then(|k| k.get(actor, now_ms))
+        {
+            return Decision::reject(violation, shadow);
+        }
+        let Some(actor) = actor else {
+            // Nobody to strike or count: the texts' verdict, and a group's invitees.
+            if let Some(violation) = enforced {
+                return Decision::reject(violation, shadow);
+            }
+            if request.kind != ActKind::Invite || request.group_id.is_empty() {
+                return Decision::allow(shadow);
+            }
+            let group = GroupKey::of(&request.group_id);
+            let invitees = request.invitees;
+            let decide = |store, shadow| self.invite_on(store, group, now_ms, invitees, shadow);
+            return self.on_store(None, now_ms, shadow, decide).await;
+        };
+        let keys = match request.kind.act() {
+            Some(_) => self.request_keys(&request.request_text),
+            None => CampaignKeys::default(),
+        };
+        let check = ActCheck {
+            actor,
+            now_ms,
+            act: request.kind.act(),
+        };
+        let decide = |store, shadow| self.act_on(store, check, enforced.clone(), &keys, shadow);
+        self.on_store(Some(actor), now_ms, shadow, decide).await
+    }
+
+    /// The campaign keys of a request's text: its payloads (links, phone numbers, e-mails,
+    /// messenger IDs), when the campaign rule is on.
+    fn request_keys(&self, text: &str) -> CampaignKeys {
+        if self.policy.campaign.is_none() || text.is_empty() {
+            return CampaignKeys::default();
+        }
+        let normalised = fingerprint::normalise_folded(&Folded::of(text));
+        campaign_keys::campaign_keys(text, &normalised, &self.link_allow, Audience::Request)
+    }
+
+    /// The actor's part on `store`: a text's violation struck on their record, else their
+    /// block and the act's windows, then the campaign rule.
+    async fn act_on(
+        &self,
+        store: &Store,
+        check: ActCheck,
+        enforced: Option<Violation>,
+        keys: &CampaignKeys,
+        shadow: Vec<Violation>,
+    ) -> Result<Decision, StoreError> {
+        if let Some(violation) = enforced {
+            let request = StrikeRequest {
+                sender: check.actor,
+                now_ms: check.now_ms,
+                rule: violation.rule,
+                release: None,
+            };
+            let outcome = self.timed(store, "strike", store.strike(&request)).await?;
+            return Ok(self.answer_after_strike(violation, outcome, shadow));
+        }
+        let keys = match self.policy.campaign {
+            Some(_) => keys.as_slice(),
+            None => &[],
+        };
+        let outcome = self
+            .timed(store, "check_act", store.check_act(&check, keys))
+            .await?;
+        Ok(outcome_decision(outcome, shadow))
+    }
+
+    /// A group's invitees on `store`.
+    async fn invite_on(
+        &self,
+        store: &Store,
+        group: GroupKey,
+        now_ms: u64,
+        invitees: u64,
+        mut shadow: Vec<Violation>,
+    ) -> Result<Decision, StoreError> {
+        let check = store.check_invite(group, now_ms, invitees);
+        let over = self.timed(store, "check_invite", check).await?;
+        Ok(match over {
+            Some(violation) if self.policy.modes.group == Mode::Enforce => {
+                Decision::reject(violation, shadow)
+            }
+            Some(violation) => {
+                shadow.push(violation);
+                Decision::allow(shadow)
+            }
+            None => Decision::allow(shadow),
+        })
+    }
+}
+
+/// The decision a store's outcome makes, with what the rules in shadow found before it.
+pub(super) fn outcome_decision(outcome: SenderOutcome, mut shadow: Vec<Violation>) -> Decision {
+    match outcome {
+        SenderOutcome::Admitted { shadow: found, .. } => {
+            shadow.extend(found);
+            Decision::allow(shadow)
+        }
+        SenderOutcome::Rejected {
+            violation,
+            shadow: found,
+        } => {
+            shadow.extend(found);
+            Decision::reject(violation, shadow)
+        }
+    }
+}
