@@ -406,8 +406,10 @@ if op == OP.act then
     local sum = advance(act_rings[k], window[3])
     if sum >= window[1] then note(ACT_RULE[ARGV[14]], ring_retry(act_rings[k], window[3], window[1], sum), window[1], window[2]) end
   end
+  -- Whether the user is known (the campaign rule trusts them), read even when the campaign
+  -- keys are decided elsewhere (a cluster): the caller skips them then.
   local known = false
-  if tonumber(ARGV[13]) > 0 and CONTACT_MEMORY > 0 and not first then
+  if CAMPAIGN_LIMIT > 0 and CONTACT_MEMORY > 0 and not first then
     known = is_known(redis.call('HGET', memory_key, MEMORY_FIELD.writers), now, CONTACT_MEMORY)
   end
   if not known then campaign_rule() end

@@ -3,7 +3,8 @@
 //! the admin API must show the same state. The rule tests pin each rule at its threshold; this
 //! catches the two implementations drifting apart anywhere else: bucket edges, retry times,
 //! releases, strikes and blocks interleaving, rules in shadow, `AtAllTag`, status and lifts,
-//! conversations becoming established and forgotten, and every kind of campaign key.
+//! conversations becoming established and forgotten, every kind of campaign key, and the
+//! windows of friend requests, groups created and joined, and a group's invitees.
 //!
 //! proptest generates the traffic and which rules run in shadow; every case runs on the
 //! embedded store, a real Redis and a 3-node Redis Cluster (each case on a key prefix of its
@@ -32,6 +33,10 @@ const VARS: &[(&str, &str)] = &[
     ("FLOODGATE_BLOCK_MAX", "12s"),
     ("FLOODGATE_CONTACT_MEMORY", "20s"),
     ("FLOODGATE_GROUP_SEASONING", "3s"),
+    ("FLOODGATE_FRIEND_LIMITS", "3/4s,5/10s"),
+    ("FLOODGATE_GROUP_CREATE_LIMITS", "2/5s"),
+    ("FLOODGATE_GROUP_JOIN_LIMITS", "3/6s"),
+    ("FLOODGATE_GROUP_INVITE_LIMIT", "6/5s"),
 ];
 
 /// The rules a store decides that can run in shadow on their own (not burst: it is off here).
@@ -83,6 +88,23 @@ enum Step {
         mentions: u8,
         at_all: bool,
     },
+    Friend {
+        from: u8,
+        to: u8,
+        text: u8,
+    },
+    Join {
+        from: u8,
+        group: u8,
+        text: u8,
+    },
+    Create {
+        from: u8,
+    },
+    Invite {
+        group: u8,
+        invitees: u8,
+    },
     Status {
         who: u8,
     },
@@ -103,9 +125,27 @@ fn step() -> impl Strategy<Value = (u16, Step)> {
             at_all,
         },
     );
+    let friend = (0..8u8, 0..12u8, 0..TEXTS.len() as u8)
+        .prop_map(|(from, to, text)| Step::Friend { from, to, text });
+    let join = (0..8u8, 0..2u8, 0..TEXTS.len() as u8).prop_map(|(from, group, text)| Step::Join {
+        from,
+        group,
+        text,
+    });
+    let create = (0..8u8).prop_map(|from| Step::Create { from });
+    let invite = (0..2u8, 1..5u8).prop_map(|(group, invitees)| Step::Invite { group, invitees });
     let status = (0..8u8).prop_map(|who| Step::Status { who });
     let lift = (0..8u8).prop_map(|who| Step::Lift { who });
-    let step = prop_oneof![12 => single, 4 => group, 1 => status, 1 => lift];
+    let step = prop_oneof![
+        12 => single,
+        4 => group,
+        2 => friend,
+        1 => join,
+        1 => create,
+        1 => invite,
+        1 => status,
+        1 => lift
+    ];
     (0..300u16, step)
 }
 
@@ -158,6 +198,30 @@ async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) 
                     .await;
                 comparable(&reply)
             }
+            Step::Friend { from, to, text } => {
+                let body = support::friend_request_body(
+                    &format!("sender{from}"),
+                    &user(*to),
+                    TEXTS[*text as usize],
+                );
+                comparable(&app.callback(&body).await)
+            }
+            Step::Join { from, group, text } => {
+                let body = support::join_group_body(
+                    &format!("sender{from}"),
+                    &format!("g{group}"),
+                    TEXTS[*text as usize],
+                );
+                comparable(&app.callback(&body).await)
+            }
+            Step::Create { from } => {
+                let body = support::create_group_body(&format!("sender{from}"), "a new group");
+                comparable(&app.callback(&body).await)
+            }
+            Step::Invite { group, invitees } => {
+                let body = support::invite_body(&format!("g{group}"), usize::from(*invitees));
+                comparable(&app.callback(&body).await)
+            }
             Step::Status { who } => app.sender(&format!("sender{who}")).await.to_string(),
             Step::Lift { who } => app.unblock(&format!("sender{who}")).await.to_string(),
         };
@@ -197,11 +261,12 @@ fn compare(other: Backend, cases: u32) {
     });
     let strategy = (
         prop::collection::vec(step(), 150..300),
-        prop::array::uniform6(prop::bool::weighted(0.25)),
+        prop::array::uniform10(prop::bool::weighted(0.25)),
     );
     // What the cases crossed between them: the new rules must be exercised, not just agreed on.
     let (campaigns, conversations) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     let rejections = std::cell::Cell::new(0);
+    let acts = std::cell::Cell::new(0);
     let result = runner.run(&strategy, |(traffic, shadow)| {
         runtime.block_on(async {
             let expected = replies(&memory, &shadow, &traffic).await;
@@ -220,6 +285,8 @@ fn compare(other: Backend, cases: u32) {
             };
             conversations.set(conversations.get() + expected.iter().filter(established).count());
             rejections.set(rejections.get() + expected.iter().filter(|r| r.starts_with("500")).count());
+            let act_rejection = |r: &&String| r.starts_with("5010") || r.starts_with("5011");
+            acts.set(acts.get() + expected.iter().filter(act_rejection).count());
             Ok(())
         })
     });
@@ -233,6 +300,7 @@ fn compare(other: Backend, cases: u32) {
         rejections.get()
     );
     assert!(campaigns.get() > 0, "no campaign rejection in any case");
+    assert!(acts.get() > 0, "no friend or group rejection in any case");
     assert!(
         conversations.get() > 0,
         "no established conversation in any case"
