@@ -78,6 +78,72 @@ async fn one_script_call_decides_a_whole_message_on_standalone_redis() {
 }
 
 #[tokio::test]
+async fn one_script_call_judges_each_friend_group_and_profile_callback_on_standalone_redis() {
+    let keywords = support::keyword_file("free money\n");
+    let app = TestApp::on(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m"),
+            ("FLOODGATE_KEYWORDS_FILE", keywords.to_str().unwrap()),
+        ],
+    )
+    .await;
+    let redis = server(&app);
+    let warmup = [
+        support::friend_request_body("warm", "up", "x"),
+        support::invite_body("warm", 1),
+    ];
+    for body in &warmup {
+        assert!(app.callback(body).await.is_allow());
+    }
+    let payload = "add me: wa.me/15550100";
+    let cases = [
+        (
+            "friend request with a payload",
+            support::friend_request_body("alice", "bob", payload),
+            0,
+        ),
+        (
+            "the same payload: campaign",
+            support::friend_request_body("carol", "bob", payload),
+            5004,
+        ),
+        (
+            "join application",
+            support::join_group_body("alice", "g", "hi"),
+            0,
+        ),
+        (
+            "group created",
+            support::create_group_body("alice", "club"),
+            0,
+        ),
+        ("invitation", support::invite_body("g", 3), 0),
+        (
+            "profile edit",
+            support::update_user_body("alice", "Alice", true),
+            0,
+        ),
+        (
+            "keyword in a nickname: a strike",
+            support::update_user_body("dave", "free money", false),
+            5008,
+        ),
+    ];
+    for (case, body, code) in cases {
+        redis.cli(&["CONFIG", "RESETSTAT"]);
+        assert_eq!(app.callback(&body).await.err_code(), code, "{case}");
+        assert_eq!(calls(redis), vec![("evalsha".to_string(), 1)], "{case}");
+    }
+    // A group edit names nobody and counts nothing: texts only, no call at all.
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    let edit = serde_json::json!({"callbackCommand": "callbackBeforeSetGroupInfoCommand", "groupName": "club"});
+    assert_eq!(app.callback(&edit).await.err_code(), 0);
+    assert_eq!(calls(redis), vec![], "a group edit");
+    app.assert_store_healthy().await;
+}
+
+#[tokio::test]
 async fn a_locally_rejected_message_costs_no_redis_call() {
     let app = TestApp::on(
         Backend::Redis,
