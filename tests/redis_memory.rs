@@ -1,7 +1,8 @@
 //! Redis memory per active sender, per campaign key and per user's conversation memory,
 //! measured with `INFO memory` before and after N of them on a real server (run with
 //! `--nocapture` to see the figures). The budgets: at most 4 KiB per fully active sender at the
-//! default limits, and at most 2 KiB more for the conversations of an active user.
+//! default limits, at most 2 KiB more for the conversations of an active user, and at most
+//! 1.5 KiB for a user's friend requests, groups created and joined.
 
 mod support;
 
@@ -9,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floodgate::config::{RedisConfig, Secret};
-use floodgate::policy::Policy;
+use floodgate::policy::{Act, Policy};
 use floodgate::store::{
-    CampaignKey, Conversation, Fingerprint, GroupKey, Peer, RecipientKey, RedisStore, SenderCheck,
-    SenderKey, SenderOutcome,
+    ActCheck, CampaignKey, Conversation, Fingerprint, GroupKey, Peer, RecipientKey, RedisStore,
+    SenderCheck, SenderKey, SenderOutcome,
 };
 use support::redis::RedisServer;
 
@@ -204,4 +205,55 @@ async fn conversation_memory_costs_at_most_2_kib_per_active_user() {
 enum Chat {
     User(String),
     Group(String),
+}
+
+#[tokio::test]
+async fn acts_cost_at_most_1_5_kib_per_user_and_invites_little_per_group() {
+    let redis = RedisServer::start();
+    let store = store(&redis).await;
+    let now = 1_767_225_600_000u64;
+    const USERS: u64 = SENDERS / 2;
+    let before = used_memory(&redis);
+    for u in 0..USERS {
+        let actor = SenderKey::of(&format!("user-{u}"));
+        // At the default limits: 10 friend requests, 5 groups created, 10 applications to join
+        // in the hour (every hourly window full), then one more of each, rejected (3 strikes).
+        for (act, admitted) in [
+            (Act::FriendRequest, 10),
+            (Act::CreateGroup, 5),
+            (Act::JoinGroup, 10),
+        ] {
+            for n in 0..=admitted {
+                let check = ActCheck {
+                    actor,
+                    now_ms: now + n * 1000,
+                    act: Some(act),
+                };
+                let outcome = store.check_act(&check, &[]).await.expect("store answers");
+                assert_eq!(
+                    matches!(outcome, SenderOutcome::Admitted { .. }),
+                    n < admitted,
+                    "{act:?} {n}: {outcome:?}"
+                );
+            }
+        }
+    }
+    let per_user = (used_memory(&redis) - before) as f64 / USERS as f64;
+    println!(
+        "redis bytes per user with every act window full (friend, create, join; 3 strikes): {per_user:.0}"
+    );
+    // Measured at 0.9-1.0 KiB: the act hash (six rings) and the strikes in the state hash.
+    assert!(per_user <= 1536.0, "{per_user} bytes per user");
+
+    let groups_before = used_memory(&redis);
+    for g in 0..USERS {
+        let group = GroupKey::of(&format!("group-{g}"));
+        for n in 0..5 {
+            let over = store.check_invite(group, now + n * 1000, 20).await;
+            assert_eq!(over.expect("store answers"), None);
+        }
+    }
+    let per_group = (used_memory(&redis) - groups_before) as f64 / USERS as f64;
+    println!("redis bytes per group with invitees: {per_group:.0}");
+    assert!(per_group <= 512.0, "{per_group} bytes per group");
 }
