@@ -111,6 +111,42 @@ fn decision(c: &mut Criterion) {
     }
 }
 
+/// A friend request (its windows, its text's payload keys) against a message's decision, on the
+/// same embedded store and clock: what judging the non-message callbacks costs per call.
+fn act(c: &mut Criterion) {
+    use floodgate::engine::{ActKind, ActRequest};
+    use std::borrow::Cow;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let config = Config::for_tests();
+    let senders: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
+    let clock = ManualClock::default();
+    let (engine, _) = Engine::embedded(&config, Clock::Manual(clock.clone()));
+    for (name, text) in [
+        ("short", "Hi, I'm Anna from the book club"),
+        ("payload", "Hi! add me on WhatsApp +1 555 010 4242 or see example.com/deal"),
+    ] {
+        let mut i = 0;
+        c.bench_function(&format!("act_embedded_friend_request_{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % senders.len();
+                clock.advance(std::time::Duration::from_millis(1));
+                let request = ActRequest {
+                    kind: ActKind::FriendRequest,
+                    actor: Cow::Borrowed(&senders[i]),
+                    group_id: Cow::Borrowed(""),
+                    invitees: 0,
+                    request_text: Cow::Borrowed(text),
+                    texts: Vec::new(),
+                };
+                black_box(runtime.block_on(engine.judge_act(&request)))
+            })
+        });
+    }
+}
+
 /// A list of `n` entries of the shape operators keep: single words and short phrases, Latin and
 /// Chinese, none of which the benchmark's text contains.
 fn keyword_list(n: usize) -> String {
@@ -190,6 +226,7 @@ criterion_group!(
     fingerprints,
     burst,
     decision,
+    act,
     keywords,
     campaign_keys
 );

@@ -41,6 +41,9 @@ const VIRAL: &str =
 struct Mix {
     state: u64,
     viral: bool,
+    /// `LOADGEN_MIX=acts`: friend requests, group creations, applications, invitations and
+    /// profile edits from the same senders, instead of messages.
+    acts: bool,
 }
 
 impl Mix {
@@ -48,6 +51,7 @@ impl Mix {
         Mix {
             state: seed,
             viral: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "viral"),
+            acts: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "acts"),
         }
     }
 
@@ -67,6 +71,9 @@ impl Mix {
             format!("user{}", roll % SENDERS)
         };
         let text = TEXTS[(roll >> 8) as usize % TEXTS.len()];
+        if self.acts {
+            return act_body(roll, &sender, text, n);
+        }
         let text = if self.viral {
             VIRAL.to_string()
         } else if roll.is_multiple_of(3) {
@@ -86,6 +93,38 @@ impl Mix {
              \"contentType\":101,\"status\":1,\"sendTime\":0,\"createTime\":0,\"content\":{content},\
              \"seq\":0,\"atUserList\":null,\"faceURL\":\"\",\"ex\":\"\",\"recvID\":\"user{recipient}\"}}\n"
         )
+    }
+}
+
+/// One non-message callback of the `acts` mix, chosen by `roll`: mostly friend requests (the
+/// vector spam uses most), then applications, invitations, creations and profile edits.
+fn act_body(roll: u64, sender: &str, text: &str, n: u64) -> String {
+    let text = serde_json::to_string(text).unwrap_or_default();
+    let other = (roll >> 16) % SENDERS;
+    let group = (roll >> 24) % 1000;
+    match (roll >> 32) % 10 {
+        0..=4 => format!(
+            "{{\"callbackCommand\":\"callbackBeforeAddFriendCommand\",\"fromUserID\":\"{sender}\",\
+             \"toUserID\":\"user{other}\",\"reqMsg\":{text},\"ex\":\"\"}}\n"
+        ),
+        5 | 6 => format!(
+            "{{\"callbackCommand\":\"callbackBeforeJoinGroupCommand\",\"groupID\":\"g{group}\",\
+             \"groupType\":\"\\u0002\",\"applyID\":\"{sender}\",\"reqMessage\":{text},\"ex\":\"\"}}\n"
+        ),
+        7 => format!(
+            "{{\"operationID\":\"op{n}\",\"callbackCommand\":\"callbackBeforeInviteJoinGroupCommand\",\
+             \"groupID\":\"g{group}\",\"reason\":\"\",\"invitedUserIDs\":[\"user{other}\",\"user{}\"]}}\n",
+            other + 1
+        ),
+        8 => format!(
+            "{{\"operationID\":\"op{n}\",\"callbackCommand\":\"callbackBeforeCreateGroupCommand\",\
+             \"groupID\":\"\",\"groupName\":{text},\"ownerUserID\":\"\",\"creatorUserID\":\"{sender}\",\
+             \"initMemberList\":[{{\"userID\":\"{sender}\",\"roleLevel\":100}}]}}\n"
+        ),
+        _ => format!(
+            "{{\"callbackCommand\":\"callbackBeforeUpdateUserInfoCommand\",\"userID\":\"{sender}\",\
+             \"nickName\":\"nick{n}\",\"faceURL\":\"\",\"ex\":\"\"}}\n"
+        ),
     }
 }
 
