@@ -126,7 +126,10 @@ fn act(c: &mut Criterion) {
     let (engine, _) = Engine::embedded(&config, Clock::Manual(clock.clone()));
     for (name, text) in [
         ("short", "Hi, I'm Anna from the book club"),
-        ("payload", "Hi! add me on WhatsApp +1 555 010 4242 or see example.com/deal"),
+        (
+            "payload",
+            "Hi! add me on WhatsApp +1 555 010 4242 or see example.com/deal",
+        ),
     ] {
         let mut i = 0;
         c.bench_function(&format!("act_embedded_friend_request_{name}"), |b| {

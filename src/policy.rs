@@ -372,6 +372,14 @@ impl Violation {
         }
     }
 
+    /// `n` invitees at once that do not fit under a group's `limit` before `retry_after` (never,
+    /// when zero: more than the limit at once).
+    pub fn invitees(limit: Limit, n: u32, retry_after: Duration) -> Violation {
+        let mut violation = Violation::new(Rule::Group, Some(limit), retry_after);
+        violation.observed = Some(u64::from(n));
+        violation
+    }
+
     /// This violation's strike started a block of `length`: say so, and (blocks enforced) the
     /// sender may not send again before the block ends.
     pub fn with_block_started(mut self, length: Option<Duration>, block_mode: Mode) -> Violation {
@@ -409,6 +417,19 @@ impl Violation {
                 self.limit.map(|l| l.count()).unwrap_or(0),
                 self.observed.unwrap_or(0)
             ),
+            (Rule::Group, Some(limit)) if self.observed.is_some() => {
+                let n = self.observed.unwrap_or(0);
+                let when = if self.retry_after.is_zero() {
+                    "retry with fewer invitees".to_string()
+                } else {
+                    format!("retry after {retry}")
+                };
+                format!(
+                    "limit {} invitees per {} per group; this invitation has {n}; {when}",
+                    limit.count(),
+                    HumanDuration(limit.window)
+                )
+            }
             (Rule::Blocked, Some(block)) => format!(
                 "blocked for {} after repeated violations; retry after {retry}",
                 HumanDuration(block.window)

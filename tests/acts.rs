@@ -137,7 +137,8 @@ async fn invitees_over_a_groups_limit_are_rejected_with_5011_and_strike_nobody(
     let over = app.callback(&invite_body("g1", 3)).await;
     assert_eq!(over.err_code(), 5011);
     assert!(
-        over.detail().starts_with("limit 5 per 1h; retry after"),
+        over.detail()
+            .starts_with("limit 5 invitees per 1h per group; this invitation has 3; retry after"),
         "{}",
         over.detail()
     );
@@ -145,7 +146,12 @@ async fn invitees_over_a_groups_limit_are_rejected_with_5011_and_strike_nobody(
     assert!(app.callback(&invite_body("g1", 2)).await.is_allow());
     assert_eq!(app.callback(&invite_body("g1", 1)).await.err_code(), 5011);
     // Another group has its own count; more than the limit at once never fits.
-    assert_eq!(app.callback(&invite_body("g2", 6)).await.err_code(), 5011);
+    let too_many = app.callback(&invite_body("g2", 6)).await;
+    assert_eq!(too_many.err_code(), 5011);
+    assert_eq!(
+        too_many.detail(),
+        "limit 5 invitees per 1h per group; this invitation has 6; retry with fewer invitees"
+    );
     assert!(app.callback(&invite_body("g2", 5)).await.is_allow());
     // An invitation names no inviter: nobody was struck (one strike would block).
     assert_eq!(app.metric("floodgate_blocks_total").await, 0.0);

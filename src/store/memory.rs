@@ -308,7 +308,7 @@ impl MemoryStore {
                     0 => 0,
                     room => state.invitees.retry_after(now, window, room),
                 };
-                invite_violation(limit, n, retry)
+                Violation::invitees(limit, n, Duration::from_millis(retry))
             });
             if over.is_none() || !enforced {
                 state.invitees.add(now, window, n);
@@ -540,13 +540,6 @@ impl<'p> Found<'p> {
             Mode::Enforce => {}
         }
     }
-}
-
-/// Invitees over a group's limit: `n` at once, `retry_ms` until they would fit.
-fn invite_violation(limit: Limit, n: u32, retry_ms: u64) -> Violation {
-    let mut violation = Violation::new(Rule::Group, Some(limit), Duration::from_millis(retry_ms));
-    violation.observed = Some(u64::from(n));
-    violation
 }
 
 impl SenderState {

@@ -246,11 +246,7 @@ pub(super) fn decode_invite(
     let over = fields.next()? == 1;
     let retry = Duration::from_millis(fields.next_u64()?);
     fields.end()?;
-    Ok(over.then(|| {
-        let mut violation = Violation::new(Rule::Group, Some(limit), retry);
-        violation.observed = Some(u64::from(invitees));
-        violation
-    }))
+    Ok(over.then(|| Violation::invitees(limit, invitees, retry)))
 }
 
 /// A strike reply: `{blocked, retry_ms, blocks, block_length_ms, started_block_ms}`.
