@@ -172,6 +172,46 @@ async fn fail_closed_answers_5099_fast_while_redis_is_away() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn friend_requests_and_invitations_follow_the_fail_modes() {
+    let budget = format!("{BUDGET_MS}ms");
+    let vars = [
+        ("FLOODGATE_FRIEND_LIMITS", "3/1h"),
+        ("FLOODGATE_GROUP_INVITE_LIMIT", "4/1h"),
+        ("FLOODGATE_REDIS_TIMEOUT", budget.as_str()),
+    ];
+    // Open: the replica's own windows hold the flood back while Redis is frozen.
+    let mut open = TestApp::on(Backend::Redis, &vars).await;
+    redis(&mut open).freeze();
+    let mut codes = Vec::new();
+    for i in 0..5 {
+        let started = Instant::now();
+        let request = support::friend_request_body("adder", &format!("p{i}"), "hi");
+        let reply = open.callback(&request).await;
+        assert!(started.elapsed() < Duration::from_millis(BUDGET_MS) + MARGIN);
+        codes.push(reply.err_code());
+    }
+    assert_eq!(codes, vec![0, 0, 0, 5010, 5010]);
+    let invite = open.callback(&support::invite_body("g", 5)).await;
+    assert_eq!(invite.err_code(), 5011, "decided on the local store");
+    redis(&mut open).thaw();
+
+    // Closed: 5099, for acts as for messages.
+    let mut closed = TestApp::on(
+        Backend::Redis,
+        &[vars[0], vars[2], ("FLOODGATE_FAIL_MODE", "closed")],
+    )
+    .await;
+    redis(&mut closed).freeze();
+    let request = support::friend_request_body("adder", "p0", "hi");
+    assert_eq!(closed.callback(&request).await.err_code(), 5099);
+    let invite = closed.callback(&support::invite_body("g", 1)).await;
+    assert_eq!(invite.err_code(), 5099);
+    redis(&mut closed).thaw();
+    wait_for_readyz(&closed, 200).await;
+    assert!(closed.callback(&request).await.is_allow());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_cluster_node_restart_is_survived() {
     let mut app = TestApp::on(Backend::Cluster, &[("FLOODGATE_RATE_LIMITS", "1000/1h")]).await;
     let senders: Vec<String> = (0..30).map(|i| format!("user{i}")).collect();
