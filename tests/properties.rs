@@ -2,9 +2,11 @@
 //! extraction and normalisation never panic, and normalisation keeps its promises. (The same
 //! functions have a cargo-fuzz target in `fuzz/`; these run in CI.)
 
+use floodgate::engine::ActKind;
 use floodgate::engine::content::judged_text;
 use floodgate::engine::fingerprint::{fingerprint, normalise};
 use floodgate::engine::folded::Folded;
+use floodgate::http::act_wire::parse_act;
 use floodgate::http::wire::CallbackRequest;
 use proptest::prelude::*;
 
@@ -51,12 +53,52 @@ const KNOWN_FIELDS: [&str; 20] = [
     "groupID",
 ];
 
+/// Every field the non-message callbacks floodgate judges are read from.
+const ACT_FIELDS: [&str; 15] = [
+    "operationID",
+    "fromUserID",
+    "reqMsg",
+    "ownerUserID",
+    "creatorUserID",
+    "initMemberList",
+    "groupID",
+    "groupName",
+    "notification",
+    "introduction",
+    "applyID",
+    "reqMessage",
+    "invitedUserIDs",
+    "userID",
+    "nickName",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn parsing_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = CallbackRequest::parse(&bytes);
+    }
+
+    #[test]
+    fn act_bodies_of_any_shape_are_read_leniently(
+        values in prop::collection::vec(json_value(), ACT_FIELDS.len()),
+        kind in 0..6usize,
+    ) {
+        let kind = [
+            ActKind::FriendRequest,
+            ActKind::CreateGroup,
+            ActKind::JoinGroup,
+            ActKind::Invite,
+            ActKind::EditGroup,
+            ActKind::EditProfile,
+        ][kind];
+        let object: serde_json::Map<String, serde_json::Value> =
+            ACT_FIELDS.iter().map(|k| k.to_string()).zip(values).collect();
+        let body = serde_json::to_vec(&object).unwrap();
+        // Any JSON object is an act: a field of the wrong type is absent, never a refusal.
+        prop_assert!(parse_act(kind, &body).is_ok());
+        let _ = parse_act(kind, &body[..body.len() / 2]);
     }
 
     #[test]

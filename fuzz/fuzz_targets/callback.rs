@@ -1,9 +1,13 @@
 //! Everything untrusted a callback carries: the body, then the content of every content type,
-//! then its normalisation and fingerprint. Nothing here may panic.
+//! then its normalisation and fingerprint, and the body read as each non-message callback.
+//! Nothing here may panic.
 #![no_main]
 
 use floodgate::engine::content::judged_text;
 use floodgate::engine::fingerprint::{fingerprint, normalise};
+use floodgate::engine::folded::Folded;
+use floodgate::engine::ActKind;
+use floodgate::http::act_wire::parse_act;
 use floodgate::http::wire::CallbackRequest;
 use libfuzzer_sys::fuzz_target;
 
@@ -15,10 +19,13 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(text) = judged_text(content_type, content) {
                     let normal = normalise(&text);
                     assert_eq!(normalise(&normal), normal);
-                    let _ = fingerprint(&text, 10);
+                    let _ = fingerprint(&Folded::of(&text), 10);
                 }
             }
         }
+    }
+    for kind in [ActKind::FriendRequest, ActKind::CreateGroup, ActKind::Invite, ActKind::EditProfile] {
+        let _ = parse_act(kind, data);
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let normal = normalise(text);
