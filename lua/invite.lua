@@ -17,6 +17,8 @@ Returns (integers)
   than the limit at once).
 ]]
 
+now = tonumber(ARGV[2])
+
 local invitees = tonumber(ARGV[1])
 local ring = load_ring(redis.call('HGET', KEYS[1], INVITE_FIELD))
 local count = advance(ring, INVITE_WIDTH)

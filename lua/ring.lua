@@ -1,7 +1,8 @@
 --[[ floodgate · ring.lua — the sliding-window arithmetic of src/store/window.rs as bucket
 rings: functions sender.lua (rate, fanout, @all and act windows) and invite.lua (a group's
-invitees) are built on. Rust prepends SUB; every script built on this file passes now_ms as
-ARGV[2].
+invitees) are built on. Rust prepends SUB. `now` is set by each call (the first line of the
+scripts built on this file: they pass now_ms as ARGV[2]); as a Redis Function the helpers are
+built once per load and read the call's `now` through it.
 
 A window W is cut into SUB buckets of width ceil(W/SUB); its count sums every bucket that
 overlaps [now-W, now], the oldest one in full, so no window of length W ever holds more than the
@@ -10,7 +11,7 @@ packed by struct (52 bytes: small enough for Redis to keep a hash a compact list
 moves the ring forward in place.
 ]]
 
-local now = tonumber(ARGV[2])
+local now
 
 local function width(window) return math.max(1, math.ceil(window / SUB)) end
 

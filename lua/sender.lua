@@ -80,6 +80,8 @@ fields that left their window are also swept. Counts never depend on the sweep: 
 count entries inside the window.
 ]]
 
+now = tonumber(ARGV[2])
+
 local op = ARGV[1]
 local state = KEYS[1]
 local ttl = TTL

@@ -80,7 +80,7 @@ async fn a_primary_demoted_to_replica_is_not_ready_and_its_connection_is_replace
         redis
             .cli(&["CLIENT", "LIST"])
             .lines()
-            .filter(|l| l.contains("cmd=evalsha"))
+            .filter(|l| l.contains("cmd=fcall") || l.contains("cmd=evalsha"))
             .filter_map(|l| l.split(' ').next().map(str::to_string))
             .collect()
     };

@@ -10,7 +10,8 @@ use support::{Backend, SharedStore, TestApp};
 /// Calls of the commands a client sends (scripts, script management, pings) since the last
 /// `CONFIG RESETSTAT`. Redis also counts the commands a script runs; those are not round trips.
 fn calls(redis: &RedisServer) -> Vec<(String, u64)> {
-    const CLIENT_COMMANDS: [&str; 6] = ["evalsha", "eval", "ping", "multi", "exec", "hello"];
+    const CLIENT_COMMANDS: [&str; 7] =
+        ["fcall", "evalsha", "eval", "ping", "multi", "exec", "hello"];
     redis
         .cli(&["INFO", "commandstats"])
         .lines()
@@ -21,7 +22,9 @@ fn calls(redis: &RedisServer) -> Vec<(String, u64)> {
                 .find_map(|kv| kv.strip_prefix("calls="))?
                 .parse()
                 .ok()?;
-            let client = CLIENT_COMMANDS.contains(&name) || name.starts_with("script");
+            let client = CLIENT_COMMANDS.contains(&name)
+                || name.starts_with("script")
+                || name.starts_with("function");
             client.then(|| (name.to_string(), calls))
         })
         .collect()
@@ -57,21 +60,21 @@ async fn one_script_call_decides_a_whole_message_on_standalone_redis() {
     assert!(app.single("alice", "bob", text).await.is_allow());
     assert_eq!(
         calls(redis),
-        vec![("evalsha".to_string(), 1)],
+        vec![("fcall".to_string(), 1)],
         "sender and content in one call"
     );
     redis.cli(&["CONFIG", "RESETSTAT"]);
     assert_eq!(app.single("carol", "bob", text).await.err_code(), 5004);
     assert_eq!(
         calls(redis),
-        vec![("evalsha".to_string(), 1)],
+        vec![("fcall".to_string(), 1)],
         "a campaign rejection needs no second call to hand quota back"
     );
     redis.cli(&["CONFIG", "RESETSTAT"]);
     assert!(app.single("alice", "bob", "ok").await.is_allow());
     assert_eq!(
         calls(redis),
-        vec![("evalsha".to_string(), 1)],
+        vec![("fcall".to_string(), 1)],
         "short text: the sender's rules only"
     );
     app.assert_store_healthy().await;
@@ -133,7 +136,7 @@ async fn one_script_call_judges_each_friend_group_and_profile_callback_on_standa
     for (case, body, code) in cases {
         redis.cli(&["CONFIG", "RESETSTAT"]);
         assert_eq!(app.callback(&body).await.err_code(), code, "{case}");
-        assert_eq!(calls(redis), vec![("evalsha".to_string(), 1)], "{case}");
+        assert_eq!(calls(redis), vec![("fcall".to_string(), 1)], "{case}");
     }
     // A group edit names nobody and counts nothing: texts only, no call at all.
     redis.cli(&["CONFIG", "RESETSTAT"]);
@@ -184,10 +187,11 @@ async fn a_sender_known_to_be_blocked_costs_no_redis_call() {
 }
 
 #[tokio::test]
-async fn decisions_survive_a_script_flush() {
+async fn decisions_survive_a_function_and_script_flush() {
     let app = TestApp::on(Backend::Redis, &[("FLOODGATE_RATE_LIMITS", "2/1h")]).await;
     let redis = server(&app);
     assert!(app.single("alice", "bob", "first").await.is_allow());
+    redis.cli(&["FUNCTION", "FLUSH"]);
     redis.cli(&["SCRIPT", "FLUSH"]);
     assert!(app.single("alice", "bob", "second").await.is_allow());
     assert_eq!(
@@ -195,6 +199,30 @@ async fn decisions_survive_a_script_flush() {
         5002,
         "state survived, scripts reloaded"
     );
+    app.assert_store_healthy().await;
+}
+
+#[tokio::test]
+async fn a_server_without_functions_gets_the_same_decisions_as_scripts() {
+    // FCALL renamed away: what Redis 6, or a Redis-compatible server without Functions, answers.
+    let redis = RedisServer::start_with(&["--rename-command", "FCALL", ""]);
+    let app = TestApp::with_vars(&[
+        ("FLOODGATE_REDIS_URL", &redis.url()),
+        ("FLOODGATE_RATE_LIMITS", "2/1h"),
+        ("FLOODGATE_REDIS_TIMEOUT", "2s"),
+    ])
+    .await;
+    redis.cli(&["CONFIG", "RESETSTAT"]);
+    assert!(app.single("alice", "bob", "first").await.is_allow());
+    assert!(app.single("alice", "bob", "second").await.is_allow());
+    assert_eq!(app.single("alice", "bob", "third").await.err_code(), 5002);
+    let request = support::friend_request_body("alice", "bob", "hi");
+    assert!(app.callback(&request).await.is_allow());
+    let evalsha = calls(&redis)
+        .into_iter()
+        .find(|(name, _)| name == "evalsha")
+        .map_or(0, |(_, n)| n);
+    assert!(evalsha >= 4, "decided by the scripts: {:?}", calls(&redis));
     app.assert_store_healthy().await;
 }
 

@@ -131,11 +131,15 @@ impl SharedStore {
             .sum()
     }
 
-    /// The EVALSHA calls in one node's `INFO commandstats`.
+    /// The calls of floodgate's programs (FCALL, or EVALSHA where the server has no
+    /// Functions) in one node's `INFO commandstats`.
     pub fn count_script_calls(commandstats: &str) -> u64 {
         commandstats
             .lines()
-            .filter_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+            .filter_map(|line| {
+                line.strip_prefix("cmdstat_fcall:calls=")
+                    .or_else(|| line.strip_prefix("cmdstat_evalsha:calls="))
+            })
             .map(|rest| rest.split(',').next().unwrap().parse::<u64>().unwrap())
             .sum()
     }

@@ -13,17 +13,19 @@ mod connection;
 mod keys;
 mod notices;
 mod prelude;
+mod program;
 mod protocol;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
+use redis::RedisError;
 use redis::aio::ConnectionManagerConfig;
-use redis::{RedisError, Script, ScriptInvocation};
 
 pub use notices::UnblockNotices;
+use program::{Call, Program};
 use protocol::{CheckReply, Op, SenderCall};
 
 use super::{
@@ -37,26 +39,20 @@ use connection::{Cluster, Connection, Standalone, tcp_settings};
 /// A probe may wait longer than a decision: it runs in the background.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
-// The scripts share functions (see the files' headers): the sender script is built on the
-// conversation memory's and the campaign rule's, after the policy as constants (`prelude`).
-static SENDER_SCRIPT: &str = concat!(
+// The programs share helpers (see the files' headers): each is its modules — constants and
+// helper functions, after the policy as constants (`prelude`) — and its per-call body.
+static SENDER_MODULES: &str = concat!(
     include_str!("../../../lua/memory.lua"),
     include_str!("../../../lua/campaign_check.lua"),
     include_str!("../../../lua/ring.lua"),
-    include_str!("../../../lua/sender.lua")
 );
-static INVITE_SCRIPT: &str = concat!(
-    include_str!("../../../lua/ring.lua"),
-    include_str!("../../../lua/invite.lua")
-);
-static CAMPAIGN_SCRIPT: &str = concat!(
-    include_str!("../../../lua/campaign_check.lua"),
-    include_str!("../../../lua/campaign.lua")
-);
-static CONTACT_SCRIPT: &str = concat!(
-    include_str!("../../../lua/memory.lua"),
-    include_str!("../../../lua/contact.lua")
-);
+static SENDER_BODY: &str = include_str!("../../../lua/sender.lua");
+static CAMPAIGN_MODULES: &str = include_str!("../../../lua/campaign_check.lua");
+static CAMPAIGN_BODY: &str = include_str!("../../../lua/campaign.lua");
+static CONTACT_MODULES: &str = include_str!("../../../lua/memory.lua");
+static CONTACT_BODY: &str = include_str!("../../../lua/contact.lua");
+static INVITE_MODULES: &str = include_str!("../../../lua/ring.lua");
+static INVITE_BODY: &str = include_str!("../../../lua/invite.lua");
 
 /// The sender the readiness probe decides for: no sendID hashes to 0 in practice, so no user
 /// shares its state.
@@ -64,11 +60,13 @@ const PROBE_SENDER: SenderKey = SenderKey(0);
 
 pub struct RedisStore {
     connection: Connection,
-    sender_script: Script,
-    campaign_script: Script,
-    contact_script: Script,
+    sender_script: Program,
+    campaign_script: Program,
+    contact_script: Program,
     /// `None` while the invite limit is off.
-    invite_script: Option<Script>,
+    invite_script: Option<Program>,
+    /// Whether to call the programs as Redis Functions: until the server says it has none.
+    functions: AtomicBool,
     prefix: String,
     policy: Arc<Policy>,
     timeout: Duration,
@@ -128,11 +126,20 @@ impl RedisStore {
         };
         Ok(RedisStore {
             connection,
-            sender_script: Script::new(&(prelude::sender_prelude(&policy) + SENDER_SCRIPT)),
-            campaign_script: Script::new(CAMPAIGN_SCRIPT),
-            contact_script: Script::new(&(prelude::memory_prelude() + CONTACT_SCRIPT)),
+            sender_script: Program::new(
+                "sender",
+                &(prelude::sender_prelude(&policy) + SENDER_MODULES),
+                SENDER_BODY,
+            ),
+            campaign_script: Program::new("campaign", CAMPAIGN_MODULES, CAMPAIGN_BODY),
+            contact_script: Program::new(
+                "contact",
+                &(prelude::memory_prelude() + CONTACT_MODULES),
+                CONTACT_BODY,
+            ),
             invite_script: prelude::invite_prelude(&policy)
-                .map(|prelude| Script::new(&(prelude + INVITE_SCRIPT))),
+                .map(|prelude| Program::new("invite", &(prelude + INVITE_MODULES), INVITE_BODY)),
+            functions: AtomicBool::new(true),
             prefix: prefix.to_string(),
             policy,
             timeout,
@@ -273,7 +280,7 @@ impl RedisStore {
             ..SenderCall::bare(Op::Act, check.actor, check.now_ms)
         };
         let reply = self
-            .run(&call.invocation(&self.sender_script, &self.prefix))
+            .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
         let outcome = match CheckReply::decode(&reply)? {
             CheckReply::Admitted {
@@ -311,12 +318,11 @@ impl RedisStore {
         if invitees == 0 {
             return Ok(None);
         }
-        let mut invocation = script.prepare_invoke();
-        invocation
-            .key(keys::invite_key(&self.prefix, group))
+        let mut call = Call::default();
+        call.key(keys::invite_key(&self.prefix, group))
             .arg(invitees)
             .arg(now_ms);
-        let reply = self.run(&invocation).await?;
+        let reply = self.run(script, &call).await?;
         protocol::decode_invite(&reply, limit, invitees)
     }
 
@@ -336,7 +342,7 @@ impl RedisStore {
             ..SenderCall::bare(Op::Check, check.sender, check.now_ms)
         };
         let reply = self
-            .run(&call.invocation(&self.sender_script, &self.prefix))
+            .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
         Ok(match CheckReply::decode(&reply)? {
             CheckReply::Admitted {
@@ -380,7 +386,7 @@ impl RedisStore {
             ..SenderCall::bare(Op::Strike, request.sender, request.now_ms)
         };
         let reply = self
-            .run(&call.invocation(&self.sender_script, &self.prefix))
+            .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
         protocol::decode_strike(&reply)
     }
@@ -403,16 +409,15 @@ impl RedisStore {
         } else {
             "S"
         };
-        let mut invocation = self.campaign_script.prepare_invoke();
-        invocation
-            .key(keys::campaign_key(&self.prefix, key))
+        let mut call = Call::default();
+        call.key(keys::campaign_key(&self.prefix, key))
             .arg("check")
             .arg(now_ms)
             .arg(limit.count())
             .arg(limit.window_ms())
             .arg(mode)
             .arg(keys::sender_member(sender));
-        let reply = self.run(&invocation).await?;
+        let reply = self.run(&self.campaign_script, &call).await?;
         protocol::decode_campaign_key(&reply, limit)
     }
 
@@ -424,14 +429,15 @@ impl RedisStore {
         now_ms: u64,
         previous_ms: u64,
     ) -> Result<(), StoreError> {
-        let mut invocation = self.campaign_script.prepare_invoke();
-        invocation
-            .key(keys::campaign_key(&self.prefix, key))
+        let mut call = Call::default();
+        call.key(keys::campaign_key(&self.prefix, key))
             .arg("undo")
             .arg(now_ms)
             .arg(previous_ms)
             .arg(keys::sender_member(sender));
-        self.run_value::<i64>(&invocation).await.map(drop)
+        self.run_value::<i64>(&self.campaign_script, &call)
+            .await
+            .map(drop)
     }
 
     /// Remembers in the recipient's memory (its own slot) that the sender wrote to them (a
@@ -449,19 +455,20 @@ impl RedisStore {
         else {
             return Ok(());
         };
-        let mut invocation = self.contact_script.prepare_invoke();
-        invocation
-            .key(keys::memory_key(&self.prefix, recipient_state))
+        let mut call = Call::default();
+        call.key(keys::memory_key(&self.prefix, recipient_state))
             .arg(check.now_ms)
             .arg(keys::recipient_member(me))
             .arg(memory.as_millis() as u64);
-        self.run_value::<i64>(&invocation).await.map(drop)
+        self.run_value::<i64>(&self.contact_script, &call)
+            .await
+            .map(drop)
     }
 
     pub async fn status(&self, sender: SenderKey, now_ms: u64) -> Result<SenderStatus, StoreError> {
         let call = SenderCall::bare(Op::Status, sender, now_ms);
         let reply = self
-            .run(&call.invocation(&self.sender_script, &self.prefix))
+            .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
         protocol::decode_status(&reply, &self.policy.rate)
     }
@@ -471,8 +478,10 @@ impl RedisStore {
     /// again within `engine::blocks::TRUST_WHILE_FOLLOWING`.
     pub async fn lift_block(&self, sender: SenderKey, now_ms: u64) -> Result<bool, StoreError> {
         let call = SenderCall::bare(Op::Unblock, sender, now_ms);
-        let invocation = call.invocation(&self.sender_script, &self.prefix);
-        let lifted = self.run_value::<i64>(&invocation).await? == 1;
+        let lifted = self
+            .run_value::<i64>(&self.sender_script, &call.call(&self.prefix))
+            .await?
+            == 1;
         let mut publish = redis::cmd("PUBLISH");
         publish
             .arg(notices::channel(&self.prefix))
@@ -499,33 +508,78 @@ impl RedisStore {
         }
     }
 
-    async fn run(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<i64>, StoreError> {
-        self.run_value(invocation).await
+    async fn run(&self, program: &Program, call: &Call) -> Result<Vec<i64>, StoreError> {
+        self.run_value(program, call).await
     }
 
+    /// One call of `program`, within the store's budget: as a Redis Function, loading its
+    /// library when the server lacks it (a restarted node, a new one) — or as a script, for
+    /// good, once the server turns out to have no Functions.
     async fn run_value<T: redis::FromRedisValue>(
         &self,
-        invocation: &ScriptInvocation<'_>,
+        program: &Program,
+        call: &Call,
     ) -> Result<T, StoreError> {
-        let call = async {
-            match &self.connection {
-                Connection::Single(single) => invocation
-                    .invoke_async(&mut single.connection())
-                    .await
-                    .map_err(map_error),
-                Connection::Cluster(cluster) => invocation
-                    .invoke_async(&mut cluster.connection()?)
-                    .await
-                    .map_err(map_error),
-            }
-        };
-        let result = tokio::time::timeout(self.timeout, call)
+        let result = tokio::time::timeout(self.timeout, self.call_program(program, call))
             .await
             .unwrap_or(Err(StoreError::Timeout));
         if let Connection::Single(single) = &self.connection {
             single.observe(&result.as_ref().map(drop));
         }
         result
+    }
+
+    async fn call_program<T: redis::FromRedisValue>(
+        &self,
+        program: &Program,
+        call: &Call,
+    ) -> Result<T, StoreError> {
+        if self.functions.load(Ordering::Relaxed) {
+            match self.query_raw::<T>(&program.fcall(call)).await {
+                Err(error) if program::function_missing(&error) => {
+                    self.query_raw::<redis::Value>(&program.load())
+                        .await
+                        .map_err(map_error)?;
+                    return self
+                        .query_raw::<T>(&program.fcall(call))
+                        .await
+                        .map_err(map_error);
+                }
+                Err(error) if program::lacks_functions(&error) => {
+                    tracing::info!("Redis has no Functions (FCALL): calling the scripts instead");
+                    self.functions.store(false, Ordering::Relaxed);
+                }
+                result => return result.map_err(map_error),
+            }
+        }
+        let invocation = program.script_call(call);
+        match &self.connection {
+            Connection::Single(single) => invocation
+                .invoke_async(&mut single.connection())
+                .await
+                .map_err(map_error),
+            Connection::Cluster(cluster) => invocation
+                .invoke_async(&mut cluster.connection()?)
+                .await
+                .map_err(map_error),
+        }
+    }
+
+    /// A command on whichever connection this store has, its error as the client gave it.
+    async fn query_raw<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, RedisError> {
+        match &self.connection {
+            Connection::Single(single) => command.query_async(&mut single.connection()).await,
+            Connection::Cluster(cluster) => match cluster.connection() {
+                Ok(mut connection) => command.query_async(&mut connection).await,
+                Err(_) => Err(RedisError::from((
+                    redis::ErrorKind::Io,
+                    "not connected to the Redis Cluster",
+                ))),
+            },
+        }
     }
 }
 

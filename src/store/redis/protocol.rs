@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use redis::{Script, ScriptInvocation};
-
 use super::keys;
+use super::program::Call;
 use crate::policy::{Act, Limit, Rule, Violation};
 use crate::store::{
     CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, SenderKey,
@@ -107,9 +106,9 @@ impl<'a> SenderCall<'a> {
         }
     }
 
-    /// The invocation, with KEYS and ARGV in the order of the script's header.
-    pub(super) fn invocation<'s>(&self, script: &'s Script, prefix: &str) -> ScriptInvocation<'s> {
-        let mut invocation = script.prepare_invoke();
+    /// The call's KEYS and ARGV, in the order of the script's header.
+    pub(super) fn call(&self, prefix: &str) -> Call {
+        let mut invocation = Call::default();
         invocation
             .key(keys::sender_key(prefix, self.sender))
             .key(keys::memory_key(prefix, self.sender));

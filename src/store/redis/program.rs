@@ -1,0 +1,129 @@
+//! The Lua programs of `lua/`, as Redis Functions where the server has them and as scripts
+//! where it does not.
+//!
+//! A script (`EVALSHA`) runs its whole text on every call: the policy's constants are built and
+//! every helper function is defined again before any rule does work. A Function library
+//! (`FUNCTION LOAD`, Redis ≥ 7) runs that part once per load, and each `FCALL` runs only the
+//! per-call body. The two forms come from the same text — `modules` (constants and helpers,
+//! which never read `KEYS` or `ARGV`) and `body` (the per-call code) — so they cannot drift.
+//! A server without functions (Redis 6, some Redis-compatible servers) answers `FCALL` with
+//! "unknown command": the store then uses the scripts for good.
+
+use redis::{Cmd, Script, ScriptInvocation, ToRedisArgs};
+
+pub(super) struct Program {
+    script: Script,
+    /// The library's name and its one function's: `fg_<program>_<hash of the text>`, so a
+    /// replica with another configuration (another prelude) loads and calls another library.
+    function: String,
+    library: String,
+}
+
+impl Program {
+    pub(super) fn new(name: &str, modules: &str, body: &str) -> Program {
+        let script = Script::new(&format!("{modules}{body}"));
+        let function = format!("fg_{name}_{}", &script.get_hash()[..16]);
+        let library = format!(
+            "#!lua name={function}\n{modules}\n\
+             redis.register_function('{function}', function(KEYS, ARGV)\n{body}\nend)\n"
+        );
+        Program {
+            script,
+            function,
+            library,
+        }
+    }
+
+    /// `FCALL` of the program's function with `call`'s keys and arguments.
+    pub(super) fn fcall(&self, call: &Call) -> Cmd {
+        let mut cmd = redis::cmd("FCALL");
+        cmd.arg(&self.function).arg(call.keys.len());
+        for key in &call.keys {
+            cmd.arg(key);
+        }
+        for arg in &call.args {
+            cmd.arg(arg);
+        }
+        cmd
+    }
+
+    /// `FUNCTION LOAD REPLACE` of the program's library (a cluster sends it to every primary).
+    pub(super) fn load(&self) -> Cmd {
+        let mut cmd = redis::cmd("FUNCTION");
+        cmd.arg("LOAD").arg("REPLACE").arg(&self.library);
+        cmd
+    }
+
+    /// The script form of `call` (`EVALSHA`, loading the script on `NOSCRIPT`).
+    pub(super) fn script_call(&self, call: &Call) -> ScriptInvocation<'_> {
+        let mut invocation = self.script.prepare_invoke();
+        for key in &call.keys {
+            invocation.key(key);
+        }
+        for arg in &call.args {
+            invocation.arg(arg);
+        }
+        invocation
+    }
+}
+
+/// One call's `KEYS` and `ARGV`, in the order of the program's header.
+#[derive(Debug, Default)]
+pub(super) struct Call {
+    keys: Vec<Vec<u8>>,
+    args: Vec<Vec<u8>>,
+}
+
+impl Call {
+    pub(super) fn key(&mut self, key: impl ToRedisArgs) -> &mut Call {
+        self.keys.extend(key.to_redis_args());
+        self
+    }
+
+    pub(super) fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Call {
+        self.args.extend(arg.to_redis_args());
+        self
+    }
+}
+
+/// The server has no Functions: `FCALL` is not a command it knows.
+pub(super) fn lacks_functions(error: &redis::RedisError) -> bool {
+    let text = error.to_string().to_ascii_lowercase();
+    text.contains("unknown command") && text.contains("fcall")
+}
+
+/// The library is not loaded (a restarted or new node, `FUNCTION FLUSH`).
+pub(super) fn function_missing(error: &redis::RedisError) -> bool {
+    error
+        .to_string()
+        .to_ascii_lowercase()
+        .contains("function not found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_forms_come_from_the_same_text() {
+        let program = Program::new("t", "local A = 1\n", "return A + tonumber(ARGV[1])\n");
+        assert!(program.function.starts_with("fg_t_"));
+        assert_eq!(program.function.len(), "fg_t_".len() + 16);
+        assert!(
+            program
+                .library
+                .starts_with(&format!("#!lua name={}\n", program.function))
+        );
+        assert!(program.library.contains("local A = 1\n"));
+        assert!(
+            program
+                .library
+                .contains("function(KEYS, ARGV)\nreturn A + tonumber(ARGV[1])\n\nend)\n")
+        );
+        let other = Program::new("t", "local A = 2\n", "return A + tonumber(ARGV[1])\n");
+        assert_ne!(
+            program.function, other.function,
+            "another prelude, another library"
+        );
+    }
+}
