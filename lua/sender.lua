@@ -50,7 +50,8 @@ Returns (integers)
           shadow: n violations of 4 integers {code, retry_ms, limit, window_ms}
   act     as check (an admitted act records nothing of a message: 0, 0, 0 there)
   strike  {blocked, retry_ms, blocks, block_length_ms, started_block_ms}
-  status  {strikes, blocked_for_ms, blocks, established contacts, established groups, count of each rate window...}
+  status  {strikes, blocked_for_ms, blocks, established contacts, established groups, count of each rate window...,
+           count of each act window... (ACT_NAMES order; KEYS[3] is the act hash)}
   unblock 1 if a block was lifted, else 0
 
 Acts (CONTRACT §3a: friend requests, groups created and joined; a profile edit checks only the
@@ -335,6 +336,12 @@ if op == OP.status then
   end
   local reply = {strikes, math.max(blocked_until - now, 0), blocks, contacts, groups}
   for k, rate in ipairs(rates) do reply[#reply + 1] = advance(rings[k], rate[3]) end
+  -- Then each act's windows (KEYS[3]), in ACT_NAMES order.
+  for _, name in ipairs(ACT_NAMES) do
+    act_windows = ACTS[name]
+    load_act_rings()
+    for k, window in ipairs(act_windows) do reply[#reply + 1] = advance(act_rings[k], window[3]) end
+  end
   return reply
 end
 

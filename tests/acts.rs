@@ -43,6 +43,14 @@ async fn friend_requests_over_the_limit_are_rejected_with_5010_per_requester(
         "{}",
         refused.detail()
     );
+    // The admin API shows the requester's windows beside their message windows.
+    let status = app.sender("adder").await;
+    assert_eq!(
+        status["friendRequests"][0],
+        json!({"limit": 3, "window": "1h", "count": 3})
+    );
+    assert_eq!(status["friendRequests"][1]["count"], 3);
+    assert_eq!(status["groupsCreated"][0]["count"], 0);
     // Per requester: someone else is not affected.
     let other = friend_request_body("someone", "person0", "hello");
     assert!(app.callback(&other).await.is_allow());

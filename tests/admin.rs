@@ -98,6 +98,9 @@ async fn a_sender_never_seen_gets_zeros() {
         json!({
             "sendID": "nobody/with odd{chars}",
             "windows": [{"limit": 30, "window": "10s", "count": 0}, {"limit": 120, "window": "1m", "count": 0}],
+            "friendRequests": [{"limit": 10, "window": "1h", "count": 0}, {"limit": 30, "window": "1d", "count": 0}],
+            "groupsCreated": [{"limit": 5, "window": "1h", "count": 0}, {"limit": 20, "window": "1d", "count": 0}],
+            "groupApplications": [{"limit": 10, "window": "1h", "count": 0}, {"limit": 50, "window": "1d", "count": 0}],
             "strikes": 0,
             "blockedForSeconds": 0,
             "blocks": 0,

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::AppState;
-use crate::policy::HumanDuration;
+use crate::policy::{Act, HumanDuration, Limit};
 
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
@@ -62,16 +62,24 @@ async fn sender_status(
 ) -> Response {
     match state.engine.sender_status(&send_id).await {
         Ok(status) => {
-            let windows: Vec<_> = status
-                .windows
-                .iter()
-                .map(|(limit, count)| {
-                    json!({"limit": limit.count(), "window": HumanDuration(limit.window).to_string(), "count": count})
-                })
-                .collect();
+            let windows = |counts: &[(Limit, u64)]| -> Vec<_> {
+                counts
+                    .iter()
+                    .map(|(limit, count)| {
+                        json!({"limit": limit.count(), "window": HumanDuration(limit.window).to_string(), "count": count})
+                    })
+                    .collect()
+            };
+            let act = |wanted: Act| {
+                let counts = status.acts.iter().find(|(act, _)| *act == wanted);
+                windows(counts.map_or(&[][..], |(_, counts)| counts))
+            };
             Json(json!({
                 "sendID": send_id,
-                "windows": windows,
+                "windows": windows(&status.windows),
+                "friendRequests": act(Act::FriendRequest),
+                "groupsCreated": act(Act::CreateGroup),
+                "groupApplications": act(Act::JoinGroup),
                 "strikes": status.strikes,
                 "blockedForSeconds": status.blocked_for.as_millis().div_ceil(1000) as u64,
                 "blocks": status.blocks,

@@ -410,8 +410,13 @@ impl MemoryStore {
         let status = self.senders.peek(sender.0, |state| {
             let Some(state) = state else {
                 let windows = policy.rate.iter().map(|&l| (l, 0)).collect();
+                let acts = Act::ALL
+                    .iter()
+                    .map(|&act| (act, act.limits(policy).iter().map(|&l| (l, 0)).collect()))
+                    .collect();
                 return SenderStatus {
                     windows,
+                    acts,
                     ..SenderStatus::default()
                 };
             };
@@ -429,8 +434,27 @@ impl MemoryStore {
                 })
                 .collect();
             let strike_horizon = policy.strikes.map(|l| now.saturating_sub(l.window_ms()));
+            let acts = Act::ALL
+                .iter()
+                .map(|&act| {
+                    let counters = state.acts.as_ref().map(|acts| &acts.counters[act.index()]);
+                    let counts = act
+                        .limits(policy)
+                        .iter()
+                        .enumerate()
+                        .map(|(i, limit)| {
+                            let counter = counters.and_then(|counters| counters.get(i));
+                            let count = counter
+                                .map_or(0, |counter| counter.clone().count(now, limit.window_ms()));
+                            (*limit, count)
+                        })
+                        .collect();
+                    (act, counts)
+                })
+                .collect();
             SenderStatus {
                 windows,
+                acts,
                 strikes: state
                     .strikes
                     .iter()

@@ -244,6 +244,8 @@ impl Recorded {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SenderStatus {
     pub windows: Vec<(Limit, u64)>,
+    /// Each act's windows and counts (friend requests, groups created, applications).
+    pub acts: Vec<(Act, Vec<(Limit, u64)>)>,
     /// Users who wrote to this sender within `FLOODGATE_CONTACT_MEMORY`: its messages to them
     /// are established.
     pub established_contacts: u64,

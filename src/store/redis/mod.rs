@@ -470,7 +470,7 @@ impl RedisStore {
         let reply = self
             .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
-        protocol::decode_status(&reply, &self.policy.rate)
+        protocol::decode_status(&reply, &self.policy)
     }
 
     /// Lifts the block, then announces the lift to every replica. An announcement that fails

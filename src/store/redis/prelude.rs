@@ -126,6 +126,8 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     constant("RATES", format!("{{{rates}}}"));
     constant("ACTS", format!("{{{acts}}}"));
     constant("ACT_RULE", format!("{{{act_rules}}}"));
+    let act_names = Act::ALL.map(|act| format!("'{}'", act.name())).join(", ");
+    constant("ACT_NAMES", format!("{{{act_names}}}"));
     constant(
         "ACT_TTL",
         (longest_act + bucket_width(longest_act)).to_string(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::keys;
 use super::program::Call;
-use crate::policy::{Act, Limit, Rule, Violation};
+use crate::policy::{Act, Limit, Policy, Rule, Violation};
 use crate::store::{
     CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, SenderKey,
     SenderStatus, StoreError, StrikeOutcome,
@@ -131,7 +131,7 @@ impl<'a> SenderCall<'a> {
             Some(Peer::Group(group)) => ("g", keys::group_member(group), Vec::new()),
             None => ("", Vec::new(), Vec::new()),
         };
-        if self.op == Op::Act || self.act.is_some() {
+        if matches!(self.op, Op::Act | Op::Status) || self.act.is_some() {
             invocation.key(keys::act_key(prefix, self.sender));
             key_count += 1;
         }
@@ -286,21 +286,30 @@ pub(super) fn decode_campaign_key(reply: &[i64], limit: Limit) -> Result<KeyOutc
 }
 
 /// A status reply: `{strikes, blocked_for_ms, blocks, established contacts, established
-/// groups, count of each rate window…}`.
-pub(super) fn decode_status(reply: &[i64], rates: &[Limit]) -> Result<SenderStatus, StoreError> {
+/// groups, count of each rate window…, count of each act window…}` (acts in `Act::ALL` order).
+pub(super) fn decode_status(reply: &[i64], policy: &Policy) -> Result<SenderStatus, StoreError> {
+    let rates = &policy.rate;
     let mut fields = Fields::new(reply);
     let strikes = fields.next_u64()?;
     let blocked_for = Duration::from_millis(fields.next_u64()?);
     let blocks = u32::try_from(fields.next_u64()?).unwrap_or(u32::MAX);
     let established_contacts = fields.next_u64()?;
     let established_groups = fields.next_u64()?;
-    let windows = rates
+    let mut counts = |limits: &[Limit]| {
+        limits
+            .iter()
+            .map(|&limit| Ok((limit, fields.next_u64()?)))
+            .collect::<Result<Vec<_>, StoreError>>()
+    };
+    let windows = counts(rates)?;
+    let acts = Act::ALL
         .iter()
-        .map(|&limit| Ok((limit, fields.next_u64()?)))
+        .map(|&act| Ok((act, counts(act.limits(policy))?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
     fields.end()?;
     Ok(SenderStatus {
         windows,
+        acts,
         established_contacts,
         established_groups,
         strikes,
@@ -430,14 +439,22 @@ mod tests {
         assert_eq!(struck.blocked.unwrap().rule, Rule::Blocked);
         assert!(decode_strike(&[0, 0, 0, 0]).is_err());
         let rates = [Limit::new(30, Duration::from_secs(10)).unwrap()];
-        let status = decode_status(&[2, 1500, 1, 4, 1, 7], &rates).unwrap();
+        let policy = Policy {
+            rate: rates.to_vec(),
+            friend: rates.to_vec(),
+            group_create: Vec::new(),
+            group_join: Vec::new(),
+            ..Policy::default()
+        };
+        let status = decode_status(&[2, 1500, 1, 4, 1, 7, 3], &policy).unwrap();
+        assert_eq!(status.acts[0], (Act::FriendRequest, vec![(rates[0], 3)]));
         assert_eq!(status.windows[0].1, 7);
         assert_eq!(
             (status.established_contacts, status.established_groups),
             (4, 1)
         );
         assert_eq!(status.blocked_for, Duration::from_millis(1500));
-        assert!(decode_status(&[2, 1500, 1, 4, 1], &rates).is_err());
+        assert!(decode_status(&[2, 1500, 1, 4, 1, 7], &policy).is_err());
         let full = decode_campaign_key(&[1, 0, 9000, 0], rates[0]).unwrap();
         assert!(matches!(full, KeyOutcome::Full(v) if v.rule == Rule::Campaign));
         assert_eq!(
