@@ -496,16 +496,7 @@ impl RedisStore {
 
     /// A plain command, on whichever connection this store has.
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
-        match &self.connection {
-            Connection::Single(single) => command
-                .query_async(&mut single.connection())
-                .await
-                .map_err(map_error),
-            Connection::Cluster(cluster) => command
-                .query_async(&mut cluster.connection()?)
-                .await
-                .map_err(map_error),
-        }
+        self.query_raw(command).await.map_err(map_error)
     }
 
     async fn run(&self, program: &Program, call: &Call) -> Result<Vec<i64>, StoreError> {
