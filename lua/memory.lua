@@ -94,6 +94,17 @@ local function remember_writer(key, writer, now_text, now, memory_text)
   if refreshed == now then redis.call('PEXPIRE', key, memory_ttl(memory)) end
 end
 
+-- Whether a memory entry (a group's when `in_group`, else a person's) makes its conversation
+-- established: a person wrote within `memory` ms; a group's first post is `seasoning` old and
+-- its last within `memory`.
+local function entry_established(in_group, entry, now, memory, seasoning)
+  if in_group then
+    local first, last = struct.unpack('>dd', entry)
+    return last + memory > now and first + seasoning <= now
+  end
+  return tonumber(entry) + memory > now
+end
+
 -- Whether KNOWN_WRITERS different people wrote to this user within `memory` ms of `now`.
 local function is_known(packed, now, memory)
   if not packed then return false end

@@ -90,22 +90,12 @@ local fingerprint, recipient = ARGV[3], ARGV[4]
 
 -- The conversation, read from the sender's own memory before anything depends on it.
 local peer_kind, memory_key = ARGV[10], KEYS[2]
--- Whether a memory entry (a group's when `in_group`, else a person's) makes its conversation
--- established.
-local function is_established(in_group, entry)
-  if in_group then
-    local first, last = struct.unpack('>dd', entry)
-    return last + CONTACT_MEMORY > now and first + SEASONING <= now
-  end
-  return tonumber(entry) + CONTACT_MEMORY > now
-end
-
 local established, known, peer_field, peer_entry = false, false, nil, nil
 if op == OP.check and CONTACT_MEMORY > 0 and peer_kind ~= '' then
   if peer_kind == 'u' then peer_field = MEMORY_FIELD.contact .. ARGV[11] else peer_field = MEMORY_FIELD.group .. ARGV[11] end
   local memory = redis.call('HMGET', memory_key, peer_field, MEMORY_FIELD.writers)
   peer_entry, known = memory[1], is_known(memory[2], now, CONTACT_MEMORY)
-  established = peer_entry and is_established(peer_kind == 'g', peer_entry) or false
+  established = peer_entry and entry_established(peer_kind == 'g', peer_entry, now, CONTACT_MEMORY, SEASONING) or false
   if established then fingerprint, recipient = ARGV[9], '' end
 end
 
@@ -114,65 +104,6 @@ local fanout_limit, fanout_window = FANOUT_LIMIT, FANOUT_WINDOW
 local checks_repeat = repeat_limit > 0 and fingerprint ~= ''
 local checks_fanout = fanout_limit > 0 and recipient ~= ''
 local checks_at_all = AT_ALL_LIMIT > 0 and ARGV[8] == '1'
-
-
--- A bucket list is a msgpack array {index, count, index, count, ...}, oldest first: packed and
--- unpacked by Redis's C msgpack library, which costs far less than parsing text in Lua.
-local function load(packed)
-  if packed then return cmsgpack.unpack(packed) end
-  return {}
-end
-
--- Keeps the buckets that overlap the window; returns them and their sum.
-local function prune(buckets, window)
-  local current = math.floor(now / width(window))
-  local oldest = current - SUB
-  local kept, n, sum = {}, 0, 0
-  for i = 1, #buckets, 2 do
-    if buckets[i] >= oldest then
-      -- A bucket more than a window ahead (a replica's clock far ahead) counts as current.
-      local index = buckets[i]
-      if index > current + SUB then index = current end
-      kept[n + 1], kept[n + 2] = index, buckets[i + 1]
-      n = n + 2
-      sum = sum + buckets[i + 1]
-    end
-  end
-  return kept, sum
-end
-
--- Milliseconds until the sum drops below limit: when enough of the oldest buckets leave.
-local function retry_after(buckets, window, limit, sum)
-  for i = 1, #buckets, 2 do
-    sum = sum - buckets[i + 1]
-    if sum < limit then return (buckets[i] + SUB + 1) * width(window) - now end
-  end
-  return 0
-end
-
-local function add(buckets, at, window)
-  local index = math.floor(at / width(window))
-  local len = #buckets
-  if len > 0 and buckets[len - 1] == index then
-    buckets[len] = buckets[len] + 1
-  else
-    buckets[len + 1], buckets[len + 2] = index, 1
-  end
-end
-
-local function remove(buckets, at, window)
-  local index = math.floor(at / width(window))
-  for i = 1, #buckets, 2 do
-    if buckets[i] == index then
-      buckets[i + 1] = buckets[i + 1] - 1
-      if buckets[i + 1] <= 0 then
-        table.remove(buckets, i + 1)
-        table.remove(buckets, i)
-      end
-      return
-    end
-  end
-end
 
 -- The rate windows (RATES: {limit, window, bucket width, field} each) have a ring each, and so
 -- does fanout (the recipients' last-write times, bucketed: distinct recipients count like
@@ -329,7 +260,7 @@ if op == OP.status then
     local all = redis.call('HGETALL', memory_key)
     for i = 1, #all, 2 do
       local in_group = string.sub(all[i], 1, 1) == MEMORY_FIELD.group
-      if all[i] ~= MEMORY_FIELD.writers and is_established(in_group, all[i + 1]) then
+      if all[i] ~= MEMORY_FIELD.writers and entry_established(in_group, all[i + 1], now, CONTACT_MEMORY, SEASONING) then
         if in_group then groups = groups + 1 else contacts = contacts + 1 end
       end
     end

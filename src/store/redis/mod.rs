@@ -45,6 +45,7 @@ static SENDER_MODULES: &str = concat!(
     include_str!("../../../lua/memory.lua"),
     include_str!("../../../lua/campaign_check.lua"),
     include_str!("../../../lua/ring.lua"),
+    include_str!("../../../lua/buckets.lua"),
 );
 static SENDER_BODY: &str = include_str!("../../../lua/sender.lua");
 static CAMPAIGN_MODULES: &str = include_str!("../../../lua/campaign_check.lua");
