@@ -44,6 +44,9 @@ struct Mix {
     /// `LOADGEN_MIX=acts`: friend requests, group creations, applications, invitations and
     /// profile edits from the same senders, instead of messages.
     acts: bool,
+    /// `LOADGEN_MIX=limitador`: Limitador's `check_and_report` for the same senders (one
+    /// counter per sender), to compare with a rate limiter that is not floodgate.
+    limitador: bool,
 }
 
 impl Mix {
@@ -52,6 +55,7 @@ impl Mix {
             state: seed,
             viral: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "viral"),
             acts: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "acts"),
+            limitador: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "limitador"),
         }
     }
 
@@ -73,6 +77,11 @@ impl Mix {
         let text = TEXTS[(roll >> 8) as usize % TEXTS.len()];
         if self.acts {
             return act_body(roll, &sender, text, n);
+        }
+        if self.limitador {
+            return format!(
+                "{{\"namespace\":\"openim\",\"values\":{{\"user_id\":\"{sender}\"}},\"delta\":1}}"
+            );
         }
         let text = if self.viral {
             VIRAL.to_string()
@@ -196,6 +205,8 @@ async fn connection(
             .expect("request");
         match sender.send_request(request).await {
             Ok(response) => {
+                // Limitador answers a limited request with 429, floodgate with nextCode 1.
+                let limited = response.status() == 429;
                 let body = response
                     .into_body()
                     .collect()
@@ -204,7 +215,7 @@ async fn connection(
                     .unwrap_or_default();
                 let micros = scheduled.elapsed().as_micros() as u64;
                 let _ = tally.latencies.as_mut().unwrap().record(micros.max(1));
-                if body.windows(12).any(|w| w == b"\"nextCode\":1") {
+                if limited || body.windows(12).any(|w| w == b"\"nextCode\":1") {
                     tally.rejected += 1;
                 } else {
                     tally.ok += 1;
