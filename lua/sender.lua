@@ -3,10 +3,12 @@ on standalone Redis, the content's campaign rule too, so one call decides a whol
 Rust prepends constants (src/store/redis/prelude.rs): the protocol both sides share — SUB, OP,
 CODE (errCodes by rule), ENFORCED (each rule's mode), FIELD (the hash's field prefixes), the
 reply codes ADMITTED, REJECTED, RECIPIENT_NEW, RECIPIENT_REFRESHED — and the policy (RATES,
-REPEAT_LIMIT, ...; a limit of 0 turns its rule off); then campaign_check.lua. Replies are
-decoded in src/store/redis/protocol.rs. Constants cost nothing per
-call, where arguments must be converted and parsed on every call; a new configuration is a
-new script (another SHA), so replicas with different configurations never mix them up.
+REPEAT_LIMIT, ...; a limit of 0 turns its rule off); then the modules memory.lua,
+campaign_check.lua, ring.lua, buckets.lua and decision.lua (this call's state and the helpers
+that write it). This file is the per-call body: as a Redis Function, the constants and modules
+are built once per library load (src/store/redis/program.rs). Replies are decoded in
+src/store/redis/protocol.rs. A new configuration is a new program (another library and SHA),
+so replicas with different configurations never mix them up.
 
 KEYS
   KEYS[1]  <prefix>:{s:<sender>}     hash  W<window_ms> = bucket ring of a rate window,
@@ -85,7 +87,6 @@ now = tonumber(ARGV[2])
 
 local op = ARGV[1]
 local state = KEYS[1]
-local ttl = TTL
 local fingerprint, recipient = ARGV[3], ARGV[4]
 
 -- The conversation, read from the sender's own memory before anything depends on it.
@@ -126,135 +127,27 @@ local stored = redis.call('HMGET', state, unpack(fields))
 local stored_repeat = checks_repeat and stored[fanout_at - 1]
 local swept_at = stored[2]
 local block = stored[1] and cmsgpack.unpack(stored[1]) or {0, 0, 0}
-local blocked_until, block_length, blocks = block[1], block[2], block[3]
 for k = 1, #rates do rings[k] = load_ring(stored[2 + k]) end
 
--- Field writes to the state hash, sent in one HSET at the end.
-local writes = {}
-local function write(field, value) writes[#writes + 1] = field; writes[#writes + 1] = value end
+-- This call's state (decision.lua's C): what it writes, the block and strikes, the violations.
+C.state, C.writes, C.swept_at, C.refresh_all = state, {}, swept_at, false
+C.block = block
+C.blocked_until, C.block_length, C.blocks = block[1], block[2], block[3]
+C.shadow, C.first = {}, nil
+C.act_windows, C.act_rings = ACTS[ARGV[14]] or {}, {}
 
 -- A block set by a replica whose clock is far ahead ends at most its own length from now. The
 -- shorter end is written back: recomputed on every call, it would slide along with the clock.
-if blocked_until > now + block_length then
-  blocked_until = now + block_length
-  block[1] = blocked_until
-  write(FIELD.block, cmsgpack.pack(block))
+if C.blocked_until > now + C.block_length then
+  C.blocked_until = now + C.block_length
+  block[1] = C.blocked_until
+  C.write(FIELD.block, cmsgpack.pack(block))
 end
-local in_block = blocked_until > now
-
--- Writes the state hash, and sets its TTL where due: when this call created it, and once per
--- sweep interval. A TTL is the longest window plus one sweep interval, so an entry written
--- before the next sweep still outlives its window. The hash also remembers blocks (which make
--- the next one longer) for the longest block.
-local refresh_all = false
-local function commit()
-  if #writes > 0 then redis.call('HSET', state, unpack(writes)) end
-  if refresh_all or #writes > 0 and not swept_at then
-    local state_ttl = ttl + width(ttl)
-    if blocks > 0 then state_ttl = math.max(state_ttl, blocked_until + LONGEST_BLOCK - now) end
-    redis.call('PEXPIRE', state, state_ttl)
-  end
-end
-
-
-local function live_strikes(window)
-  local times = {}
-  for i = 4, #block do
-    -- A strike from the future (a replica's clock ahead) counts as struck now.
-    if block[i] > now - window then times[#times + 1] = math.min(block[i], now) end
-  end
-  return times
-end
-
--- Records a strike (none during a block); returns the length of the block it started, or 0.
-local function add_strike()
-  local limit, window = STRIKE_LIMIT, STRIKE_WINDOW
-  if limit == 0 or in_block then return 0 end
-  local times = live_strikes(window)
-  times[#times + 1] = now
-  if #times < limit then
-    write(FIELD.block, cmsgpack.pack({blocked_until, block_length, blocks, unpack(times)}))
-    return 0
-  end
-  local length = math.min(FIRST_BLOCK * math.pow(2, math.min(blocks, 40)), LONGEST_BLOCK)
-  blocks, blocked_until, block_length = blocks + 1, now + length, length
-  write(FIELD.block, cmsgpack.pack({blocked_until, block_length, blocks}))
-  refresh_all = true
-  return length
-end
-
--- A block being served, as a violation's retry, limit and window (the block's number and length).
-local function block_violation()
-  return blocked_until - now, math.max(blocks, 1), block_length
-end
-
--- The first violation of an enforced rule rejects; those of rules in shadow are reported.
-local shadow, first = {}, nil
-local function note(rule, retry, limit, window)
-  local violation = {CODE[rule], retry, limit, window}
-  if ENFORCED[rule] then
-    if not first then first = violation end
-  else
-    shadow[#shadow + 1] = violation
-  end
-end
-
-local function with_shadow(reply)
-  reply[#reply + 1] = #shadow
-  for _, v in ipairs(shadow) do
-    for _, x in ipairs(v) do reply[#reply + 1] = x end
-  end
-  return reply
-end
-
--- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..]), for a cold message
--- or act the sender's own rules admitted (a rejected message is not a copy, and records nothing
--- there). Every key is checked before any is recorded: one over the limit rejects, and then
--- none is.
-local function campaign_rule()
-  local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
-  if first_campaign_key == 0 or campaign_limit == 0 or first then return end
-  local peeked, over = {}, nil
-  for k = first_campaign_key, #KEYS do
-    local status, retry, extra = campaign_peek(KEYS[k], now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
-    peeked[#peeked + 1] = {KEYS[k], status, extra}
-    if status == FULL and not over then over = retry end
-  end
-  if over then note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
-  if not first then
-    for _, key in ipairs(peeked) do
-      campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
-    end
-  end
-end
-
--- An act's windows ({limit, window, bucket width, field} each; none for "" and acts that are
--- off), their rings read from KEYS[3] when `read`.
-local act_windows, act_rings = ACTS[ARGV[14]] or {}, {}
-local function load_act_rings()
-  if #act_windows == 0 then return {} end
-  local names = {}
-  for k, window in ipairs(act_windows) do names[k] = window[4] end
-  local stored = redis.call('HMGET', KEYS[3], unpack(names))
-  for k = 1, #act_windows do act_rings[k] = load_ring(stored[k]) end
-  return stored
-end
-local function write_act_rings(all)
-  local writes = {}
-  for k, window in ipairs(act_windows) do
-    if all or act_rings[k].rebased then
-      writes[#writes + 1] = window[4]
-      writes[#writes + 1] = dump_ring(act_rings[k])
-    end
-  end
-  if #writes == 0 then return end
-  redis.call('HSET', KEYS[3], unpack(writes))
-  redis.call('PEXPIRE', KEYS[3], ACT_TTL)
-end
+C.in_block = C.blocked_until > now
 
 if op == OP.status then
   local strikes = 0
-  if STRIKE_LIMIT > 0 then strikes = #live_strikes(STRIKE_WINDOW) end
+  if STRIKE_LIMIT > 0 then strikes = #C.live_strikes(STRIKE_WINDOW) end
   local contacts, groups = 0, 0
   if CONTACT_MEMORY > 0 and memory_key then
     local all = redis.call('HGETALL', memory_key)
@@ -265,45 +158,45 @@ if op == OP.status then
       end
     end
   end
-  local reply = {strikes, math.max(blocked_until - now, 0), blocks, contacts, groups}
+  local reply = {strikes, math.max(C.blocked_until - now, 0), C.blocks, contacts, groups}
   for k, rate in ipairs(rates) do reply[#reply + 1] = advance(rings[k], rate[3]) end
   -- Then each act's windows (KEYS[3]), in ACT_NAMES order.
   for _, name in ipairs(ACT_NAMES) do
-    act_windows = ACTS[name]
-    load_act_rings()
-    for k, window in ipairs(act_windows) do reply[#reply + 1] = advance(act_rings[k], window[3]) end
+    C.act_windows = ACTS[name]
+    C.load_act_rings(KEYS[3])
+    for k, window in ipairs(C.act_windows) do reply[#reply + 1] = advance(C.act_rings[k], window[3]) end
   end
   return reply
 end
 
 if op == OP.unblock then
   -- Strikes cleared; the count of blocks stays, so the next block is still longer.
-  if stored[1] then redis.call('HSET', state, FIELD.block, cmsgpack.pack({0, block_length, blocks})) end
-  if in_block then return 1 end
+  if stored[1] then redis.call('HSET', state, FIELD.block, cmsgpack.pack({0, C.block_length, C.blocks})) end
+  if C.in_block then return 1 end
   return 0
 end
 
 if op == OP.strike then
   local at = tonumber(ARGV[6])
-  if at > 0 and #act_windows > 0 then
+  if at > 0 and #C.act_windows > 0 then
     -- Hand back what an admitted act recorded, for an act the campaign rule then rejected.
-    local stored = load_act_rings()
-    for k, window in ipairs(act_windows) do
-      if stored[k] then ring_add(act_rings[k], window[3], at, -1) end
+    local stored = C.load_act_rings(KEYS[3])
+    for k, window in ipairs(C.act_windows) do
+      if stored[k] then ring_add(C.act_rings[k], window[3], at, -1) end
     end
-    write_act_rings(true)
+    C.write_act_rings(KEYS[3], true)
   elseif at > 0 then
     -- Hand back what the sender check admitted for a message rejected by another rule.
     for k, rate in ipairs(rates) do
       if stored[2 + k] then
         ring_add(rings[k], rate[3], at, -1)
-        write(rate[4], dump_ring(rings[k]))
+        C.write(rate[4], dump_ring(rings[k]))
       end
     end
     if stored_repeat then
       local buckets = load(stored_repeat)
       remove(buckets, at, repeat_window)
-      if #buckets == 0 then redis.call('HDEL', state, repeat_field) else write(repeat_field, cmsgpack.pack(buckets)) end
+      if #buckets == 0 then redis.call('HDEL', state, repeat_field) else C.write(repeat_field, cmsgpack.pack(buckets)) end
     end
     if checks_fanout and stored[fanout_at + 1] == ARGV[6] then
       -- The recipient back to their time before the check (or gone, if the check added them),
@@ -311,82 +204,82 @@ if op == OP.strike then
       local ring, previous = load_ring(stored[fanout_at]), tonumber(ARGV[7])
       ring_add(ring, FANOUT_WIDTH, at, -1)
       if previous > 0 then
-        write(recipient_field, ARGV[7])
+        C.write(recipient_field, ARGV[7])
         if counts(previous, FANOUT_WIDTH) then ring_add(ring, FANOUT_WIDTH, previous, 1) end
       else
         redis.call('HDEL', state, recipient_field)
       end
-      write(FANOUT_FIELD, dump_ring(ring))
+      C.write(FANOUT_FIELD, dump_ring(ring))
     end
     if checks_at_all and stored[at_all_at] then
       local ring = load_ring(stored[at_all_at])
       ring_add(ring, AT_ALL_WIDTH, at, -1)
-      write(AT_ALL_FIELD, dump_ring(ring))
+      C.write(AT_ALL_FIELD, dump_ring(ring))
     end
   end
-  if in_block then
-    commit()
-    local retry, number, length = block_violation()
+  if C.in_block then
+    C.commit()
+    local retry, number, length = C.block_violation()
     return {1, retry, number, length, 0}
   end
-  local started = add_strike()
-  commit()
+  local started = C.add_strike()
+  C.commit()
   return {0, 0, 0, 0, started}
 end
 
 
 if op == OP.act then
-  if in_block then note('blocked', block_violation()) end
-  if first then
-    commit()
-    return {REJECTED, first[1], first[2], first[3], first[4], 0, 0}
+  if C.in_block then C.note('blocked', C.block_violation()) end
+  if C.first then
+    C.commit()
+    return {REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0, 0}
   end
-  load_act_rings()
-  for k, window in ipairs(act_windows) do
-    local sum = advance(act_rings[k], window[3])
-    if sum >= window[1] then note(ACT_RULE[ARGV[14]], ring_retry(act_rings[k], window[3], window[1], sum), window[1], window[2]) end
+  C.load_act_rings(KEYS[3])
+  for k, window in ipairs(C.act_windows) do
+    local sum = advance(C.act_rings[k], window[3])
+    if sum >= window[1] then C.note(ACT_RULE[ARGV[14]], ring_retry(C.act_rings[k], window[3], window[1], sum), window[1], window[2]) end
   end
   -- Whether the user is known (the campaign rule trusts them), read even when the campaign
   -- keys are decided elsewhere (a cluster): the caller skips them then.
   local known = false
-  if CAMPAIGN_LIMIT > 0 and CONTACT_MEMORY > 0 and not first then
+  if CAMPAIGN_LIMIT > 0 and CONTACT_MEMORY > 0 and not C.first then
     known = is_known(redis.call('HGET', memory_key, MEMORY_FIELD.writers), now, CONTACT_MEMORY)
   end
-  if not known then campaign_rule() end
-  if first then
-    write_act_rings(false)
-    local started = add_strike()
-    if started > 0 and ENFORCED.blocked then first[2] = math.max(first[2], started) end
-    commit()
-    return with_shadow({REJECTED, first[1], first[2], first[3], first[4], started})
+  if not known then C.campaign_rule(KEYS, ARGV) end
+  if C.first then
+    C.write_act_rings(KEYS[3], false)
+    local started = C.add_strike()
+    if started > 0 and ENFORCED.blocked then C.first[2] = math.max(C.first[2], started) end
+    C.commit()
+    return C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], started})
   end
-  for k, window in ipairs(act_windows) do ring_add(act_rings[k], window[3], now, 1) end
-  write_act_rings(true)
-  commit()
+  for k, window in ipairs(C.act_windows) do ring_add(C.act_rings[k], window[3], now, 1) end
+  C.write_act_rings(KEYS[3], true)
+  C.commit()
   local standing = 0
   if known then standing = KNOWN_SENDER end
-  return with_shadow({ADMITTED, now, 0, 0, 0, standing})
+  return C.with_shadow({ADMITTED, now, 0, 0, 0, standing})
 end
 
 if op ~= OP.check then return redis.error_reply('sender.lua: unknown op ' .. tostring(op)) end
 
-if in_block then note('blocked', block_violation()) end
-if first then
-  commit()
-  return {REJECTED, first[1], first[2], first[3], first[4], 0, 0}
+if C.in_block then C.note('blocked', C.block_violation()) end
+if C.first then
+  C.commit()
+  return {REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0, 0}
 end
 
 for k, rate in ipairs(rates) do
   local sum = advance(rings[k], rate[3])
-  if sum >= rate[1] then note('rate', ring_retry(rings[k], rate[3], rate[1], sum), rate[1], rate[2]) end
+  if sum >= rate[1] then C.note('rate', ring_retry(rings[k], rate[3], rate[1], sum), rate[1], rate[2]) end
 end
 
 -- Entries that left their window are swept, and TTLs refreshed, once per sweep interval (a
 -- new sender has nothing to sweep: its first call only starts the clock).
-local sweep = swept_at and now - tonumber(swept_at) >= width(ttl)
-if not swept_at or sweep then
-  write(FIELD.swept, string.format('%d', now))
-  refresh_all = sweep
+local sweep = C.swept_at and now - tonumber(C.swept_at) >= width(TTL)
+if not C.swept_at or sweep then
+  C.write(FIELD.swept, string.format('%d', now))
+  C.refresh_all = sweep
 end
 if sweep then
   -- Fingerprints whose copies all left the repeat window, and every field this script does not
@@ -413,23 +306,19 @@ if sweep then
   if #stale > 0 then redis.call('HDEL', state, unpack(stale)) end
 end
 
--- Once an enforced rule has rejected the message, another enforced rule cannot change the
--- answer: only rules in shadow are still worth their Redis calls.
-local function worth_checking(rule) return not first or not ENFORCED[rule] end
-
 local repeat_buckets
-if checks_repeat and worth_checking('repeats') then
+if checks_repeat and C.worth_checking('repeats') then
   local sum
   repeat_buckets, sum = prune(load(stored_repeat), repeat_window)
   if sum >= repeat_limit then
-    note('repeats', retry_after(repeat_buckets, repeat_window, repeat_limit, sum), repeat_limit, repeat_window)
+    C.note('repeats', retry_after(repeat_buckets, repeat_window, repeat_limit, sum), repeat_limit, repeat_window)
   end
 end
 
 -- Fanout: the recipient's last time is a field of the hash, and the ring counts recipients by
 -- the bucket of their last time, so a known recipient moves within it and a new one adds one.
 local fanout_ring, recipient_known, recipient_seen = nil, false, 0
-if checks_fanout and worth_checking('fanout') then
+if checks_fanout and C.worth_checking('fanout') then
   fanout_ring = load_ring(stored[fanout_at])
   local distinct = advance(fanout_ring, FANOUT_WIDTH)
   local seen = tonumber(stored[fanout_at + 1])
@@ -437,31 +326,31 @@ if checks_fanout and worth_checking('fanout') then
   if recipient_known then
     recipient_seen = seen
   elseif distinct >= fanout_limit then
-    note('fanout', ring_retry(fanout_ring, FANOUT_WIDTH, fanout_limit, distinct), fanout_limit, fanout_window)
+    C.note('fanout', ring_retry(fanout_ring, FANOUT_WIDTH, fanout_limit, distinct), fanout_limit, fanout_window)
   end
 end
 
 -- AtAllTag notifies the whole group: its uses are counted like a rate window (mentions rule).
 local at_all_ring
-if checks_at_all and worth_checking('mentions') then
+if checks_at_all and C.worth_checking('mentions') then
   at_all_ring = load_ring(stored[at_all_at])
   local uses = advance(at_all_ring, AT_ALL_WIDTH)
   if uses >= AT_ALL_LIMIT then
-    note('mentions', ring_retry(at_all_ring, AT_ALL_WIDTH, AT_ALL_LIMIT, uses), AT_ALL_LIMIT, AT_ALL_WINDOW)
+    C.note('mentions', ring_retry(at_all_ring, AT_ALL_WIDTH, AT_ALL_LIMIT, uses), AT_ALL_LIMIT, AT_ALL_WINDOW)
   end
 end
 
 -- The conversation is remembered once the sender's own rules admit the message (whatever the
 -- campaign rule then says, as on a cluster, where the two are decided on different slots): in
 -- the sender's memory as a post in the group, or in the recipient's that the sender wrote.
-local sender_admitted = not first
+local sender_admitted = not C.first
 local function remember_conversation()
   if not sender_admitted or not peer_field then return end
   if peer_kind == 'g' then
     local since = now
     if peer_entry then
-      local first, last = struct.unpack('>dd', peer_entry)
-      if last + CONTACT_MEMORY > now then since = first end
+      local first_post, last_post = struct.unpack('>dd', peer_entry)
+      if last_post + CONTACT_MEMORY > now then since = first_post end
     end
     remember(memory_key, peer_field, struct.pack('>dd', since, now), CONTACT_MEMORY_TEXT)
   elseif ARGV[12] ~= '' then
@@ -472,31 +361,31 @@ end
 -- Standalone Redis: the campaign keys' distinct senders, for a cold message the sender's own
 -- rules admitted (a rejected message is not a copy, and records nothing there). Every key is
 -- checked before any is recorded: one over the limit rejects, and then none is.
-if not established and not known then campaign_rule() end
+if not established and not known then C.campaign_rule(KEYS, ARGV) end
 
-if first then
+if C.first then
   -- Rings moved back from a clock far ahead are kept moved, whatever the answer.
   for k, rate in ipairs(rates) do
-    if rings[k].rebased then write(rate[4], dump_ring(rings[k])) end
+    if rings[k].rebased then C.write(rate[4], dump_ring(rings[k])) end
   end
-  if fanout_ring and fanout_ring.rebased then write(FANOUT_FIELD, dump_ring(fanout_ring)) end
-  if at_all_ring and at_all_ring.rebased then write(AT_ALL_FIELD, dump_ring(at_all_ring)) end
-  local started = add_strike()
-  if started > 0 and ENFORCED.blocked then first[2] = math.max(first[2], started) end
-  commit()
+  if fanout_ring and fanout_ring.rebased then C.write(FANOUT_FIELD, dump_ring(fanout_ring)) end
+  if at_all_ring and at_all_ring.rebased then C.write(AT_ALL_FIELD, dump_ring(at_all_ring)) end
+  local started = C.add_strike()
+  if started > 0 and ENFORCED.blocked then C.first[2] = math.max(C.first[2], started) end
+  C.commit()
   remember_conversation()
-  return with_shadow({REJECTED, first[1], first[2], first[3], first[4], started})
+  return C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], started})
 end
 
 -- Admitted: record the message's quota.
 for k, rate in ipairs(rates) do
   ring_add(rings[k], rate[3], now, 1)
-  write(rate[4], dump_ring(rings[k]))
+  C.write(rate[4], dump_ring(rings[k]))
 end
 local repeat_recorded = 0
 if repeat_buckets then
   add(repeat_buckets, now, repeat_window)
-  write(repeat_field, cmsgpack.pack(repeat_buckets))
+  C.write(repeat_field, cmsgpack.pack(repeat_buckets))
   repeat_recorded = 1
 end
 local recipient_recorded = 0
@@ -507,16 +396,16 @@ if fanout_ring then
     recipient_recorded = RECIPIENT_REFRESHED
   end
   ring_add(fanout_ring, FANOUT_WIDTH, now, 1)
-  write(FANOUT_FIELD, dump_ring(fanout_ring))
-  write(recipient_field, ARGV[2])
+  C.write(FANOUT_FIELD, dump_ring(fanout_ring))
+  C.write(recipient_field, ARGV[2])
 end
 if at_all_ring then
   ring_add(at_all_ring, AT_ALL_WIDTH, now, 1)
-  write(AT_ALL_FIELD, dump_ring(at_all_ring))
+  C.write(AT_ALL_FIELD, dump_ring(at_all_ring))
 end
-commit()
+C.commit()
 remember_conversation()
 local standing = 0
 if established then standing = standing + ESTABLISHED end
 if known then standing = standing + KNOWN_SENDER end
-return with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, standing})
+return C.with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, standing})

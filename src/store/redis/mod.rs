@@ -46,6 +46,7 @@ static SENDER_MODULES: &str = concat!(
     include_str!("../../../lua/campaign_check.lua"),
     include_str!("../../../lua/ring.lua"),
     include_str!("../../../lua/buckets.lua"),
+    include_str!("../../../lua/decision.lua"),
 );
 static SENDER_BODY: &str = include_str!("../../../lua/sender.lua");
 static CAMPAIGN_MODULES: &str = include_str!("../../../lua/campaign_check.lua");

@@ -1,0 +1,131 @@
+--[[ floodgate · decision.lua — the state of one sender.lua call and the functions that read
+and write it: what the call will write to the sender's hash, their block and strikes, the
+violations found, an act's windows. As a Redis Function these functions are built once per
+library load; each call resets C (sender.lua, first lines after the HMGET) before any of them
+runs. Built on ring.lua (`now`, `width`, rings) and campaign_check.lua; Rust prepends the
+policy.
+]]
+
+-- The call's state, and (as its fields, so the per-call body reaches them all through one
+-- upvalue: Lua 5.1 allows a function 60) the functions that read and write it.
+local C = {}
+
+-- Field writes to the state hash, sent in one HSET at the end.
+function C.write(field, value)
+  local writes = C.writes
+  writes[#writes + 1] = field
+  writes[#writes + 1] = value
+end
+
+-- Writes the state hash, and sets its TTL where due: when this call created it, and once per
+-- sweep interval. A TTL is the longest window plus one sweep interval, so an entry written
+-- before the next sweep still outlives its window. The hash also remembers blocks (which make
+-- the next one longer) for the longest block.
+function C.commit()
+  local writes = C.writes
+  if #writes > 0 then redis.call('HSET', C.state, unpack(writes)) end
+  if C.refresh_all or #writes > 0 and not C.swept_at then
+    local state_ttl = TTL + width(TTL)
+    if C.blocks > 0 then state_ttl = math.max(state_ttl, C.blocked_until + LONGEST_BLOCK - now) end
+    redis.call('PEXPIRE', C.state, state_ttl)
+  end
+end
+
+function C.live_strikes(window)
+  local block, times = C.block, {}
+  for i = 4, #block do
+    -- A strike from the future (a replica's clock ahead) counts as struck now.
+    if block[i] > now - window then times[#times + 1] = math.min(block[i], now) end
+  end
+  return times
+end
+
+-- Records a strike (none during a block); returns the length of the block it started, or 0.
+function C.add_strike()
+  local limit, window = STRIKE_LIMIT, STRIKE_WINDOW
+  if limit == 0 or C.in_block then return 0 end
+  local times = C.live_strikes(window)
+  times[#times + 1] = now
+  if #times < limit then
+    C.write(FIELD.block, cmsgpack.pack({C.blocked_until, C.block_length, C.blocks, unpack(times)}))
+    return 0
+  end
+  local length = math.min(FIRST_BLOCK * math.pow(2, math.min(C.blocks, 40)), LONGEST_BLOCK)
+  C.blocks, C.blocked_until, C.block_length = C.blocks + 1, now + length, length
+  C.write(FIELD.block, cmsgpack.pack({C.blocked_until, C.block_length, C.blocks}))
+  C.refresh_all = true
+  return length
+end
+
+-- A block being served, as a violation's retry, limit and window (the block's number and length).
+function C.block_violation()
+  return C.blocked_until - now, math.max(C.blocks, 1), C.block_length
+end
+
+-- The first violation of an enforced rule rejects; those of rules in shadow are reported.
+function C.note(rule, retry, limit, window)
+  local violation = {CODE[rule], retry, limit, window}
+  if ENFORCED[rule] then
+    if not C.first then C.first = violation end
+  else
+    C.shadow[#C.shadow + 1] = violation
+  end
+end
+
+-- Once an enforced rule has rejected the message, another enforced rule cannot change the
+-- answer: only rules in shadow are still worth their Redis calls.
+function C.worth_checking(rule) return not C.first or not ENFORCED[rule] end
+
+function C.with_shadow(reply)
+  reply[#reply + 1] = #C.shadow
+  for _, v in ipairs(C.shadow) do
+    for _, x in ipairs(v) do reply[#reply + 1] = x end
+  end
+  return reply
+end
+
+-- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..]), for a cold message
+-- or act the sender's own rules admitted (a rejected message is not a copy, and records nothing
+-- there). Every key is checked before any is recorded: one over the limit rejects, and then
+-- none is.
+function C.campaign_rule(KEYS, ARGV)
+  local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
+  if first_campaign_key == 0 or campaign_limit == 0 or C.first then return end
+  local peeked, over = {}, nil
+  for k = first_campaign_key, #KEYS do
+    local status, retry, extra = campaign_peek(KEYS[k], now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
+    peeked[#peeked + 1] = {KEYS[k], status, extra}
+    if status == FULL and not over then over = retry end
+  end
+  if over then C.note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
+  if not C.first then
+    for _, key in ipairs(peeked) do
+      campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
+    end
+  end
+end
+
+-- An act's windows ({limit, window, bucket width, field} each; none for "" and acts that are
+-- off), their rings read from the act hash `key`.
+function C.load_act_rings(key)
+  local windows = C.act_windows
+  if #windows == 0 then return {} end
+  local names = {}
+  for k, window in ipairs(windows) do names[k] = window[4] end
+  local stored = redis.call('HMGET', key, unpack(names))
+  for k = 1, #windows do C.act_rings[k] = load_ring(stored[k]) end
+  return stored
+end
+
+function C.write_act_rings(key, all)
+  local writes = {}
+  for k, window in ipairs(C.act_windows) do
+    if all or C.act_rings[k].rebased then
+      writes[#writes + 1] = window[4]
+      writes[#writes + 1] = dump_ring(C.act_rings[k])
+    end
+  end
+  if #writes == 0 then return end
+  redis.call('HSET', key, unpack(writes))
+  redis.call('PEXPIRE', key, ACT_TTL)
+end
