@@ -56,8 +56,8 @@ Returns (integers)
            count of each act window... (ACT_NAMES order; KEYS[3] is the act hash)}
   unblock 1 if a block was lifted, else 0
 
-Acts (CONTRACT §3a: friend requests, groups created and joined; a profile edit checks only the
-block): the user's block, then the act's windows (ACTS[name], rings in a hash of their own,
+Acts (README "Friend requests, groups and profiles": friend requests, groups created and
+joined; a profile edit checks only the block): the user's block, then the act's windows (ACTS[name], rings in a hash of their own,
 KEYS[3], which lives for the longest act window, ACT_TTL: a day of friend requests must not
 keep a message sender's state alive a day), then on standalone Redis the request text's
 campaign keys unless the user is known. A rejection strikes the same record as messages.

@@ -19,7 +19,7 @@ pub enum Rule {
     Keyword,
     /// The text links to a denied domain.
     Link,
-    /// Too many friend requests (CONTRACT §3a).
+    /// Too many friend requests (README, "Friend requests, groups and profiles").
     Friend,
     /// Too many groups created or applied to, or invitees into one group.
     Group,
@@ -301,7 +301,7 @@ impl Policy {
     }
 }
 
-/// What a user does, other than messaging, that their own windows count (CONTRACT §3a).
+/// What a user does, other than messaging, that their own windows count (README, "Friend requests, groups and profiles").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Act {
     FriendRequest,

@@ -1,4 +1,4 @@
-//! Acts other than messages (CONTRACT §3a): a friend request, a group created, applied to,
+//! Acts other than messages (README, "Friend requests, groups and profiles"): a friend request, a group created, applied to,
 //! invited into or edited, a profile edited — what each may break.
 //!
 //! An act is judged on its actor's one record, the same as their messages: a blocked user is
