@@ -12,9 +12,7 @@ use super::campaign_keys::{self, Audience, CampaignKeys};
 use super::folded::Folded;
 use super::{Decision, Engine, fingerprint};
 use crate::policy::{Act, Mode, Violation};
-use crate::store::{
-    ActCheck, GroupKey, SenderKey, SenderOutcome, Store, StoreError, StrikeRequest,
-};
+use crate::store::{ActCheck, GroupKey, SenderKey, Store, StoreError};
 
 /// Which act a callback reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,15 +100,12 @@ impl Engine {
             let decide = |store, shadow| self.invite_on(store, group, now_ms, invitees, shadow);
             return self.on_store(None, now_ms, shadow, decide).await;
         };
-        let keys = match request.kind.act() {
+        let act = request.kind.act();
+        let keys = match act {
             Some(_) => self.request_keys(&request.request_text),
             None => CampaignKeys::default(),
         };
-        let check = ActCheck {
-            actor,
-            now_ms,
-            act: request.kind.act(),
-        };
+        let check = ActCheck { actor, now_ms, act };
         let decide = |store, shadow| self.act_on(store, check, enforced.clone(), &keys, shadow);
         self.on_store(Some(actor), now_ms, shadow, decide).await
     }
@@ -136,23 +131,15 @@ impl Engine {
         shadow: Vec<Violation>,
     ) -> Result<Decision, StoreError> {
         if let Some(violation) = enforced {
-            let request = StrikeRequest {
-                sender: check.actor,
-                now_ms: check.now_ms,
-                rule: violation.rule,
-                release: None,
-            };
-            let outcome = self.timed(store, "strike", store.strike(&request)).await?;
-            return Ok(self.answer_after_strike(violation, outcome, shadow));
+            let (actor, now_ms) = (check.actor, check.now_ms);
+            return self.strike(store, actor, now_ms, violation, shadow).await;
         }
-        let keys = match self.policy.campaign {
-            Some(_) => keys.as_slice(),
-            None => &[],
-        };
+        // Empty when the campaign rule is off (`request_keys`).
+        let keys = keys.as_slice();
         let outcome = self
             .timed(store, "check_act", store.check_act(&check, keys))
             .await?;
-        Ok(outcome_decision(outcome, shadow))
+        Ok(super::outcome_decision(outcome, shadow))
     }
 
     /// A group's invitees on `store`.
@@ -176,22 +163,5 @@ impl Engine {
             }
             None => Decision::allow(shadow),
         })
-    }
-}
-
-/// The decision a store's outcome makes, with what the rules in shadow found before it.
-pub(super) fn outcome_decision(outcome: SenderOutcome, mut shadow: Vec<Violation>) -> Decision {
-    match outcome {
-        SenderOutcome::Admitted { shadow: found, .. } => {
-            shadow.extend(found);
-            Decision::allow(shadow)
-        }
-        SenderOutcome::Rejected {
-            violation,
-            shadow: found,
-        } => {
-            shadow.extend(found);
-            Decision::reject(violation, shadow)
-        }
     }
 }

@@ -33,8 +33,8 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    Conversation, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey, SenderStatus,
-    Store, StoreError, StrikeOutcome, StrikeRequest,
+    Conversation, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey, SenderOutcome,
+    SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
 };
 use blocks::KnownBlocks;
 use breaker::Breaker;
@@ -319,14 +319,7 @@ impl Engine {
         let (enforced, found) = self.message_rules(message, text.as_ref());
         shadow.extend(found);
         if let Some(violation) = enforced {
-            let request = StrikeRequest {
-                sender,
-                now_ms,
-                rule: violation.rule,
-                release: None,
-            };
-            let outcome = self.timed(store, "strike", store.strike(&request)).await?;
-            return Ok(self.answer_after_strike(violation, outcome, shadow));
+            return self.strike(store, sender, now_ms, violation, shadow).await;
         }
 
         let folded = text.as_ref().and_then(|judged| judged.folded.as_ref());
@@ -386,7 +379,27 @@ impl Engine {
 
         let check = store.check_message(&sender_check, campaign_keys);
         let outcome = self.timed(store, "check_message", check).await?;
-        Ok(acts::outcome_decision(outcome, shadow))
+        Ok(outcome_decision(outcome, shadow))
+    }
+
+    /// A violation found before the store's check (mentions, keyword, link) is struck on the
+    /// sender's record, and answered as `answer_after_strike` says.
+    async fn strike(
+        &self,
+        store: &Store,
+        sender: SenderKey,
+        now_ms: u64,
+        violation: Violation,
+        shadow: Vec<Violation>,
+    ) -> Result<Decision, StoreError> {
+        let request = StrikeRequest {
+            sender,
+            now_ms,
+            rule: violation.rule,
+            release: None,
+        };
+        let outcome = self.timed(store, "strike", store.strike(&request)).await?;
+        Ok(self.answer_after_strike(violation, outcome, shadow))
     }
 
     /// Whom a message is for (its recipient or its group), when it names them.
@@ -549,5 +562,22 @@ impl Engine {
     /// each scrape: a gauge tells the state at the scrape, not at the last housekeeping).
     pub fn tracked_senders(&self) -> usize {
         self.burst.as_ref().map_or(0, BurstLimiter::tracked_senders)
+    }
+}
+
+/// The decision a store's outcome makes, with what the rules in shadow found before it.
+fn outcome_decision(outcome: SenderOutcome, mut shadow: Vec<Violation>) -> Decision {
+    match outcome {
+        SenderOutcome::Admitted { shadow: found, .. } => {
+            shadow.extend(found);
+            Decision::allow(shadow)
+        }
+        SenderOutcome::Rejected {
+            violation,
+            shadow: found,
+        } => {
+            shadow.extend(found);
+            Decision::reject(violation, shadow)
+        }
     }
 }

@@ -242,7 +242,8 @@ impl MemoryStore {
     pub fn check_act(&self, check: &ActCheck) -> SenderOutcome {
         let policy = &*self.policy;
         let now = check.now_ms;
-        let known = self.is_known(check.actor, now);
+        // Only the campaign rule reads it (as in sender.lua, which reads it only then).
+        let known = policy.campaign.is_some() && self.is_known(check.actor, now);
         self.senders.with(check.actor.0, |state| {
             state.touch(policy, now);
             let mut found = Found::new(policy);
