@@ -72,6 +72,24 @@ function C.note(rule, retry, limit, window)
   end
 end
 
+-- A block being served answers before any rule (no strike is added during a block): the
+-- rejection reply when blocks are enforced, else nil (a shadow block is only reported).
+function C.served_block()
+  if C.in_block then C.note('blocked', C.block_violation()) end
+  if not C.first then return nil end
+  C.commit()
+  return {REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0, 0}
+end
+
+-- The reply to a call an enforced rule rejected: the strike (which may start a block, then
+-- the retry covers it), the writes, the violations in shadow.
+function C.rejection()
+  local started = C.add_strike()
+  if started > 0 and ENFORCED.blocked then C.first[2] = math.max(C.first[2], started) end
+  C.commit()
+  return C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], started})
+end
+
 -- Once an enforced rule has rejected the message, another enforced rule cannot change the
 -- answer: only rules in shadow are still worth their Redis calls.
 function C.worth_checking(rule) return not C.first or not ENFORCED[rule] end

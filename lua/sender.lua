@@ -57,10 +57,10 @@ Returns (integers)
   unblock 1 if a block was lifted, else 0
 
 Acts (README "Friend requests, groups and profiles": friend requests, groups created and
-joined; a profile edit checks only the block): the user's block, then the act's windows (ACTS[name], rings in a hash of their own,
-KEYS[3], which lives for the longest act window, ACT_TTL: a day of friend requests must not
-keep a message sender's state alive a day), then on standalone Redis the request text's
-campaign keys unless the user is known. A rejection strikes the same record as messages.
+joined; a profile edit checks only the block): the user's block, then the act's windows
+(ACTS[name], rings in a hash of their own, KEYS[3], which lives for the longest act window,
+ACT_TTL: a day of friend requests must not keep a message sender's state alive a day), then on
+standalone Redis the request text's campaign keys unless the user is known. A rejection strikes the same record as messages.
 
 Conversations: a one-to-one message is established when the sender's memory holds the
 recipient (they wrote within CONTACT_MEMORY); a group message when the sender's first post there
@@ -229,11 +229,8 @@ end
 
 
 if op == OP.act then
-  if C.in_block then C.note('blocked', C.block_violation()) end
-  if C.first then
-    C.commit()
-    return {REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0, 0}
-  end
+  local served = C.served_block()
+  if served then return served end
   C.load_act_rings(KEYS[3])
   for k, window in ipairs(C.act_windows) do
     local sum = advance(C.act_rings[k], window[3])
@@ -248,10 +245,7 @@ if op == OP.act then
   if not known then C.campaign_rule(KEYS, ARGV) end
   if C.first then
     C.write_act_rings(KEYS[3], false)
-    local started = C.add_strike()
-    if started > 0 and ENFORCED.blocked then C.first[2] = math.max(C.first[2], started) end
-    C.commit()
-    return C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], started})
+    return C.rejection()
   end
   for k, window in ipairs(C.act_windows) do ring_add(C.act_rings[k], window[3], now, 1) end
   C.write_act_rings(KEYS[3], true)
@@ -263,11 +257,8 @@ end
 
 if op ~= OP.check then return redis.error_reply('sender.lua: unknown op ' .. tostring(op)) end
 
-if C.in_block then C.note('blocked', C.block_violation()) end
-if C.first then
-  C.commit()
-  return {REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0, 0}
-end
+local served = C.served_block()
+if served then return served end
 
 for k, rate in ipairs(rates) do
   local sum = advance(rings[k], rate[3])
@@ -370,11 +361,9 @@ if C.first then
   end
   if fanout_ring and fanout_ring.rebased then C.write(FANOUT_FIELD, dump_ring(fanout_ring)) end
   if at_all_ring and at_all_ring.rebased then C.write(AT_ALL_FIELD, dump_ring(at_all_ring)) end
-  local started = C.add_strike()
-  if started > 0 and ENFORCED.blocked then C.first[2] = math.max(C.first[2], started) end
-  C.commit()
+  local reply = C.rejection()
   remember_conversation()
-  return C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], started})
+  return reply
 end
 
 -- Admitted: record the message's quota.
