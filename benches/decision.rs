@@ -75,13 +75,19 @@ fn burst(c: &mut Criterion) {
     });
 }
 
-fn decision(c: &mut Criterion) {
+/// What the embedded-engine benchmarks share: a single-threaded runtime to await decisions on,
+/// the test configuration and 10,000 senders to cycle through.
+fn embedded_setup() -> (tokio::runtime::Runtime, Config, Vec<String>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
-    let config = Config::for_tests();
-    let senders: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
+    let senders = (0..10_000).map(|i| format!("user{i}")).collect();
+    (runtime, Config::for_tests(), senders)
+}
+
+fn decision(c: &mut Criterion) {
+    let (runtime, config, senders) = embedded_setup();
     let content = serde_json::json!({ "content": text("mixed", 100) }).to_string();
     let list = floodgate::engine::keywords::KeywordList::parse(&keyword_list(100_000)).unwrap();
     // One clock for both engines, so each sees the same traffic over the same time.
@@ -111,17 +117,13 @@ fn decision(c: &mut Criterion) {
     }
 }
 
-/// A friend request (its windows, its text's payload keys) against a message's decision, on the
-/// same embedded store and clock: what judging the non-message callbacks costs per call.
+/// A friend request (its windows, its text's payload keys) on an embedded engine set up like
+/// the message decision's: what judging the non-message callbacks costs per call, to compare
+/// with `decision_embedded_100_chars` of the same run.
 fn act(c: &mut Criterion) {
     use floodgate::engine::{ActKind, ActRequest};
     use std::borrow::Cow;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    let config = Config::for_tests();
-    let senders: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
+    let (runtime, config, senders) = embedded_setup();
     let clock = ManualClock::default();
     let (engine, _) = Engine::embedded(&config, Clock::Manual(clock.clone()));
     for (name, text) in [

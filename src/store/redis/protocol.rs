@@ -108,9 +108,8 @@ impl<'a> SenderCall<'a> {
 
     /// The call's KEYS and ARGV, in the order of the script's header.
     pub(super) fn call(&self, prefix: &str) -> Call {
-        let mut invocation = Call::default();
-        invocation
-            .key(keys::sender_key(prefix, self.sender))
+        let mut call = Call::default();
+        call.key(keys::sender_key(prefix, self.sender))
             .key(keys::memory_key(prefix, self.sender));
         let mut key_count = 2;
         let (kind, peer, me) = match self.conversation.map(|c| c.peer) {
@@ -120,7 +119,7 @@ impl<'a> SenderCall<'a> {
                 me,
             }) => {
                 let me = if self.remembers_contact {
-                    invocation.key(keys::memory_key(prefix, recipient_state));
+                    call.key(keys::memory_key(prefix, recipient_state));
                     key_count += 1;
                     keys::recipient_member(me)
                 } else {
@@ -132,11 +131,11 @@ impl<'a> SenderCall<'a> {
             None => ("", Vec::new(), Vec::new()),
         };
         if matches!(self.op, Op::Act | Op::Status) || self.act.is_some() {
-            invocation.key(keys::act_key(prefix, self.sender));
+            call.key(keys::act_key(prefix, self.sender));
             key_count += 1;
         }
         for &key in self.campaign_keys {
-            invocation.key(keys::campaign_key(prefix, key));
+            call.key(keys::campaign_key(prefix, key));
         }
         let first_campaign_key = if self.campaign_keys.is_empty() {
             0
@@ -148,8 +147,7 @@ impl<'a> SenderCall<'a> {
                 .map(keys::fingerprint_member)
                 .unwrap_or_default()
         };
-        invocation
-            .arg(self.op.name())
+        call.arg(self.op.name())
             .arg(self.now_ms)
             .arg(member(self.fingerprint))
             .arg(
@@ -167,7 +165,7 @@ impl<'a> SenderCall<'a> {
             .arg(me)
             .arg(first_campaign_key)
             .arg(self.act.map_or("", Act::name));
-        invocation
+        call
     }
 }
 
