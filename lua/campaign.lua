@@ -27,8 +27,8 @@ end
 
 local limit = tonumber(ARGV[3])
 local state, retry, extra = campaign_peek(KEYS[1], tonumber(ARGV[2]), limit, tonumber(ARGV[4]), ARGV[6], true)
-if state == FULL and ARGV[5] == 'E' then return {1, 0, retry, 0} end
+if state == FULL and ARGV[5] == 'E' then return packed({1, 0, retry, 0}) end
 campaign_record(KEYS[1], ARGV[2], ARGV[4], limit, state, extra, ARGV[6])
-if state == KNOWN then return {0, 0, 0, extra} end
-if state == FULL then return {0, 1, retry, 0} end
-return {0, 0, 0, 0}
+if state == KNOWN then return packed({0, 0, 0, extra}) end
+if state == FULL then return packed({0, 1, retry, 0}) end
+return packed({0, 0, 0, 0})

@@ -78,7 +78,7 @@ function C.served_block()
   if C.in_block then C.note('blocked', C.block_violation()) end
   if not C.first then return nil end
   C.commit()
-  return {REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0, 0}
+  return packed({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0, 0})
 end
 
 -- The reply to a call an enforced rule rejected: the strike (which may start a block, then
@@ -99,7 +99,7 @@ function C.with_shadow(reply)
   for _, v in ipairs(C.shadow) do
     for _, x in ipairs(v) do reply[#reply + 1] = x end
   end
-  return reply
+  return packed(reply)
 end
 
 -- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..]), for a cold message

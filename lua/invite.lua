@@ -30,10 +30,10 @@ if count + invitees > INVITE_LIMIT then
   if room > 0 then retry = ring_retry(ring, INVITE_WIDTH, room, count) end
   if INVITE_ENFORCED then
     if ring.rebased then redis.call('HSET', KEYS[1], INVITE_FIELD, dump_ring(ring)) end
-    return {over, retry}
+    return packed({over, retry})
   end
 end
 ring_add(ring, INVITE_WIDTH, now, invitees)
 redis.call('HSET', KEYS[1], INVITE_FIELD, dump_ring(ring))
 redis.call('PEXPIRE', KEYS[1], INVITE_TTL)
-return {over, retry}
+return packed({over, retry})

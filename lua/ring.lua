@@ -16,37 +16,48 @@ local now
 local function width(window) return math.max(1, math.ceil(window / SUB)) end
 
 local RING = SUB + 1
-local RING_FORMAT = '>dI4I4I4I4I4I4I4I4I4I4I4' -- the newest bucket's index, then RING counts
+-- The newest bucket's index, then RING counts. Written out for SUB = 10 (src/store/window.rs),
+-- as are the sums below: a loop or `unpack` costs more than the arithmetic on this path.
+local RING_FORMAT = '>dI4I4I4I4I4I4I4I4I4I4I4'
+
+-- floor(a / b) for the non-negative integers here, without a library call.
+local function div(a, b) return (a - a % b) / b end
 
 local function load_ring(packed)
   if packed then return {struct.unpack(RING_FORMAT, packed)} end
-  local ring = {0}
-  for i = 2, RING + 1 do ring[i] = 0 end
-  return ring
+  return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 end
 
-local function dump_ring(ring) return struct.pack(RING_FORMAT, unpack(ring, 1, RING + 1)) end
+local function dump_ring(r)
+  return struct.pack(RING_FORMAT, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
+end
+
+local function ring_sum(r) return r[2] + r[3] + r[4] + r[5] + r[6] + r[7] + r[8] + r[9] + r[10] + r[11] + r[12] end
 
 -- Moves a ring of bucket width w to the current bucket, emptying the slots of buckets that
 -- left the window; returns the window's count.
 local function advance(ring, w)
-  local current = math.floor(now / w)
-  if ring[1] > current + SUB then
+  local current = div(now, w)
+  local newest = ring[1]
+  if newest > current + SUB then
     -- Written by a replica whose clock is more than a window ahead: left as it is, the ring
     -- would never move on here and the sender would stay refused until that clock's time came.
     -- Its counts are kept in this replica's current bucket, so they expire one window from now.
-    local sum = 0
-    for i = 2, RING + 1 do sum = sum + ring[i]; ring[i] = 0 end
+    local sum = ring_sum(ring)
+    for i = 2, RING + 1 do ring[i] = 0 end
     ring[1], ring[2 + current % RING] = current, sum
     ring.rebased = true -- written back even when the message is rejected
+    return sum
   end
-  if current > ring[1] then
-    for index = math.max(ring[1] + 1, current - SUB), current do ring[2 + index % RING] = 0 end
+  if current > newest then
+    if current - newest > SUB then
+      for i = 2, RING + 1 do ring[i] = 0 end
+    else
+      for index = newest + 1, current do ring[2 + index % RING] = 0 end
+    end
     ring[1] = current
   end
-  local sum = 0
-  for i = 2, RING + 1 do sum = sum + ring[i] end
-  return sum
+  return ring_sum(ring)
 end
 
 -- Milliseconds until a ring's count drops below limit: when enough of its oldest buckets leave.
@@ -61,16 +72,18 @@ end
 -- Adds n (1, or -1 to hand a reservation back) to the bucket of `at`. A time older than the
 -- ring counts in its oldest bucket (a replica's clock far behind) or, taken back, is ignored.
 local function ring_add(ring, w, at, n)
-  local index = math.floor(at / w)
-  if index < ring[1] - SUB then
+  local index, newest = div(at, w), ring[1]
+  if index < newest - SUB then
     if n < 0 then return end
-    index = ring[1] - SUB
+    index = newest - SUB
   end
-  if index > ring[1] then return end
+  if index > newest then return end
   local slot = 2 + index % RING
-  ring[slot] = math.max(ring[slot] + n, 0)
+  local count = ring[slot] + n
+  if count < 0 then count = 0 end
+  ring[slot] = count
 end
 
 -- Whether a time still counts in a window of bucket width w: its bucket overlaps the window.
-local function counts(at, w) return math.floor(at / w) >= math.floor(now / w) - SUB end
+local function counts(at, w) return div(at, w) >= div(now, w) - SUB end
 

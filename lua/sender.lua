@@ -166,7 +166,7 @@ if op == OP.status then
     C.load_act_rings(KEYS[3])
     for k, window in ipairs(C.act_windows) do reply[#reply + 1] = advance(C.act_rings[k], window[3]) end
   end
-  return reply
+  return packed(reply)
 end
 
 if op == OP.unblock then
@@ -220,11 +220,11 @@ if op == OP.strike then
   if C.in_block then
     C.commit()
     local retry, number, length = C.block_violation()
-    return {1, retry, number, length, 0}
+    return packed({1, retry, number, length, 0})
   end
   local started = C.add_strike()
   C.commit()
-  return {0, 0, 0, 0, started}
+  return packed({0, 0, 0, 0, started})
 end
 
 

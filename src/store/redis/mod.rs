@@ -42,6 +42,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 // The programs share helpers (see the files' headers): each is its modules — constants and
 // helper functions, after the policy as constants (`prelude`) — and its per-call body.
 static SENDER_MODULES: &str = concat!(
+    include_str!("../../../lua/reply.lua"),
     include_str!("../../../lua/memory.lua"),
     include_str!("../../../lua/campaign_check.lua"),
     include_str!("../../../lua/ring.lua"),
@@ -49,11 +50,17 @@ static SENDER_MODULES: &str = concat!(
     include_str!("../../../lua/decision.lua"),
 );
 static SENDER_BODY: &str = include_str!("../../../lua/sender.lua");
-static CAMPAIGN_MODULES: &str = include_str!("../../../lua/campaign_check.lua");
+static CAMPAIGN_MODULES: &str = concat!(
+    include_str!("../../../lua/reply.lua"),
+    include_str!("../../../lua/campaign_check.lua"),
+);
 static CAMPAIGN_BODY: &str = include_str!("../../../lua/campaign.lua");
 static CONTACT_MODULES: &str = include_str!("../../../lua/memory.lua");
 static CONTACT_BODY: &str = include_str!("../../../lua/contact.lua");
-static INVITE_MODULES: &str = include_str!("../../../lua/ring.lua");
+static INVITE_MODULES: &str = concat!(
+    include_str!("../../../lua/reply.lua"),
+    include_str!("../../../lua/ring.lua"),
+);
 static INVITE_BODY: &str = include_str!("../../../lua/invite.lua");
 
 /// The sender the readiness probe decides for: no sendID hashes to 0 in practice, so no user
@@ -501,8 +508,10 @@ impl RedisStore {
         self.query_raw(command).await.map_err(map_error)
     }
 
+    /// A call whose reply is integers, packed by `lua/reply.lua`.
     async fn run(&self, program: &Program, call: &Call) -> Result<Vec<i64>, StoreError> {
-        self.run_value(program, call).await
+        let packed: Vec<u8> = self.run_value(program, call).await?;
+        protocol::unpack_reply(&packed)
     }
 
     /// One call of `program`, within the store's budget: as a Redis Function, loading its

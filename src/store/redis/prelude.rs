@@ -10,6 +10,12 @@ use super::protocol::{self, Op};
 use crate::policy::{Act, Limit, Mode, Policy, Rule};
 use crate::store::window::{SUB_BUCKETS, bucket_width};
 
+// lua/ring.lua writes its rings (format and sums) out for ten buckets per window.
+const _: () = assert!(
+    SUB_BUCKETS == 10,
+    "lua/ring.lua is written for 10 sub-buckets"
+);
+
 /// `local NAME = value` lines for every constant `lua/sender.lua` reads: the protocol's codes and
 /// names (from `protocol` and `keys`, so Lua never restates them), then the policy. A rule that
 /// is off has a limit of 0.

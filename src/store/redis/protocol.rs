@@ -316,6 +316,28 @@ pub(super) fn decode_status(reply: &[i64], policy: &Policy) -> Result<SenderStat
     })
 }
 
+/// The integers of a reply `lua/reply.lua` packed: big-endian doubles, each a whole number (a
+/// Lua number is a double; every integer a reply holds is below 2^53, so exact).
+pub(super) fn unpack_reply(packed: &[u8]) -> Result<Vec<i64>, StoreError> {
+    let malformed = || StoreError::Reply(format!("not a packed reply: {packed:?}"));
+    if packed.len() % 8 != 0 {
+        return Err(malformed());
+    }
+    packed
+        .chunks_exact(8)
+        .map(|bytes| {
+            let value = f64::from_be_bytes(bytes.try_into().expect("chunks of 8"));
+            // Whole and within ±2^53: what a Lua integer can be (this also refuses NaN).
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if value.fract() == 0.0 && value.abs() <= EXACT {
+                Ok(value as i64)
+            } else {
+                Err(malformed())
+            }
+        })
+        .collect()
+}
+
 /// Reads a reply front to back; any shortfall or leftover is a malformed reply, not a panic.
 struct Fields<'a> {
     reply: &'a [i64],
@@ -428,6 +450,23 @@ mod tests {
             &[1, 4242, 1, 1, 1, 0, 0],
         ] {
             assert!(CheckReply::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn packed_replies_unpack_to_their_integers_and_anything_else_is_malformed() {
+        let packed: Vec<u8> = [0.0f64, 1_796_292_561_747.0, -3.0, 9_007_199_254_740_992.0]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        assert_eq!(
+            unpack_reply(&packed).unwrap(),
+            [0, 1_796_292_561_747, -3, 9_007_199_254_740_992]
+        );
+        assert_eq!(unpack_reply(&[]).unwrap(), Vec::<i64>::new());
+        assert!(unpack_reply(&packed[..7]).is_err());
+        for bad in [0.5f64, f64::NAN, f64::INFINITY, 1e300] {
+            assert!(unpack_reply(&bad.to_be_bytes()).is_err(), "{bad}");
         }
     }
 
