@@ -320,7 +320,7 @@ pub(super) fn decode_status(reply: &[i64], policy: &Policy) -> Result<SenderStat
 /// Lua number is a double; every integer a reply holds is below 2^53, so exact).
 pub(super) fn unpack_reply(packed: &[u8]) -> Result<Vec<i64>, StoreError> {
     let malformed = || StoreError::Reply(format!("not a packed reply: {packed:?}"));
-    if packed.len() % 8 != 0 {
+    if !packed.len().is_multiple_of(8) {
         return Err(malformed());
     }
     packed
