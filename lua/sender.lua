@@ -269,8 +269,15 @@ end
 -- new sender has nothing to sweep: its first call only starts the clock).
 local sweep = C.swept_at and now - tonumber(C.swept_at) >= width(TTL)
 if not C.swept_at or sweep then
-  C.write(FIELD.swept, string.format('%d', now))
+  C.write(FIELD.swept, ARGV[2])
   C.refresh_all = sweep
+end
+-- With neither repeat nor fanout on, the hash holds only fields this call read, unless an older
+-- configuration or version left others: HLEN tells, without reading every field.
+if sweep and REPEAT_LIMIT == 0 and FANOUT_LIMIT == 0 then
+  local present = 0
+  for i = 1, #fields do if stored[i] then present = present + 1 end end
+  sweep = redis.call('HLEN', state) > present
 end
 if sweep then
   -- Fingerprints whose copies all left the repeat window, and every field this script does not
