@@ -6,6 +6,10 @@ runs. Built on ring.lua (`now`, `width`, rings) and campaign_check.lua; Rust pre
 policy.
 ]]
 
+-- Shared read-only tables, so that a call allocates none it does not fill: nothing (no
+-- violations in shadow, an act with no windows) and a user with no block or strikes.
+local NONE, NO_BLOCK = {}, {0, 0, 0}
+
 -- The call's state, and (as its fields, so the per-call body reaches them all through one
 -- upvalue: Lua 5.1 allows a function 60) the functions that read and write it.
 local C = {}
@@ -68,6 +72,7 @@ function C.note(rule, retry, limit, window)
   if ENFORCED[rule] then
     if not C.first then C.first = violation end
   else
+    if C.shadow == NONE then C.shadow = {} end
     C.shadow[#C.shadow + 1] = violation
   end
 end
@@ -127,7 +132,8 @@ end
 -- off), their rings read from the act hash `key`.
 function C.load_act_rings(key)
   local windows = C.act_windows
-  if #windows == 0 then return {} end
+  C.act_rings = {}
+  if #windows == 0 then return NONE end
   local names = {}
   for k, window in ipairs(windows) do names[k] = window[4] end
   local stored = redis.call('HMGET', key, unpack(names))

@@ -113,8 +113,9 @@ local rates, rings = RATES, {}
 
 -- One HMGET for everything this call may read. (Fields that are missing cost the most in a
 -- listpack hash, a scan to its end: blocks and strikes share one field for that reason.)
-local fields = {FIELD.block, FIELD.swept}
-for k, rate in ipairs(rates) do fields[2 + k] = rate[4] end
+-- SENDER_FIELDS (the prelude): the block, the sweep time and the rate windows, always read.
+local fields = SENDER_FIELDS
+if checks_repeat or checks_fanout or checks_at_all then fields = {unpack(SENDER_FIELDS)} end
 local repeat_field = FIELD.repeats .. fingerprint
 if checks_repeat then fields[#fields + 1] = repeat_field end
 local recipient_field, fanout_at = FIELD.recipient .. recipient, #fields + 1
@@ -126,15 +127,15 @@ if checks_at_all then fields[at_all_at] = AT_ALL_FIELD end
 local stored = redis.call('HMGET', state, unpack(fields))
 local stored_repeat = checks_repeat and stored[fanout_at - 1]
 local swept_at = stored[2]
-local block = stored[1] and cmsgpack.unpack(stored[1]) or {0, 0, 0}
+local block = stored[1] and cmsgpack.unpack(stored[1]) or NO_BLOCK
 for k = 1, #rates do rings[k] = load_ring(stored[2 + k]) end
 
 -- This call's state (decision.lua's C): what it writes, the block and strikes, the violations.
 C.state, C.writes, C.swept_at, C.refresh_all = state, {}, swept_at, false
 C.block = block
 C.blocked_until, C.block_length, C.blocks = block[1], block[2], block[3]
-C.shadow, C.first = {}, nil
-C.act_windows, C.act_rings = ACTS[ARGV[14]] or {}, {}
+C.shadow, C.first = NONE, nil
+C.act_windows, C.act_rings = ACTS[ARGV[14]] or NONE, nil
 
 -- A block set by a replica whose clock is far ahead ends at most its own length from now. The
 -- shorter end is written back: recomputed on every call, it would slide along with the clock.

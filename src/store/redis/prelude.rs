@@ -130,6 +130,19 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
         format!("'{}{at_all_window}'", keys::AT_ALL_FIELD),
     );
     constant("RATES", format!("{{{rates}}}"));
+    // The fields every check reads, in the order of sender.lua's HMGET: block, sweep, rates.
+    let sender_fields = [keys::BLOCK_FIELD.to_string(), keys::SWEPT_FIELD.to_string()]
+        .into_iter()
+        .chain(
+            policy
+                .rate
+                .iter()
+                .map(|l| format!("{}{}", keys::RATE_FIELD, l.window_ms())),
+        )
+        .map(|field| format!("'{field}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    constant("SENDER_FIELDS", format!("{{{sender_fields}}}"));
     constant("ACTS", format!("{{{acts}}}"));
     constant("ACT_RULE", format!("{{{act_rules}}}"));
     let act_names = Act::ALL.map(|act| format!("'{}'", act.name())).join(", ");
@@ -229,6 +242,10 @@ mod tests {
             "{lua}"
         );
         assert!(lua.contains("local SUB = 10\n"), "{lua}");
+        assert!(
+            lua.contains("local SENDER_FIELDS = {'b', 'mt', 'W10000', 'W60000', 'W3600000'}\n"),
+            "{lua}"
+        );
         assert!(
             lua.contains("local REPEAT_LIMIT = 3\nlocal REPEAT_WINDOW = 600000\n"),
             "{lua}"
