@@ -11,7 +11,7 @@ ARGV
   check: [1] 'check' [2] now_ms [3] limit [4] window_ms [5] mode: E (enforce) or S (shadow) [6] sender
   undo:  [1] 'undo'  [2] the check's now_ms [3] the sender's time before it (0: it added them) [4] sender
 
-Returns (integers)
+Returns (integers, packed into one string by reply.lua)
   check {full, over, retry_ms, previous_ms}: full = over the limit in enforce mode (nothing
         recorded); over = over the limit in shadow (recorded); previous_ms for undo
   undo  1

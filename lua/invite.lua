@@ -11,7 +11,7 @@ KEYS
 ARGV
   [1] invitees in this invitation (> 0)   [2] now_ms
 
-Returns (integers)
+Returns (integers, packed into one string by reply.lua)
   {over, retry_ms}: over = 1 when the invitees do not fit under the limit; they are recorded
   unless the rule enforces (then nothing is). retry_ms: until they would fit, 0 = never (more
   than the limit at once).

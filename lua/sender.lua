@@ -3,9 +3,9 @@ on standalone Redis, the content's campaign rule too, so one call decides a whol
 Rust prepends constants (src/store/redis/prelude.rs): the protocol both sides share — SUB, OP,
 CODE (errCodes by rule), ENFORCED (each rule's mode), FIELD (the hash's field prefixes), the
 reply codes ADMITTED, REJECTED, RECIPIENT_NEW, RECIPIENT_REFRESHED — and the policy (RATES,
-REPEAT_LIMIT, ...; a limit of 0 turns its rule off); then the modules memory.lua,
-campaign_check.lua, ring.lua, buckets.lua and decision.lua (this call's state and the helpers
-that write it). This file is the per-call body: as a Redis Function, the constants and modules
+REPEAT_LIMIT, ...; a limit of 0 turns its rule off; SENDER_FIELDS, the fields every check
+reads); then the modules reply.lua, memory.lua, campaign_check.lua, ring.lua, buckets.lua and
+decision.lua (this call's state and the helpers that write it). This file is the per-call body: as a Redis Function, the constants and modules
 are built once per library load (src/store/redis/program.rs). Replies are decoded in
 src/store/redis/protocol.rs. A new configuration is a new program (another library and SHA),
 so replicas with different configurations never mix them up.
@@ -43,7 +43,7 @@ ARGV
   [13] the index in KEYS of the first campaign key, 0 = none
   [14] act, and a strike releasing one: the act's name in ACTS ("" = none: the block only)
 
-Returns (integers)
+Returns (integers, packed into one string by reply.lua)
   check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, standing, n, shadow...}
                     (standing: ESTABLISHED + KNOWN_SENDER, each when it holds)
                     (recipient_recorded: 0 none, RECIPIENT_NEW, or RECIPIENT_REFRESHED)
