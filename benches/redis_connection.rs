@@ -7,8 +7,10 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use redis::Script;
 
-// As src/store/redis builds it: the campaign rule's function, then the script's entry.
+// As src/store/redis builds it: the reply packing and the campaign rule's functions, then the
+// script's entry (its reply is one packed string).
 const CAMPAIGN: &str = concat!(
+    include_str!("../lua/reply.lua"),
     include_str!("../lua/campaign_check.lua"),
     include_str!("../lua/campaign.lua")
 );
@@ -64,7 +66,7 @@ fn connections(c: &mut Criterion) {
     let mut i = 0u64;
     runtime.block_on(async {
         invocation(&script, 0)
-            .invoke_async::<Vec<i64>>(&mut multiplexed.clone())
+            .invoke_async::<Vec<u8>>(&mut multiplexed.clone())
             .await
             .unwrap()
     });
@@ -78,7 +80,7 @@ fn connections(c: &mut Criterion) {
             let invocation = invocation(&script, i);
             async move {
                 invocation
-                    .invoke_async::<Vec<i64>>(&mut connection)
+                    .invoke_async::<Vec<u8>>(&mut connection)
                     .await
                     .unwrap()
             }
@@ -94,7 +96,7 @@ fn connections(c: &mut Criterion) {
         .unwrap();
     runtime.block_on(async {
         invocation(&script, 0)
-            .invoke_async::<Vec<i64>>(&mut pool.get().await.unwrap())
+            .invoke_async::<Vec<u8>>(&mut pool.get().await.unwrap())
             .await
             .unwrap()
     });
@@ -109,7 +111,7 @@ fn connections(c: &mut Criterion) {
             async move {
                 let mut connection = pool.get().await.unwrap();
                 invocation
-                    .invoke_async::<Vec<i64>>(&mut connection)
+                    .invoke_async::<Vec<u8>>(&mut connection)
                     .await
                     .unwrap()
             }
