@@ -23,8 +23,8 @@ local RING_FORMAT = '>dI4I4I4I4I4I4I4I4I4I4I4'
 -- floor(a / b) for the non-negative integers here, without a library call.
 local function div(a, b) return (a - a % b) / b end
 
-local function load_ring(packed)
-  if packed then return {struct.unpack(RING_FORMAT, packed)} end
+local function load_ring(stored)
+  if stored then return {struct.unpack(RING_FORMAT, stored)} end
   return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 end
 

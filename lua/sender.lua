@@ -5,8 +5,9 @@ CODE (errCodes by rule), ENFORCED (each rule's mode), FIELD (the hash's field pr
 reply codes ADMITTED, REJECTED, RECIPIENT_NEW, RECIPIENT_REFRESHED — and the policy (RATES,
 REPEAT_LIMIT, ...; a limit of 0 turns its rule off; SENDER_FIELDS, the fields every check
 reads); then the modules reply.lua, memory.lua, campaign_check.lua, ring.lua, buckets.lua and
-decision.lua (this call's state and the helpers that write it). This file is the per-call body: as a Redis Function, the constants and modules
-are built once per library load (src/store/redis/program.rs). Replies are decoded in
+decision.lua (this call's state and the helpers that write it). This file is the per-call
+body: as a Redis Function, the constants and modules are built once per library load
+(src/store/redis/program.rs). Replies are packed by reply.lua and decoded in
 src/store/redis/protocol.rs. A new configuration is a new program (another library and SHA),
 so replicas with different configurations never mix them up.
 
