@@ -1,8 +1,9 @@
 //! The Redis store: the same decisions as the embedded store, made by the Lua scripts in `lua/`
 //! so that every replica shares them. Standalone Redis or Redis Cluster.
 //!
-//! Each operation is one script call (EVALSHA, reloaded on NOSCRIPT after a restart or
-//! failover). On standalone Redis one call decides a whole message (`lua/sender.lua` with the
+//! Each operation is one call of a Lua program: a Redis Function (`FCALL`, its library loaded
+//! again when a restarted or new node lacks it), or a script (`EVALSHA`, sent whole on
+//! `NOSCRIPT`) where the server has no Functions (`program`). On standalone Redis one call decides a whole message (`lua/sender.lua` with the
 //! campaign keys and the recipient's conversation memory); on a cluster, once the sender script
 //! admitted a message, the campaign script runs on each campaign key's slot and the contact
 //! script on the recipient's, all concurrently. Connections are the `redis` crate's multiplexed ones:
@@ -554,17 +555,13 @@ impl RedisStore {
                 result => return result.map_err(map_error),
             }
         }
-        let invocation = program.script_call(call);
-        match &self.connection {
-            Connection::Single(single) => invocation
-                .invoke_async(&mut single.connection())
-                .await
-                .map_err(map_error),
-            Connection::Cluster(cluster) => invocation
-                .invoke_async(&mut cluster.connection()?)
-                .await
-                .map_err(map_error),
+        match self.query_raw::<T>(&program.evalsha(call)).await {
+            Err(error) if program::script_missing(&error) => {
+                self.query_raw::<T>(&program.eval(call)).await
+            }
+            result => result,
         }
+        .map_err(map_error)
     }
 
     /// A command on whichever connection this store has, its error as the client gave it.

@@ -9,10 +9,12 @@
 //! A server without functions (Redis 6, some Redis-compatible servers) answers `FCALL` with
 //! "unknown command": the store then uses the scripts for good.
 
-use redis::{Cmd, Script, ScriptInvocation, ToRedisArgs};
+use redis::{Cmd, Script, ToRedisArgs};
 
 pub(super) struct Program {
-    script: Script,
+    /// The script form's text and its SHA1 (for `EVALSHA`).
+    script: String,
+    sha: String,
     /// The library's name and its one function's: `fg_<program>_<hash of the text>`, so a
     /// replica with another configuration (another prelude) loads and calls another library.
     function: String,
@@ -21,14 +23,16 @@ pub(super) struct Program {
 
 impl Program {
     pub(super) fn new(name: &str, modules: &str, body: &str) -> Program {
-        let script = Script::new(&format!("{modules}{body}"));
-        let function = format!("fg_{name}_{}", &script.get_hash()[..16]);
+        let script = format!("{modules}{body}");
+        let sha = Script::new(&script).get_hash().to_string();
+        let function = format!("fg_{name}_{}", &sha[..16]);
         let library = format!(
             "#!lua name={function}\n{modules}\n\
              redis.register_function('{function}', function(KEYS, ARGV)\n{body}\nend)\n"
         );
         Program {
             script,
+            sha,
             function,
             library,
         }
@@ -36,15 +40,7 @@ impl Program {
 
     /// `FCALL` of the program's function with `call`'s keys and arguments.
     pub(super) fn fcall(&self, call: &Call) -> Cmd {
-        let mut cmd = redis::cmd("FCALL");
-        cmd.arg(&self.function).arg(call.keys.len());
-        for key in &call.keys {
-            cmd.arg(key);
-        }
-        for arg in &call.args {
-            cmd.arg(arg);
-        }
-        cmd
+        call.command("FCALL", &self.function)
     }
 
     /// `FUNCTION LOAD REPLACE` of the program's library (a cluster sends it to every primary).
@@ -54,16 +50,17 @@ impl Program {
         cmd
     }
 
-    /// The script form of `call` (`EVALSHA`, loading the script on `NOSCRIPT`).
-    pub(super) fn script_call(&self, call: &Call) -> ScriptInvocation<'_> {
-        let mut invocation = self.script.prepare_invoke();
-        for key in &call.keys {
-            invocation.key(key);
-        }
-        for arg in &call.args {
-            invocation.arg(arg);
-        }
-        invocation
+    /// The script form of `call` by its SHA: answered `NOSCRIPT` by a server that has not
+    /// cached the script (a restart, a failover, `SCRIPT FLUSH`), then [`Program::eval`].
+    pub(super) fn evalsha(&self, call: &Call) -> Cmd {
+        call.command("EVALSHA", &self.sha)
+    }
+
+    /// The script form of `call` with the script's text, which the server runs and caches: one
+    /// round trip where `SCRIPT LOAD` and `EVALSHA` would take two, routed by the call's keys
+    /// like any other call on a cluster.
+    pub(super) fn eval(&self, call: &Call) -> Cmd {
+        call.command("EVAL", &self.script)
     }
 }
 
@@ -75,6 +72,19 @@ pub(super) struct Call {
 }
 
 impl Call {
+    /// `<name> <first> <number of keys> <keys...> <args...>`: FCALL, EVALSHA and EVAL alike.
+    fn command(&self, name: &str, first: &str) -> Cmd {
+        let mut cmd = redis::cmd(name);
+        cmd.arg(first).arg(self.keys.len());
+        for key in &self.keys {
+            cmd.arg(key);
+        }
+        for arg in &self.args {
+            cmd.arg(arg);
+        }
+        cmd
+    }
+
     pub(super) fn key(&mut self, key: impl ToRedisArgs) -> &mut Call {
         self.keys.extend(key.to_redis_args());
         self
@@ -100,6 +110,11 @@ pub(super) fn function_missing(error: &redis::RedisError) -> bool {
         .contains("function not found")
 }
 
+/// The server has not cached the script (`NOSCRIPT`): a restart, a failover, `SCRIPT FLUSH`.
+pub(super) fn script_missing(error: &redis::RedisError) -> bool {
+    error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +134,27 @@ mod tests {
             program
                 .library
                 .contains("function(KEYS, ARGV)\nreturn A + tonumber(ARGV[1])\n\nend)\n")
+        );
+        let mut call = Call::default();
+        call.key("k").arg("7");
+        let args = |cmd: Cmd| {
+            cmd.args_iter()
+                .map(|arg| match arg {
+                    redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                    _ => "<not a plain argument>".to_string(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let script = "local A = 1\nreturn A + tonumber(ARGV[1])\n";
+        assert_eq!(args(program.eval(&call)), ["EVAL", script, "1", "k", "7"]);
+        let sha = Script::new(script).get_hash().to_string();
+        assert_eq!(
+            args(program.evalsha(&call)),
+            ["EVALSHA", &sha, "1", "k", "7"]
+        );
+        assert_eq!(
+            args(program.fcall(&call)),
+            ["FCALL", &program.function, "1", "k", "7"]
         );
         let other = Program::new("t", "local A = 2\n", "return A + tonumber(ARGV[1])\n");
         assert_ne!(
