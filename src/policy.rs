@@ -344,6 +344,33 @@ impl Act {
     }
 }
 
+/// Violations sorted by their rule's mode, in the order they were found: the first of an enforced
+/// rule is the answer; those of rules in shadow are reported beside it. (The Lua side keeps the
+/// same order in `lua/decision.lua`'s `C.note`.)
+#[derive(Debug, Default)]
+pub struct ByMode {
+    pub enforced: Option<Violation>,
+    pub shadow: Vec<Violation>,
+}
+
+impl ByMode {
+    pub fn note(&mut self, modes: &RuleModes, violation: Violation) {
+        match modes.of(violation.rule) {
+            Mode::Shadow => self.shadow.push(violation),
+            Mode::Enforce if self.enforced.is_none() => self.enforced = Some(violation),
+            Mode::Enforce => {}
+        }
+    }
+
+    pub fn of(modes: &RuleModes, violations: impl IntoIterator<Item = Violation>) -> ByMode {
+        let mut sorted = ByMode::default();
+        for violation in violations {
+            sorted.note(modes, violation);
+        }
+        sorted
+    }
+}
+
 /// What breaking a rule looks like: enough to answer OpenIM and to tell the sender when to retry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -491,6 +518,26 @@ mod tests {
         let lengths: Vec<u64> = (0..5).map(|n| policy.block_duration(n).as_secs()).collect();
         assert_eq!(lengths, vec![600, 1200, 2400, 3000, 3000]);
         assert_eq!(policy.block_duration(400).as_secs(), 3000);
+    }
+
+    #[test]
+    fn the_first_enforced_violation_answers_and_shadow_ones_are_kept_in_order() {
+        let mut modes = RuleModes::all(Mode::Enforce);
+        modes.repeat = Mode::Shadow;
+        modes.keyword = Mode::Shadow;
+        let found = |rule| Violation::new(rule, None, Duration::ZERO);
+        let sorted = ByMode::of(
+            &modes,
+            [
+                found(Rule::Repeat),
+                found(Rule::Rate),
+                found(Rule::Keyword),
+                found(Rule::Fanout),
+            ],
+        );
+        assert_eq!(sorted.enforced.map(|v| v.rule), Some(Rule::Rate));
+        let shadow: Vec<Rule> = sorted.shadow.iter().map(|v| v.rule).collect();
+        assert_eq!(shadow, [Rule::Repeat, Rule::Keyword]);
     }
 
     #[test]

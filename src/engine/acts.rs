@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use super::campaign_keys::{self, Audience, CampaignKeys};
 use super::folded::Folded;
 use super::{Decision, Engine, fingerprint};
-use crate::policy::{Act, Mode, Violation};
+use crate::policy::{Act, ByMode, Mode, Violation};
 use crate::store::{ActCheck, GroupKey, SenderKey, Store, StoreError};
 
 /// Which act a callback reports.
@@ -71,14 +71,17 @@ impl Engine {
         let actor = (!request.actor.is_empty()).then(|| SenderKey::of(&request.actor));
         let now_ms = self.clock.now_ms();
         let texts = std::iter::once(&request.request_text).chain(&request.texts);
-        let (enforced, shadow) = self.by_mode(texts.flat_map(|text| {
-            let folded = self.content_rules.has_keywords().then(|| Folded::of(text));
-            let found: Vec<Violation> = self
-                .content_rules
-                .violations(text, folded.as_ref())
-                .collect();
-            found
-        }));
+        let ByMode { enforced, shadow } = ByMode::of(
+            &self.policy.modes,
+            texts.flat_map(|text| {
+                let folded = self.content_rules.has_keywords().then(|| Folded::of(text));
+                let found: Vec<Violation> = self
+                    .content_rules
+                    .violations(text, folded.as_ref())
+                    .collect();
+                found
+            }),
+        );
         if let Some(actor) = actor
             && let Some(violation) = self
                 .known_blocks

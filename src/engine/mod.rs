@@ -31,7 +31,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
-use crate::policy::{Limit, Mode, Policy, Rule, Violation};
+use crate::policy::{ByMode, Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
     Conversation, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey, SenderOutcome,
     SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
@@ -173,8 +173,7 @@ impl Engine {
             .and_then(|k| k.get(sender, now_ms))
         {
             let text = self.text_to_judge(message, false);
-            let (_, found) = self.message_rules(message, text.as_ref());
-            shadow.extend(found);
+            shadow.extend(self.message_rules(message, text.as_ref()).shadow);
             return Decision::reject(violation, shadow);
         }
         let decide = |store, shadow| self.decide_shared(store, message, sender, now_ms, shadow);
@@ -316,7 +315,10 @@ impl Engine {
     ) -> Result<Decision, StoreError> {
         let fingerprinted = self.policy.repeat.is_some() || self.policy.campaign.is_some();
         let text = self.text_to_judge(message, fingerprinted);
-        let (enforced, found) = self.message_rules(message, text.as_ref());
+        let ByMode {
+            enforced,
+            shadow: found,
+        } = self.message_rules(message, text.as_ref());
         shadow.extend(found);
         if let Some(violation) = enforced {
             return self.strike(store, sender, now_ms, violation, shadow).await;
@@ -432,37 +434,17 @@ impl Engine {
 
     /// The rules judged on the message alone — mentions, keywords, links — in that order: the
     /// first enforced violation, and what the rules in shadow found.
-    fn message_rules(
-        &self,
-        message: &Message<'_>,
-        text: Option<&Judged<'_>>,
-    ) -> (Option<Violation>, Vec<Violation>) {
+    fn message_rules(&self, message: &Message<'_>, text: Option<&Judged<'_>>) -> ByMode {
         let text_violations = text.into_iter().flat_map(|judged| {
             self.content_rules
                 .violations(&judged.text, judged.folded.as_ref())
         });
-        self.by_mode(
+        ByMode::of(
+            &self.policy.modes,
             self.mentions_violation(message)
                 .into_iter()
                 .chain(text_violations),
         )
-    }
-
-    /// The first enforced violation, and those of the rules in shadow.
-    fn by_mode(
-        &self,
-        violations: impl Iterator<Item = Violation>,
-    ) -> (Option<Violation>, Vec<Violation>) {
-        let mut enforced = None;
-        let mut shadow = Vec::new();
-        for violation in violations {
-            match self.policy.modes.of(violation.rule) {
-                Mode::Shadow => shadow.push(violation),
-                Mode::Enforce if enforced.is_none() => enforced = Some(violation),
-                Mode::Enforce => {}
-            }
-        }
-        (enforced, shadow)
     }
 
     /// The content policy, for the app to put a new keyword list in force.

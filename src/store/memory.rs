@@ -19,7 +19,7 @@ use super::{
     Recorded, Reservation, SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError,
     StrikeOutcome, StrikeRequest,
 };
-use crate::policy::{Act, Limit, Mode, Policy, Rule, Violation};
+use crate::policy::{Act, ByMode, Limit, Mode, Policy, Rule, Violation};
 
 pub struct MemoryStore {
     policy: Arc<Policy>,
@@ -215,10 +215,10 @@ impl MemoryStore {
                     found.note(Rule::Mentions, limit, retry);
                 }
             }
-            match found.enforced {
+            match found.sorted.enforced {
                 Some(violation) => SenderOutcome::Rejected {
                     violation: state.add_strike(policy, violation, now),
-                    shadow: found.shadow,
+                    shadow: found.sorted.shadow,
                 },
                 None => SenderOutcome::Admitted {
                     reservation: Reservation {
@@ -226,7 +226,7 @@ impl MemoryStore {
                         skips_campaign: established || known,
                         ..state.consume(policy, check)
                     },
-                    shadow: found.shadow,
+                    shadow: found.sorted.shadow,
                 },
             }
         });
@@ -261,10 +261,10 @@ impl MemoryStore {
                     }
                 }
             }
-            if let Some(violation) = found.enforced {
+            if let Some(violation) = found.sorted.enforced {
                 return SenderOutcome::Rejected {
                     violation: state.add_strike(policy, violation, now),
-                    shadow: found.shadow,
+                    shadow: found.sorted.shadow,
                 };
             }
             if let Some(act) = act {
@@ -275,7 +275,7 @@ impl MemoryStore {
             }
             SenderOutcome::Admitted {
                 reservation: Reservation::of_act(now, act, known),
-                shadow: found.shadow,
+                shadow: found.sorted.shadow,
             }
         })
     }
@@ -541,29 +541,23 @@ impl MemoryStore {
     }
 }
 
-/// The violations one check found: the first enforced one rejects, shadow ones are reported.
+/// The violations one check found, sorted by mode as the engine sorts its own.
 struct Found<'p> {
     policy: &'p Policy,
-    enforced: Option<Violation>,
-    shadow: Vec<Violation>,
+    sorted: ByMode,
 }
 
 impl<'p> Found<'p> {
     fn new(policy: &'p Policy) -> Self {
         Found {
             policy,
-            enforced: None,
-            shadow: Vec::new(),
+            sorted: ByMode::default(),
         }
     }
 
     fn note(&mut self, rule: Rule, limit: Limit, retry_ms: u64) {
         let violation = Violation::new(rule, Some(limit), Duration::from_millis(retry_ms));
-        match self.policy.modes.of(rule) {
-            Mode::Shadow => self.shadow.push(violation),
-            Mode::Enforce if self.enforced.is_none() => self.enforced = Some(violation),
-            Mode::Enforce => {}
-        }
+        self.sorted.note(&self.policy.modes, violation);
     }
 }
 
@@ -582,10 +576,10 @@ impl SenderState {
         if policy.modes.block == Mode::Enforce {
             return Some(SenderOutcome::Rejected {
                 violation,
-                shadow: std::mem::take(&mut found.shadow),
+                shadow: std::mem::take(&mut found.sorted.shadow),
             });
         }
-        found.shadow.push(violation);
+        found.sorted.shadow.push(violation);
         None
     }
 
