@@ -179,7 +179,7 @@ impl MemoryStore {
         };
         let outcome = self.senders.with(check.sender.0, |state| {
             state.touch(policy, now);
-            let mut found = Found::new(policy);
+            let mut found = ByMode::default();
             if let Some(rejected) = state.check_block(policy, now, &mut found) {
                 return rejected;
             }
@@ -187,7 +187,7 @@ impl MemoryStore {
                 let (count, window) = (counter.count(now, limit.window_ms()), limit.window_ms());
                 if count >= limit.count() {
                     let retry = counter.retry_after(now, window, limit.count());
-                    found.note(Rule::Rate, *limit, retry);
+                    found.note(&policy.modes, over(Rule::Rate, *limit, retry));
                 }
             }
             if let (Some(limit), Some(fp)) = (policy.repeat, check.fingerprint)
@@ -195,7 +195,7 @@ impl MemoryStore {
                 && counter.count(now, limit.window_ms()) >= limit.count()
             {
                 let retry = counter.retry_after(now, limit.window_ms(), limit.count());
-                found.note(Rule::Repeat, limit, retry);
+                found.note(&policy.modes, over(Rule::Repeat, limit, retry));
             }
             if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
                 let window = limit.window_ms();
@@ -205,20 +205,20 @@ impl MemoryStore {
                 let distinct = state.fanout.count(now, window);
                 if !state.recipients.contains_key(&to) && distinct >= limit.count() {
                     let retry = state.fanout.retry_after(now, window, limit.count());
-                    found.note(Rule::Fanout, limit, retry);
+                    found.note(&policy.modes, over(Rule::Fanout, limit, retry));
                 }
             }
             if let (Some(limit), true) = (policy.at_all, check.at_all) {
                 let window = limit.window_ms();
                 if state.at_all.count(now, window) >= limit.count() {
                     let retry = state.at_all.retry_after(now, window, limit.count());
-                    found.note(Rule::Mentions, limit, retry);
+                    found.note(&policy.modes, over(Rule::Mentions, limit, retry));
                 }
             }
-            match found.sorted.enforced {
+            match found.enforced {
                 Some(violation) => SenderOutcome::Rejected {
                     violation: state.add_strike(policy, violation, now),
-                    shadow: found.sorted.shadow,
+                    shadow: found.shadow,
                 },
                 None => SenderOutcome::Admitted {
                     reservation: Reservation {
@@ -226,7 +226,7 @@ impl MemoryStore {
                         skips_campaign: established || known,
                         ..state.consume(policy, check)
                     },
-                    shadow: found.sorted.shadow,
+                    shadow: found.shadow,
                 },
             }
         });
@@ -246,7 +246,7 @@ impl MemoryStore {
         let known = policy.campaign.is_some() && self.is_known(check.actor, now);
         self.senders.with(check.actor.0, |state| {
             state.touch(policy, now);
-            let mut found = Found::new(policy);
+            let mut found = ByMode::default();
             if let Some(rejected) = state.check_block(policy, now, &mut found) {
                 return rejected;
             }
@@ -257,14 +257,14 @@ impl MemoryStore {
                     let window = limit.window_ms();
                     if counter.count(now, window) >= limit.count() {
                         let retry = counter.retry_after(now, window, limit.count());
-                        found.note(act.rule(), *limit, retry);
+                        found.note(&policy.modes, over(act.rule(), *limit, retry));
                     }
                 }
             }
-            if let Some(violation) = found.sorted.enforced {
+            if let Some(violation) = found.enforced {
                 return SenderOutcome::Rejected {
                     violation: state.add_strike(policy, violation, now),
-                    shadow: found.sorted.shadow,
+                    shadow: found.shadow,
                 };
             }
             if let Some(act) = act {
@@ -275,7 +275,7 @@ impl MemoryStore {
             }
             SenderOutcome::Admitted {
                 reservation: Reservation::of_act(now, act, known),
-                shadow: found.sorted.shadow,
+                shadow: found.shadow,
             }
         })
     }
@@ -541,34 +541,14 @@ impl MemoryStore {
     }
 }
 
-/// The violations one check found, sorted by mode as the engine sorts its own.
-struct Found<'p> {
-    policy: &'p Policy,
-    sorted: ByMode,
-}
-
-impl<'p> Found<'p> {
-    fn new(policy: &'p Policy) -> Self {
-        Found {
-            policy,
-            sorted: ByMode::default(),
-        }
-    }
-
-    fn note(&mut self, rule: Rule, limit: Limit, retry_ms: u64) {
-        let violation = Violation::new(rule, Some(limit), Duration::from_millis(retry_ms));
-        self.sorted.note(&self.policy.modes, violation);
-    }
+/// A window's violation as the store finds it: the rule, its limit, when to retry (ms).
+fn over(rule: Rule, limit: Limit, retry_ms: u64) -> Violation {
+    Violation::new(rule, Some(limit), Duration::from_millis(retry_ms))
 }
 
 impl SenderState {
     /// A block being served: the rejection (blocks enforced), or a shadow violation in `found`.
-    fn check_block(
-        &self,
-        policy: &Policy,
-        now: u64,
-        found: &mut Found<'_>,
-    ) -> Option<SenderOutcome> {
+    fn check_block(&self, policy: &Policy, now: u64, found: &mut ByMode) -> Option<SenderOutcome> {
         if self.blocked_until <= now {
             return None;
         }
@@ -576,10 +556,10 @@ impl SenderState {
         if policy.modes.block == Mode::Enforce {
             return Some(SenderOutcome::Rejected {
                 violation,
-                shadow: std::mem::take(&mut found.sorted.shadow),
+                shadow: std::mem::take(&mut found.shadow),
             });
         }
-        found.sorted.shadow.push(violation);
+        found.shadow.push(violation);
         None
     }
 
