@@ -57,23 +57,23 @@ Returns (integers, packed into one string by reply.lua)
            count of each act window... (ACT_NAMES order; KEYS[3] is the act hash)}
   unblock 1 if a block was lifted, else 0
 
-Acts (README "Friend requests, groups and profiles": friend requests, groups created and
-joined; a profile edit checks only the block): the user's block, then the act's windows
-(ACTS[name], rings in a hash of their own, KEYS[3], which lives for the longest act window,
-ACT_TTL: a day of friend requests must not keep a message sender's state alive a day), then on
-standalone Redis the request text's campaign keys unless the user is known. A rejection strikes the same record as messages.
+Acts (README "Friend requests, groups and profiles": friend requests, groups created and joined;
+a profile edit checks only the block): the user's block, then the act's windows (ACTS[name],
+rings in a hash of their own, KEYS[3], which lives for the longest act window, ACT_TTL: a day of
+friend requests must not keep a message sender's state alive a day), then on standalone Redis
+the request text's campaign keys unless the user is known. A rejection strikes the same record
+as messages.
 
-Conversations: a one-to-one message is established when the sender's memory holds the
-recipient (they wrote within CONTACT_MEMORY); a group message when the sender's first post there
-is at least SEASONING old and the last within CONTACT_MEMORY. An established message counts
-repeat under ARGV[9] (its content to this peer), skips fanout and the campaign keys. A known
-sender (KNOWN_WRITERS different people wrote to them within CONTACT_MEMORY) skips the campaign
-keys too. A message
-the sender's rules admit is remembered (even when the campaign rule then rejects it): in the
-recipient's memory (one-to-one) or as a post in the group (the sender's own memory).
+Conversations: a one-to-one message is established when the sender's memory holds the recipient
+(they wrote within CONTACT_MEMORY); a group message when the sender's first post there is at
+least SEASONING old and the last within CONTACT_MEMORY. An established message counts repeat
+under ARGV[9] (its content to this peer), skips fanout and the campaign keys. A known sender
+(KNOWN_WRITERS different people wrote to them within CONTACT_MEMORY) skips the campaign keys
+too. A message the sender's rules admit is remembered (even when the campaign rule then rejects
+it): in the recipient's memory (one-to-one) or as a post in the group (the sender's own memory).
 
-Windows: the arithmetic of src/store/window.rs, as the rings of ring.lua. Repeat counts, mostly one or two buckets, are msgpack arrays of (index,
-count) pairs, oldest first.
+Windows: the arithmetic of src/store/window.rs, as the rings of ring.lua. Repeat counts, mostly
+one or two buckets, are msgpack arrays of (index, count) pairs, oldest first.
 
 Cost: Redis runs this on the hot path of every checked message, so a call makes as few Redis
 calls as it can (each costs about a microsecond from Lua), and leaves loops over data to C

@@ -301,7 +301,8 @@ impl Policy {
     }
 }
 
-/// What a user does, other than messaging, that their own windows count (README, "Friend requests, groups and profiles").
+/// What a user does, other than messaging, that their own windows count (README, "Friend requests,
+/// groups and profiles").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Act {
     FriendRequest,

@@ -1,6 +1,7 @@
-//! Abuse beyond messages (README, "Friend requests, groups and profiles") over HTTP, on every store: friend requests, groups
-//! created, applied to and invited into, group and profile edits — each judged with its own
-//! windows and the texts it carries, on the same record as the user's messages.
+//! Abuse beyond messages (README, "Friend requests, groups and profiles") over HTTP, on every
+//! store: friend requests, groups created, applied to and invited into, group and profile edits —
+//! each judged with its own windows and the texts it carries, on the same record as the user's
+//! messages.
 
 #[macro_use]
 mod support;

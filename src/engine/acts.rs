@@ -1,5 +1,5 @@
-//! Acts other than messages (README, "Friend requests, groups and profiles"): a friend request, a group created, applied to,
-//! invited into or edited, a profile edited — what each may break.
+//! Acts other than messages (README, "Friend requests, groups and profiles"): a friend request, a
+//! group created, applied to, invited into or edited, a profile edited — what each may break.
 //!
 //! An act is judged on its actor's one record, the same as their messages: a blocked user is
 //! refused here (5006), and a violation here is a strike there. The texts an act carries go

@@ -212,9 +212,10 @@ async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -
     answer(state, label, operation_id, &decision)
 }
 
-/// Judges a friend request, a group's creation, application, invitation or edit, or a profile
-/// edit (README, "Friend requests, groups and profiles"). A body that cannot be read is allowed as before floodgate judged these
-/// (counted `invalid`): refusing it would cost a user their request for a gateway's doubt.
+/// Judges a friend request, a group's creation, application, invitation or edit, or a profile edit
+/// (README, "Friend requests, groups and profiles"). A body that cannot be read is allowed as
+/// before floodgate judged these (counted `invalid`): refusing it would cost a user their request
+/// for a gateway's doubt.
 async fn judge_act(state: &AppState, label: &'static str, kind: ActKind, body: &[u8]) -> Judged {
     let parsed = match act_wire::parse_act(kind, body) {
         Ok(parsed) => parsed,

@@ -131,9 +131,9 @@ impl SenderCheck {
     }
 }
 
-/// An act other than a message (README, "Friend requests, groups and profiles"), judged on its actor's own record: the block
-/// that messages also serve, and the act's windows. Its request text's campaign keys are
-/// decided after it, as a message's are.
+/// An act other than a message (README, "Friend requests, groups and profiles"), judged on its
+/// actor's own record: the block that messages also serve, and the act's windows. Its request
+/// text's campaign keys are decided after it, as a message's are.
 #[derive(Clone, Copy, Debug)]
 pub struct ActCheck {
     pub actor: SenderKey,
@@ -328,9 +328,10 @@ impl Store {
         }
     }
 
-    /// An act (README, "Friend requests, groups and profiles"): the actor's block and the act's windows, then — when they admit
-    /// it and the actor is not known — the campaign rule on its request text's keys, exactly
-    /// as for a message. A rejection is a strike on the actor's one record.
+    /// An act (README, "Friend requests, groups and profiles"): the actor's block and the act's
+    /// windows, then — when they admit it and the actor is not known — the campaign rule on its
+    /// request text's keys, exactly as for a message. A rejection is a strike on the actor's one
+    /// record.
     pub async fn check_act(
         &self,
         check: &ActCheck,

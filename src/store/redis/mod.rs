@@ -1,14 +1,14 @@
 //! The Redis store: the same decisions as the embedded store, made by the Lua scripts in `lua/`
 //! so that every replica shares them. Standalone Redis or Redis Cluster.
 //!
-//! Each operation is one call of a Lua program: a Redis Function (`FCALL`, its library loaded
-//! again when a restarted or new node lacks it), or a script (`EVALSHA`, sent whole on
-//! `NOSCRIPT`) where the server has no Functions (`program`). On standalone Redis one call decides a whole message (`lua/sender.lua` with the
-//! campaign keys and the recipient's conversation memory); on a cluster, once the sender script
-//! admitted a message, the campaign script runs on each campaign key's slot and the contact
-//! script on the recipient's, all concurrently. Connections are the `redis` crate's multiplexed ones:
-//! cheap to clone, and concurrent calls are pipelined on one socket. A lift of a block is also
-//! announced to every replica (`notices`).
+//! Each operation is one call of a Lua program: a Redis Function (`FCALL`, its library loaded again
+//! when a restarted or new node lacks it), or a script (`EVALSHA`, sent whole on `NOSCRIPT`) where
+//! the server has no Functions (`program`). On standalone Redis one call decides a whole message
+//! (`lua/sender.lua` with the campaign keys and the recipient's conversation memory); on a cluster,
+//! once the sender script admitted a message, the campaign script runs on each campaign key's slot
+//! and the contact script on the recipient's, all concurrently. Connections are the `redis` crate's
+//! multiplexed ones: cheap to clone, and concurrent calls are pipelined on one socket. A lift of a
+//! block is also announced to every replica (`notices`).
 
 mod connection;
 mod keys;
