@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
+use super::stream_reader::StreamReader;
 use super::wire::{
     self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX,
     CallbackRequest, CallbackResponse,
@@ -66,7 +67,16 @@ pub async fn handle(
             "put FLOODGATE_AUTH_TOKEN in the webhook URL (/<token>/<command>) or send Authorization: Bearer <token>",
         );
     }
-    let body = match read_body(body, &headers, state.max_body).await {
+    let limits = Limits {
+        whole: state.max_body,
+        ceiling: MAX_STREAMED_BODY.max(state.max_body),
+        keep_raw: state.upstream.is_some(),
+        command: query_command(&uri).unwrap_or(path_command),
+    };
+    let ReadBody {
+        judged: body,
+        forwarded,
+    } = match read_body(body, &headers, limits).await {
         Ok(body) => body,
         Err(error) => return answer_unreadable(&state, &uri, path_command, error).await,
     };
@@ -96,20 +106,21 @@ pub async fn handle(
         Judged::Rejected(response) => return response,
         Judged::PassOn { own, verdict } => (own, verdict),
     };
-    let body = body.clone(); // a reference count: `command` may borrow the original
-    pass_on(&state, label, &command, &uri, &headers, body, own, verdict).await
+    pass_on(
+        &state, label, &command, &uri, &headers, forwarded, own, verdict,
+    )
+    .await
 }
 
-/// A body that could not be read whole. One over the size limit is still judged by its
-/// sender: OpenIM may send a message longer than the limit (its own is 8 MiB), and the fields
-/// it writes first are in the head that was read.
+/// A body that could not be read. One past [`MAX_STREAMED_BODY`] is still judged by its sender,
+/// from the fields read before it.
 async fn answer_unreadable(
     state: &AppState,
     uri: &Uri,
     path_command: &str,
     error: BodyError,
 ) -> Response {
-    let own = unreadable(&error, state.max_body);
+    let own = unreadable(&error, MAX_STREAMED_BODY.max(state.max_body));
     let BodyError::TooLarge { head } = error else {
         let label = wire::command_label(path_command);
         state.metrics.callback(label, metrics::Verdict::Invalid);
@@ -378,9 +389,9 @@ fn record_rejection(
     );
 }
 
-/// Why a body could not be read whole.
+/// Why a body could not be read.
 enum BodyError {
-    /// Over `FLOODGATE_MAX_BODY`; `head` holds its first bytes, to judge its sender by.
+    /// Over [`MAX_STREAMED_BODY`]; `head` holds the fields read before it, to judge its sender.
     TooLarge {
         head: Bytes,
     },
@@ -388,53 +399,111 @@ enum BodyError {
     Broken,
 }
 
-/// How much of an over-long body is read: enough for the fields OpenIM writes first.
+/// The longest body floodgate reads, at any `FLOODGATE_MAX_BODY` below it: twice the 8 MiB
+/// OpenIM's RPC layer lets through, so no message OpenIM can deliver is cut short.
+pub const MAX_STREAMED_BODY: usize = 16 * 1024 * 1024;
+
+/// How much of a body declared longer than [`MAX_STREAMED_BODY`] is read: enough for the fields
+/// OpenIM writes first.
 const HEAD_BYTES: usize = 4096;
 
-/// Reads the body up to `limit` bytes; of a longer one (declared or found), only its head.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, BodyError> {
+/// A body as floodgate judges it, and as it goes on to the upstream.
+struct ReadBody {
+    /// The body itself, or for one over `FLOODGATE_MAX_BODY`, the fields it judges
+    /// (`stream_reader`).
+    judged: Bytes,
+    /// The bytes as they came when an upstream may need them; else `judged`.
+    forwarded: Bytes,
+}
+
+/// How a body is read: whole up to `whole` bytes; past that streamed through a
+/// [`StreamReader`], its bytes kept only if `keep_raw` (for the upstream), up to `ceiling`.
+struct Limits<'a> {
+    whole: usize,
+    ceiling: usize,
+    keep_raw: bool,
+    /// The command the path or query names, until the body names its own.
+    command: &'a str,
+}
+
+/// Reads the body: whole up to the limit, streamed past it (README, "Bodies of any size").
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limits: Limits<'_>,
+) -> Result<ReadBody, BodyError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // A body announced past the ceiling is read only for the fields at its head.
+    let ceiling = if declared.is_some_and(|length| length > limits.ceiling as u64) {
+        HEAD_BYTES.min(limits.ceiling)
+    } else {
+        limits.ceiling
+    };
     let reading = async {
         let mut body = body;
-        let mut over = declared.is_some_and(|length| length > limit as u64);
         // The usual body arrives in one frame and is kept as it came, without a copy.
         let mut first: Option<Bytes> = None;
         let mut kept = Vec::new();
+        let mut read = 0usize;
+        let mut stream: Option<StreamReader> = None;
+        let mut refused = false;
         while let Some(frame) = body.frame().await {
             let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
                 continue; // trailers
             };
-            let read = first.as_ref().map_or(0, Bytes::len) + kept.len();
-            over = over || read + data.len() > limit;
-            if !over && read == 0 {
-                first = Some(data);
+            read += data.len();
+            if read <= limits.whole && stream.is_none() {
+                if first.is_none() && kept.is_empty() {
+                    first = Some(data);
+                } else {
+                    if let Some(first) = first.take() {
+                        kept.extend_from_slice(&first);
+                    }
+                    kept.extend_from_slice(&data);
+                }
                 continue;
             }
-            if let Some(first) = first.take() {
-                kept.extend_from_slice(&first);
+            let reader = stream.get_or_insert_with(|| {
+                let mut reader = StreamReader::new(limits.whole, limits.command);
+                let held = first
+                    .take()
+                    .map_or_else(|| std::mem::take(&mut kept), |f| f.to_vec());
+                refused = reader.feed(&held).is_err();
+                if limits.keep_raw {
+                    kept = held;
+                }
+                reader
+            });
+            let room = (ceiling + data.len()).saturating_sub(read).min(data.len());
+            if !refused {
+                refused = reader.feed(&data[..room]).is_err();
             }
-            if !over {
+            if read > ceiling {
+                return Err(BodyError::TooLarge {
+                    head: Bytes::from(reader.finish()),
+                });
+            }
+            if limits.keep_raw {
                 kept.extend_from_slice(&data);
-                continue;
-            }
-            let room = HEAD_BYTES.saturating_sub(kept.len()).min(data.len());
-            kept.extend_from_slice(&data[..room]);
-            if kept.len() >= HEAD_BYTES {
-                break;
+            } else if refused {
+                break; // not JSON: the rest cannot change the answer, and nothing forwards it
             }
         }
-        let kept = match first {
-            Some(first) => first,
-            None => Bytes::from(kept),
-        };
-        if over {
-            Err(BodyError::TooLarge { head: kept })
-        } else {
-            Ok(kept)
-        }
+        let raw = first.unwrap_or_else(|| Bytes::from(kept));
+        Ok(match stream {
+            None => ReadBody {
+                judged: raw.clone(),
+                forwarded: raw,
+            },
+            Some(reader) => {
+                let judged = Bytes::from(reader.finish());
+                let forwarded = if limits.keep_raw { raw } else { judged.clone() };
+                ReadBody { judged, forwarded }
+            }
+        })
     };
     tokio::time::timeout(BODY_READ_TIMEOUT, reading)
         .await
@@ -447,7 +516,7 @@ fn unreadable(error: &BodyError, limit: usize) -> Response {
         BodyError::TooLarge { .. } => invalid(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body too large",
-            &format!("FLOODGATE_MAX_BODY is {limit} bytes"),
+            &format!("the longest body read is {limit} bytes"),
         ),
         BodyError::Timeout => invalid(
             StatusCode::REQUEST_TIMEOUT,
