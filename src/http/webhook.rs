@@ -486,10 +486,10 @@ async fn read_body(
                     head: Bytes::from(reader.finish()),
                 });
             }
+            // Past a fault the rest is still read (an answer before the whole request is in
+            // makes some clients drop it), but only the upstream needs it.
             if limits.keep_raw {
                 kept.extend_from_slice(&data);
-            } else if refused {
-                break; // not JSON: the rest cannot change the answer, and nothing forwards it
             }
         }
         let raw = first.unwrap_or_else(|| Bytes::from(kept));
