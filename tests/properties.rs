@@ -7,6 +7,7 @@ use floodgate::engine::content::judged_text;
 use floodgate::engine::fingerprint::{fingerprint, normalise};
 use floodgate::engine::folded::Folded;
 use floodgate::http::act_wire::parse_act;
+use floodgate::http::stream_reader::StreamReader;
 use floodgate::http::wire::CallbackRequest;
 use proptest::prelude::*;
 
@@ -215,4 +216,148 @@ fn keyword_matching_of_a_megabyte_of_adversarial_text_completes() {
     assert!(list.find(&Folded::of(&text)).is_none());
     let words = "aaaa ".repeat(200_000);
     assert!(list.find(&Folded::of(&words)).is_none());
+}
+
+/// A known message field's value: mostly of its own type, sometimes any JSON at all.
+fn message_value(name: &'static str) -> BoxedStrategy<serde_json::Value> {
+    use serde_json::Value;
+    let typed: BoxedStrategy<Value> = match name {
+        "senderPlatformID" | "sessionType" | "msgFrom" | "contentType" | "status" => {
+            any::<i32>().prop_map(Value::from).boxed()
+        }
+        "sendTime" | "createTime" => any::<i64>().prop_map(Value::from).boxed(),
+        "seq" => any::<u32>().prop_map(Value::from).boxed(),
+        "atUserList" => prop::collection::vec(
+            prop_oneof![Just("AtAllTag".to_string()), "[a-c]{1,2}", "\\PC{0,6}"],
+            0..8,
+        )
+        .prop_map(Value::from)
+        .boxed(),
+        "content" => prop_oneof![
+            "\\PC{0,30}".prop_map(Value::from),
+            "\\PC{0,30}".prop_map(|t| Value::from(serde_json::json!({ "content": t }).to_string())),
+        ]
+        .boxed(),
+        _ => "\\PC{0,12}".prop_map(Value::from).boxed(),
+    };
+    prop_oneof![4 => typed, 1 => json_value()].boxed()
+}
+
+/// A message body's members: each known field present or not.
+fn message_members() -> impl Strategy<Value = Vec<(String, serde_json::Value)>> {
+    let fields: Vec<_> = KNOWN_FIELDS
+        .iter()
+        .map(|&name| prop::option::weighted(0.8, message_value(name)))
+        .collect();
+    fields.prop_map(|values| {
+        KNOWN_FIELDS
+            .iter()
+            .zip(values)
+            .filter_map(|(name, value)| Some((name.to_string(), value?)))
+            .collect()
+    })
+}
+
+/// The object of `members` in their order, with `padding` (a member) before the `at`-th.
+fn object_text(members: &[(String, serde_json::Value)], padding: Option<(&str, usize)>) -> Vec<u8> {
+    let mut parts: Vec<String> = members
+        .iter()
+        .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
+        .collect();
+    if let Some((member, at)) = padding {
+        parts.insert(at.min(parts.len()), member.to_string());
+    }
+    format!("{{{}}}", parts.join(",")).into_bytes()
+}
+
+/// What the streamed reader makes of `body`, fed in pieces of `piece` bytes.
+fn streamed(body: &[u8], piece: usize, command: &str) -> Vec<u8> {
+    let mut reader = StreamReader::new(1024, command);
+    for chunk in body.chunks(piece) {
+        if reader.feed(chunk).is_err() {
+            break;
+        }
+    }
+    reader.finish()
+}
+
+/// Everything of a message the engine judges, or `None` for an invalid body.
+fn judged_message(
+    body: &[u8],
+) -> Option<(String, String, String, i32, String, usize, bool, String)> {
+    let r = CallbackRequest::parse(body).ok()?;
+    let text = |v: &Option<std::borrow::Cow<'_, str>>| v.as_deref().unwrap_or("").to_string();
+    Some((
+        text(&r.send_id),
+        text(&r.recv_id),
+        text(&r.group_id),
+        r.content_type.unwrap_or(0),
+        text(&r.content),
+        r.mentions(),
+        r.mentions_all(),
+        text(&r.operation_id),
+    ))
+}
+
+/// Client-set padding past the reader's 1 KiB cap: a push notification's text, or `ex`.
+fn padding() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(format!(
+            r#""offlinePushInfo":{{"title":"t","desc":"{}","ex":[1,{{}}]}}"#,
+            "\\\"x".repeat(700)
+        )),
+        Just(format!(r#""ex":"{}""#, "\\u00e9\\\"".repeat(300))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Padding never changes what is judged, whatever the message, where the padding sits and
+    /// how the body arrives.
+    #[test]
+    fn a_padded_message_is_judged_as_the_unpadded_one(
+        members in message_members(),
+        padding in padding(),
+        at in 0..24usize,
+        piece in 1..96usize,
+    ) {
+        let has_ex = members.iter().any(|(k, _)| k == "ex");
+        prop_assume!(!(has_ex && padding.starts_with(r#""ex""#)));
+        let plain = object_text(&members, None);
+        let padded = object_text(&members, Some((&padding, at)));
+        prop_assert!(padded.len() > 2048);
+        let kept = streamed(&padded, piece, "callbackBeforeSendSingleMsgCommand");
+        prop_assert_eq!(
+            judged_message(&plain),
+            judged_message(&kept),
+            "{}",
+            String::from_utf8_lossy(&kept)
+        );
+    }
+
+    #[test]
+    fn a_padded_act_is_judged_as_the_unpadded_one(
+        values in prop::collection::vec(json_value(), ACT_FIELDS.len()),
+        kind in 0..6usize,
+        at in 0..16usize,
+        piece in 1..96usize,
+    ) {
+        let kind = [
+            ActKind::FriendRequest,
+            ActKind::CreateGroup,
+            ActKind::JoinGroup,
+            ActKind::Invite,
+            ActKind::EditGroup,
+            ActKind::EditProfile,
+        ][kind];
+        let members: Vec<(String, serde_json::Value)> =
+            ACT_FIELDS.iter().map(|k| k.to_string()).zip(values).collect();
+        let plain = object_text(&members, None);
+        let padding = format!(r#""ex":"{}""#, "pad".repeat(700));
+        let padded = object_text(&members, Some((&padding, at)));
+        let kept = streamed(&padded, piece, "callbackBeforeAddFriendCommand");
+        let read = |body: &[u8]| parse_act(kind, body).map(|p| format!("{:?} {}", p.request, p.operation_id));
+        prop_assert_eq!(read(&plain), read(&kept));
+    }
 }
