@@ -281,21 +281,21 @@ fn streamed(body: &[u8], piece: usize, command: &str) -> Vec<u8> {
     reader.finish()
 }
 
-/// Everything of a message the engine judges, or `None` for an invalid body.
-fn judged_message(
-    body: &[u8],
-) -> Option<(String, String, String, i32, String, usize, bool, String)> {
+/// Everything of a message the engine judges, written out, or `None` for an invalid body.
+fn judged_message(body: &[u8]) -> Option<String> {
     let r = CallbackRequest::parse(body).ok()?;
-    let text = |v: &Option<std::borrow::Cow<'_, str>>| v.as_deref().unwrap_or("").to_string();
-    Some((
-        text(&r.send_id),
-        text(&r.recv_id),
-        text(&r.group_id),
-        r.content_type.unwrap_or(0),
-        text(&r.content),
-        r.mentions(),
-        r.mentions_all(),
-        text(&r.operation_id),
+    Some(format!(
+        "{:?}",
+        (
+            &r.send_id,
+            &r.recv_id,
+            &r.group_id,
+            r.content_type,
+            &r.content,
+            r.mentions(),
+            r.mentions_all(),
+            &r.operation_id,
+        )
     ))
 }
 

@@ -278,10 +278,10 @@ impl StreamReader {
         };
         let echoed =
             self.command == BEFORE_SET_GROUP_INFO || self.command == BEFORE_SET_GROUP_INFO_EX;
-        if let Some(&stubbed) = STUBBED.iter().find(|&&s| s == name) {
-            if !echoed || stubbed == "senderNickname" {
-                return Disposition::Stub(stubbed);
-            }
+        if let Some(&stubbed) = STUBBED.iter().find(|&&s| s == name)
+            && (!echoed || stubbed == "senderNickname")
+        {
+            return Disposition::Stub(stubbed);
         }
         match KEPT.iter().find(|&&k| k == name) {
             Some(&kept) => Disposition::Keep(kept),
@@ -295,10 +295,10 @@ impl StreamReader {
             Disposition::Stub(name) => (name, stub_of(self.value.first).to_vec()),
             Disposition::Keep(name) => (name, self.value.take_kept()),
         };
-        if name == "callbackCommand" {
-            if let Ok(command) = serde_json::from_slice::<String>(&value) {
-                self.command = command;
-            }
+        if name == "callbackCommand"
+            && let Ok(command) = serde_json::from_slice::<String>(&value)
+        {
+            self.command = command;
         }
         let key = std::mem::take(&mut self.key);
         // A repeated field: the first turns `null` (serde refuses the repetition whatever it
@@ -767,10 +767,10 @@ impl Value {
             return;
         }
         self.token = Token::After;
-        if self.stack.len() == 1 {
-            if let Some(keep) = self.keep.as_mut().filter(|k| !k.over) {
-                keep.entry_end = keep.buf.len();
-            }
+        if self.stack.len() == 1
+            && let Some(keep) = self.keep.as_mut().filter(|k| !k.over)
+        {
+            keep.entry_end = keep.buf.len();
         }
     }
 

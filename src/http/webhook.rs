@@ -6,7 +6,8 @@
 //! anything else is read. Whatever happens, the reply is a complete JSON object OpenIM can read,
 //! and a request we cannot judge is answered with `actionCode` 1, which OpenIM treats as
 //! "deliver". With `FLOODGATE_UPSTREAM_URL` set, what floodgate does not reject goes on to the
-//! operator's webhook (`upstream`), whose answer is final.
+//! operator's webhook (`upstream`), whose answer is final. A body over `FLOODGATE_MAX_BODY` is
+//! judged like any other on the fields `stream_reader` keeps of it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -249,8 +250,8 @@ async fn judge_act(state: &AppState, label: &'static str, kind: ActKind, body: &
     }
 }
 
-/// Judges the sender of a message callback whose body cannot be read whole (over the size
-/// limit, or malformed further on) by the string fields at its head: OpenIM delivers such a
+/// Judges the sender of a message callback whose body cannot be read (past
+/// [`MAX_STREAMED_BODY`], or malformed further on) by the string fields at its head: OpenIM delivers such a
 /// message (`actionCode` 1), so a flooding or blocked sender must not slip through this way.
 /// Its rate, burst and block are judged; its text, recipient and mentions are unknown.
 async fn judge_unreadable(
