@@ -334,6 +334,47 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// Bytes that end a run of plain string bytes: the quote, the backslash, control characters.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// How many bytes at the start of `bytes` are plain string bytes.
+fn plain_run(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| SPECIAL[b as usize])
+        .unwrap_or(bytes.len())
+}
+
+/// Reads a string's bytes without keeping them, from `state`: how many it used, and whether
+/// the closing quote was among them.
+fn skip_string(state: &mut Str, bytes: &[u8]) -> Result<(usize, bool), Malformed> {
+    let mut at = 0;
+    while at < bytes.len() {
+        if *state == Str::Plain {
+            at += plain_run(&bytes[at..]);
+            if at == bytes.len() {
+                break;
+            }
+        }
+        let ended = state.step(bytes[at])?.ended;
+        at += 1;
+        if ended {
+            return Ok((at, true));
+        }
+    }
+    Ok((at, false))
+}
+
 /// Where in a string the reader is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Str {
@@ -547,22 +588,25 @@ impl Value {
     fn feed(&mut self, bytes: &[u8]) -> Result<(usize, bool), Malformed> {
         let mut at = 0;
         while at < bytes.len() {
-            if let Token::Str {
-                key,
-                state: Str::Plain,
-            } = self.token
-            {
-                let run = bytes[at..]
-                    .iter()
-                    .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                    .unwrap_or(bytes.len() - at);
-                if run > 0 {
+            if let Token::Str { key, mut state } = self.token {
+                if self.keep.as_ref().is_none_or(|k| k.over) {
+                    // Nothing more of this value is kept: skip the string at full speed.
+                    let (used, ended) = skip_string(&mut state, &bytes[at..])?;
+                    at += used;
+                    self.token = Token::Str { key, state };
+                    if ended {
+                        self.string_ended(key);
+                    }
+                } else if state == Str::Plain
+                    && let run = plain_run(&bytes[at..])
+                    && run > 0
+                {
                     self.keep_run(&bytes[at..at + run], key);
                     at += run;
-                    continue;
+                } else if self.byte(bytes[at])? {
+                    at += 1;
                 }
-            }
-            if self.byte(bytes[at])? {
+            } else if self.byte(bytes[at])? {
                 at += 1;
             }
             if self.token == Token::Done {
@@ -570,6 +614,14 @@ impl Value {
             }
         }
         Ok((at, false))
+    }
+
+    fn string_ended(&mut self, key: bool) {
+        if key {
+            self.token = Token::Colon;
+        } else {
+            self.value_ended();
+        }
     }
 
     /// Whether this value is a string at its top (where cuts are between characters).
@@ -669,11 +721,7 @@ impl Value {
                 self.keep_bytes(&[b]);
                 self.token = Token::Str { key, state };
                 if step.ended {
-                    if key {
-                        self.token = Token::Colon;
-                    } else {
-                        self.value_ended();
-                    }
+                    self.string_ended(key);
                 }
             }
             Token::Num(num) => match num.step(b) {
