@@ -274,6 +274,7 @@ async fn padding_past_the_body_limit_turns_off_no_text_or_mention_rule() {
         ("FLOODGATE_KEYWORDS_FILE", &path),
         ("FLOODGATE_LINK_DENY", "evil.example"),
         ("FLOODGATE_MENTION_LIMIT", "3"),
+        ("FLOODGATE_GROUP_INVITE_LIMIT", "5/1h"),
     ])
     .await;
     let path = format!("/cb/{SINGLE}");
@@ -291,6 +292,17 @@ async fn padding_past_the_body_limit_turns_off_no_text_or_mention_rule() {
     group["atUserList"] = json!(["u1", "u2", "u3", "u4", "u5"]);
     let reply = app.post_raw(&format!("/cb/{GROUP}"), padded(group)).await;
     assert_eq!(reply.err_code(), 5007, "{reply:?}");
+    // Friend requests and invitations likewise.
+    let friend = support::friend_request_body("mallory", "bob", "get free money now");
+    let reply = app
+        .post_raw("/cb/callbackBeforeAddFriendCommand", padded(friend))
+        .await;
+    assert_eq!(reply.err_code(), 5008, "{reply:?}");
+    let invite = support::invite_body("g2", 6);
+    let reply = app
+        .post_raw("/cb/callbackBeforeInviteJoinGroupCommand", padded(invite))
+        .await;
+    assert_eq!(reply.err_code(), 5011, "{reply:?}");
     // And a padded message that breaks no rule is an ordinary allow, not a 413.
     let fine = padded(numbered(single_body("carol", "bob", "see you at 5"), 3));
     assert!(app.post_raw(&path, fine).await.is_allow());
