@@ -851,6 +851,49 @@ mod tests {
         "offlinePushInfo":{"title":"t","desc":[1,2,{"a":null}]},"recvID":"bob","groupID":"",
         "status":true}"#;
 
+    /// Records the field names a derived `Deserialize` struct asks for.
+    struct FieldNames(&'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for &mut FieldNames {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("only a struct is read"))
+        }
+
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields;
+            Err(serde::de::Error::custom("recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    #[test]
+    fn every_field_a_message_parser_reads_is_kept_or_stood_in_for() {
+        let mut names = FieldNames(&[]);
+        let _ = <CallbackRequest<'_> as serde::Deserialize>::deserialize(&mut names);
+        assert!(names.0.len() >= 20, "{:?}", names.0);
+        for name in names.0 {
+            assert!(
+                KEPT.contains(name) || STUBBED.contains(name),
+                "`{name}` is read from a message but a long body would lose it"
+            );
+        }
+    }
+
     #[test]
     fn a_message_reads_as_its_judged_fields_whatever_the_pieces() {
         let whole = read(MESSAGE.as_bytes(), 4096);
