@@ -251,8 +251,9 @@ async fn judge_act(state: &AppState, label: &'static str, kind: ActKind, body: &
 }
 
 /// Judges the sender of a message callback whose body cannot be read (past
-/// [`MAX_STREAMED_BODY`], or malformed further on) by the string fields at its head: OpenIM delivers such a
-/// message (`actionCode` 1), so a flooding or blocked sender must not slip through this way.
+/// [`MAX_STREAMED_BODY`], or malformed further on) by the string fields at its head: OpenIM
+/// delivers such a message (`actionCode` 1), so a flooding or blocked sender must not slip
+/// through this way.
 /// Its rate, burst and block are judged; its text, recipient and mentions are unknown.
 async fn judge_unreadable(
     state: &AppState,
