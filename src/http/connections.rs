@@ -40,6 +40,11 @@ use crate::metrics::{ConnectionMetrics, Shed};
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// A client gets this long from the end of a request's head to the end of its body.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The connection's body deadline runs this much past [`BODY_READ_TIMEOUT`]: the webhook
+/// handler times the body itself and answers a late one with a 408 that makes OpenIM deliver,
+/// where a closed connection would make it reject. The connection's deadline is the backstop
+/// for the admin listener and for a reply that does not wait for its body.
+const BODY_GRACE: Duration = Duration::from_secs(1);
 /// A client gets this long to take a whole reply off the socket.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,7 +69,7 @@ impl ServerLimits {
     pub fn new(idle: Duration, max_connections: usize) -> ServerLimits {
         ServerLimits {
             head: HEADER_READ_TIMEOUT,
-            body: BODY_READ_TIMEOUT,
+            body: BODY_READ_TIMEOUT + BODY_GRACE,
             write: WRITE_TIMEOUT,
             idle,
             max_connections,
