@@ -521,3 +521,77 @@ impl<B> Drop for ReplyBody<B> {
         self.link.reply_dropped();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+
+    fn registry(max_connections: usize) -> (Arc<Registry>, Metrics) {
+        let metrics = Metrics::new(&[], &[]);
+        let limits = ServerLimits::new(Duration::from_secs(300), max_connections);
+        (Registry::new(limits, metrics.connections.clone()), metrics)
+    }
+
+    fn admitted(registry: &Arc<Registry>) -> (Arc<Link>, bool) {
+        match registry.admit() {
+            Admission::Admitted { link, shed } => (link, shed),
+            Admission::Refused => panic!("refused"),
+        }
+    }
+
+    fn closing(link: &Link) -> bool {
+        link.state.lock().closing
+    }
+
+    #[test]
+    fn at_the_cap_the_oldest_idle_connection_makes_room_and_busy_ones_are_kept() {
+        let (registry, metrics) = registry(2);
+        let (first, _) = admitted(&registry);
+        let (second, _) = admitted(&registry);
+        // The first begins a request: it is no longer idle, so the second is the one shed.
+        first.read();
+        let (third, shed) = admitted(&registry);
+        assert!(shed && closing(&second) && !closing(&first) && !closing(&third));
+        // The shed connection's place went to the third: closing it frees nothing more.
+        second.closed();
+        assert_eq!(registry.inner.lock().open, 2);
+        assert_eq!(metrics.connections.idle.get(), 1);
+        assert_eq!(metrics.connections.active.get(), 1);
+        // Nothing idles now but the third; once it is busy too, a fourth is refused.
+        third.read();
+        assert!(matches!(registry.admit(), Admission::Refused));
+        first.closed();
+        assert_eq!(registry.inner.lock().open, 1);
+        assert!(matches!(
+            registry.admit(),
+            Admission::Admitted { shed: false, .. }
+        ));
+    }
+
+    #[test]
+    fn a_reply_written_makes_the_connection_idle_again_unless_a_next_request_began() {
+        let (registry, _) = registry(10);
+        let (link, _) = admitted(&registry);
+        link.read();
+        link.dispatched(false);
+        link.body_ended();
+        link.responding();
+        // A flush before hyper is done with the reply's body proves nothing.
+        link.flushed();
+        assert_eq!(link.state.lock().phase, Phase::Reply);
+        link.reply_dropped();
+        link.flushed();
+        assert_eq!(link.state.lock().phase, Phase::Idle);
+        assert_eq!(registry.inner.lock().idle.len(), 1);
+        // Bytes read while the reply is pending belong to the next request: its head is timed.
+        link.read();
+        link.dispatched(true);
+        link.read();
+        link.responding();
+        link.reply_dropped();
+        link.flushed();
+        assert_eq!(link.state.lock().phase, Phase::Head);
+        assert!(registry.inner.lock().idle.is_empty());
+    }
+}
