@@ -3,8 +3,10 @@
 //! waits long, the cap closes idle connections before refusing a new one, and the binary raises
 //! its open-file limit so the cap, not the kernel, decides.
 //!
-//! The app runs with short deadlines (`ServerLimits`) so that a deadline is seen in a fraction
-//! of a second; each wait below is a bound on "closed at all", never a speed assertion.
+//! The app runs with short deadlines (`ServerLimits`) so that a deadline is seen within a second
+//! or so; each wait below is a bound on "closed at all", never a speed assertion. The deadlines
+//! are not shorter: on a loaded machine a stall of a few hundred milliseconds between a
+//! request's first byte and its service call would cut a well-behaved request.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -19,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 
-const SHORT: Duration = Duration::from_millis(200);
+const SHORT: Duration = Duration::from_secs(1);
 const LONG: Duration = Duration::from_secs(3600);
 /// How long a test waits for something that must happen after a short deadline.
 const BOUND: Duration = Duration::from_secs(10);
@@ -206,11 +208,11 @@ async fn an_idle_connection_outlives_the_head_deadline_and_serves_its_next_reque
     let mut stream = TcpStream::connect(&app.webhook).await.unwrap();
     assert_eq!(ask(&mut stream).await, "HTTP/1.1 200 OK");
     // Idle for many head deadlines (this wait is the point of the test, not a poll).
-    tokio::time::sleep(SHORT * 5).await;
+    tokio::time::sleep(SHORT * 2).await;
     assert_eq!(ask(&mut stream).await, "HTTP/1.1 200 OK");
     // Freshly accepted and silent is idle too.
     let mut fresh = TcpStream::connect(&app.webhook).await.unwrap();
-    tokio::time::sleep(SHORT * 5).await;
+    tokio::time::sleep(SHORT * 2).await;
     assert_eq!(ask(&mut fresh).await, "HTTP/1.1 200 OK");
     assert_eq!(metric(&app.admin, SHED_DEADLINE).await, 0);
 }
@@ -308,8 +310,9 @@ async fn under_a_low_soft_open_file_limit_the_binary_raises_it_and_serves_300_co
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (lines, receiver) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();
+    let _child = Killed(child);
+    let (lines, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = lines.send(line);
@@ -344,6 +347,14 @@ async fn under_a_low_soft_open_file_limit_the_binary_raises_it_and_serves_300_co
         assert_eq!(ask(&mut stream).await, "HTTP/1.1 200 OK");
         held.push(stream);
     }
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// A child process killed when the test ends, passed or failed.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
