@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
+use crate::http::connections::ServerLimits;
 use crate::http::{self, AppState, wire};
 use crate::keywords_file::KeywordFile;
 use crate::metrics::Metrics;
@@ -23,6 +24,13 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
 /// seconds of Redis going away, traffic or not), and while degraded (to recover quickly).
 const PROBE_HEALTHY_EVERY: Duration = Duration::from_secs(1);
 const PROBE_DEGRADED_EVERY: Duration = Duration::from_millis(250);
+
+/// File descriptors kept out of the connection cap: stdio, the two listeners, the runtime's
+/// epoll and wake-up descriptors, the Redis sockets (one per node, plus one being replaced),
+/// the keyword file while it is reloaded, the `/proc` files read at each scrape, the refused
+/// connections still being answered (`REFUSING_AT_ONCE`, 32 per listener) and idle connections
+/// shed at the cap that have not closed yet.
+pub const RESERVED_FILES: u64 = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -42,7 +50,7 @@ pub struct Application {
     webhook: TcpListener,
     admin: TcpListener,
     state: Arc<AppState>,
-    max_connections: usize,
+    limits: ServerLimits,
     keywords: Option<Arc<KeywordFile>>,
 }
 
@@ -117,13 +125,43 @@ impl Application {
                 .as_ref()
                 .map(|upstream| http::upstream::Upstream::new(upstream, metrics.clone())),
         });
+        let open_files = rlimit::Resource::NOFILE.get().map(|(soft, _)| soft).ok();
+        let max_connections = match open_files {
+            Some(open_files) => connection_cap(
+                config.max_connections,
+                open_files,
+                config.upstream.is_some(),
+            ),
+            None => config.max_connections,
+        };
+        tracing::info!(max_connections, open_files, "connection cap per listener");
+        if max_connections < config.max_connections {
+            tracing::warn!(
+                configured = config.max_connections,
+                max_connections,
+                open_files,
+                "FLOODGATE_MAX_CONNECTIONS lowered to fit the open-file limit (raise the hard \
+                 limit: ulimit -Hn, LimitNOFILE=, docker --ulimit nofile=)"
+            );
+        }
         Ok(Application {
             webhook,
             admin,
             state,
-            max_connections: config.max_connections,
+            limits: ServerLimits::new(config.idle_timeout, max_connections),
             keywords,
         })
+    }
+
+    /// The deadlines and connection cap each listener applies.
+    pub fn limits(&self) -> ServerLimits {
+        self.limits
+    }
+
+    /// Replaces the deadlines and cap (tests shorten the deadlines this way).
+    pub fn with_limits(mut self, limits: ServerLimits) -> Application {
+        self.limits = limits;
+        self
     }
 
     /// The keyword list's file, if one is configured (to reload it on SIGHUP).
@@ -172,20 +210,43 @@ impl Application {
             }
         });
 
+        let connections = self.state.metrics.connections.clone();
         let webhook = http::server::serve(
             self.webhook,
             http::webhook_router(self.state.clone()),
-            self.max_connections,
+            self.limits,
+            connections.clone(),
             until_stopped(stopped.clone()),
         );
         let admin = http::server::serve(
             self.admin,
             http::admin::router(self.state),
-            self.max_connections,
+            self.limits,
+            connections,
             until_stopped(stopped),
         );
         tokio::join!(webhook, admin);
     }
+}
+
+/// The open-file soft limit raised to the hard limit, so that `FLOODGATE_MAX_CONNECTIONS` and
+/// not the kernel decides when connections are refused: under the common default of 1024,
+/// `accept` fails with EMFILE near a thousand connections and new ones wait unanswered in the
+/// backlog. Returns the soft limit before and after.
+pub fn raise_open_file_limit() -> std::io::Result<(u64, u64)> {
+    let (before, _) = rlimit::Resource::NOFILE.get()?;
+    let after = rlimit::increase_nofile_limit(u64::MAX)?;
+    Ok((before, after))
+}
+
+/// Connections per listener that fit in `open_files` descriptors: both listeners at their cap,
+/// one upstream socket per webhook request in flight when an upstream is configured (the pool
+/// opens one only when none idles), and [`RESERVED_FILES`] for everything else.
+pub fn connection_cap(configured: usize, open_files: u64, upstream: bool) -> usize {
+    let per_connection = if upstream { 3 } else { 2 };
+    let fit = open_files.saturating_sub(RESERVED_FILES) / per_connection;
+    let fit = usize::try_from(fit).unwrap_or(usize::MAX).max(1);
+    configured.min(fit)
 }
 
 /// Background upkeep until shutdown: probing the shared store, forgetting idle senders.
@@ -206,5 +267,18 @@ async fn maintain(engine: Arc<Engine>, mut stopped: watch::Receiver<bool>) {
             engine.forget_idle();
             last_housekeeping = tokio::time::Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_leaves_room_for_both_listeners_the_upstream_and_the_reserve() {
+        assert_eq!(connection_cap(10_000, 1_048_576, true), 10_000);
+        assert_eq!(connection_cap(10_000, 1024, false), (1024 - 128) / 2);
+        assert_eq!(connection_cap(10_000, 1024, true), (1024 - 128) / 3);
+        assert_eq!(connection_cap(10_000, 100, false), 1, "never zero");
     }
 }

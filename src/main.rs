@@ -25,6 +25,10 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let logging = floodgate::telemetry::init(&config);
+    match floodgate::app::raise_open_file_limit() {
+        Ok((before, after)) => tracing::info!(before, after, "open-file soft limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file soft limit"),
+    }
     // Registered before anything is served, so an early SIGTERM is a clean stop, not a kill.
     let shutdown = shutdown_signal()?;
     let app = match Application::build(config, Clock::System).await {

@@ -101,6 +101,47 @@ pub struct Metrics {
     pub degraded: IntGauge,
     pub blocks: IntCounter,
     pub tracked_senders: IntGauge,
+    /// `floodgate_connections` and `floodgate_connections_shed_total`, for both listeners.
+    pub connections: ConnectionMetrics,
+}
+
+/// The series of the connection layer, resolved once: they change on every request.
+#[derive(Clone)]
+pub struct ConnectionMetrics {
+    /// Open connections with a request in some phase (head, body, handling, reply).
+    pub active: IntGauge,
+    /// Open connections waiting between requests.
+    pub idle: IntGauge,
+    shed: [IntCounter; 3],
+}
+
+/// Why a connection was closed by floodgate rather than by its client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shed {
+    /// An idle connection closed to make room for a new one at `FLOODGATE_MAX_CONNECTIONS`.
+    Idle,
+    /// A new connection refused (answered "deliver") at the cap, no idle one to close.
+    Cap,
+    /// A request's head, body or reply took longer than its deadline.
+    Deadline,
+}
+
+impl Shed {
+    const ALL: [Shed; 3] = [Shed::Idle, Shed::Cap, Shed::Deadline];
+
+    fn name(self) -> &'static str {
+        match self {
+            Shed::Idle => "idle",
+            Shed::Cap => "cap",
+            Shed::Deadline => "deadline",
+        }
+    }
+}
+
+impl ConnectionMetrics {
+    pub fn shed(&self, reason: Shed) {
+        self.shed[reason as usize].inc();
+    }
 }
 
 impl Metrics {
@@ -205,6 +246,31 @@ impl Metrics {
             "floodgate_tracked_senders",
             "Senders held by this replica's in-process burst limiter.",
         );
+        let connections = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "floodgate_connections",
+                    "Open connections of both listeners, by state (active: a request in some phase; idle: between requests).",
+                ),
+                &["state"],
+            ),
+        );
+        let shed = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "floodgate_connections_shed_total",
+                    "Connections floodgate closed or refused, by reason (idle: closed to make room at the cap; cap: refused at the cap; deadline: a request's head, body or reply too slow).",
+                ),
+                &["reason"],
+            ),
+        );
+        let connections = ConnectionMetrics {
+            active: connections.with_label_values(&["active"]),
+            idle: connections.with_label_values(&["idle"]),
+            shed: Shed::ALL.map(|reason| shed.with_label_values(&[reason.name()])),
+        };
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "floodgate_build_info",
@@ -274,6 +340,7 @@ impl Metrics {
             degraded,
             blocks,
             tracked_senders,
+            connections,
         }
     }
 

@@ -14,7 +14,7 @@ use support::{GROUP, SINGLE, SharedStore, single_body};
 const DASHBOARD: &str = include_str!("../grafana/dashboards/floodgate.json");
 
 /// The published metric names (README, "Admin listener"), and what Prometheus adds (`up`, the process collector).
-const PUBLISHED_METRICS: [&str; 13] = [
+const PUBLISHED_METRICS: [&str; 15] = [
     "floodgate_callbacks_total",
     "floodgate_rejections_total",
     "floodgate_decision_seconds",
@@ -28,6 +28,8 @@ const PUBLISHED_METRICS: [&str; 13] = [
     "floodgate_upstream_errors_total",
     "floodgate_keywords",
     "floodgate_reloads_total",
+    "floodgate_connections",
+    "floodgate_connections_shed_total",
 ];
 
 fn dashboard_expressions() -> Vec<String> {

@@ -43,6 +43,7 @@ fn a_bad_variable_stops_start_up_naming_the_variable_and_value() {
         ("FLOODGATE_UPSTREAM_FAIL_MODE", "ajar"),
         ("FLOODGATE_AT_ALL_LIMIT", "3 an hour"),
         ("FLOODGATE_MAX_CONNECTIONS", "0"),
+        ("FLOODGATE_IDLE_TIMEOUT", "30s"),
         ("FLOODGATE_LINK_DENY", "evil.example, not a domain"),
         ("FLOODGATE_KEYWORD_MODE", "sometimes"),
     ];

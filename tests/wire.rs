@@ -606,16 +606,16 @@ async fn connections_past_the_cap_are_answered_deliver_and_closed_while_the_rest
         "POST /cb/{SINGLE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    // Two idle keep-alive connections take both places.
+    // Two connections in the middle of a request take both places (idle ones would be closed
+    // to make room: tests/connections.rs).
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut connection = tokio::net::TcpStream::connect(&address).await.unwrap();
-        connection.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = [0u8; 512];
-        let n = connection.read(&mut answer).await.unwrap();
-        assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 200"));
+        let (head, _) = request.split_at(request.len() - 1);
+        connection.write_all(head.as_bytes()).await.unwrap();
         held.push(connection);
     }
+    wait_for_metric(&app, r#"floodgate_connections{state="active"}"#, 2.0).await;
     // A third gets a complete answer that makes OpenIM deliver, and is closed.
     let mut third = tokio::net::TcpStream::connect(&address).await.unwrap();
     third.write_all(request.as_bytes()).await.unwrap();
@@ -642,5 +642,21 @@ async fn connections_past_the_cap_are_answered_deliver_and_closed_while_the_rest
         }
         assert!(std::time::Instant::now() < deadline, "{reply:?}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls the admin listener's `series` until it reaches `at_least` (10 s at most).
+async fn wait_for_metric(app: &TestApp, series: &str, at_least: f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let value = app.metric(series).await;
+        if value >= at_least {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{series} stayed at {value}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

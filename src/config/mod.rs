@@ -51,8 +51,10 @@ pub mod vars {
     pub const GROUP_CREATE_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_CREATE_LIMITS", "5/1h,20/1d");
     pub const GROUP_JOIN_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_JOIN_LIMITS", "10/1h,50/1d");
     pub const GROUP_INVITE_LIMIT: (&str, &str) = ("FLOODGATE_GROUP_INVITE_LIMIT", "200/1h");
-    /// Not in the contract: open connections each listener serves at once (README).
+    /// Open connections each listener serves at once; lowered to fit the open-file limit.
     pub const MAX_CONNECTIONS: (&str, &str) = ("FLOODGATE_MAX_CONNECTIONS", "10000");
+    /// How long an idle keep-alive connection is kept; at least [`super::MIN_IDLE_TIMEOUT`].
+    pub const IDLE_TIMEOUT: (&str, &str) = ("FLOODGATE_IDLE_TIMEOUT", "300s");
     pub const LOG: (&str, &str) = ("FLOODGATE_LOG", "info");
     pub const LOG_FORMAT: (&str, &str) = ("FLOODGATE_LOG_FORMAT", "text");
     /// Not in the contract: the memory bound of each replica's own state (README).
@@ -72,6 +74,11 @@ pub mod vars {
         "FLOODGATE_GROUP_MODE",
     ];
 }
+
+/// The shortest `FLOODGATE_IDLE_TIMEOUT`: OpenIM's client never retires an idle connection and
+/// does not retry a POST that meets one the server has just closed, so idle connections must
+/// outlive OpenIM's quiet spells (docs/openim.md).
+pub const MIN_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A variable whose value could not be used; start-up stops with this message.
 #[derive(Debug, thiserror::Error)]
@@ -176,8 +183,12 @@ pub struct Config {
     /// again whenever it changes.
     pub keywords_file: Option<std::path::PathBuf>,
     pub links: LinkRules,
-    /// Connections each listener holds open at once; past it new ones are answered and closed.
+    /// Connections each listener holds open at once; past it idle ones are closed to make room,
+    /// and without one new ones are answered and closed. Clamped below the open-file limit when
+    /// the app is built.
     pub max_connections: usize,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
     pub log_filter: String,
     pub log_format: LogFormat,
     /// Senders (and, separately, fingerprints) the embedded store and the burst limiter hold
@@ -338,6 +349,14 @@ impl Env {
             max_connections: self.get(MAX_CONNECTIONS, |t| match t.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => Ok(n),
                 _ => Err(format!("`{t}` is not a whole number of at least 1")),
+            })?,
+            idle_timeout: self.get(IDLE_TIMEOUT, |t| match duration(t)? {
+                d if d >= MIN_IDLE_TIMEOUT => Ok(d),
+                _ => Err(format!(
+                    "must be at least {}s: OpenIM keeps idle connections and does not retry a \
+                     callback sent on one floodgate has just closed",
+                    MIN_IDLE_TIMEOUT.as_secs()
+                )),
             })?,
             log_filter: self.get(LOG, |t| {
                 tracing_subscriber::EnvFilter::try_new(t)
@@ -537,6 +556,16 @@ mod tests {
         let config = config(&[("FLOODGATE_AUTH_TOKEN", "s3cret-token")]).unwrap();
         assert!(!format!("{config:?}").contains("s3cret-token"));
         assert!(config.auth_token.unwrap().matches(b"s3cret-token"));
+    }
+
+    #[test]
+    fn an_idle_timeout_under_two_minutes_is_refused() {
+        assert_eq!(config(&[]).unwrap().idle_timeout, Duration::from_secs(300));
+        let error = config(&[("FLOODGATE_IDLE_TIMEOUT", "30s")]).unwrap_err();
+        assert_eq!(error.variable, "FLOODGATE_IDLE_TIMEOUT");
+        assert!(error.to_string().contains("30s"), "{error}");
+        let two = config(&[("FLOODGATE_IDLE_TIMEOUT", "2m")]).unwrap();
+        assert_eq!(two.idle_timeout, MIN_IDLE_TIMEOUT);
     }
 
     #[test]
