@@ -30,7 +30,7 @@ use crate::engine::{ActKind, Chat, Decision, Message, Verdict};
 use crate::metrics;
 use crate::policy::{Mode, Rule, Violation};
 
-/// A client gets this long to send a request's body (headers: `server::HEADER_READ_TIMEOUT`).
+/// A client gets this long to send a request's body (headers: `connections::HEADER_READ_TIMEOUT`).
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The retry hint of a 5098 (the operator's webhook failed, fail mode closed).
