@@ -36,6 +36,8 @@ pub enum StartError {
     Redis(crate::store::StoreError),
     #[error("cannot use FLOODGATE_KEYWORDS_FILE={path}: {reason}")]
     Keywords { path: String, reason: String },
+    #[error(transparent)]
+    Upstream(#[from] http::upstream::SetupError),
 }
 
 pub struct Application {
@@ -115,7 +117,8 @@ impl Application {
             upstream: config
                 .upstream
                 .as_ref()
-                .map(|upstream| http::upstream::Upstream::new(upstream, metrics.clone())),
+                .map(|upstream| http::upstream::Upstream::new(upstream, metrics.clone()))
+                .transpose()?,
         });
         Ok(Application {
             webhook,
