@@ -134,10 +134,7 @@ mod tests {
         assert_eq!(t.base, "https://example.com:8443/openim");
         assert_eq!(t.query.as_deref(), Some("tenant=7&x=1"));
         // base64("hook:pa@ss")
-        assert_eq!(
-            t.authorization.unwrap().expose(),
-            "Basic aG9vazpwYUBzcw=="
-        );
+        assert_eq!(t.authorization.unwrap().expose(), "Basic aG9vazpwYUBzcw==");
         let plain = parsed("http://10.0.0.7:10006");
         assert_eq!(plain.base, "http://10.0.0.7:10006");
         assert!(plain.query.is_none() && plain.authorization.is_none());

@@ -97,9 +97,8 @@ impl Upstream {
             .build(https);
         let authorization = match &config.authorization {
             Some(secret) => {
-                let mut value = HeaderValue::from_str(secret.expose()).map_err(|_| {
-                    SetupError("the credentials do not make a header value".into())
-                })?;
+                let mut value = HeaderValue::from_str(secret.expose())
+                    .map_err(|_| SetupError("the credentials do not make a header value".into()))?;
                 // Shown as `Sensitive` by `Debug`, should anything ever print the request.
                 value.set_sensitive(true);
                 Some(value)
