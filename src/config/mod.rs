@@ -358,7 +358,10 @@ impl Env {
         use parse::duration;
         use vars::*;
         // Checked even without a URL: a bad value is a mistake whether or not it is used yet.
-        let timeout = self.get(UPSTREAM_TIMEOUT, duration)?;
+        let redis_timeout = self.get(REDIS_TIMEOUT, duration)?;
+        let timeout = self.get(UPSTREAM_TIMEOUT, |text| {
+            upstream::within_openims_cap(duration(text)?, redis_timeout)
+        })?;
         let fail_mode = self.get(UPSTREAM_FAIL_MODE, fail_mode)?;
         let extra_roots = self.get(UPSTREAM_CA, upstream::extra_roots)?;
         Ok(self

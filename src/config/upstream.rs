@@ -32,6 +32,25 @@ pub struct UpstreamConfig {
     pub fail_mode: FailMode,
 }
 
+/// OpenIM's webhook client gives up on every call after 15 s, whatever the hook's `timeout`.
+const OPENIM_CLIENT_CAP: Duration = Duration::from_secs(15);
+
+/// An upstream budget that, with the decision's, reaches OpenIM's cap would never let the fail
+/// mode answer: OpenIM would reject the message (90004) first.
+pub(super) fn within_openims_cap(
+    timeout: Duration,
+    redis_timeout: Duration,
+) -> Result<Duration, String> {
+    if timeout + redis_timeout >= OPENIM_CLIENT_CAP {
+        return Err(format!(
+            "with FLOODGATE_REDIS_TIMEOUT ({redis_timeout:?}) it must stay under {}s: OpenIM's \
+             webhook client gives up on every call after that, before floodgate could answer",
+            OPENIM_CLIENT_CAP.as_secs()
+        ));
+    }
+    Ok(timeout)
+}
+
 /// The parts of `FLOODGATE_UPSTREAM_URL` a call needs.
 #[derive(Debug)]
 pub(super) struct Target {
@@ -152,6 +171,23 @@ mod tests {
             let reason = target(bad).map(|_| ()).unwrap_err();
             assert!(!reason.contains("hunter22"), "{reason}");
         }
+    }
+
+    #[test]
+    fn an_upstream_budget_openim_would_never_wait_for_is_refused() {
+        let config = |vars: &[(&str, &str)]| {
+            crate::config::Config::from_vars(vars.iter().map(|(k, v)| (*k, *v)))
+        };
+        let error = config(&[("FLOODGATE_UPSTREAM_TIMEOUT", "15s")]).unwrap_err();
+        assert_eq!(error.variable, "FLOODGATE_UPSTREAM_TIMEOUT");
+        assert!(error.to_string().contains("15s"), "{error}");
+        let error = config(&[
+            ("FLOODGATE_UPSTREAM_TIMEOUT", "14s"),
+            ("FLOODGATE_REDIS_TIMEOUT", "1s"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "FLOODGATE_UPSTREAM_TIMEOUT");
+        assert!(config(&[("FLOODGATE_UPSTREAM_TIMEOUT", "14s")]).is_ok());
     }
 
     #[test]
