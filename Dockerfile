@@ -13,7 +13,8 @@ COPY examples examples
 RUN cargo build --release --locked --bin floodgate
 
 FROM debian:bookworm-slim
-# ca-certificates: rediss:// verifies the server against the system roots.
+# ca-certificates: rediss:// and an https:// FLOODGATE_UPSTREAM_URL verify the server against
+# the system roots.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \

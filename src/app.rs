@@ -44,6 +44,8 @@ pub enum StartError {
     Redis(crate::store::StoreError),
     #[error("cannot use FLOODGATE_KEYWORDS_FILE={path}: {reason}")]
     Keywords { path: String, reason: String },
+    #[error(transparent)]
+    Upstream(#[from] http::upstream::SetupError),
 }
 
 pub struct Application {
@@ -123,7 +125,8 @@ impl Application {
             upstream: config
                 .upstream
                 .as_ref()
-                .map(|upstream| http::upstream::Upstream::new(upstream, metrics.clone())),
+                .map(|upstream| http::upstream::Upstream::new(upstream, metrics.clone()))
+                .transpose()?,
         });
         let open_files = rlimit::Resource::NOFILE.get().map(|(soft, _)| soft).ok();
         let max_connections = match open_files {

@@ -1,7 +1,10 @@
 //! The docker-compose stack and the image, checked without a Docker engine: the compose file
 //! names its services, mounts files that exist, wires healthchecks and the env file; the
 //! Dockerfile builds and starts floodgate the way the README says; and the image's health
-//! check command works when run directly.
+//! check command works when run directly. And the bundled nginx: its timeouts nest around
+//! floodgate's answer, and it never sends a POST a second time once a replica has it.
+
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -263,4 +266,162 @@ fn the_images_healthcheck_command_reports_a_running_and_a_missing_server() {
     }
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// One directive's arguments in the nginx template (`name arg arg;`), from its only line.
+fn nginx_directive(name: &str) -> Vec<String> {
+    let template = std::fs::read_to_string("deploy/nginx/floodgate.conf.template").unwrap();
+    let lines: Vec<&str> = template
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.split_whitespace().next() == Some(name))
+        .collect();
+    assert_eq!(lines.len(), 1, "{name}: {lines:?}");
+    lines[0]
+        .trim_end_matches(';')
+        .split_whitespace()
+        .skip(1)
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn nginx_waits_longer_than_floodgates_whole_answer_and_never_bypasses_a_replica_at_work() {
+    // floodgate's whole answer in the bundled stack: its decision budget plus the upstream call.
+    let text = std::fs::read_to_string("floodgate.env").unwrap();
+    let vars = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='));
+    let config = floodgate::config::Config::from_vars(
+        vars.chain([("FLOODGATE_UPSTREAM_URL", "http://hook:10006/x")]),
+    )
+    .unwrap();
+    let upstream = config.upstream.unwrap().timeout;
+    let answer = upstream + config.redis_timeout;
+    let read = nginx_directive("proxy_read_timeout");
+    let read = Duration::from_secs(read[0].trim_end_matches('s').parse().unwrap());
+    // A second of margin for scheduling on a loaded replica: nesting, not a photo finish.
+    assert!(
+        read >= answer + Duration::from_secs(1),
+        "proxy_read_timeout {read:?} must exceed floodgate's answer ({answer:?}) by a margin"
+    );
+    // Another replica only when the first closed or refused the connection without an answer;
+    // never one that is still working on it (timeout) or answered (http_5xx).
+    let retry = nginx_directive("proxy_next_upstream");
+    assert!(retry.contains(&"error".to_string()), "{retry:?}");
+    for condition in &retry {
+        assert!(
+            ["error", "non_idempotent"].contains(&condition.as_str()),
+            "proxy_next_upstream {condition} would send a callback to a second replica"
+        );
+    }
+}
+
+/// A TCP server that reads one request head per connection, counts it, and writes `answer`
+/// (nothing: a replica that dies while judging) before closing.
+fn fake_replica(
+    counter: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    answer: &'static str,
+) -> String {
+    use std::io::Read;
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buffer = [0u8; 4096];
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buffer[..n]),
+                }
+            }
+            if !head.is_empty() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let _ = stream.write_all(answer.as_bytes());
+            // Dropped: the connection closes.
+        }
+    });
+    address
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_the_bundled_nginx_a_callback_a_replica_works_on_is_never_sent_to_another() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use support::upstream::{Behaviour, UpstreamServer};
+    let client = reqwest::Client::new();
+    let body = support::single_body("alice", "bob", "hello");
+    let url = |nginx: &support::nginx::Nginx| format!("{}/openim/{}", nginx.url(), support::SINGLE);
+
+    // A replica that answers 503 (or 502) is not bypassed: the answer goes back as it came.
+    const UNAVAILABLE: &str =
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    let received = Arc::new(AtomicUsize::new(0));
+    let busy = [
+        fake_replica(received.clone(), UNAVAILABLE),
+        fake_replica(received.clone(), UNAVAILABLE),
+    ];
+    let nginx = support::nginx::Nginx::start(&busy);
+    let response = client.post(url(&nginx)).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        1,
+        "the POST went to a second replica"
+    );
+    drop(nginx);
+
+    // One that closes the connection without a word (shutting down, crashed) could not have
+    // answered: the POST goes to another, as a rolling restart needs.
+    let received = Arc::new(AtomicUsize::new(0));
+    let gone = [
+        fake_replica(received.clone(), ""),
+        fake_replica(received.clone(), ""),
+    ];
+    let nginx = support::nginx::Nginx::start(&gone);
+    let response = client.post(url(&nginx)).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(received.load(Ordering::SeqCst), 2);
+    drop(nginx);
+
+    // A replica that is not there at all: the POST never left, so another replica gets it.
+    let live = support::replica::Replica::start(&[]);
+    let dead = format!("127.0.0.1:{}", support::redis::free_port());
+    let nginx = support::nginx::Nginx::start(&[dead, live.webhook_address()]);
+    for _ in 0..3 {
+        let response = client.post(url(&nginx)).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    drop(nginx);
+    drop(live);
+
+    // The operator's webhook hangs: floodgate's fail mode answers within nginx's patience, and
+    // the webhook is called once, by one replica. The bundled defaults, as docker-compose runs
+    // them (FLOODGATE_UPSTREAM_TIMEOUT 5s): this case takes those 5 seconds.
+    let upstream = UpstreamServer::start().await;
+    upstream.behave(Behaviour::Slow(Duration::from_secs(60)));
+    let vars = vec![("FLOODGATE_UPSTREAM_URL".to_string(), upstream.url.clone())];
+    let replicas: Vec<_> = (0..3)
+        .map(|_| support::replica::Replica::start(&vars))
+        .collect();
+    let addresses: Vec<String> = replicas.iter().map(|r| r.webhook_address()).collect();
+    let nginx = support::nginx::Nginx::start(&addresses);
+    let response = client.post(url(&nginx)).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        reply,
+        support::allow_body(),
+        "fail mode open: floodgate's own allow"
+    );
+    assert_eq!(
+        upstream.seen().len(),
+        1,
+        "the webhook was called by more than one replica"
+    );
 }

@@ -78,11 +78,15 @@ fn a_bad_secret_stops_start_up_naming_the_variable_but_never_its_value() {
         ("FLOODGATE_REDIS_URL", "http://:hunter22hunter@redis:6379"),
         ("FLOODGATE_AUTH_TOKEN", "hunter22hunter with spaces"),
         ("FLOODGATE_ADMIN_TOKEN", "hunter22hunter/slash"),
+        // https and credentials are fine (README); a wrong scheme or a fragment is not.
         (
             "FLOODGATE_UPSTREAM_URL",
-            "http://user:hunter22hunter@hooks:10006/cb",
+            "ftp://user:hunter22hunter@hooks:10006/cb",
         ),
-        ("FLOODGATE_UPSTREAM_URL", "https://hooks/hunter22hunter"),
+        (
+            "FLOODGATE_UPSTREAM_URL",
+            "https://user:hunter22hunter@hooks/cb#hunter22hunter",
+        ),
     ];
     for (variable, value) in cases {
         let output = start_with(&[

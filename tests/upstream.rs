@@ -3,10 +3,12 @@
 
 mod support;
 
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::upstream::{ALLOW, Behaviour, UpstreamServer};
+use support::upstream::{ALLOW, Behaviour, TestCa, UpstreamServer};
 use support::{GROUP, Reply, SINGLE, TestApp};
 
 const ONLINE: &str = "callbackAfterUserOnlineCommand";
@@ -114,16 +116,266 @@ async fn a_failing_upstream_fails_open_with_floodgates_own_answer_and_is_counted
         assert!(reply.is_allow(), "{behaviour:?}: {reply:?}");
         assert_eq!(app.metric(&series).await, before + 1.0, "{behaviour:?}");
     }
-    // A 500 whose body is a JSON object is an answer OpenIM would read like any other.
-    upstream.behave(Behaviour::Reply(500, ALLOW.into()));
-    let relayed = app.single("alice", "bob", "hi").await;
-    assert_eq!(relayed.status, 500);
-    assert_eq!(relayed.body, support::allow_body());
+}
+
+#[tokio::test]
+async fn an_upstream_5xx_is_a_failure_never_relayed_even_with_a_json_body() {
+    let upstream = UpstreamServer::start().await;
+    let open = app_in_front_of(&upstream, &[]).await;
+    let closed = app_in_front_of(&upstream, &[("FLOODGATE_UPSTREAM_FAIL_MODE", "closed")]).await;
+    // A body OpenIM could read, and would obey: relayed, it would reject the message.
+    let moderation =
+        r#"{"actionCode":0,"errCode":20001,"errMsg":"moderated","errDlt":"","nextCode":1}"#;
+    for status in [500, 502, 503] {
+        upstream.behave(Behaviour::Reply(status, moderation.into()));
+        let reply = open.single("alice", "bob", "hi").await;
+        assert!(reply.is_allow(), "fail mode open, HTTP {status}: {reply:?}");
+        let reply = closed.single("alice", "bob", "hi").await;
+        assert_eq!(reply.status, 200, "HTTP {status}");
+        assert_eq!(reply.err_code(), 5098, "fail mode closed, HTTP {status}");
+    }
+    for app in [&open, &closed] {
+        assert_eq!(
+            app.metric("floodgate_upstream_errors_total{kind=\"invalid\"}")
+                .await,
+            3.0
+        );
+        assert_eq!(
+            app.metric("floodgate_upstream_seconds_count{outcome=\"ok\"}")
+                .await,
+            0.0
+        );
+    }
+    assert_eq!(upstream.seen().len(), 6, "each callback was passed on once");
+    // A 4xx with a JSON object is an answer like any other: relayed as it came.
+    upstream.behave(Behaviour::Reply(403, moderation.into()));
+    let relayed = open.single("alice", "bob", "hi").await;
+    assert_eq!(relayed.status, 403);
+    assert_eq!(relayed.err_code(), 20001);
+}
+
+#[tokio::test]
+async fn an_https_upstream_with_a_private_ca_is_reached_only_with_floodgate_upstream_ca() {
+    let ca = TestCa::new();
+    let upstream = UpstreamServer::start_tls(&ca).await;
+    assert!(upstream.url.starts_with("https://127.0.0.1:"));
+    let moderation =
+        r#"{"actionCode":0,"errCode":20001,"errMsg":"moderated","errDlt":"","nextCode":1}"#;
+    upstream.behave(Behaviour::Reply(200, moderation.into()));
+    let ca_file = ca.ca_file();
+    let trusting = app_in_front_of(&upstream, &[("FLOODGATE_UPSTREAM_CA", ca_file.as_str())]).await;
+    let reply = trusting.single("alice", "bob", "hello over tls").await;
     assert_eq!(
-        app.metric("floodgate_upstream_seconds_count{outcome=\"ok\"}")
+        reply.err_code(),
+        20001,
+        "the upstream's own answer: {reply:?}"
+    );
+    assert_eq!(upstream.seen().len(), 1);
+    assert_eq!(upstream.seen()[0].path, format!("/hooks/{SINGLE}"));
+
+    // The system roots do not know the test CA: the handshake fails, and the fail mode answers.
+    let untrusting =
+        app_in_front_of(&upstream, &[("FLOODGATE_UPSTREAM_FAIL_MODE", "closed")]).await;
+    let reply = untrusting.single("alice", "bob", "hello over tls").await;
+    assert_eq!(reply.err_code(), 5098, "{reply:?}");
+    assert_eq!(
+        untrusting
+            .metric("floodgate_upstream_errors_total{kind=\"connection\"}")
             .await,
         1.0
     );
+    assert_eq!(
+        upstream.seen().len(),
+        1,
+        "nothing was sent without a trusted certificate"
+    );
+}
+
+#[tokio::test]
+async fn credentials_in_the_url_go_as_http_basic_and_its_query_comes_before_the_callbacks() {
+    let upstream = UpstreamServer::start().await;
+    let url = upstream
+        .url
+        .replace("http://", "http://hook:pa%40ss@")
+        .replace("/hooks", "/hooks?tenant=7");
+    let app = TestApp::with_vars(&[("FLOODGATE_UPSTREAM_URL", url.as_str())]).await;
+    assert!(app.single("alice", "bob", "hi").await.is_allow());
+    let response = post(
+        &app,
+        &format!("/openim/{ONLINE}?key=abc"),
+        ONLINE_BODY,
+        "op-1",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 2);
+    // base64("hook:pa@ss"): the password percent-decoded, as Go's client sends it.
+    for call in &seen {
+        assert_eq!(call.headers["authorization"], "Basic aG9vazpwYUBzcw==");
+    }
+    assert_eq!(seen[0].path, format!("/hooks/{SINGLE}"));
+    assert_eq!(seen[0].query.as_deref(), Some("tenant=7"));
+    assert_eq!(seen[1].path, format!("/hooks/{ONLINE}"));
+    assert_eq!(seen[1].query.as_deref(), Some("tenant=7&key=abc"));
+}
+
+/// The binary, logging everything it logs at `debug` as JSON, in front of `url`; its webhook
+/// address. Its output is read on threads; [`Binary::output`] has all of it.
+fn start_binary(url: &str) -> (Binary, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_floodgate"))
+        .env_clear()
+        .envs([
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_LOG_FORMAT", "json"),
+            ("FLOODGATE_LOG", "debug"),
+            ("FLOODGATE_UPSTREAM_URL", url),
+            ("FLOODGATE_UPSTREAM_TIMEOUT", "300ms"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = lines.clone();
+    let err_reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("floodgate serving") {
+                let _ = tx.send(line.clone());
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let sink = lines.clone();
+    let out_reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let serving = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("no serving line: {:?}", lines.lock().unwrap()));
+    let serving: Value = serde_json::from_str(&serving).unwrap();
+    let webhook = serving["fields"]["webhook"].as_str().unwrap().to_string();
+    let binary = Binary {
+        child,
+        readers: vec![err_reader, out_reader],
+        lines,
+    };
+    (binary, webhook)
+}
+
+/// The binary under test, killed when dropped.
+struct Binary {
+    child: Child,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Binary {
+    /// Waits (up to a deadline) until `count` lines hold `text`: the log writer is asynchronous.
+    fn wait_for_lines(&self, text: &str, count: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.count(text) < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{count} lines with {text:?}: {:#?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn count(&self, text: &str) -> usize {
+        let lines = self.lines.lock().unwrap();
+        lines.iter().filter(|line| line.contains(text)).count()
+    }
+
+    /// Stops the binary; every line it wrote.
+    fn output(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            reader.join().unwrap();
+        }
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_line_or_error_ever_shows_the_upstream_password() {
+    const SECRETS: [&str; 3] = ["s3cr%40t-pw", "s3cr@t-pw", "aG9vazpzM2NyQHQtcHc"];
+    let upstream = UpstreamServer::start().await;
+    let url = upstream.url.replace("http://", "http://hook:s3cr%40t-pw@");
+    let (binary, webhook) = start_binary(&url);
+    let client = reqwest::Client::new();
+    let send = |text: &'static str| {
+        let request = client
+            .post(format!("http://{webhook}/openim/{SINGLE}"))
+            .json(&support::single_body("alice", "bob", text));
+        async move { request.send().await.unwrap().status() }
+    };
+    // Every way a call can go: answered, refused with a 5xx, unusable, too slow.
+    for behaviour in [
+        Behaviour::Reply(200, ALLOW.into()),
+        Behaviour::Reply(503, b"down".to_vec()),
+        Behaviour::Reply(200, b"not json".to_vec()),
+        Behaviour::Stall,
+    ] {
+        upstream.behave(behaviour);
+        assert_eq!(send("hi").await, 200);
+    }
+    assert_eq!(upstream.seen().len(), 4);
+    assert_eq!(
+        upstream.seen()[0].headers["authorization"],
+        "Basic aG9vazpzM2NyQHQtcHc="
+    );
+    drop(upstream); // and no connection at all
+    assert_eq!(send("hi again").await, 200);
+    binary.wait_for_lines("the upstream webhook failed", 4);
+    let logged = binary.output();
+    for secret in SECRETS {
+        assert!(!logged.contains(secret), "{secret} logged:\n{logged}");
+    }
+
+    // A start-up refusal (here: the CA file) names the variable and shows no credential.
+    let output = Command::new(env!("CARGO_BIN_EXE_floodgate"))
+        .env_clear()
+        .envs([
+            ("FLOODGATE_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
+            ("FLOODGATE_UPSTREAM_URL", url.as_str()),
+            ("FLOODGATE_UPSTREAM_CA", "/nonexistent/ca.pem"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("FLOODGATE_UPSTREAM_CA"), "{text}");
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "{text}");
+    }
 }
 
 #[tokio::test]

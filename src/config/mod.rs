@@ -4,6 +4,7 @@
 //! the process environment; a bad value is a [`ConfigError`] that names the variable and value.
 
 mod parse;
+mod upstream;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use crate::engine::links::{DomainList, LinkRules};
 use crate::policy::{Mode, Policy, RuleModes};
+
+pub use upstream::UpstreamConfig;
 
 /// Every variable floodgate reads, next to its default.
 pub mod vars {
@@ -44,6 +47,7 @@ pub mod vars {
     pub const UPSTREAM_URL: (&str, &str) = ("FLOODGATE_UPSTREAM_URL", "");
     pub const UPSTREAM_TIMEOUT: (&str, &str) = ("FLOODGATE_UPSTREAM_TIMEOUT", "5s");
     pub const UPSTREAM_FAIL_MODE: (&str, &str) = ("FLOODGATE_UPSTREAM_FAIL_MODE", "open");
+    pub const UPSTREAM_CA: (&str, &str) = ("FLOODGATE_UPSTREAM_CA", "");
     pub const KEYWORDS_FILE: (&str, &str) = ("FLOODGATE_KEYWORDS_FILE", "");
     pub const LINK_DENY: (&str, &str) = ("FLOODGATE_LINK_DENY", "");
     pub const LINK_ALLOW: (&str, &str) = ("FLOODGATE_LINK_ALLOW", "");
@@ -144,16 +148,6 @@ pub enum FailMode {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// The operator's own webhook service, behind floodgate (README "One webhook URL").
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UpstreamConfig {
-    /// `http://host[:port][/prefix]`, without a trailing slash: a call goes to `<base>/<command>`.
-    pub base: String,
-    pub timeout: Duration,
-    /// `Open`: answer as if there were no upstream; `Closed`: reject judged commands with 5098.
-    pub fail_mode: FailMode,
 }
 
 /// Where the shared state lives. `None` in [`Config::redis`] means the embedded store.
@@ -383,12 +377,19 @@ impl Env {
         use parse::duration;
         use vars::*;
         // Checked even without a URL: a bad value is a mistake whether or not it is used yet.
-        let timeout = self.get(UPSTREAM_TIMEOUT, duration)?;
+        let redis_timeout = self.get(REDIS_TIMEOUT, duration)?;
+        let timeout = self.get(UPSTREAM_TIMEOUT, |text| {
+            upstream::within_openims_cap(duration(text)?, redis_timeout)
+        })?;
         let fail_mode = self.get(UPSTREAM_FAIL_MODE, fail_mode)?;
+        let extra_roots = self.get(UPSTREAM_CA, upstream::extra_roots)?;
         Ok(self
-            .get(UPSTREAM_URL, upstream_url)?
-            .map(|base| UpstreamConfig {
-                base,
+            .get(UPSTREAM_URL, upstream::target)?
+            .map(|target| UpstreamConfig {
+                base: target.base,
+                query: target.query,
+                authorization: target.authorization,
+                extra_roots,
                 timeout,
                 fail_mode,
             }))
@@ -401,30 +402,6 @@ fn fail_mode(text: &str) -> Result<FailMode, String> {
         "closed" => Ok(FailMode::Closed),
         _ => Err(format!("`{text}` is not `open` or `closed`")),
     }
-}
-
-/// `http://host[:port][/prefix]`. The value may carry credentials, so no message echoes it.
-fn upstream_url(text: &str) -> Result<Option<String>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let uri: axum::http::Uri = text
-        .parse()
-        .map_err(|_| "not a URL; use http://host:port/prefix".to_string())?;
-    if uri.scheme_str() != Some("http") {
-        return Err("use an http:// URL (https:// is not supported: put the operator's webhook on the private network, or a TLS proxy beside floodgate)".into());
-    }
-    let Some(authority) = uri.authority() else {
-        return Err("the URL names no host".into());
-    };
-    if authority.as_str().contains('@') {
-        return Err("credentials in the URL are not supported".into());
-    }
-    if uri.query().is_some() {
-        return Err("the URL must not have a query string (floodgate appends /<command>)".into());
-    }
-    Ok(Some(text.trim_end_matches('/').to_string()))
 }
 
 fn redis_urls(text: &str, cluster: bool) -> Result<Option<RedisConfig>, String> {

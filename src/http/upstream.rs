@@ -3,14 +3,19 @@
 //! OpenIM has one webhook URL for every callback, so floodgate must not take hooks away from an
 //! operator who already runs a webhook service: what floodgate does not judge, and what it
 //! allows, is passed on byte for byte and the upstream's answer is relayed unchanged. This module
-//! owns the pooled keep-alive client and what counts as the upstream failing; the webhook
-//! handler decides what to answer then (the fail mode).
+//! owns the pooled keep-alive client (http or https, HTTP Basic from the URL) and what counts as
+//! the upstream failing; the webhook handler decides what to answer then (the fail mode).
+//!
+//! The URL's credentials reach the wire only as a sensitive `Authorization` header: request URIs
+//! are built from a base without them, so no error or log line can carry them.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -55,32 +60,73 @@ pub struct Relayed {
     pub body: Bytes,
 }
 
+/// The upstream could not be set up at start (the TLS client).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the client for FLOODGATE_UPSTREAM_URL: {0}")]
+pub struct SetupError(String);
+
+/// No `Debug`: it holds the `Authorization` header.
 pub struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base: String,
+    query: Option<String>,
+    authorization: Option<HeaderValue>,
     timeout: Duration,
     pub fail_mode: FailMode,
     metrics: Metrics,
 }
 
 impl Upstream {
-    pub fn new(config: &UpstreamConfig, metrics: Metrics) -> Upstream {
+    pub fn new(config: &UpstreamConfig, metrics: Metrics) -> Result<Upstream, SetupError> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.timeout));
         connector.set_keepalive(Some(Duration::from_secs(60)));
+        // The TLS layer below decides the scheme; the TCP connector must let https through.
+        connector.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(config)?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         // Pooled keep-alive connections, reused across callbacks. A request that meets a
         // connection the upstream has just closed is retried by the client on a new one.
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
-            .build(connector);
-        Upstream {
+            .build(https);
+        let authorization = match &config.authorization {
+            Some(secret) => {
+                let mut value = HeaderValue::from_str(secret.expose())
+                    .map_err(|_| SetupError("the credentials do not make a header value".into()))?;
+                // Shown as `Sensitive` by `Debug`, should anything ever print the request.
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(Upstream {
             client,
             base: config.base.clone(),
+            query: config.query.clone(),
+            authorization,
             timeout: config.timeout,
             fail_mode: config.fail_mode,
             metrics,
+        })
+    }
+
+    /// `<base>/<command>`, then the URL's own query and the callback's, in that order: a
+    /// parameter the operator put in the URL comes first, which is the one most servers read
+    /// when a name appears twice.
+    fn uri(&self, command: &str, incoming: Option<&str>) -> String {
+        let incoming = incoming.filter(|q| !q.is_empty());
+        match (self.query.as_deref(), incoming) {
+            (Some(own), Some(incoming)) => format!("{}/{command}?{own}&{incoming}", self.base),
+            (Some(query), None) | (None, Some(query)) => {
+                format!("{}/{command}?{query}", self.base)
+            }
+            (None, None) => format!("{}/{command}", self.base),
         }
     }
 
@@ -95,10 +141,7 @@ impl Upstream {
         body: Bytes,
     ) -> Result<Relayed, UpstreamError> {
         let started = Instant::now();
-        let uri = match query {
-            Some(query) => format!("{}/{command}?{query}", self.base),
-            None => format!("{}/{command}", self.base),
-        };
+        let uri = self.uri(command, query);
         let result = tokio::time::timeout(self.timeout, self.call(uri, headers, body))
             .await
             .unwrap_or(Err(UpstreamError::Timeout));
@@ -124,6 +167,9 @@ impl Upstream {
                 request = request.header(name, value);
             }
         }
+        if let Some(authorization) = &self.authorization {
+            request = request.header(header::AUTHORIZATION, authorization.clone());
+        }
         let request = request.body(Full::new(body)).map_err(|error| {
             UpstreamError::Invalid(format!("cannot build the request: {error}"))
         })?;
@@ -133,6 +179,11 @@ impl Upstream {
             UpstreamError::Connection(detail)
         })?;
         let status = response.status();
+        // A load balancer in front of floodgate would retry a relayed 5xx, judging the message
+        // again on another replica: an upstream 5xx is the upstream failing, whatever its body.
+        if status.is_server_error() {
+            return Err(UpstreamError::Invalid(format!("HTTP {status}")));
+        }
         let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
         let body = Limited::new(response.into_body(), MAX_REPLY)
             .collect()
@@ -156,6 +207,37 @@ impl Upstream {
             body,
         })
     }
+}
+
+/// The system's roots, plus `FLOODGATE_UPSTREAM_CA`'s. The system store is read only for an
+/// https upstream; a plain http one never opens a TLS session.
+fn tls_config(config: &UpstreamConfig) -> Result<rustls::ClientConfig, SetupError> {
+    let mut roots = rustls::RootCertStore::empty();
+    if config.base.starts_with("https://") {
+        let native = rustls_native_certs::load_native_certs();
+        for error in &native.errors {
+            tracing::warn!(%error, "a system CA certificate could not be read");
+        }
+        let (added, unusable) = roots.add_parsable_certificates(native.certs);
+        tracing::debug!(added, unusable, "system CA certificates for the upstream");
+    }
+    for certificate in &config.extra_roots {
+        roots
+            .add(certificate.clone())
+            .map_err(|error| SetupError(format!("FLOODGATE_UPSTREAM_CA: {error}")))?;
+    }
+    if config.base.starts_with("https://") && roots.is_empty() {
+        tracing::warn!(
+            "no CA certificate to check the https upstream against (no system roots, \
+             FLOODGATE_UPSTREAM_CA unset): every call to it will fail"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| SetupError(error.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// OpenIM reads the reply as a JSON object; anything else would fail the callback (90007).
