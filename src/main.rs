@@ -25,6 +25,9 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let logging = floodgate::telemetry::init(&config);
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     // Registered before anything is served, so an early SIGTERM is a clean stop, not a kill.
     let shutdown = shutdown_signal()?;
     let app = match Application::build(config, Clock::System).await {
