@@ -186,7 +186,7 @@ impl Metrics {
             "Reloads of the keyword list, by result.",
             &["result"],
         );
-        for result in ["ok", "error"] {
+        for result in ["ok", "error", "deferred"] {
             reloads.with_label_values(&[result]);
         }
         let keywords = gauge(
