@@ -5,7 +5,7 @@
 //!
 //! A reload also keeps the list in force when the file looks half-written — an editor that
 //! truncates and then writes leaves it empty or cut short for a moment — and reads it again at
-//! the next look ([`mid_write`] says exactly when). An intentionally empty list is a file with
+//! the next look (`mid_write` says exactly when). An intentionally empty list is a file with
 //! a comment line (`# empty`).
 
 use std::path::{Path, PathBuf};
@@ -147,6 +147,11 @@ fn mid_write(text: &str, entries: usize, in_force: usize) -> Option<&'static str
     None
 }
 
+fn stamp(path: &Path) -> std::io::Result<Stamp> {
+    let metadata = std::fs::metadata(path)?;
+    Ok((metadata.modified().ok(), metadata.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::mid_write;
@@ -183,9 +188,4 @@ mod tests {
             "no newline, nothing lost"
         );
     }
-}
-
-fn stamp(path: &Path) -> std::io::Result<Stamp> {
-    let metadata = std::fs::metadata(path)?;
-    Ok((metadata.modified().ok(), metadata.len()))
 }
