@@ -1,6 +1,9 @@
 # floodgate: multi-stage build, small non-root runtime image.
 #   docker build -t floodgate .
-#   docker run -p 8080:8080 -p 9091:9091 floodgate
+#   docker run -e FLOODGATE_AUTH_TOKEN=<token> -e FLOODGATE_ADMIN_TOKEN=<token> \
+#     -p 8080:8080 -p 127.0.0.1:9091:9091 floodgate
+# (tokens: openssl rand -hex 24). OpenIM's webhook url then ends in /<FLOODGATE_AUTH_TOKEN>;
+# the admin port (block lifts, /metrics) is published on loopback only.
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src

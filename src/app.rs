@@ -106,14 +106,6 @@ impl Application {
                     source,
                 })
         };
-        if config.admin_token.is_none() && !config.admin_listen.ip().is_loopback() {
-            tracing::warn!(
-                admin = %config.admin_listen,
-                "FLOODGATE_ADMIN_TOKEN is unset and the admin API listens beyond loopback: \
-                 anyone who reaches it can lift blocks (DELETE /v1/senders/…/block); set the \
-                 token or bind FLOODGATE_ADMIN_LISTEN to 127.0.0.1"
-            );
-        }
         let webhook = bind("FLOODGATE_LISTEN", config.listen).await?;
         let admin = bind("FLOODGATE_ADMIN_LISTEN", config.admin_listen).await?;
         let state = Arc::new(AppState {

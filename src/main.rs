@@ -25,6 +25,9 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let logging = floodgate::telemetry::init(&config);
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     match floodgate::app::raise_open_file_limit() {
         Ok((before, after)) => tracing::info!(before, after, "open-file soft limit"),
         Err(error) => tracing::warn!(%error, "cannot raise the open-file soft limit"),

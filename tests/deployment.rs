@@ -47,9 +47,12 @@ fn compose_runs_redis_three_replicas_nginx_prometheus_and_grafana() {
             "built from the repository's Dockerfile"
         );
         assert_eq!(replica["env_file"].as_str(), Some("floodgate.env"));
-        assert_eq!(
-            replica["environment"]["FLOODGATE_REDIS_URL"].as_str(),
-            Some("redis://redis:6379")
+        let url = replica["environment"]["FLOODGATE_REDIS_URL"]
+            .as_str()
+            .unwrap();
+        assert!(
+            url.starts_with("redis://:${REDIS_PASSWORD:?") && url.ends_with("}@redis:6379"),
+            "{url}"
         );
         let test: Vec<&str> = replica["healthcheck"]["test"]
             .as_sequence()
@@ -98,18 +101,35 @@ fn compose_config(env: &str) -> (bool, String) {
     (output.status.success(), text)
 }
 
+/// The stack's secrets, as a test's `.env` sets them.
+const SECRETS: [(&str, &str); 4] = [
+    ("FLOODGATE_AUTH_TOKEN", "t0ken-for-tests"),
+    ("FLOODGATE_ADMIN_TOKEN", "admin-t0ken-for-tests"),
+    ("REDIS_PASSWORD", "redis-pw-for-tests"),
+    ("GRAFANA_ADMIN_PASSWORD", "pw-for-tests"),
+];
+
 #[test]
 fn the_stack_publishes_on_loopback_and_refuses_to_start_without_its_secrets() {
     let (ok, text) = compose_config("");
     assert!(!ok, "compose accepted an empty .env: {text}");
-    assert!(
-        text.contains("FLOODGATE_AUTH_TOKEN") || text.contains("GRAFANA_ADMIN_PASSWORD"),
-        "{text}"
-    );
+    // Each secret is required on its own, by name.
+    for (missing, _) in SECRETS {
+        let env: String = SECRETS
+            .iter()
+            .filter(|(name, _)| *name != missing)
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect();
+        let (ok, text) = compose_config(&env);
+        assert!(!ok, "compose started without {missing}: {text}");
+        assert!(text.contains(missing), "{missing}: {text}");
+    }
 
-    let (ok, text) = compose_config(
-        "FLOODGATE_AUTH_TOKEN=t0ken-for-tests\nGRAFANA_ADMIN_PASSWORD=pw-for-tests\n",
-    );
+    let env: String = SECRETS
+        .iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect();
+    let (ok, text) = compose_config(&env);
     assert!(ok, "{text}");
     let config: Value = serde_yaml::from_str(&text).unwrap();
     for (name, service) in config["services"].as_mapping().unwrap() {
@@ -128,20 +148,91 @@ fn the_stack_publishes_on_loopback_and_refuses_to_start_without_its_secrets() {
         }
     }
     for replica in ["floodgate-1", "floodgate-2", "floodgate-3"] {
+        let environment = &config["services"][replica]["environment"];
+        assert_eq!(environment["FLOODGATE_AUTH_TOKEN"], "t0ken-for-tests");
         assert_eq!(
-            config["services"][replica]["environment"]["FLOODGATE_AUTH_TOKEN"],
-            "t0ken-for-tests"
+            environment["FLOODGATE_ADMIN_TOKEN"],
+            "admin-t0ken-for-tests"
+        );
+        assert_eq!(
+            environment["FLOODGATE_REDIS_URL"],
+            "redis://:redis-pw-for-tests@redis:6379"
         );
     }
+    // Redis requires the password, and its health check authenticates without it in argv.
+    let redis = &config["services"]["redis"];
+    let command: Vec<&str> = redis["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let requirepass = command.iter().position(|a| *a == "--requirepass");
+    assert_eq!(
+        requirepass.and_then(|i| command.get(i + 1)),
+        Some(&"redis-pw-for-tests"),
+        "{command:?}"
+    );
+    assert_eq!(redis["environment"]["REDISCLI_AUTH"], "redis-pw-for-tests");
+    let health = format!("{:?}", redis["healthcheck"]["test"]);
+    assert!(
+        health.contains("PONG") && !health.contains("redis-pw"),
+        "{health}"
+    );
+    assert!(redis["ports"].is_null(), "Redis is not published");
     let grafana = &config["services"]["grafana"]["environment"];
     assert_eq!(grafana["GF_SECURITY_ADMIN_PASSWORD"], "pw-for-tests");
     assert_eq!(grafana["GF_AUTH_ANONYMOUS_ENABLED"], "false");
     let example = std::fs::read_to_string(".env.example").unwrap();
-    for name in ["FLOODGATE_AUTH_TOKEN=", "GRAFANA_ADMIN_PASSWORD="] {
+    for (name, _) in SECRETS {
         assert!(
-            example.contains(name),
-            "the README's .env.example names {name}"
+            example.lines().any(|l| l == format!("{name}=")),
+            "the README's .env.example names {name}, empty"
         );
+    }
+}
+
+#[test]
+fn the_dockerfiles_example_sets_both_tokens_and_keeps_the_admin_port_on_loopback() {
+    let dockerfile = std::fs::read_to_string("Dockerfile").unwrap();
+    let example: String = dockerfile
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(example.contains("docker run"), "{example}");
+    for token in ["FLOODGATE_AUTH_TOKEN=", "FLOODGATE_ADMIN_TOKEN="] {
+        assert!(
+            example.contains(&format!("-e {token}")),
+            "{token}: {example}"
+        );
+    }
+    let published: Vec<&str> = example
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[0] == "-p")
+        .map(|w| w[1])
+        .collect();
+    assert!(published.contains(&"127.0.0.1:9091:9091"), "{published:?}");
+    assert!(
+        published
+            .iter()
+            .all(|p| !p.ends_with(":9091") || p.starts_with("127.0.0.1:")),
+        "{published:?}"
+    );
+}
+
+#[test]
+fn the_readmes_openim_urls_carry_the_token() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let urls: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("url: "))
+        .collect();
+    assert!(urls.len() >= 3, "{urls:?}");
+    for url in urls {
+        assert!(url.contains("/openim/<FLOODGATE_AUTH_TOKEN>"), "{url}");
     }
 }
 

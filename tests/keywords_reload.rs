@@ -83,3 +83,100 @@ async fn a_changed_file_takes_effect_and_a_bad_one_keeps_the_list_in_force() {
         5008
     );
 }
+
+/// A file of its own for one test.
+fn named_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "floodgate-reload-{}-{name}.txt",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Gives `path` the content `text` at once (a new file renamed over it), so that the replica
+/// never sees it in between, as it could with a truncate-then-write.
+fn replace(path: &std::path::Path, text: &str) {
+    let next = path.with_extension("next");
+    std::fs::write(&next, text).unwrap();
+    std::fs::rename(&next, path).unwrap();
+}
+
+/// Reloads the replica has finished, whatever their result.
+async fn reloads(app: &TestApp) -> f64 {
+    let mut total = 0.0;
+    for result in ["ok", "error"] {
+        total += app
+            .metric(&format!("floodgate_reloads_total{{result=\"{result}\"}}"))
+            .await;
+    }
+    total
+}
+
+/// Waits until the replica has looked at the file and finished one more reload than `before`.
+async fn until_reloaded(app: &TestApp, before: f64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reloads(app).await <= before {
+        assert!(Instant::now() < deadline, "the change was not noticed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_truncate_then_write_never_leaves_the_replica_without_its_list() {
+    let list = "alpha offer\nbeta deal\ngamma ray\nepsilon tea\nzeta jones\n";
+    let file = named_file("truncate", list);
+    let path = file.display().to_string();
+    let app = TestApp::with_vars(&[("FLOODGATE_KEYWORDS_FILE", &path)]).await;
+    assert_eq!(app.metric("floodgate_keywords").await, 5.0);
+
+    // The editor truncates: the list in force stays.
+    let before = reloads(&app).await;
+    std::fs::File::create(&file).unwrap();
+    until_reloaded(&app, before).await;
+    assert_eq!(
+        app.single("a", "b", "an alpha offer").await.err_code(),
+        5008
+    );
+    assert_eq!(app.metric("floodgate_keywords").await, 5.0);
+
+    // Then has written part of the new text, cut mid-line (two entries of five): still the
+    // list in force.
+    let before = reloads(&app).await;
+    replace(&file, "alpha offer\nbet");
+    until_reloaded(&app, before).await;
+    assert_eq!(app.single("c", "b", "a beta deal").await.err_code(), 5008);
+    assert_eq!(app.metric("floodgate_keywords").await, 5.0);
+    assert_eq!(
+        app.metric("floodgate_reloads_total{result=\"error\"}")
+            .await,
+        2.0
+    );
+
+    // The whole new text: in force at the next look.
+    replace(&file, &format!("{list}delta force\n"));
+    until_answered(&app, "a delta force", 5008).await;
+    assert_eq!(app.metric("floodgate_keywords").await, 6.0);
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn a_list_emptied_on_purpose_with_a_comment_line_is_taken() {
+    let file = named_file("emptied", "alpha offer\n");
+    let path = file.display().to_string();
+    let app = TestApp::with_vars(&[("FLOODGATE_KEYWORDS_FILE", &path)]).await;
+    assert_eq!(
+        app.single("a", "b", "an alpha offer").await.err_code(),
+        5008
+    );
+
+    replace(&file, "# empty\n");
+    until_answered(&app, "an alpha offer", 0).await;
+    assert_eq!(app.metric("floodgate_keywords").await, 0.0);
+    assert_eq!(
+        app.metric("floodgate_reloads_total{result=\"error\"}")
+            .await,
+        0.0
+    );
+    let _ = std::fs::remove_file(file);
+}

@@ -364,6 +364,47 @@ fn an_open_admin_api_beyond_loopback_is_warned_about_at_start() {
 }
 
 #[test]
+fn a_misspelt_variable_and_an_open_webhook_are_warned_about_at_start_without_values() {
+    let (mut running, _, _, _, before) = start_logging_json(&[
+        ("FLOODGATE_RATE_LIMIT", "7/1m-not-to-be-echoed"),
+        ("FLOODGATE_LISTEN", "0.0.0.0:0"),
+    ]);
+    let _ = running.kill();
+    let _ = running.wait();
+    let warnings: Vec<serde_json::Value> = before
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["level"] == "WARN")
+        .collect();
+    let messages: Vec<&str> = warnings
+        .iter()
+        .filter_map(|w| w["fields"]["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("unknown variable FLOODGATE_RATE_LIMIT ")
+                && m.contains("did you mean FLOODGATE_RATE_LIMITS?")),
+        "{before:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("FLOODGATE_AUTH_TOKEN is unset") && m.contains("forge callbacks")),
+        "{before:?}"
+    );
+    assert!(!before.concat().contains("not-to-be-echoed"), "{before:?}");
+
+    let (mut quiet, _, _, _, before) = start_logging_json(&[
+        ("FLOODGATE_LISTEN", "0.0.0.0:0"),
+        ("FLOODGATE_AUTH_TOKEN", "webhook-t0ken"),
+    ]);
+    let _ = quiet.kill();
+    let _ = quiet.wait();
+    assert!(!before.iter().any(|l| l.contains("\"WARN\"")), "{before:?}");
+}
+
+#[test]
 fn every_lift_is_logged_with_the_sender_and_the_callers_address() {
     let (mut child, mut lines, _, admin, _) = start_logging_json(&[]);
     let response = request(&admin, "DELETE", "/v1/senders/mallory/block");

@@ -5,6 +5,9 @@
 
 mod parse;
 mod upstream;
+mod warnings;
+
+pub use warnings::Warning;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -76,6 +79,81 @@ pub mod vars {
         "FLOODGATE_LINK_MODE",
         "FLOODGATE_FRIEND_MODE",
         "FLOODGATE_GROUP_MODE",
+    ];
+    /// Contract variables read by parts of floodgate that other changes are adding: known, so
+    /// that setting one ahead of its part is not warned about as a misspelling.
+    pub const ANNOUNCED: [&str; 8] = [
+        "FLOODGATE_MAX_TEXT",
+        "FLOODGATE_IDLE_TIMEOUT",
+        "FLOODGATE_REPLAY_WINDOW",
+        "FLOODGATE_UPSTREAM_CA",
+        "FLOODGATE_GROUP_MEMBERS_LIMITS",
+        "FLOODGATE_REPORT_TTL",
+        "FLOODGATE_SAMPLES",
+        "FLOODGATE_REPORTED_MODE",
+    ];
+    /// Every name above: a `FLOODGATE_*` variable not in it is warned about at start. A unit
+    /// test holds it to the README's configuration table, both ways.
+    pub const ALL: &[&str] = &[
+        LISTEN.0,
+        ADMIN_LISTEN.0,
+        REDIS_URL.0,
+        REDIS_CLUSTER.0,
+        REDIS_TIMEOUT.0,
+        KEY_PREFIX.0,
+        MODE.0,
+        FAIL_MODE.0,
+        AUTH_TOKEN.0,
+        ADMIN_TOKEN.0,
+        MAX_BODY.0,
+        BURST.0,
+        RATE_LIMITS.0,
+        REPEAT_LIMIT.0,
+        REPEAT_MIN_CHARS.0,
+        CAMPAIGN_LIMIT.0,
+        FANOUT_LIMIT.0,
+        MENTION_LIMIT.0,
+        STRIKES.0,
+        BLOCK_FOR.0,
+        BLOCK_MAX.0,
+        EXEMPT_SENDERS.0,
+        CHECK_SYSTEM.0,
+        AT_ALL_LIMIT.0,
+        CONTACT_MEMORY.0,
+        GROUP_SEASONING.0,
+        UPSTREAM_URL.0,
+        UPSTREAM_TIMEOUT.0,
+        UPSTREAM_FAIL_MODE.0,
+        KEYWORDS_FILE.0,
+        LINK_DENY.0,
+        LINK_ALLOW.0,
+        FRIEND_LIMITS.0,
+        GROUP_CREATE_LIMITS.0,
+        GROUP_JOIN_LIMITS.0,
+        GROUP_INVITE_LIMIT.0,
+        MAX_CONNECTIONS.0,
+        LOG.0,
+        LOG_FORMAT.0,
+        LOCAL_MAX_SENDERS.0,
+        RULE_MODES[0],
+        RULE_MODES[1],
+        RULE_MODES[2],
+        RULE_MODES[3],
+        RULE_MODES[4],
+        RULE_MODES[5],
+        RULE_MODES[6],
+        RULE_MODES[7],
+        RULE_MODES[8],
+        RULE_MODES[9],
+        RULE_MODES[10],
+        ANNOUNCED[0],
+        ANNOUNCED[1],
+        ANNOUNCED[2],
+        ANNOUNCED[3],
+        ANNOUNCED[4],
+        ANNOUNCED[5],
+        ANNOUNCED[6],
+        ANNOUNCED[7],
     ];
 }
 
@@ -188,6 +266,8 @@ pub struct Config {
     /// Senders (and, separately, fingerprints) the embedded store and the burst limiter hold
     /// at most; beyond it the least recently seen are forgotten.
     pub local_max_senders: usize,
+    /// `FLOODGATE_*` variables given that floodgate does not know (see [`Config::warnings`]).
+    unknown_variables: Vec<Warning>,
 }
 
 impl Config {
@@ -209,6 +289,20 @@ impl Config {
             .filter(|(k, _)| k.starts_with("FLOODGATE_"))
             .collect());
         env.build()
+    }
+
+    /// What start-up should warn about, in a stable order: unknown `FLOODGATE_*` variables
+    /// (sorted by name), then listeners open beyond loopback without their token (from the
+    /// fields as they are now).
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut all = self.unknown_variables.clone();
+        all.extend(warnings::open_listeners(
+            self.listen,
+            self.auth_token.is_some(),
+            self.admin_listen,
+            self.admin_token.is_some(),
+        ));
+        all
     }
 
     /// Defaults everywhere, listeners on ephemeral loopback ports: the base for tests.
@@ -311,6 +405,10 @@ impl Env {
             });
         }
 
+        let mut names: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let unknown_variables = warnings::unknown_variables(names.into_iter());
+
         let cluster = self.get(REDIS_CLUSTER, boolean)?;
         let redis = self.get(REDIS_URL, |text| redis_urls(text, cluster))?;
         Ok(Config {
@@ -368,6 +466,7 @@ impl Env {
                 "json" => Ok(LogFormat::Json),
                 _ => Err(format!("`{t}` is not `text` or `json`")),
             })?,
+            unknown_variables,
         })
     }
 }

@@ -15,18 +15,19 @@ use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 use parking_lot::RwLock;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, MonotonicClock};
 use crate::policy::{Limit, Rule, Violation};
 use crate::store::SenderKey;
 
-type Keyed = RateLimiter<u128, DashMapStateStore<u128>, Clock, NoOpMiddleware<Nanos>>;
+type Keyed = RateLimiter<u128, DashMapStateStore<u128>, MonotonicClock, NoOpMiddleware<Nanos>>;
 
 /// How often (in checks) the limiter's size is compared with its bound.
 const SIZE_CHECK_EVERY: u64 = 1024;
 
 pub struct BurstLimiter {
     limit: Limit,
-    clock: Clock,
+    /// Monotonic: a burst is the replica's own business, and a wall-clock step must not move it.
+    clock: MonotonicClock,
     quota: Quota,
     max_senders: usize,
     checks: AtomicU64,
@@ -41,6 +42,7 @@ impl BurstLimiter {
         let quota = Quota::with_period(per_cell)
             .expect("a positive period")
             .allow_burst(limit.count);
+        let clock = MonotonicClock::new(clock);
         let limiter = RateLimiter::new(quota, DashMapStateStore::default(), clock.clone());
         BurstLimiter {
             limit,
@@ -133,6 +135,24 @@ mod tests {
             burst.check(SenderKey::of("bob")).is_ok(),
             "senders are independent"
         );
+    }
+
+    #[test]
+    fn a_wall_clock_step_back_refuses_no_sender() {
+        let manual = ManualClock::default();
+        let limit = Limit::new(10, Duration::from_secs(1)).unwrap();
+        let burst = BurstLimiter::new(limit, Clock::Manual(manual.clone()), 1000);
+        let sender = SenderKey::of("alice");
+        assert!(burst.check(sender).is_ok());
+        manual.advance(Duration::from_secs(1));
+        // NTP steps the wall clock back an hour: no time has passed for the burst.
+        manual.set_wall_ms(manual.now_ms() - 3_600_000);
+        assert!(
+            (0..10).all(|_| burst.check(sender).is_ok()),
+            "the sender's burst is whole"
+        );
+        assert!(burst.check(sender).is_err(), "and no more than whole");
+        assert!(burst.check(SenderKey::of("bob")).is_ok());
     }
 
     #[test]

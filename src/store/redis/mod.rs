@@ -538,9 +538,13 @@ impl RedisStore {
         call: &Call,
     ) -> Result<T, StoreError> {
         if self.functions.load(Ordering::Relaxed) {
+            let loads = program.loads();
             match self.query_raw::<T>(&program.fcall(call)).await {
                 Err(error) if program::function_missing(&error) => {
-                    self.query_raw::<redis::Value>(&program.load())
+                    program
+                        .load_once(loads, || async {
+                            self.query_raw::<redis::Value>(&program.load()).await
+                        })
                         .await
                         .map_err(map_error)?;
                     return self

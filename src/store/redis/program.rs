@@ -8,8 +8,14 @@
 //! which never read `KEYS` or `ARGV`) and `body` (the per-call code) — so they cannot drift.
 //! A server without functions (Redis 6, some Redis-compatible servers) answers `FCALL` with
 //! "unknown command": the store then uses the scripts for good.
+//!
+//! A library that went missing (`FUNCTION FLUSH`, a restart) is loaded once however many calls
+//! notice it at the same moment: see [`Program::load_once`].
 
-use redis::{Cmd, Script, ToRedisArgs};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redis::{Cmd, RedisError, Script, ToRedisArgs};
 
 pub(super) struct Program {
     /// The script form's text and its SHA1 (for `EVALSHA`).
@@ -19,6 +25,11 @@ pub(super) struct Program {
     /// replica with another configuration (another prelude) loads and calls another library.
     function: String,
     library: String,
+    /// Loads of the library this replica completed: a call that read it before its `FCALL`
+    /// knows, on "function not found", whether a load has landed since.
+    loads: AtomicU64,
+    /// Held by the one call that is loading the library; the others wait on it.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl Program {
@@ -35,7 +46,34 @@ impl Program {
             sha,
             function,
             library,
+            loads: AtomicU64::new(0),
+            loading: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// How many loads have completed; read before an `FCALL`, passed to [`Program::load_once`].
+    pub(super) fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Acquire)
+    }
+
+    /// Runs `load` (a [`Program::load`]) unless a load completed since the caller read
+    /// [`Program::loads`] as `seen`. One load at a time: after a `FUNCTION FLUSH` or a restart
+    /// every call in flight learns the library is missing at once, and each sending its own
+    /// 44 KB `FUNCTION LOAD` (0.74 ms of Redis time each) used the whole budget and tripped the
+    /// breaker. The others wait for the one — within their own budget, which the caller's
+    /// timeout bounds — and then call again. A load that fails lets the next waiter try.
+    pub(super) async fn load_once<F, Fut>(&self, seen: u64, load: F) -> Result<(), RedisError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<redis::Value, RedisError>>,
+    {
+        let _loading = self.loading.lock().await;
+        if self.loads() != seen {
+            return Ok(());
+        }
+        load().await?;
+        self.loads.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
     /// `FCALL` of the program's function with `call`'s keys and arguments.
@@ -118,6 +156,46 @@ pub(super) fn script_missing(error: &redis::RedisError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn calls_that_find_the_library_missing_together_load_it_once() {
+        let program = Program::new("t", "", "return 1\n");
+        let sent = AtomicU64::new(0);
+        let load = || async {
+            sent.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok(redis::Value::Okay)
+        };
+        let seen = program.loads();
+        let waiting = (0..20).map(|_| program.load_once(seen, load));
+        let results = futures_util::future::join_all(waiting).await;
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
+        // Missing again later (another flush): the next call that notices loads again.
+        program.load_once(program.loads(), load).await.unwrap();
+        assert_eq!(sent.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_lets_the_next_caller_try() {
+        let program = Program::new("t", "", "return 1\n");
+        let seen = program.loads();
+        let failed = program
+            .load_once(seen, || async {
+                Err(RedisError::from((redis::ErrorKind::Io, "gone")))
+            })
+            .await;
+        assert!(failed.is_err());
+        let sent = AtomicU64::new(0);
+        program
+            .load_once(seen, || async {
+                sent.fetch_add(1, Ordering::SeqCst);
+                Ok(redis::Value::Okay)
+            })
+            .await
+            .unwrap();
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn both_forms_come_from_the_same_text() {
