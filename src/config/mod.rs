@@ -82,11 +82,9 @@ pub mod vars {
     ];
     /// Contract variables read by parts of floodgate that other changes are adding: known, so
     /// that setting one ahead of its part is not warned about as a misspelling.
-    pub const ANNOUNCED: [&str; 8] = [
+    pub const ANNOUNCED: [&str; 6] = [
         "FLOODGATE_MAX_TEXT",
-        "FLOODGATE_IDLE_TIMEOUT",
         "FLOODGATE_REPLAY_WINDOW",
-        "FLOODGATE_UPSTREAM_CA",
         "FLOODGATE_GROUP_MEMBERS_LIMITS",
         "FLOODGATE_REPORT_TTL",
         "FLOODGATE_SAMPLES",
@@ -124,6 +122,8 @@ pub mod vars {
         UPSTREAM_URL.0,
         UPSTREAM_TIMEOUT.0,
         UPSTREAM_FAIL_MODE.0,
+        UPSTREAM_CA.0,
+        IDLE_TIMEOUT.0,
         KEYWORDS_FILE.0,
         LINK_DENY.0,
         LINK_ALLOW.0,
@@ -152,8 +152,6 @@ pub mod vars {
         ANNOUNCED[3],
         ANNOUNCED[4],
         ANNOUNCED[5],
-        ANNOUNCED[6],
-        ANNOUNCED[7],
     ];
 }
 
