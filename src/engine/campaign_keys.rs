@@ -260,8 +260,9 @@ fn is_email_domain(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '-')
 }
 
-/// `name@domain.tld` (lowercase text).
-fn emails(text: &str) -> Vec<String> {
+/// `name@domain.tld` (lowercase text), borrowed from it unless a dot had to be trimmed
+/// before the `@`.
+fn emails(text: &str) -> Vec<std::borrow::Cow<'_, str>> {
     let mut found = Vec::new();
     for (at, _) in text.match_indices('@') {
         // Address characters are ASCII: byte offsets are character offsets.
@@ -282,7 +283,16 @@ fn emails(text: &str) -> Vec<String> {
         let local = text[local_start..at].trim_matches('.');
         let domain = text[at + 1..domain_end].trim_matches(['.', '-']);
         if !local.is_empty() && domain.contains('.') && !domain.ends_with('.') {
-            found.push(format!("{local}@{domain}"));
+            // Both are slices of `text`: the address is one slice when they meet at the `@`.
+            let start = local.as_ptr() as usize - text.as_ptr() as usize;
+            let end = domain.as_ptr() as usize - text.as_ptr() as usize + domain.len();
+            found.push(
+                if start + local.len() == at && end - domain.len() == at + 1 {
+                    std::borrow::Cow::Borrowed(&text[start..end])
+                } else {
+                    format!("{local}@{domain}").into()
+                },
+            );
         }
     }
     found
@@ -299,8 +309,12 @@ fn is_id_char(c: char) -> bool {
 }
 
 /// The markers, found in one pass over the text.
+/// A DFA: a text dense with markers (`tg.tg.…`) is read at a fixed cost a byte.
 static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
-    aho_corasick::AhoCorasick::new(MESSENGER_MARKERS).expect("the markers are valid patterns")
+    aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(MESSENGER_MARKERS)
+        .expect("the markers are valid patterns")
 });
 
 /// The run of ID characters from a position, each byte read once however many markers stand
@@ -337,7 +351,7 @@ impl IdRuns {
 }
 
 /// Messenger IDs after a marker, and `@name` handles in one-to-one messages (lowercase text).
-fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
+fn messenger_ids(text: &str, audience: Audience) -> Vec<&str> {
     let mut found = Vec::new();
     let mut runs = IdRuns::default();
     for hit in MARKERS.find_iter(text) {
@@ -366,7 +380,7 @@ fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
         let id = text[start..start + run].trim_matches(['.', '-']);
         if (4..=40).contains(&id.len()) && id.chars().any(|c| c.is_ascii_alphanumeric()) {
             // The ID alone: "WeChat: x", "微信 x" and "VX x" advertise the same account.
-            found.push(id.to_string());
+            found.push(id);
         }
     }
     if audience == Audience::OneToOne {
@@ -381,7 +395,7 @@ fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
                 .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
                 .count();
             if (3..=MAX_HANDLE).contains(&length) {
-                found.push(text[at + 1..at + 1 + length].to_string());
+                found.push(&text[at + 1..at + 1 + length]);
             }
         }
     }
