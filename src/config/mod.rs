@@ -32,6 +32,7 @@ pub mod vars {
     pub const AUTH_TOKEN: (&str, &str) = ("FLOODGATE_AUTH_TOKEN", "");
     pub const ADMIN_TOKEN: (&str, &str) = ("FLOODGATE_ADMIN_TOKEN", "");
     pub const MAX_BODY: (&str, &str) = ("FLOODGATE_MAX_BODY", "256KiB");
+    pub const MAX_TEXT: (&str, &str) = ("FLOODGATE_MAX_TEXT", "64KiB");
     pub const BURST: (&str, &str) = ("FLOODGATE_BURST", "10/1s");
     pub const RATE_LIMITS: (&str, &str) = ("FLOODGATE_RATE_LIMITS", "30/10s,120/1m,1000/1h");
     pub const REPEAT_LIMIT: (&str, &str) = ("FLOODGATE_REPEAT_LIMIT", "3/10m");
@@ -245,6 +246,8 @@ pub struct Config {
     pub auth_token: Option<Secret>,
     pub admin_token: Option<Secret>,
     pub max_body: usize,
+    /// The longest stretch of one text the rules read, in bytes (cut at a character boundary).
+    pub max_text: usize,
     pub policy: Policy,
     pub exempt_senders: HashSet<String>,
     pub check_system: bool,
@@ -419,6 +422,7 @@ impl Env {
             auth_token: self.get(AUTH_TOKEN, token)?,
             admin_token: self.get(ADMIN_TOKEN, token)?,
             max_body: self.get(MAX_BODY, size)?,
+            max_text: self.get(MAX_TEXT, size)?,
             policy,
             exempt_senders: self.get(EXEMPT_SENDERS, |t| {
                 Ok(t.split(',')
@@ -569,6 +573,7 @@ mod tests {
         assert_eq!(config.redis_timeout, Duration::from_millis(50));
         assert_eq!(config.policy, Policy::default());
         assert_eq!(config.max_body, 256 * 1024);
+        assert_eq!(config.max_text, 64 * 1024);
         assert!(config.exempt_senders.contains("imAdmin"));
         assert_eq!(config.fail_mode, FailMode::Open);
     }
@@ -582,6 +587,16 @@ mod tests {
             message.contains("FLOODGATE_RATE_LIMITS") && message.contains("lots"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn max_text_is_a_size() {
+        let sixteen = config(&[("FLOODGATE_MAX_TEXT", "16KiB")]).unwrap();
+        assert_eq!(sixteen.max_text, 16 * 1024);
+        for bad in ["0", "lots", "64GB"] {
+            let error = config(&[("FLOODGATE_MAX_TEXT", bad)]).unwrap_err();
+            assert_eq!(error.variable, "FLOODGATE_MAX_TEXT", "{bad}");
+        }
     }
 
     #[test]

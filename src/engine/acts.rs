@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use super::campaign_keys::{self, Audience, CampaignKeys};
 use super::folded::Folded;
-use super::{Decision, Engine, fingerprint};
+use super::{Decision, Engine, content, fingerprint};
 use crate::policy::{Act, ByMode, Mode, Violation};
 use crate::store::{ActCheck, GroupKey, SenderKey, Store, StoreError};
 
@@ -64,16 +64,22 @@ pub struct ActRequest<'a> {
 impl Engine {
     /// Judges an act: exemptions, then keyword and link on its texts, then its windows on the
     /// store (with the same budget, breaker and fail modes as messages).
-    pub async fn judge_act(&self, request: &ActRequest<'_>) -> Decision {
+    pub async fn judge_act<'a>(&self, request: &'a ActRequest<'_>) -> Decision {
         if !request.actor.is_empty() && self.exempt.contains(request.actor.as_ref()) {
             return Decision::allow(Vec::new());
         }
         let actor = (!request.actor.is_empty()).then(|| SenderKey::of(&request.actor));
         let now_ms = self.clock.now_ms();
-        let texts = std::iter::once(&request.request_text).chain(&request.texts);
+        // The judged part of each text, taken once: no rule reads past it.
+        let max_text = self.max_text;
+        let judged = |text: &'a str| content::judged_part(Cow::Borrowed(text), max_text);
+        let request_text = judged(&request.request_text);
+        let texts = std::iter::once(request_text.clone())
+            .chain(request.texts.iter().map(|text| judged(text)));
         let ByMode { enforced, shadow } = ByMode::of(
             &self.policy.modes,
             texts.flat_map(|text| {
+                let text = text.as_ref();
                 let folded = self.content_rules.has_keywords().then(|| Folded::of(text));
                 let found: Vec<Violation> = self
                     .content_rules
@@ -105,7 +111,7 @@ impl Engine {
         };
         let act = request.kind.act();
         let keys = match act {
-            Some(_) => self.request_keys(&request.request_text),
+            Some(_) => self.request_keys(&request_text),
             None => CampaignKeys::default(),
         };
         let check = ActCheck { actor, now_ms, act };

@@ -21,6 +21,7 @@
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use super::content::floor_char_boundary;
 use super::folded::is_cjk_ideograph;
 use super::links::{self, DomainList};
 
@@ -222,13 +223,34 @@ pub fn link_targets(text: &str, allow: &DomainList) -> Vec<String> {
                 .and_then(|d| std::str::from_utf8(d.as_bytes()).ok().map(str::to_string))
                 .unwrap_or(host);
             let path = url.path().trim_end_matches('/');
-            Some(match url.query() {
+            let mut target = match url.query() {
                 Some(query) => format!("{domain}{path}?{query}"),
                 None => format!("{domain}{path}"),
-            })
+            };
+            target.truncate(floor_char_boundary(&target, MAX_LINK_TARGET));
+            Some(target)
         })
         .collect()
 }
+
+/// The longest e-mail local part (RFC 5321): the extractor reads at most this far back from an
+/// `@`, so a run of address characters before each of many `@`s is read once, not once per `@`.
+const MAX_EMAIL_LOCAL: usize = 64;
+/// The longest domain name (RFC 1035): an `@`'s domain is read at most this far.
+const MAX_EMAIL_DOMAIN: usize = 253;
+/// The longest run of ID characters read after a messenger marker. An ID is 4 to 40 characters;
+/// a longer run is not one (a few dots or dashes around it are trimmed). Reading every run
+/// whole from every marker made `tg.tg.tg…` cost quadratic time.
+const MAX_ID_RUN: usize = 64;
+/// Separators (`: `, `：`, `号`, `#`…) skipped between a marker and its ID.
+const MAX_ID_SEPARATORS: usize = 16;
+/// The longest `@name` handle; a longer name is not one.
+const MAX_HANDLE: usize = 32;
+/// The longest phone number, in digits (E.164).
+const MAX_PHONE_DIGITS: usize = 15;
+/// The longest link target kept as a key, in bytes: targets are hashed, and a longer path or
+/// query adds nothing a spam run varies that its first 2 KB does not show.
+const MAX_LINK_TARGET: usize = 2048;
 
 fn is_email_local(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
@@ -238,25 +260,39 @@ fn is_email_domain(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '-')
 }
 
-/// `name@domain.tld` (lowercase text).
-fn emails(text: &str) -> Vec<String> {
+/// `name@domain.tld` (lowercase text), borrowed from it unless a dot had to be trimmed
+/// before the `@`.
+fn emails(text: &str) -> Vec<std::borrow::Cow<'_, str>> {
     let mut found = Vec::new();
     for (at, _) in text.match_indices('@') {
-        let local_start = text[..at]
-            .char_indices()
-            .rev()
-            .take_while(|&(_, c)| is_email_local(c))
-            .last()
-            .map_or(at, |(i, _)| i);
-        let domain_end = text[at + 1..]
-            .char_indices()
-            .take_while(|&(_, c)| is_email_domain(c))
-            .last()
-            .map_or(at + 1, |(i, c)| at + 1 + i + c.len_utf8());
+        // Address characters are ASCII: byte offsets are character offsets.
+        let local_start = at
+            - text.as_bytes()[..at]
+                .iter()
+                .rev()
+                .take(MAX_EMAIL_LOCAL)
+                .take_while(|&&b| is_email_local(char::from(b)))
+                .count();
+        let domain_end = at
+            + 1
+            + text.as_bytes()[at + 1..]
+                .iter()
+                .take(MAX_EMAIL_DOMAIN)
+                .take_while(|&&b| is_email_domain(char::from(b)))
+                .count();
         let local = text[local_start..at].trim_matches('.');
         let domain = text[at + 1..domain_end].trim_matches(['.', '-']);
         if !local.is_empty() && domain.contains('.') && !domain.ends_with('.') {
-            found.push(format!("{local}@{domain}"));
+            // Both are slices of `text`: the address is one slice when they meet at the `@`.
+            let start = local.as_ptr() as usize - text.as_ptr() as usize;
+            let end = domain.as_ptr() as usize - text.as_ptr() as usize + domain.len();
+            found.push(
+                if start + local.len() == at && end - domain.len() == at + 1 {
+                    std::borrow::Cow::Borrowed(&text[start..end])
+                } else {
+                    format!("{local}@{domain}").into()
+                },
+            );
         }
     }
     found
@@ -273,13 +309,51 @@ fn is_id_char(c: char) -> bool {
 }
 
 /// The markers, found in one pass over the text.
+/// A DFA: a text dense with markers (`tg.tg.…`) is read at a fixed cost a byte.
 static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
-    aho_corasick::AhoCorasick::new(MESSENGER_MARKERS).expect("the markers are valid patterns")
+    aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(MESSENGER_MARKERS)
+        .expect("the markers are valid patterns")
 });
 
+/// The run of ID characters from a position, each byte read once however many markers stand
+/// in one run (`tg.tg.tg…` is one run of ID characters with a marker every three bytes): the
+/// run already read is remembered, and a later start inside it reads on from its end.
+#[derive(Default)]
+struct IdRuns {
+    /// Every byte in `from..to` is an ID character.
+    from: usize,
+    to: usize,
+    /// The byte at `to` is not an ID character (or the text ends there).
+    ended: bool,
+}
+
+impl IdRuns {
+    /// The length of the run of ID characters (ASCII: bytes are characters) starting at
+    /// `start`, or `MAX_ID_RUN + 1` when it is longer. `start` never decreases between calls.
+    fn length_at(&mut self, text: &[u8], start: usize) -> usize {
+        if !(self.from..=self.to).contains(&start) {
+            *self = IdRuns {
+                from: start,
+                to: start,
+                ended: false,
+            };
+        }
+        while !self.ended && self.to - start <= MAX_ID_RUN {
+            match text.get(self.to) {
+                Some(&b) if is_id_char(char::from(b)) => self.to += 1,
+                _ => self.ended = true,
+            }
+        }
+        (self.to - start).min(MAX_ID_RUN + 1)
+    }
+}
+
 /// Messenger IDs after a marker, and `@name` handles in one-to-one messages (lowercase text).
-fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
+fn messenger_ids(text: &str, audience: Audience) -> Vec<&str> {
     let mut found = Vec::new();
+    let mut runs = IdRuns::default();
     for hit in MARKERS.find_iter(text) {
         let (marker, at) = (MESSENGER_MARKERS[hit.pattern().as_usize()], hit.start());
         // An ASCII marker must be a word of its own ("tg", not "stage").
@@ -292,12 +366,21 @@ fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
         if marker.is_ascii() && rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
             continue;
         }
-        let rest = rest.trim_start_matches([' ', ':', '：', '-', '=', '号', '號', '#', '@']);
-        let id: String = rest.chars().take_while(|&c| is_id_char(c)).collect();
-        let id = id.trim_matches(['.', '-']);
+        let skipped: usize = rest
+            .chars()
+            .take(MAX_ID_SEPARATORS)
+            .take_while(|c| matches!(c, ' ' | ':' | '：' | '-' | '=' | '号' | '號' | '#' | '@'))
+            .map(char::len_utf8)
+            .sum();
+        let start = text.len() - rest.len() + skipped;
+        let run = runs.length_at(text.as_bytes(), start);
+        if run > MAX_ID_RUN {
+            continue;
+        }
+        let id = text[start..start + run].trim_matches(['.', '-']);
         if (4..=40).contains(&id.len()) && id.chars().any(|c| c.is_ascii_alphanumeric()) {
             // The ID alone: "WeChat: x", "微信 x" and "VX x" advertise the same account.
-            found.push(id.to_string());
+            found.push(id);
         }
     }
     if audience == Audience::OneToOne {
@@ -306,12 +389,13 @@ fn messenger_ids(text: &str, audience: Audience) -> Vec<String> {
             if before.is_some_and(|c| is_email_local(c) || c == '@') {
                 continue; // an e-mail address
             }
-            let name: String = text[at + 1..]
-                .chars()
-                .take_while(|&c| c.is_ascii_alphanumeric() || c == '_')
-                .collect();
-            if (3..=32).contains(&name.len()) {
-                found.push(name);
+            let length = text.as_bytes()[at + 1..]
+                .iter()
+                .take(MAX_HANDLE + 1)
+                .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
+                .count();
+            if (3..=MAX_HANDLE).contains(&length) {
+                found.push(&text[at + 1..at + 1 + length]);
             }
         }
     }
@@ -327,12 +411,16 @@ fn phone_numbers(text: &str) -> Vec<String> {
     let mut groups: Vec<usize> = Vec::new();
     // Separator characters since the last digit: `) ` and ` (` are one separator.
     let mut gap = 0;
-    let mut flush = |digits: &mut String, groups: &mut Vec<usize>| {
-        if (7..=15).contains(&digits.len()) && !looks_like_date(digits, groups) {
+    // Digits of the current run, counted past the ones kept: a run longer than a phone number
+    // is not one, and is not kept (nor are its groups) however long it goes.
+    let mut run = 0;
+    let mut flush = |digits: &mut String, groups: &mut Vec<usize>, run: &mut usize| {
+        if (7..=MAX_PHONE_DIGITS).contains(run) && !looks_like_date(digits, groups) {
             found.push(std::mem::take(digits));
         }
         digits.clear();
         groups.clear();
+        *run = 0;
     };
     let mut previous: Option<char> = None;
     for c in text.chars() {
@@ -342,11 +430,16 @@ fn phone_numbers(text: &str) -> Vec<String> {
                 previous = Some(c);
                 continue;
             }
-            if groups.is_empty() || gap > 0 {
-                groups.push(0);
+            run += 1;
+            if run <= MAX_PHONE_DIGITS {
+                if groups.is_empty() || gap > 0 {
+                    groups.push(0);
+                }
+                if let Some(group) = groups.last_mut() {
+                    *group += 1;
+                }
+                digits.push(c);
             }
-            *groups.last_mut().expect("pushed") += 1;
-            digits.push(c);
             gap = 0;
         } else if !digits.is_empty() && gap < 2 && matches!(c, ' ' | '-' | '.' | '(' | ')' | '/') {
             gap += 1;
@@ -356,15 +449,16 @@ fn phone_numbers(text: &str) -> Vec<String> {
                 // Digits glued to a following word are a code, not a number.
                 digits.clear();
                 groups.clear();
+                run = 0;
             }
             if !digits.is_empty() {
-                flush(&mut digits, &mut groups);
+                flush(&mut digits, &mut groups, &mut run);
             }
             gap = 0;
         }
         previous = Some(c);
     }
-    flush(&mut digits, &mut groups);
+    flush(&mut digits, &mut groups, &mut run);
     found
 }
 

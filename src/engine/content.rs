@@ -7,6 +7,12 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::campaign_keys::{Audience, CampaignKeys, campaign_keys};
+use super::content_rules::ContentRules;
+use super::fingerprint;
+use super::folded::Folded;
+use super::links::DomainList;
+
 /// OpenIM's content types that carry something worth fingerprinting.
 pub mod content_type {
     pub const TEXT: i32 = 101;
@@ -84,6 +90,67 @@ pub fn judged_text(content_type: i32, raw: &str) -> Option<Cow<'_, str>> {
         _ => None,
     };
     text.filter(|t| !t.trim().is_empty())
+}
+
+/// What the passes over one message text found: see [`every_pass`].
+#[derive(Debug)]
+pub struct Passes {
+    /// Keyword and denied-link violations.
+    pub violations: usize,
+    pub fingerprint: Option<crate::store::Fingerprint>,
+    /// The campaign keys as a one-to-one message, and as a group message.
+    pub keys: [CampaignKeys; 2],
+}
+
+/// Every pass the engine makes over the text of a message's `content` — JSON decoding, the
+/// cut at `max_text`, folding, keywords, links, normalisation, fingerprint, payload extractors
+/// and MinHash — in the engine's order, without its store. For the fuzz target, the
+/// adversarial benchmark and the linear-time tests: what one text costs, nothing else.
+pub fn every_pass(
+    content_type: i32,
+    raw: &str,
+    max_text: usize,
+    rules: &ContentRules,
+    allow: &DomainList,
+) -> Option<Passes> {
+    let text = judged_part(judged_text(content_type, raw)?, max_text);
+    let folded = Folded::of(&text);
+    let violations = rules.violations(&text, Some(&folded)).count();
+    let normalised = fingerprint::normalise_folded(&folded);
+    let fingerprint = fingerprint::of_normalised(&normalised, 10);
+    let keys = [Audience::OneToOne, Audience::Group]
+        .map(|audience| campaign_keys(&text, &normalised, allow, audience));
+    Some(Passes {
+        violations,
+        fingerprint,
+        keys,
+    })
+}
+
+/// The part of a text the rules read: at most `max_text` bytes (`FLOODGATE_MAX_TEXT`), cut at
+/// a character boundary. Applied once where the text to judge is taken, so that no rule can
+/// read past it and a long text costs no more than its judged part.
+pub fn judged_part(text: Cow<'_, str>, max_text: usize) -> Cow<'_, str> {
+    let end = floor_char_boundary(&text, max_text);
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(&text[..end]),
+        Cow::Owned(mut text) => {
+            text.truncate(end);
+            Cow::Owned(text)
+        }
+    }
+}
+
+/// The largest index at most `at` that is a character boundary of `text` (at most 3 steps
+/// back: a UTF-8 character is at most 4 bytes).
+pub(crate) fn floor_char_boundary(text: &str, at: usize) -> usize {
+    if at >= text.len() {
+        return text.len();
+    }
+    (0..=at)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -175,6 +242,21 @@ mod tests {
         assert_eq!(judged(101, r#"{"content":""}"#), None);
         assert_eq!(judged(107, r#"{"title":"merged"}"#), None);
         assert_eq!(judged(101, r#"{"other":"x"}"#), None);
+    }
+
+    #[test]
+    fn the_judged_part_is_cut_at_a_character_boundary() {
+        let cut = |text: &str, max| judged_part(Cow::Borrowed(text), max).into_owned();
+        assert_eq!(cut("hello", 64), "hello");
+        assert_eq!(cut("hello", 5), "hello");
+        assert_eq!(cut("hello", 3), "hel");
+        // `微` is three bytes: a cut inside it keeps the characters before it whole.
+        assert_eq!(cut("a微信", 1), "a");
+        assert_eq!(cut("a微信", 2), "a");
+        assert_eq!(cut("a微信", 3), "a");
+        assert_eq!(cut("a微信", 4), "a微");
+        assert_eq!(judged_part(Cow::Owned("a微信".to_string()), 5), "a微");
+        assert_eq!(cut("😀", 3), "");
     }
 
     #[test]

@@ -81,13 +81,76 @@ pub fn hosts(text: &str) -> Vec<String> {
 pub fn urls(text: &str) -> impl Iterator<Item = url::Url> {
     let may_link = text.contains(['.', '．', '﹒', '․']);
     let normalised = if may_link { nfkc(text) } else { "".into() };
+    let searched = without_restarts(&normalised);
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Url]).url_must_have_scheme(false);
     let links: Vec<url::Url> = finder
-        .links(&normalised)
+        .links(&searched)
         .filter_map(|link| parse(link.as_str()))
         .collect();
     links.into_iter()
+}
+
+/// The longest run of host characters that can hold one host name and port (253 + `:65535`);
+/// only longer runs are changed by [`without_restarts`].
+const MAX_HOST_RUN: usize = 260;
+
+/// Whether linkify's scan of a host name without a scheme goes on over `c`: letters, digits,
+/// any non-ASCII character, and `-`, `.`, `_`, `~`, `:`.
+fn continues_host(c: char) -> bool {
+    c.is_ascii_alphanumeric() || !c.is_ascii() || matches!(c, '-' | '.' | '_' | '~' | ':')
+}
+
+/// `text` with every `_`, `~` and `:` in a run of host characters longer than
+/// [`MAX_HOST_RUN`] read as a space.
+///
+/// linkify tries each `.` as a link without a scheme: it reads back over one label and, when
+/// that label starts after `_`, `~` or `:`, forward to the end of the run of host characters;
+/// when that fails (the last label is no top-level domain, say), the next `.` reads the same
+/// run again. `a.a:a.a:…` cost quadratic time that way. A host name never holds `_` or `~`,
+/// and `:` only before its port, so in a run too long to be one host nothing is lost by
+/// reading them as spaces, and every `.` then reads at most up to the next space: linear.
+fn without_restarts(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut run = 0;
+    let mut long_run_with_restart = false;
+    let mut restart_in_run = false;
+    for c in text.chars() {
+        if continues_host(c) {
+            run += c.len_utf8();
+            restart_in_run |= matches!(c, '_' | '~' | ':');
+            if run > MAX_HOST_RUN && restart_in_run {
+                long_run_with_restart = true;
+                break;
+            }
+        } else {
+            (run, restart_in_run) = (0, false);
+        }
+    }
+    if !long_run_with_restart {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut start = 0;
+    for (at, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        if continues_host(c) && at < text.len() {
+            continue;
+        }
+        // `start..at` is a run of host characters.
+        let run = &text[start..at];
+        if run.len() > MAX_HOST_RUN {
+            out.extend(run.chars().map(|c| match c {
+                '_' | '~' | ':' => ' ',
+                c => c,
+            }));
+        } else {
+            out.push_str(run);
+        }
+        if at < text.len() {
+            out.push(c);
+        }
+        start = at + c.len_utf8();
+    }
+    out.into()
 }
 
 /// `text` in NFKC, borrowed when it already is (all ASCII, and most CJK text): the quick check
@@ -202,6 +265,20 @@ mod tests {
 
     fn rules_for_broad_allow() -> LinkRules {
         rules("bad.example.com", "example.com")
+    }
+
+    #[test]
+    fn only_runs_too_long_for_a_host_lose_their_restarts() {
+        let short = "see a_b.example.com:8080/x_y and me:you";
+        assert_eq!(without_restarts(short), short);
+        let long = format!("{}a.b:c_d~e f:g", "x".repeat(MAX_HOST_RUN));
+        assert_eq!(
+            without_restarts(&long),
+            format!("{}a.b c d e f:g", "x".repeat(MAX_HOST_RUN))
+        );
+        // The links a long run held are still found.
+        let text = format!("{}_evil.example:x", "加".repeat(100));
+        assert_eq!(hosts(&text), vec!["evil.example"]);
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct EngineSettings {
     /// Senders the burst limiter holds at most.
     pub local_max_senders: usize,
     pub links: LinkRules,
+    /// The longest stretch of one text the rules read (`FLOODGATE_MAX_TEXT`).
+    pub max_text: usize,
 }
 
 impl From<&Config> for EngineSettings {
@@ -65,6 +67,7 @@ impl From<&Config> for EngineSettings {
             check_system: config.check_system,
             local_max_senders: config.local_max_senders,
             links: config.links.clone(),
+            max_text: config.max_text,
         }
     }
 }
@@ -96,6 +99,8 @@ pub struct Engine {
     /// store call at all.
     known_blocks: Option<KnownBlocks>,
     breaker: Breaker,
+    /// No rule reads past this many bytes of a text (`FLOODGATE_MAX_TEXT`).
+    max_text: usize,
 }
 
 impl Engine {
@@ -147,6 +152,7 @@ impl Engine {
             content_rules: Arc::new(ContentRules::new(settings.links.clone())),
             link_allow: settings.links.allow.clone(),
             metrics,
+            max_text: settings.max_text,
         }
     }
 
@@ -427,6 +433,7 @@ impl Engine {
             return None;
         }
         let text = content::judged_text(message.content_type, message.content)?;
+        let text = content::judged_part(text, self.max_text);
         let folded =
             (fingerprinted || self.content_rules.has_keywords()).then(|| Folded::of(&text));
         Some(Judged { text, folded })
