@@ -51,6 +51,8 @@ pub mod vars {
     pub const GROUP_CREATE_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_CREATE_LIMITS", "5/1h,20/1d");
     pub const GROUP_JOIN_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_JOIN_LIMITS", "10/1h,50/1d");
     pub const GROUP_INVITE_LIMIT: (&str, &str) = ("FLOODGATE_GROUP_INVITE_LIMIT", "200/1h");
+    pub const GROUP_MEMBERS_LIMITS: (&str, &str) =
+        ("FLOODGATE_GROUP_MEMBERS_LIMITS", "500/1h,2000/1d");
     /// Not in the contract: open connections each listener serves at once (README).
     pub const MAX_CONNECTIONS: (&str, &str) = ("FLOODGATE_MAX_CONNECTIONS", "10000");
     pub const LOG: (&str, &str) = ("FLOODGATE_LOG", "info");
@@ -287,6 +289,7 @@ impl Env {
             group_create: self.get(GROUP_CREATE_LIMITS, limit_list)?,
             group_join: self.get(GROUP_JOIN_LIMITS, limit_list)?,
             group_invite: self.get(GROUP_INVITE_LIMIT, optional_limit)?,
+            group_members: self.get(GROUP_MEMBERS_LIMITS, limit_list)?,
             modes,
         };
         if policy.block_max < policy.block_for {
