@@ -153,7 +153,7 @@ pub fn parse_act(kind: ActKind, body: &[u8]) -> Result<ParsedAct<'_>, String> {
 /// harmless). Never `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: the request
 /// sends those as plain `""` / `0` when the caller left them unset, and OpenIM writes the reply's
 /// whenever present — an echoed `0` would reset "joining needs verification" on a rename.
-const SET_GROUP_INFO_ECHO: [&str; 5] = [
+pub const SET_GROUP_INFO_ECHO: [&str; 5] = [
     "groupID",
     "groupName",
     "notification",
@@ -163,7 +163,7 @@ const SET_GROUP_INFO_ECHO: [&str; 5] = [
 
 /// What a reply to `callbackBeforeSetGroupInfoExCommand` must echo: every field, each nullable
 /// on both sides and copied back even when absent (an absent one drops that part of the edit).
-const SET_GROUP_INFO_EX_ECHO: [&str; 9] = [
+pub const SET_GROUP_INFO_EX_ECHO: [&str; 9] = [
     "groupID",
     "groupName",
     "notification",
