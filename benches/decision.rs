@@ -150,6 +150,30 @@ fn act(c: &mut Criterion) {
             })
         });
     }
+    // A creation alone, and with 20 initial members weighed in the owner's members windows:
+    // each by a new owner (admitted, as most creations are), on an engine of its own.
+    for members in [0u64, 20] {
+        let (engine, _) = Engine::embedded(&config, Clock::Manual(clock.clone()));
+        let mut i = 0u64;
+        c.bench_function(
+            &format!("act_embedded_create_group_{members}_members"),
+            |b| {
+                b.iter(|| {
+                    i += 1;
+                    clock.advance(std::time::Duration::from_millis(1));
+                    let request = ActRequest {
+                        kind: ActKind::CreateGroup,
+                        actor: Cow::Owned(format!("owner{i}")),
+                        group_id: Cow::Borrowed(""),
+                        invitees: members,
+                        request_text: Cow::Borrowed(""),
+                        texts: vec![Cow::Borrowed("Hiking club")],
+                    };
+                    black_box(runtime.block_on(engine.judge_act(&request)))
+                })
+            },
+        );
+    }
 }
 
 /// A list of `n` entries of the shape operators keep: single words and short phrases, Latin and

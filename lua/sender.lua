@@ -43,6 +43,7 @@ ARGV
   [12] the sender as the recipient's memory names them, or "" (not recorded in this call)
   [13] the index in KEYS of the first campaign key, 0 = none
   [14] act, and a strike releasing one: the act's name in ACTS ("" = none: the block only)
+  [15] act: a creation's initial members, weighed in ACTS.members (0 = none)
 
 Returns (integers, packed into one string by reply.lua)
   check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, standing, n, shadow...}
@@ -60,9 +61,10 @@ Returns (integers, packed into one string by reply.lua)
 Acts (README "Friend requests, groups and profiles": friend requests, groups created and joined;
 a profile edit checks only the block): the user's block, then the act's windows (ACTS[name],
 rings in a hash of their own, KEYS[3], which lives for the longest act window, ACT_TTL: a day of
-friend requests must not keep a message sender's state alive a day), then on standalone Redis
-the request text's campaign keys unless the user is known. A rejection strikes the same record
-as messages.
+friend requests must not keep a message sender's state alive a day) — a creation's initial
+members also in ACTS.members, weighted by their number — then on standalone Redis the request
+text's campaign keys unless the user is known. A rejection strikes the same record as messages,
+unless ACT_STRIKES says the act strikes nobody (an applicant OpenIM does not check).
 
 Conversations: a one-to-one message is established when the sender's memory holds the recipient
 (they wrote within CONTACT_MEMORY); a group message when the sender's first post there is at
@@ -180,13 +182,14 @@ end
 
 if op == OP.strike then
   local at = tonumber(ARGV[6])
-  if at > 0 and #C.act_windows > 0 then
-    -- Hand back what an admitted act recorded, for an act the campaign rule then rejected.
+  if at > 0 and ARGV[14] ~= '' then
+    -- Hand back what an admitted act recorded, for an act the campaign rule then rejected
+    -- (nothing, when its windows are off: never the message windows).
     local stored = C.load_act_rings(KEYS[3])
     for k, window in ipairs(C.act_windows) do
       if stored[k] then ring_add(C.act_rings[k], window[3], at, -1) end
     end
-    C.write_act_rings(KEYS[3], true)
+    if #C.act_windows > 0 then C.write_act_rings(KEYS[3], true) end
   elseif at > 0 then
     -- Hand back what the sender check admitted for a message rejected by another rule.
     for k, rate in ipairs(rates) do
@@ -219,6 +222,11 @@ if op == OP.strike then
       C.write(AT_ALL_FIELD, dump_ring(ring))
     end
   end
+  if ARGV[14] ~= '' and not ACT_STRIKES[ARGV[14]] then
+    -- An act that strikes nobody (an application) only hands its reservation back.
+    C.commit()
+    return packed({0, 0, 0, 0, 0})
+  end
   if C.in_block then
     C.commit()
     local retry, number, length = C.block_violation()
@@ -233,10 +241,29 @@ end
 if op == OP.act then
   local served = C.served_block()
   if served then return served end
+  -- A creation's initial members (ARGV[15]) weigh in the owner's members windows, read and
+  -- written beside the act's own: each window has its weight (nil: 1 each).
+  local members, weights = tonumber(ARGV[15]) or 0, nil
+  if members > 0 and #ACTS.members > 0 then
+    local windows = {unpack(C.act_windows)}
+    weights = {}
+    for k = 1, #windows do weights[k] = 1 end
+    for _, window in ipairs(ACTS.members) do
+      windows[#windows + 1] = window
+      weights[#windows] = members
+    end
+    C.act_windows = windows
+  end
   C.load_act_rings(KEYS[3])
   for k, window in ipairs(C.act_windows) do
-    local sum = advance(C.act_rings[k], window[3])
-    if sum >= window[1] then C.note(ACT_RULE[ARGV[14]], ring_retry(C.act_rings[k], window[3], window[1], sum), window[1], window[2]) end
+    local ring, weight = C.act_rings[k], weights and weights[k] or 1
+    local sum = advance(ring, window[3])
+    if sum + weight > window[1] then
+      -- Fits once the count drops below limit - weight + 1; never, for more than the limit.
+      local room, retry = window[1] + 1 - weight, 0
+      if room > 0 then retry = ring_retry(ring, window[3], room, sum) end
+      C.note(ACT_RULE[ARGV[14]], retry, window[1], window[2])
+    end
   end
   -- Whether the user is known (the campaign rule trusts them), read even when the campaign
   -- keys are decided elsewhere (a cluster): the caller skips them then.
@@ -247,9 +274,16 @@ if op == OP.act then
   if not known then C.campaign_rule(KEYS, ARGV) end
   if C.first then
     C.write_act_rings(KEYS[3], false)
+    if ARGV[14] ~= '' and not ACT_STRIKES[ARGV[14]] then
+      -- An actor OpenIM does not check (an applicant): rejected, struck never.
+      C.commit()
+      return C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0})
+    end
     return C.rejection()
   end
-  for k, window in ipairs(C.act_windows) do ring_add(C.act_rings[k], window[3], now, 1) end
+  for k, window in ipairs(C.act_windows) do
+    ring_add(C.act_rings[k], window[3], now, weights and weights[k] or 1)
+  end
   C.write_act_rings(KEYS[3], true)
   C.commit()
   local standing = 0

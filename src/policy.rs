@@ -234,6 +234,9 @@ pub struct Policy {
     pub group_create: Vec<Limit>,
     /// Applications to join a group per applicant.
     pub group_join: Vec<Limit>,
+    /// Initial members (owner excluded) of the groups one owner creates: `initMemberList` has
+    /// no cap and fires no invite callback.
+    pub group_members: Vec<Limit>,
     /// Invitees per group.
     pub group_invite: Option<Limit>,
     pub modes: RuleModes,
@@ -260,6 +263,7 @@ impl Default for Policy {
             friend: vec![limit(10, 3600), limit(30, 86_400)],
             group_create: vec![limit(5, 3600), limit(20, 86_400)],
             group_join: vec![limit(10, 3600), limit(50, 86_400)],
+            group_members: vec![limit(500, 3600), limit(2000, 86_400)],
             group_invite: Some(limit(200, 3600)),
             modes: RuleModes::default(),
         }
@@ -308,10 +312,18 @@ pub enum Act {
     FriendRequest,
     CreateGroup,
     JoinGroup,
+    /// The initial members of the groups a user creates: counted with each creation, weighted
+    /// by how many it adds, never an act of its own.
+    GroupMembers,
 }
 
 impl Act {
-    pub const ALL: [Act; 3] = [Act::FriendRequest, Act::CreateGroup, Act::JoinGroup];
+    pub const ALL: [Act; 4] = [
+        Act::FriendRequest,
+        Act::CreateGroup,
+        Act::JoinGroup,
+        Act::GroupMembers,
+    ];
 
     /// Its windows (none: off).
     pub fn limits(self, policy: &Policy) -> &[Limit] {
@@ -319,6 +331,7 @@ impl Act {
             Act::FriendRequest => &policy.friend,
             Act::CreateGroup => &policy.group_create,
             Act::JoinGroup => &policy.group_join,
+            Act::GroupMembers => &policy.group_members,
         }
     }
 
@@ -326,8 +339,15 @@ impl Act {
     pub fn rule(self) -> Rule {
         match self {
             Act::FriendRequest => Rule::Friend,
-            Act::CreateGroup | Act::JoinGroup => Rule::Group,
+            Act::CreateGroup | Act::JoinGroup | Act::GroupMembers => Rule::Group,
         }
+    }
+
+    /// Whether its violations strike the actor. An application's `applyID` is not checked by
+    /// OpenIM against the caller: anyone can name a victim, so a strike there would let anyone
+    /// frame them into a block.
+    pub fn strikes(self) -> bool {
+        self != Act::JoinGroup
     }
 
     /// Its name in the stores (the Redis script's table of acts, field names).
@@ -336,6 +356,7 @@ impl Act {
             Act::FriendRequest => "friend",
             Act::CreateGroup => "create",
             Act::JoinGroup => "join",
+            Act::GroupMembers => "members",
         }
     }
 
@@ -386,6 +407,9 @@ pub struct Violation {
     pub observed: Option<u64>,
     /// Keyword only: the line of the list entry that matched (for the log, never the reply).
     pub list_line: Option<usize>,
+    /// Group only: the limit counts the initial members of created groups (`observed` of them
+    /// in this creation), not invitees.
+    pub members: bool,
 }
 
 impl Violation {
@@ -397,6 +421,7 @@ impl Violation {
             started_block: None,
             observed: None,
             list_line: None,
+            members: false,
         }
     }
 
@@ -405,6 +430,15 @@ impl Violation {
     pub fn invitees(limit: Limit, n: u32, retry_after: Duration) -> Violation {
         let mut violation = Violation::new(Rule::Group, Some(limit), retry_after);
         violation.observed = Some(u64::from(n));
+        violation
+    }
+
+    /// A creation whose `n` initial members do not fit under its owner's `limit` before
+    /// `retry_after` (never, when zero: more than the limit at once).
+    pub fn members(limit: Limit, n: u64, retry_after: Duration) -> Violation {
+        let mut violation = Violation::new(Rule::Group, Some(limit), retry_after);
+        violation.observed = Some(n);
+        violation.members = true;
         violation
     }
 
@@ -447,16 +481,24 @@ impl Violation {
             ),
             (Rule::Group, Some(limit)) if self.observed.is_some() => {
                 let n = self.observed.unwrap_or(0);
+                let fewer = if self.members { "members" } else { "invitees" };
                 let when = if self.retry_after.is_zero() {
-                    "retry with fewer invitees".to_string()
+                    format!("retry with fewer {fewer}")
                 } else {
                     format!("retry after {retry}")
                 };
-                format!(
-                    "limit {} invitees per {} per group; this invitation has {n}; {when}",
-                    limit.count(),
-                    HumanDuration(limit.window)
-                )
+                let (count, window) = (limit.count(), HumanDuration(limit.window));
+                if self.members {
+                    format!(
+                        "limit {count} initial members per {window} in the groups one user \
+                         creates; this creation adds {n}; {when}"
+                    )
+                } else {
+                    format!(
+                        "limit {count} invitees per {window} per group; this invitation has {n}; \
+                         {when}"
+                    )
+                }
             }
             (Rule::Blocked, Some(block)) => format!(
                 "blocked for {} after repeated violations; retry after {retry}",

@@ -16,6 +16,10 @@ on_every_store!(
     group_and_profile_edits_are_judged_on_their_new_texts,
     acts_follow_shadow_modes_and_exemptions,
     hostile_bodies_are_answered_without_a_crash_and_judged_where_they_can_be,
+    a_creation_counts_the_owner_openim_checked_not_the_names_the_client_wrote,
+    join_applications_count_per_applicant_and_strike_nobody,
+    the_initial_members_of_created_groups_count_in_the_owners_window,
+    member_nicknames_are_judged_and_strike_nobody,
 );
 
 use std::time::Duration;
@@ -412,6 +416,246 @@ async fn hostile_bodies_are_answered_without_a_crash_and_judged_where_they_can_b
         )
         .await,
         1.0
+    );
+    app
+}
+
+/// `callbackBeforeCreateGroupCommand` as OpenIM writes it (`CallbackBeforeCreateGroupReq`, the
+/// group's protobuf fields `omitempty`): `ownerUserID` / `creatorUserID` as the client wrote
+/// them, then `initMemberList` as the server built it — the owner it checked against the caller
+/// first, with `roleLevel` 100, then `members` ordinary members.
+fn go_create(caller: &str, claimed: &str, name: &str, members: usize) -> String {
+    let mut list = vec![format!(r#"{{"userID":"{caller}","roleLevel":100}}"#)];
+    list.extend((0..members).map(|i| format!(r#"{{"userID":"member{i}","roleLevel":20}}"#)));
+    format!(
+        concat!(
+            r#"{{"operationID":"op-create","callbackCommand":"callbackBeforeCreateGroupCommand","#,
+            r#""groupName":"{}","ownerUserID":"{}","creatorUserID":"{}","groupType":2,"#,
+            r#""initMemberList":[{}]}}"#,
+            "\n"
+        ),
+        name,
+        claimed,
+        claimed,
+        list.join(",")
+    )
+}
+
+async fn create(app: &TestApp, body: String) -> support::Reply {
+    app.post_raw("/callbackExample/callbackBeforeCreateGroupCommand", body)
+        .await
+}
+
+async fn a_creation_counts_the_owner_openim_checked_not_the_names_the_client_wrote(
+    backend: Backend,
+) -> TestApp {
+    let keywords = support::keyword_file("free money\n");
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_GROUP_CREATE_LIMITS", "2/1h"),
+            ("FLOODGATE_EXEMPT_SENDERS", "imAdmin"),
+            ("FLOODGATE_KEYWORDS_FILE", keywords.to_str().unwrap()),
+        ],
+    )
+    .await;
+    // A modified client rotates the names it writes: the checked owner is counted all the same.
+    for (i, fake) in ["fake1", "fake2"].iter().enumerate() {
+        let reply = create(&app, go_create("spammer", fake, &format!("club {i}"), 1)).await;
+        assert!(reply.is_allow(), "{:?}", reply.body);
+    }
+    let third = create(&app, go_create("spammer", "fake3", "club 2", 1)).await;
+    assert_eq!(third.err_code(), 5011, "{:?}", third.body);
+    assert_eq!(app.sender("spammer").await["groupsCreated"][0]["count"], 2);
+    // Nothing was charged to the names it wrote: a victim named there creates freely.
+    let framed = create(&app, go_create("spammer", "victim", "club 3", 1)).await;
+    assert_eq!(framed.err_code(), 5011);
+    assert_eq!(app.sender("victim").await["groupsCreated"][0]["count"], 0);
+    assert!(
+        create(&app, go_create("victim", "victim", "mine", 1))
+            .await
+            .is_allow()
+    );
+    // Naming an exempt user skips nothing: the group's name is still judged.
+    let disguised = create(&app, go_create("other", "imAdmin", "Free Money club", 1)).await;
+    assert_eq!(disguised.err_code(), 5008);
+    // The exempt user, when they are the owner OpenIM checked, is exempt.
+    let admin = create(&app, go_create("imAdmin", "imAdmin", "Free Money club", 1)).await;
+    assert!(admin.is_allow(), "{:?}", admin.body);
+    app
+}
+
+async fn join_applications_count_per_applicant_and_strike_nobody(backend: Backend) -> TestApp {
+    let keywords = support::keyword_file("free money\n");
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_GROUP_JOIN_LIMITS", "1/1h"),
+            ("FLOODGATE_KEYWORDS_FILE", keywords.to_str().unwrap()),
+            ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m"),
+            ("FLOODGATE_STRIKES", "1/1h"),
+        ],
+    )
+    .await;
+    // Anyone can name a victim as `applyID`: a keyword, the window and a campaign each reject,
+    // and none of them strikes the victim (one strike would block them here).
+    let keyword = join_group_body("victim", "g1", "free money");
+    assert_eq!(app.callback(&keyword).await.err_code(), 5008);
+    assert!(
+        app.callback(&join_group_body("victim", "g1", "hi"))
+            .await
+            .is_allow()
+    );
+    let over = app.callback(&join_group_body("victim", "g2", "hi")).await;
+    assert_eq!(over.err_code(), 5011, "{:?}", over.body);
+    let payload = "join me at www.deals.example";
+    assert!(
+        app.callback(&join_group_body("victim2", "g1", payload))
+            .await
+            .is_allow()
+    );
+    let campaign = app
+        .callback(&join_group_body("victim3", "g1", payload))
+        .await;
+    assert_eq!(campaign.err_code(), 5004, "{:?}", campaign.body);
+    for victim in ["victim", "victim3"] {
+        let status = app.sender(victim).await;
+        assert_eq!(
+            (status["strikes"].as_u64(), status["blocks"].as_u64()),
+            (Some(0), Some(0))
+        );
+        assert!(
+            app.single(victim, "friend", "hello").await.is_allow(),
+            "{victim}"
+        );
+    }
+    assert_eq!(app.metric("floodgate_blocks_total").await, 0.0);
+    // The campaign's rejection handed back what the window had counted for victim3.
+    assert_eq!(
+        app.sender("victim3").await["groupApplications"][0]["count"],
+        0
+    );
+    // A user blocked for their own messages is still refused here.
+    assert_eq!(
+        app.single("spammer", "x", "free money").await.err_code(),
+        5008
+    );
+    let blocked = app.callback(&join_group_body("spammer", "g3", "hi")).await;
+    assert_eq!(blocked.err_code(), 5006);
+    app
+}
+
+async fn the_initial_members_of_created_groups_count_in_the_owners_window(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_GROUP_MEMBERS_LIMITS", "5/1h,8/1d"),
+            ("FLOODGATE_GROUP_CREATE_LIMITS", "10/1h"),
+        ],
+    )
+    .await;
+    assert!(
+        create(&app, go_create("owner", "", "a", 3))
+            .await
+            .is_allow()
+    );
+    let over = create(&app, go_create("owner", "", "b", 3)).await;
+    assert_eq!(over.err_code(), 5011, "{:?}", over.body);
+    assert!(
+        over.detail().starts_with(
+            "limit 5 initial members per 1h in the groups one user creates; this creation adds 3; \
+             retry after "
+        ),
+        "{}",
+        over.detail()
+    );
+    // The whole creation was refused and recorded nothing: what fits still fits.
+    assert!(
+        create(&app, go_create("owner", "", "c", 2))
+            .await
+            .is_allow()
+    );
+    let status = app.sender("owner").await;
+    assert_eq!(
+        status["groupMembers"][0],
+        json!({"limit": 5, "window": "1h", "count": 5})
+    );
+    assert_eq!(status["groupsCreated"][0]["count"], 2);
+    // An owner alone adds nobody; more than the limit at once never fits.
+    assert!(
+        create(&app, go_create("owner", "", "d", 0))
+            .await
+            .is_allow()
+    );
+    let huge = create(&app, go_create("other", "", "e", 6)).await;
+    assert_eq!(
+        huge.detail(),
+        "limit 5 initial members per 1h in the groups one user creates; this creation adds 6; \
+         retry with fewer members"
+    );
+    // The hour passes; the day's window holds three more.
+    app.advance(Duration::from_secs(3600 + 360));
+    assert!(
+        create(&app, go_create("owner", "", "f", 3))
+            .await
+            .is_allow()
+    );
+    let daily = create(&app, go_create("owner", "", "g", 1)).await;
+    assert!(
+        daily.detail().starts_with("limit 8 initial members per 1d"),
+        "{}",
+        daily.detail()
+    );
+    app
+}
+
+async fn member_nicknames_are_judged_and_strike_nobody(backend: Backend) -> TestApp {
+    let keywords = support::keyword_file("free money\n");
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_KEYWORDS_FILE", keywords.to_str().unwrap()),
+            ("FLOODGATE_LINK_DENY", "spam.example"),
+            ("FLOODGATE_STRIKES", "1/1h"),
+        ],
+    )
+    .await;
+    // `CallbackBeforeSetGroupMemberInfoReq`: the member edited, never the editor.
+    let edit = |nick: &str| {
+        format!(
+            concat!(
+                r#"{{"callbackCommand":"callbackBeforeSetGroupMemberInfoCommand","#,
+                r#""groupID":"g1","userID":"member","nickName":"{}","faceURL":null,"#,
+                r#""roleLevel":null,"ex":null}}"#,
+                "\n"
+            ),
+            nick
+        )
+    };
+    let path = "/callbackExample/callbackBeforeSetGroupMemberInfoCommand";
+    assert_eq!(
+        app.post_raw(path, edit("FREE money")).await.err_code(),
+        5008
+    );
+    assert_eq!(
+        app.post_raw(path, edit("see spam.example"))
+            .await
+            .err_code(),
+        5009
+    );
+    // A bare allow: OpenIM's reply fields are pointers, so it changes nothing.
+    assert!(app.post_raw(path, edit("Alice")).await.is_allow());
+    let status = app.sender("member").await;
+    assert_eq!(status["strikes"], 0);
+    assert!(app.single("member", "x", "hello").await.is_allow());
+    assert_eq!(
+        app.metric(
+            "floodgate_callbacks_total{command=\"callbackBeforeSetGroupMemberInfoCommand\",verdict=\"reject\"}"
+        )
+        .await,
+        2.0
     );
     app
 }

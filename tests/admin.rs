@@ -101,6 +101,7 @@ async fn a_sender_never_seen_gets_zeros() {
             "friendRequests": [{"limit": 10, "window": "1h", "count": 0}, {"limit": 30, "window": "1d", "count": 0}],
             "groupsCreated": [{"limit": 5, "window": "1h", "count": 0}, {"limit": 20, "window": "1d", "count": 0}],
             "groupApplications": [{"limit": 10, "window": "1h", "count": 0}, {"limit": 50, "window": "1d", "count": 0}],
+            "groupMembers": [{"limit": 500, "window": "1h", "count": 0}, {"limit": 2000, "window": "1d", "count": 0}],
             "strikes": 0,
             "blockedForSeconds": 0,
             "blocks": 0,

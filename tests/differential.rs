@@ -4,7 +4,8 @@
 //! catches the two implementations drifting apart anywhere else: bucket edges, retry times,
 //! releases, strikes and blocks interleaving, rules in shadow, `AtAllTag`, status and lifts,
 //! conversations becoming established and forgotten, every kind of campaign key, and the
-//! windows of friend requests, groups created and joined, and a group's invitees.
+//! windows of friend requests, groups created and joined (and their initial members), and a
+//! group's invitees.
 //!
 //! proptest generates the traffic and which rules run in shadow; every case runs on the
 //! embedded store, a real Redis and a 3-node Redis Cluster (each case on a key prefix of its
@@ -37,6 +38,7 @@ const VARS: &[(&str, &str)] = &[
     ("FLOODGATE_GROUP_CREATE_LIMITS", "2/5s"),
     ("FLOODGATE_GROUP_JOIN_LIMITS", "3/6s"),
     ("FLOODGATE_GROUP_INVITE_LIMIT", "6/5s"),
+    ("FLOODGATE_GROUP_MEMBERS_LIMITS", "6/5s,9/12s"),
 ];
 
 /// The rules a store decides that can run in shadow on their own (not burst: it is off here).
@@ -98,8 +100,10 @@ enum Step {
         group: u8,
         text: u8,
     },
+    /// A creation with `members` initial members besides its owner.
     Create {
         from: u8,
+        members: u8,
     },
     Invite {
         group: u8,
@@ -132,7 +136,7 @@ fn step() -> impl Strategy<Value = (u16, Step)> {
         group,
         text,
     });
-    let create = (0..8u8).prop_map(|from| Step::Create { from });
+    let create = (0..8u8, 0..10u8).prop_map(|(from, members)| Step::Create { from, members });
     let invite = (0..2u8, 1..5u8).prop_map(|(group, invitees)| Step::Invite { group, invitees });
     let status = (0..8u8).prop_map(|who| Step::Status { who });
     let lift = (0..8u8).prop_map(|who| Step::Lift { who });
@@ -141,7 +145,7 @@ fn step() -> impl Strategy<Value = (u16, Step)> {
         4 => group,
         2 => friend,
         1 => join,
-        1 => create,
+        2 => create,
         1 => invite,
         1 => status,
         1 => lift
@@ -170,61 +174,68 @@ async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) 
     let mut replies = Vec::new();
     for (pause_ms, step) in traffic {
         app.advance(Duration::from_millis(u64::from(*pause_ms)));
-        let answer = match step {
-            Step::Single { from, to, text } => {
-                let reply = app
-                    .single(&format!("sender{from}"), &user(*to), TEXTS[*text as usize])
-                    .await;
-                comparable(&reply)
-            }
-            Step::Group {
-                from,
-                group,
-                text,
-                mentions,
-                at_all,
-            } => {
-                let mut list: Vec<&str> = ["a", "b", "c"][..*mentions as usize].to_vec();
-                if *at_all {
-                    list.push("AtAllTag");
+        let answer =
+            match step {
+                Step::Single { from, to, text } => {
+                    let reply = app
+                        .single(&format!("sender{from}"), &user(*to), TEXTS[*text as usize])
+                        .await;
+                    comparable(&reply)
                 }
-                let reply = app
-                    .group(
+                Step::Group {
+                    from,
+                    group,
+                    text,
+                    mentions,
+                    at_all,
+                } => {
+                    let mut list: Vec<&str> = ["a", "b", "c"][..*mentions as usize].to_vec();
+                    if *at_all {
+                        list.push("AtAllTag");
+                    }
+                    let reply = app
+                        .group(
+                            &format!("sender{from}"),
+                            &format!("g{group}"),
+                            TEXTS[*text as usize],
+                            &list,
+                        )
+                        .await;
+                    comparable(&reply)
+                }
+                Step::Friend { from, to, text } => {
+                    let body = support::friend_request_body(
+                        &format!("sender{from}"),
+                        &user(*to),
+                        TEXTS[*text as usize],
+                    );
+                    comparable(&app.callback(&body).await)
+                }
+                Step::Join { from, group, text } => {
+                    let body = support::join_group_body(
                         &format!("sender{from}"),
                         &format!("g{group}"),
                         TEXTS[*text as usize],
-                        &list,
-                    )
-                    .await;
-                comparable(&reply)
-            }
-            Step::Friend { from, to, text } => {
-                let body = support::friend_request_body(
-                    &format!("sender{from}"),
-                    &user(*to),
-                    TEXTS[*text as usize],
-                );
-                comparable(&app.callback(&body).await)
-            }
-            Step::Join { from, group, text } => {
-                let body = support::join_group_body(
-                    &format!("sender{from}"),
-                    &format!("g{group}"),
-                    TEXTS[*text as usize],
-                );
-                comparable(&app.callback(&body).await)
-            }
-            Step::Create { from } => {
-                let body = support::create_group_body(&format!("sender{from}"), "a new group");
-                comparable(&app.callback(&body).await)
-            }
-            Step::Invite { group, invitees } => {
-                let body = support::invite_body(&format!("g{group}"), usize::from(*invitees));
-                comparable(&app.callback(&body).await)
-            }
-            Step::Status { who } => app.sender(&format!("sender{who}")).await.to_string(),
-            Step::Lift { who } => app.unblock(&format!("sender{who}")).await.to_string(),
-        };
+                    );
+                    comparable(&app.callback(&body).await)
+                }
+                Step::Create { from, members } => {
+                    let owner = format!("sender{from}");
+                    let mut body = support::create_group_body(&owner, "a new group");
+                    let mut list = vec![serde_json::json!({"userID": owner, "roleLevel": 100})];
+                    list.extend((0..*members).map(
+                        |i| serde_json::json!({"userID": format!("member{i}"), "roleLevel": 20}),
+                    ));
+                    body["initMemberList"] = serde_json::Value::Array(list);
+                    comparable(&app.callback(&body).await)
+                }
+                Step::Invite { group, invitees } => {
+                    let body = support::invite_body(&format!("g{group}"), usize::from(*invitees));
+                    comparable(&app.callback(&body).await)
+                }
+                Step::Status { who } => app.sender(&format!("sender{who}")).await.to_string(),
+                Step::Lift { who } => app.unblock(&format!("sender{who}")).await.to_string(),
+            };
         replies.push(answer);
     }
     let shadow_counted = app
@@ -266,7 +277,7 @@ fn compare(other: Backend, cases: u32) {
     // What the cases crossed between them: the new rules must be exercised, not just agreed on.
     let (campaigns, conversations) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     let rejections = std::cell::Cell::new(0);
-    let acts = std::cell::Cell::new(0);
+    let (acts, members) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
     let result = runner.run(&strategy, |(traffic, shadow)| {
         runtime.block_on(async {
             let expected = replies(&memory, &shadow, &traffic).await;
@@ -287,6 +298,8 @@ fn compare(other: Backend, cases: u32) {
             rejections.set(rejections.get() + expected.iter().filter(|r| r.starts_with("500")).count());
             let act_rejection = |r: &&String| r.starts_with("5010") || r.starts_with("5011");
             acts.set(acts.get() + expected.iter().filter(act_rejection).count());
+            let over_members = |r: &&String| r.contains("initial members per");
+            members.set(members.get() + expected.iter().filter(over_members).count());
             Ok(())
         })
     });
@@ -301,6 +314,10 @@ fn compare(other: Backend, cases: u32) {
     );
     assert!(campaigns.get() > 0, "no campaign rejection in any case");
     assert!(acts.get() > 0, "no friend or group rejection in any case");
+    assert!(
+        members.get() > 0,
+        "no creation over its members window in any case"
+    );
     assert!(
         conversations.get() > 0,
         "no established conversation in any case"

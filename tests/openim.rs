@@ -152,3 +152,105 @@ async fn openims_own_requests_are_answered_through_the_nginx_config_too() {
     let host = nginx.url().trim_start_matches("http://").to_string();
     converse_like_openim(&host, &upstream).await;
 }
+
+/// A rename through OpenIM v3.8's REST API (`/group/set_group_info`), as its `json.Encoder`
+/// writes `CallbackBeforeSetGroupInfoReq`: the four fields the caller left unset are plain
+/// `""` / `0`, never absent.
+const REST_RENAME: &str = concat!(
+    r#"{"callbackCommand":"callbackBeforeSetGroupInfoCommand","operationID":"op-rename","#,
+    r#""groupID":"3309742411","groupName":"Hiking \u0026 climbing","notification":"","#,
+    r#""introduction":"","faceURL":"","ex":"","needVerification":0,"lookMemberInfo":0,"#,
+    r#""applyMemberFriend":0}"#,
+    "\n"
+);
+
+/// The client SDK's edit (`CallbackBeforeSetGroupInfoExReq`): protobuf wrappers encode as plain
+/// values, and the fields left unset as `null`.
+const SDK_EDIT_EX: &str = concat!(
+    r#"{"callbackCommand":"callbackBeforeSetGroupInfoExCommand","operationID":"op-edit","#,
+    r#""groupID":"3309742411","groupName":"Hiking","notification":null,"introduction":null,"#,
+    r#""faceURL":null,"ex":null,"needVerification":2,"lookMemberInfo":null,"#,
+    r#""applyMemberFriend":null}"#,
+    "\n"
+);
+
+/// The fields OpenIM v3.8 copies from a set-group-info reply whenever present, and what it
+/// then writes: none of them may be in the reply to a REST rename.
+const RESET_BY_AN_ECHO: [&str; 4] = [
+    "ex",
+    "needVerification",
+    "lookMemberInfo",
+    "applyMemberFriend",
+];
+
+#[tokio::test]
+async fn a_rest_rename_is_allowed_without_resetting_the_groups_settings() {
+    let app = TestApp::with_vars(&[]).await;
+    let host = app.webhook.trim_start_matches("http://").to_string();
+    let mut openim = GoClient::connect(&host).await;
+    let path = "/callbackExample/callbackBeforeSetGroupInfoCommand";
+    let (status, reply) = openim.post(path, REST_RENAME, "op-rename").await;
+    assert_eq!((status, reply["nextCode"].as_i64()), (200, Some(0)));
+    assert_eq!(reply["groupID"], "3309742411");
+    assert_eq!(reply["groupName"], "Hiking & climbing");
+    assert_eq!(
+        (reply["introduction"].as_str(), reply["faceURL"].as_str()),
+        (Some(""), Some(""))
+    );
+    for field in RESET_BY_AN_ECHO {
+        assert!(reply.get(field).is_none(), "{field} echoed: {reply}");
+    }
+    // The Ex command's reply echoes every field as it came: a field left out is dropped.
+    let path = "/callbackExample/callbackBeforeSetGroupInfoExCommand";
+    let (status, reply) = openim.post(path, SDK_EDIT_EX, "op-edit").await;
+    assert_eq!((status, reply["nextCode"].as_i64()), (200, Some(0)));
+    let sent: Value = serde_json::from_str(SDK_EDIT_EX).unwrap();
+    for field in [
+        "groupID",
+        "groupName",
+        "notification",
+        "introduction",
+        "faceURL",
+        "ex",
+        "needVerification",
+        "lookMemberInfo",
+        "applyMemberFriend",
+    ] {
+        assert_eq!(reply.get(field), sent.get(field), "{field}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn every_reply_to_a_group_edit_carries_the_echo_even_an_unauthorised_one() {
+    let app = TestApp::with_vars(&[("FLOODGATE_AUTH_TOKEN", "s3cret-token-value")]).await;
+    let host = app.webhook.trim_start_matches("http://").to_string();
+    let mut openim = GoClient::connect(&host).await;
+    // A wrong token: the reply says so, and OpenIM (actionCode 1: "go on") still gets the edit's
+    // own fields back instead of a blank groupID that would make it refuse the edit.
+    let path = "/callbackExample/wrong-token/callbackBeforeSetGroupInfoCommand";
+    let (status, reply) = openim.post(path, REST_RENAME, "op-rename").await;
+    assert_eq!(status, 401);
+    assert_eq!(reply["actionCode"], 1, "{reply}");
+    assert_eq!(reply["groupID"], "3309742411");
+    assert_eq!(reply["groupName"], "Hiking & climbing");
+    for field in RESET_BY_AN_ECHO {
+        assert!(reply.get(field).is_none(), "{field} echoed: {reply}");
+    }
+    assert!(!reply.to_string().contains("s3cret"), "{reply}");
+    let path = "/callbackExample/wrong-token/callbackBeforeSetGroupInfoExCommand";
+    let (status, reply) = openim.post(path, SDK_EDIT_EX, "op-edit").await;
+    assert_eq!((status, reply["actionCode"].as_i64()), (401, Some(1)));
+    assert_eq!(reply["groupName"], "Hiking");
+    assert_eq!(reply["needVerification"], 2);
+    // With the right token the same edit is allowed, with the echo.
+    let path = "/callbackExample/s3cret-token-value/callbackBeforeSetGroupInfoCommand";
+    let (status, reply) = openim.post(path, REST_RENAME, "op-rename").await;
+    assert_eq!((status, reply["nextCode"].as_i64()), (200, Some(0)));
+    assert_eq!(reply["groupID"], "3309742411");
+    // Another command's unauthorised reply stays the plain one.
+    let path = "/callbackExample/wrong-token/callbackBeforeAddFriendCommand";
+    let friend = r#"{"callbackCommand":"callbackBeforeAddFriendCommand","fromUserID":"a","toUserID":"b","reqMsg":"","ex":""}"#;
+    let (status, reply) = openim.post(path, friend, "op-friend").await;
+    assert_eq!(status, 401);
+    assert_eq!(reply.as_object().map(|o| o.len()), Some(5), "{reply}");
+}

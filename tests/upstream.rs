@@ -444,22 +444,22 @@ async fn the_set_group_info_allow_echoes_what_openim_copies_back() {
         "callbackCommand": "callbackBeforeSetGroupInfoExCommand",
         "operationID": "op",
         "groupID": "g-1",
-        "groupName": {"value": "Hikers"},
+        "groupName": "Hikers",
         "notification": null,
-        "introduction": {"value": "we walk"},
-        "faceURL": {"value": "https://x/y.png"},
-        "ex": {"value": ""},
-        "needVerification": {"value": 1},
+        "introduction": "we walk",
+        "faceURL": "https://x/y.png",
+        "ex": "",
+        "needVerification": 1,
         "lookMemberInfo": null,
-        "applyMemberFriend": {"value": 0}
+        "applyMemberFriend": 0
     });
     let reply = app
         .post("/openim/callbackBeforeSetGroupInfoExCommand", &body)
         .await;
     assert_eq!(reply.status, 200);
     // Every field OpenIM copies back (docs/openim.md, "Replies OpenIM copies back").
-    assert_eq!(floodgate::http::wire::GROUP_INFO_ECHO.len(), 9);
-    for field in floodgate::http::wire::GROUP_INFO_ECHO {
+    assert_eq!(floodgate::http::act_wire::SET_GROUP_INFO_EX_ECHO.len(), 9);
+    for field in floodgate::http::act_wire::SET_GROUP_INFO_EX_ECHO {
         assert_eq!(reply.body[field], body[field], "{field}");
         assert!(
             reply.body.as_object().unwrap().contains_key(field),

@@ -59,6 +59,8 @@ pub mod vars {
     pub const GROUP_CREATE_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_CREATE_LIMITS", "5/1h,20/1d");
     pub const GROUP_JOIN_LIMITS: (&str, &str) = ("FLOODGATE_GROUP_JOIN_LIMITS", "10/1h,50/1d");
     pub const GROUP_INVITE_LIMIT: (&str, &str) = ("FLOODGATE_GROUP_INVITE_LIMIT", "200/1h");
+    pub const GROUP_MEMBERS_LIMITS: (&str, &str) =
+        ("FLOODGATE_GROUP_MEMBERS_LIMITS", "500/1h,2000/1d");
     /// Open connections each listener serves at once; lowered to fit the open-file limit.
     pub const MAX_CONNECTIONS: (&str, &str) = ("FLOODGATE_MAX_CONNECTIONS", "10000");
     /// How long an idle keep-alive connection is kept; at least [`super::MIN_IDLE_TIMEOUT`].
@@ -83,10 +85,8 @@ pub mod vars {
     ];
     /// Contract variables read by parts of floodgate that other changes are adding: known, so
     /// that setting one ahead of its part is not warned about as a misspelling.
-    pub const ANNOUNCED: [&str; 6] = [
-        "FLOODGATE_MAX_TEXT",
+    pub const ANNOUNCED: [&str; 4] = [
         "FLOODGATE_REPLAY_WINDOW",
-        "FLOODGATE_GROUP_MEMBERS_LIMITS",
         "FLOODGATE_REPORT_TTL",
         "FLOODGATE_SAMPLES",
         "FLOODGATE_REPORTED_MODE",
@@ -132,6 +132,8 @@ pub mod vars {
         GROUP_CREATE_LIMITS.0,
         GROUP_JOIN_LIMITS.0,
         GROUP_INVITE_LIMIT.0,
+        GROUP_MEMBERS_LIMITS.0,
+        MAX_TEXT.0,
         MAX_CONNECTIONS.0,
         LOG.0,
         LOG_FORMAT.0,
@@ -151,8 +153,6 @@ pub mod vars {
         ANNOUNCED[1],
         ANNOUNCED[2],
         ANNOUNCED[3],
-        ANNOUNCED[4],
-        ANNOUNCED[5],
     ];
 }
 
@@ -387,6 +387,7 @@ impl Env {
             group_create: self.get(GROUP_CREATE_LIMITS, limit_list)?,
             group_join: self.get(GROUP_JOIN_LIMITS, limit_list)?,
             group_invite: self.get(GROUP_INVITE_LIMIT, optional_limit)?,
+            group_members: self.get(GROUP_MEMBERS_LIMITS, limit_list)?,
             modes,
         };
         if policy.block_max < policy.block_for {

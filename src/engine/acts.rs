@@ -2,16 +2,18 @@
 //! group created, applied to, invited into or edited, a profile edited — what each may break.
 //!
 //! An act is judged on its actor's one record, the same as their messages: a blocked user is
-//! refused here (5006), and a violation here is a strike there. The texts an act carries go
-//! through the keyword and link rules; a request's text (friend, join) also through the
-//! campaign rule, on its payload keys only (see [`Audience::Request`]).
+//! refused here (5006), and a violation here is a strike there — except where OpenIM does not
+//! check the actor against the caller (a join application's `applyID`): those violations reject
+//! and strike no one. The texts an act carries go through the keyword and link rules; a
+//! request's text (friend, join) also through the campaign rule, on its payload keys only (see
+//! [`Audience::Request`]).
 
 use std::borrow::Cow;
 
 use super::campaign_keys::{self, Audience, CampaignKeys};
 use super::folded::Folded;
-use super::{Decision, Engine, content, fingerprint};
-use crate::policy::{Act, ByMode, Mode, Violation};
+use super::{Decision, Engine, Verdict, content, fingerprint};
+use crate::policy::{Act, ByMode, Limit, Mode, Rule, Violation};
 use crate::store::{ActCheck, GroupKey, SenderKey, Store, StoreError};
 
 /// Which act a callback reports.
@@ -19,9 +21,11 @@ use crate::store::{ActCheck, GroupKey, SenderKey, Store, StoreError};
 pub enum ActKind {
     /// `callbackBeforeAddFriendCommand`: `FLOODGATE_FRIEND_LIMITS`.
     FriendRequest,
-    /// `callbackBeforeCreateGroupCommand`: `FLOODGATE_GROUP_CREATE_LIMITS`.
+    /// `callbackBeforeCreateGroupCommand`: `FLOODGATE_GROUP_CREATE_LIMITS`, and its initial
+    /// members in `FLOODGATE_GROUP_MEMBERS_LIMITS`.
     CreateGroup,
-    /// `callbackBeforeJoinGroupCommand` (an application): `FLOODGATE_GROUP_JOIN_LIMITS`.
+    /// `callbackBeforeJoinGroupCommand` (an application): `FLOODGATE_GROUP_JOIN_LIMITS`; the
+    /// applicant is counted, never struck.
     JoinGroup,
     /// `callbackBeforeInviteJoinGroupCommand`: `FLOODGATE_GROUP_INVITE_LIMIT` invitees per
     /// group; no inviter is named, so nobody is struck.
@@ -30,6 +34,9 @@ pub enum ActKind {
     EditGroup,
     /// `callbackBeforeUpdateUserInfo(Ex)Command`: the nickname, and the user's block.
     EditProfile,
+    /// `callbackBeforeSetGroupMemberInfoCommand`: a member's per-group nickname; the target
+    /// is named, not the editor, so nobody is struck.
+    EditMember,
 }
 
 impl ActKind {
@@ -39,7 +46,9 @@ impl ActKind {
             ActKind::FriendRequest => Some(Act::FriendRequest),
             ActKind::CreateGroup => Some(Act::CreateGroup),
             ActKind::JoinGroup => Some(Act::JoinGroup),
-            ActKind::Invite | ActKind::EditGroup | ActKind::EditProfile => None,
+            ActKind::Invite | ActKind::EditGroup | ActKind::EditProfile | ActKind::EditMember => {
+                None
+            }
         }
     }
 }
@@ -52,7 +61,7 @@ pub struct ActRequest<'a> {
     pub actor: Cow<'a, str>,
     /// The group invited into (or applied to).
     pub group_id: Cow<'a, str>,
-    /// How many users an invitation names.
+    /// How many users an invitation names, or a creation adds besides its owner.
     pub invitees: u64,
     /// A request's own text (friend request, join application): keyword, link and campaign.
     pub request_text: Cow<'a, str>,
@@ -114,9 +123,41 @@ impl Engine {
             Some(_) => self.request_keys(&request_text),
             None => CampaignKeys::default(),
         };
-        let check = ActCheck { actor, now_ms, act };
+        let members = match request.kind {
+            ActKind::CreateGroup => request.invitees,
+            _ => 0,
+        };
+        let check = ActCheck {
+            actor,
+            now_ms,
+            act,
+            members,
+        };
         let decide = |store, shadow| self.act_on(store, check, enforced.clone(), &keys, shadow);
-        self.on_store(Some(actor), now_ms, shadow, decide).await
+        let mut decision = self.on_store(Some(actor), now_ms, shadow, decide).await;
+        if let Verdict::Reject(violation) = &mut decision.verdict {
+            self.name_members(violation, members);
+        }
+        decision
+    }
+
+    /// Says so when a creation's rejection came from its owner's members windows: the stores
+    /// answer with the window's limit, and a limit only those windows have is theirs. (Should
+    /// the operator give both lists the very same limit, the plain wording stands.)
+    fn name_members(&self, violation: &mut Violation, members: u64) {
+        let policy = &self.policy;
+        let is_members_limit = |limit: &Limit| {
+            policy.group_members.contains(limit) && !policy.group_create.contains(limit)
+        };
+        if members > 0
+            && violation.rule == Rule::Group
+            && violation.limit.as_ref().is_some_and(is_members_limit)
+            && let Some(limit) = violation.limit
+        {
+            let started = violation.started_block;
+            *violation = Violation::members(limit, members, violation.retry_after);
+            violation.started_block = started;
+        }
     }
 
     /// The campaign keys of a request's text: its payloads (links, phone numbers, e-mails,
@@ -140,6 +181,9 @@ impl Engine {
         shadow: Vec<Violation>,
     ) -> Result<Decision, StoreError> {
         if let Some(violation) = enforced {
+            if !check.act.is_none_or(Act::strikes) {
+                return Ok(Decision::reject(violation, shadow));
+            }
             let (actor, now_ms) = (check.actor, check.now_ms);
             return self.strike(store, actor, now_ms, violation, shadow).await;
         }

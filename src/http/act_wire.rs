@@ -2,9 +2,13 @@
 //! groups and profiles"), read into an [`ActRequest`].
 //!
 //! Read leniently: these callbacks are not messages, and a field floodgate cannot use must not
-//! cost a user their friend request. A text may come as a string, as the `{"value": …}` wrapper
-//! of the Ex commands, or as anything else (then it is absent); lists are counted or searched
-//! as they stream by, never kept, so a 10,000-entry invitee list costs no memory.
+//! cost a user their friend request. A text is a string (the Ex commands' protobuf wrappers too:
+//! OpenIM encodes them as plain values or `null`); a `{"value": …}` object, which OpenIM never
+//! sends, is read as its value, and anything else as absent. Lists are counted or searched as
+//! they stream by, never kept, so a 10,000-entry invitee list costs no memory.
+//!
+//! Also the echo a reply to a set-group-info command must carry ([`with_group_info_echo`]):
+//! OpenIM copies fields of that reply over the edit.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -21,6 +25,7 @@ pub const BEFORE_JOIN_GROUP: &str = "callbackBeforeJoinGroupCommand";
 pub const BEFORE_INVITE: &str = "callbackBeforeInviteJoinGroupCommand";
 pub const BEFORE_UPDATE_USER: &str = "callbackBeforeUpdateUserInfoCommand";
 pub const BEFORE_UPDATE_USER_EX: &str = "callbackBeforeUpdateUserInfoExCommand";
+pub const BEFORE_SET_GROUP_MEMBER_INFO: &str = "callbackBeforeSetGroupMemberInfoCommand";
 use super::wire::{BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX};
 
 /// The `roleLevel` of a group's owner in `initMemberList` (OpenIM's protocol constants).
@@ -35,6 +40,7 @@ pub fn act_kind(command: &str) -> Option<ActKind> {
         BEFORE_INVITE => ActKind::Invite,
         BEFORE_SET_GROUP_INFO | BEFORE_SET_GROUP_INFO_EX => ActKind::EditGroup,
         BEFORE_UPDATE_USER | BEFORE_UPDATE_USER_EX => ActKind::EditProfile,
+        BEFORE_SET_GROUP_MEMBER_INFO => ActKind::EditMember,
         _ => return None,
     })
 }
@@ -54,7 +60,7 @@ struct ActBody<'a> {
     #[serde(rename = "creatorUserID", borrow)]
     creator_user_id: Text<'a>,
     #[serde(rename = "initMemberList", borrow)]
-    init_member_list: Owner<'a>,
+    init_member_list: Members<'a>,
     #[serde(rename = "groupID", borrow)]
     group_id: Text<'a>,
     #[serde(rename = "groupName", borrow)]
@@ -104,15 +110,15 @@ pub fn parse_act(kind: ActKind, body: &[u8]) -> Result<ParsedAct<'_>, String> {
             request.request_text = Text::into_text(body.req_msg);
         }
         ActKind::CreateGroup => {
-            // OpenIM's client SDK fills only the creator; a server-side create names the owner.
-            request.actor = [
-                body.owner_user_id,
-                body.creator_user_id,
-                Text(body.init_member_list.0),
-            ]
-            .into_iter()
-            .find_map(|t| t.0.filter(|id| !id.is_empty()))
-            .unwrap_or_default();
+            // The owner OpenIM checks against the caller is the role-100 entry it puts in
+            // `initMemberList`; `ownerUserID` and `creatorUserID` are the client's own words,
+            // read only when a body has no such entry (not one OpenIM sends).
+            let Members { owner, count } = body.init_member_list;
+            request.invitees = count - u64::from(owner.is_some());
+            request.actor = [Text(owner), body.owner_user_id, body.creator_user_id]
+                .into_iter()
+                .find_map(|t| t.0.filter(|id| !id.is_empty()))
+                .unwrap_or_default();
             request.texts = texts([body.group_name, body.introduction, body.notification]);
         }
         ActKind::JoinGroup => {
@@ -131,11 +137,84 @@ pub fn parse_act(kind: ActKind, body: &[u8]) -> Result<ParsedAct<'_>, String> {
             request.actor = Text::into_text(body.user_id);
             request.texts = texts([body.nick_name]);
         }
+        ActKind::EditMember => {
+            // `userID` is the member edited, not the editor: nobody to count or strike.
+            request.texts = texts([body.nick_name]);
+        }
     }
     Ok(ParsedAct {
         request,
         operation_id: Text::into_text(body.operation_id),
     })
+}
+
+/// What a reply to `callbackBeforeSetGroupInfoCommand` must echo: OpenIM copies `groupID`,
+/// `groupName`, `introduction` and `faceURL` from it whatever they hold (`notification` is
+/// harmless). Never `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: the request
+/// sends those as plain `""` / `0` when the caller left them unset, and OpenIM writes the reply's
+/// whenever present — an echoed `0` would reset "joining needs verification" on a rename.
+pub const SET_GROUP_INFO_ECHO: [&str; 5] = [
+    "groupID",
+    "groupName",
+    "notification",
+    "introduction",
+    "faceURL",
+];
+
+/// What a reply to `callbackBeforeSetGroupInfoExCommand` must echo: every field, each nullable
+/// on both sides and copied back even when absent (an absent one drops that part of the edit).
+pub const SET_GROUP_INFO_EX_ECHO: [&str; 9] = [
+    "groupID",
+    "groupName",
+    "notification",
+    "introduction",
+    "faceURL",
+    "ex",
+    "needVerification",
+    "lookMemberInfo",
+    "applyMemberFriend",
+];
+
+/// The fields a reply to `command` must echo (none for most commands).
+fn group_info_echo(command: &str) -> &'static [&'static str] {
+    match command {
+        BEFORE_SET_GROUP_INFO => &SET_GROUP_INFO_ECHO,
+        BEFORE_SET_GROUP_INFO_EX => &SET_GROUP_INFO_EX_ECHO,
+        _ => &[],
+    }
+}
+
+/// Whether every reply to `command` must carry an echo of its request
+/// ([`with_group_info_echo`]).
+pub fn echoes(command: &str) -> bool {
+    !group_info_echo(command).is_empty()
+}
+
+/// `reply` (a serialised JSON object) with the fields a reply to `command` must echo appended,
+/// byte for byte as the request carried them. Every reply that does not reject needs them —
+/// the allow, and the invalid and unauthorised replies too: OpenIM goes on with the edit then,
+/// and an edit without its `groupID` is refused. Any other command's reply, and the reply to a
+/// body that is not a JSON object, is returned as it is.
+pub fn with_group_info_echo(command: &str, mut reply: Vec<u8>, body: &[u8]) -> Vec<u8> {
+    use serde_json::value::RawValue;
+    let echo = group_info_echo(command);
+    if echo.is_empty() || reply.last() != Some(&b'}') {
+        return reply;
+    }
+    let Ok(fields) =
+        serde_json::from_slice::<std::collections::BTreeMap<Cow<'_, str>, &RawValue>>(body)
+    else {
+        return reply;
+    };
+    reply.pop(); // the closing brace
+    for name in echo {
+        if let Some(value) = fields.get(*name) {
+            reply.extend_from_slice(format!(",\"{name}\":").as_bytes());
+            reply.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    reply.push(b'}');
+    reply
 }
 
 fn texts<'a, const N: usize>(fields: [Text<'a>; N]) -> Vec<Cow<'a, str>> {
@@ -173,8 +252,8 @@ macro_rules! scalars_read_as {
     };
 }
 
-/// A text as OpenIM may send it: a string, or the `{"value": …}` wrapper of the Ex commands.
-/// Anything else reads as absent.
+/// A text: a string (OpenIM's wrappers included, which encode as plain values), or the value
+/// of a `{"value": …}` object read leniently. Anything else reads as absent.
 #[derive(Default)]
 struct Text<'a>(Option<Cow<'a, str>>);
 
@@ -260,10 +339,13 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-/// The owner among `initMemberList`'s entries (`roleLevel` 100), found as they stream by: only
-/// that one ID is kept.
+/// `initMemberList`, as its entries stream by: how many there are, and the owner's ID
+/// (`roleLevel` 100; the first, should there be several), the only ID kept.
 #[derive(Default)]
-struct Owner<'a>(Option<Cow<'a, str>>);
+struct Members<'a> {
+    owner: Option<Cow<'a, str>>,
+    count: u64,
+}
 
 /// One entry of `initMemberList`, leniently: anything but an object is an entry without fields.
 #[derive(Default)]
@@ -272,29 +354,31 @@ struct Member<'a> {
     role_level: Option<i64>,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Owner<'a> {
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct OwnerVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for OwnerVisitor<'a> {
-            type Value = Owner<'a>;
+        struct MembersVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for MembersVisitor<'a> {
+            type Value = Members<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of members")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Owner<'a>, A::Error> {
-                let mut owner = None;
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Members<'a>, A::Error> {
+                let mut members = Members::default();
                 while let Some(member) = seq.next_element::<Member<'a>>()? {
-                    if owner.is_none() && member.role_level == Some(OWNER_ROLE_LEVEL) {
-                        owner = member.user_id;
+                    members.count += 1;
+                    let is_owner = member.role_level == Some(OWNER_ROLE_LEVEL);
+                    if members.owner.is_none() && is_owner {
+                        members.owner = member.user_id.filter(|id| !id.is_empty());
                     }
                 }
-                Ok(Owner(owner))
+                Ok(members)
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Owner<'a>, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| Owner(None))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Members<'a>, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| Members::default())
             }
-            scalars_read_as!(Owner<'a>, Owner(None));
+            scalars_read_as!(Members<'a>, Members::default());
         }
-        deserializer.deserialize_any(OwnerVisitor(PhantomData))
+        deserializer.deserialize_any(MembersVisitor(PhantomData))
     }
 }
 
@@ -350,43 +434,104 @@ mod tests {
         );
     }
 
+    /// A creation from OpenIM's client SDK, as OpenIM encodes it (`omitempty` on the group's
+    /// protobuf fields): the group info, then the owner OpenIM checked, admins and members.
+    const SDK_CREATE: &str = concat!(
+        r#"{"operationID":"1733550000000","callbackCommand":"callbackBeforeCreateGroupCommand","#,
+        r#""groupName":"Hiking \u0026 more","ownerUserID":"victim","creatorUserID":"victim","#,
+        r#""groupType":2,"initMemberList":[{"userID":"caller","roleLevel":100},"#,
+        r#"{"userID":"a1","roleLevel":60},{"userID":"m1","roleLevel":20},"#,
+        r#"{"userID":"m2","roleLevel":20}]}"#,
+        "\n"
+    );
+
     #[test]
-    fn a_group_is_created_by_its_owner_else_its_creator_else_the_role_100_member() {
+    fn a_group_is_created_by_the_owner_openim_checked_not_the_names_the_client_wrote() {
+        let create = parse(ActKind::CreateGroup, SDK_CREATE);
+        assert_eq!(create.actor, "caller");
+        assert_eq!(create.texts, vec!["Hiking & more"]);
+        // Three members besides the owner.
+        assert_eq!(create.invitees, 3);
+        // Without a role-100 entry (not a body OpenIM sends): the owner, else the creator.
         let owner = parse(
             ActKind::CreateGroup,
-            r#"{"ownerUserID":"o","creatorUserID":"c","groupName":"g","initMemberList":[]}"#,
+            r#"{"ownerUserID":"o","creatorUserID":"c","initMemberList":[{"userID":"m","roleLevel":20}]}"#,
         );
-        assert_eq!(owner.actor, "o");
-        assert_eq!(owner.texts, vec!["g"]);
+        assert_eq!((owner.actor.as_ref(), owner.invitees), ("o", 1));
         let creator = parse(
             ActKind::CreateGroup,
             r#"{"ownerUserID":"","creatorUserID":"c"}"#,
         );
-        assert_eq!(creator.actor, "c");
+        assert_eq!((creator.actor.as_ref(), creator.invitees), ("c", 0));
         let member = parse(
             ActKind::CreateGroup,
-            r#"{"initMemberList":[{"userID":"m","roleLevel":20},"junk",7,{"userID":"boss","roleLevel":100}]}"#,
+            r#"{"ownerUserID":"o","initMemberList":[{"userID":"m","roleLevel":20},"junk",7,{"userID":"boss","roleLevel":100}]}"#,
         );
-        assert_eq!(member.actor, "boss");
+        assert_eq!((member.actor.as_ref(), member.invitees), ("boss", 3));
     }
 
     #[test]
-    fn wrappers_and_wrong_types_read_leniently() {
-        let profile = parse(
-            ActKind::EditProfile,
-            r#"{"userID":"u","nickName":{"value":"Free money"},"faceURL":{"value":""}}"#,
+    fn a_member_info_edit_is_judged_on_its_nickname_and_names_no_actor() {
+        let edit = parse(
+            ActKind::EditMember,
+            r#"{"callbackCommand":"callbackBeforeSetGroupMemberInfoCommand","groupID":"g","userID":"target","nickName":"buy now","faceURL":null,"roleLevel":null,"ex":null}"#,
         );
         assert_eq!(
-            (profile.actor.as_ref(), profile.texts.clone()),
-            ("u", vec![Cow::Borrowed("Free money")])
+            (edit.actor.as_ref(), edit.texts.clone()),
+            ("", vec![Cow::Borrowed("buy now")])
         );
-        let odd = parse(
-            ActKind::JoinGroup,
-            "{\"applyID\":42,\"groupID\":[1,2],\"groupType\":\"\\u0002\",\"reqMessage\":null}",
+        assert_eq!(
+            act_kind(BEFORE_SET_GROUP_MEMBER_INFO),
+            Some(ActKind::EditMember)
         );
-        assert_eq!((odd.actor.as_ref(), odd.group_id.as_ref()), ("", ""));
-        assert!(parse_act(ActKind::JoinGroup, b"[1,2]").is_err());
-        assert!(parse_act(ActKind::JoinGroup, b"{\"applyID\":").is_err());
+    }
+
+    #[test]
+    fn a_set_group_info_reply_never_echoes_the_four_fields_openim_would_reset() {
+        // A REST rename as OpenIM v3.8 sends it: the four unset fields as "" and 0.
+        let rename = concat!(
+            r#"{"callbackCommand":"callbackBeforeSetGroupInfoCommand","operationID":"op","#,
+            r#""groupID":"g1","groupName":"New \u003cname\u003e","notification":"","#,
+            r#""introduction":"intro","faceURL":"","ex":"","needVerification":0,"#,
+            r#""lookMemberInfo":0,"applyMemberFriend":0}"#,
+            "\n"
+        );
+        let allow = serde_json::to_vec(&super::super::wire::CallbackResponse::ALLOW).unwrap();
+        let reply = with_group_info_echo(BEFORE_SET_GROUP_INFO, allow.clone(), rename.as_bytes());
+        assert_eq!(
+            String::from_utf8(reply).unwrap(),
+            concat!(
+                r#"{"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0,"#,
+                r#""groupID":"g1","groupName":"New \u003cname\u003e","notification":"","#,
+                r#""introduction":"intro","faceURL":""}"#
+            )
+        );
+        // The Ex command: wrappers encode as plain values or null, echoed as they came.
+        let ex = concat!(
+            r#"{"callbackCommand":"callbackBeforeSetGroupInfoExCommand","operationID":"op","#,
+            r#""groupID":"g1","groupName":"Hiking","notification":null,"introduction":null,"#,
+            r#""faceURL":null,"ex":null,"needVerification":2,"lookMemberInfo":null,"#,
+            r#""applyMemberFriend":null,"unrelated":[1]}"#
+        );
+        let reply = with_group_info_echo(BEFORE_SET_GROUP_INFO_EX, allow.clone(), ex.as_bytes());
+        assert_eq!(
+            String::from_utf8(reply).unwrap(),
+            concat!(
+                r#"{"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0,"#,
+                r#""groupID":"g1","groupName":"Hiking","notification":null,"introduction":null,"#,
+                r#""faceURL":null,"ex":null,"needVerification":2,"lookMemberInfo":null,"#,
+                r#""applyMemberFriend":null}"#
+            )
+        );
+        // Other commands, and bodies that are not objects, keep the reply as it is.
+        assert_eq!(
+            with_group_info_echo(BEFORE_ADD_FRIEND, allow.clone(), ex.as_bytes()),
+            allow
+        );
+        assert_eq!(
+            with_group_info_echo(BEFORE_SET_GROUP_INFO, allow.clone(), b"[1]"),
+            allow
+        );
     }
 
     #[test]

@@ -80,6 +80,7 @@ async fn sender_status(
                 "friendRequests": act(Act::FriendRequest),
                 "groupsCreated": act(Act::CreateGroup),
                 "groupApplications": act(Act::JoinGroup),
+                "groupMembers": act(Act::GroupMembers),
                 "strikes": status.strikes,
                 "blockedForSeconds": status.blocked_for.as_millis().div_ceil(1000) as u64,
                 "blocks": status.blocks,

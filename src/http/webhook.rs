@@ -20,10 +20,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
 use super::stream_reader::StreamReader;
-use super::wire::{
-    self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX,
-    CallbackRequest, CallbackResponse,
-};
+use super::wire::{self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, CallbackRequest, CallbackResponse};
 use super::{AppState, act_wire, upstream};
 use crate::config::FailMode;
 use crate::engine::{ActKind, Chat, Decision, Message, Verdict};
@@ -59,14 +56,29 @@ pub async fn handle(
         return response;
     }
     if !state.authorised(&uri, &headers) {
+        let command = query_command(&uri).unwrap_or(path_command);
         state
             .metrics
-            .callback(wire::command_label(path_command), metrics::Verdict::Invalid);
-        return invalid(
-            StatusCode::UNAUTHORIZED,
+            .callback(wire::command_label(command), metrics::Verdict::Invalid);
+        let reply = CallbackResponse::invalid(
             "missing or wrong token",
             "put FLOODGATE_AUTH_TOKEN in the webhook URL (/<token>/<command>) or send Authorization: Bearer <token>",
         );
+        // OpenIM goes on with a group edit it is not refused: the echo must be there.
+        let body = match act_wire::echoes(command) {
+            true => {
+                let limits = Limits {
+                    whole: state.max_body,
+                    ceiling: MAX_STREAMED_BODY.max(state.max_body),
+                    keep_raw: false,
+                    command,
+                };
+                read_body(body, &headers, limits).await.ok()
+            }
+            false => None,
+        };
+        let body = body.map(|body| body.judged);
+        return echoing(StatusCode::UNAUTHORIZED, &reply, command, body.as_deref());
     }
     let limits = Limits {
         whole: state.max_body,
@@ -301,10 +313,24 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// The answer to a command floodgate does not judge: allow, echoing the fields OpenIM copies
 /// back from a set-group-info reply.
 fn unjudged_reply(label: &str, body: &[u8]) -> Response {
-    if label == BEFORE_SET_GROUP_INFO || label == BEFORE_SET_GROUP_INFO_EX {
-        return json_bytes(StatusCode::OK, wire::allow_echoing_group_info(body));
+    echoing(StatusCode::OK, &CallbackResponse::ALLOW, label, Some(body))
+}
+
+/// `reply`, with the echo a set-group-info command's replies carry (`act_wire`) when `body`
+/// could be read.
+fn echoing(
+    status: StatusCode,
+    reply: &CallbackResponse<'_>,
+    command: &str,
+    body: Option<&[u8]>,
+) -> Response {
+    match body.filter(|_| act_wire::echoes(command)) {
+        Some(body) => {
+            let bytes = serde_json::to_vec(reply).unwrap_or_default();
+            json_bytes(status, act_wire::with_group_info_echo(command, bytes, body))
+        }
+        None => json(status, reply),
     }
-    json(StatusCode::OK, &CallbackResponse::ALLOW)
 }
 
 /// After-callbacks are fire-and-forget: OpenIM parses their answer and drops it.

@@ -12,7 +12,7 @@ pub const BEFORE_SET_GROUP_INFO_EX: &str = "callbackBeforeSetGroupInfoExCommand"
 
 /// Every command floodgate judges (the rest it passes on): their metric series exist from
 /// start-up.
-pub const JUDGED_COMMANDS: [&str; 10] = [
+pub const JUDGED_COMMANDS: [&str; 11] = [
     BEFORE_SEND_SINGLE,
     BEFORE_SEND_GROUP,
     super::act_wire::BEFORE_ADD_FRIEND,
@@ -23,24 +23,11 @@ pub const JUDGED_COMMANDS: [&str; 10] = [
     BEFORE_SET_GROUP_INFO_EX,
     super::act_wire::BEFORE_UPDATE_USER,
     super::act_wire::BEFORE_UPDATE_USER_EX,
+    super::act_wire::BEFORE_SET_GROUP_MEMBER_INFO,
 ];
 
 /// `atUserList`'s entry for "the whole group" (OpenIM's protocol constants).
 pub const AT_ALL_TAG: &str = "AtAllTag";
-
-/// The fields OpenIM copies from the reply to a set-group-info callback over the edit, present
-/// or not (docs/openim.md "Replies OpenIM copies back"): an allow must echo them as they came.
-pub const GROUP_INFO_ECHO: [&str; 9] = [
-    "groupID",
-    "groupName",
-    "notification",
-    "introduction",
-    "faceURL",
-    "ex",
-    "needVerification",
-    "lookMemberInfo",
-    "applyMemberFriend",
-];
 
 /// Every callback command of OpenIM v3.8.3 and main (docs/openim.md): the `command` label values.
 pub const COMMANDS: [&str; 53] = [
@@ -213,28 +200,6 @@ fn skip_space(bytes: &[u8], mut at: usize) -> usize {
         at += 1;
     }
     at
-}
-
-/// The allow reply to a set-group-info command: OpenIM's allow object plus every field of
-/// [`GROUP_INFO_ECHO`] the request carried, byte for byte (values, wrapper objects, `null`s).
-/// A body that is not a JSON object gets the plain allow.
-pub fn allow_echoing_group_info(body: &[u8]) -> Vec<u8> {
-    use serde_json::value::RawValue;
-    let mut reply = serde_json::to_vec(&CallbackResponse::ALLOW).unwrap_or_default();
-    let Ok(fields) =
-        serde_json::from_slice::<std::collections::BTreeMap<Cow<'_, str>, &RawValue>>(body)
-    else {
-        return reply;
-    };
-    reply.pop(); // the closing brace
-    for name in GROUP_INFO_ECHO {
-        if let Some(value) = fields.get(name) {
-            reply.extend_from_slice(format!(",\"{name}\":").as_bytes());
-            reply.extend_from_slice(value.get().as_bytes());
-        }
-    }
-    reply.push(b'}');
-    reply
 }
 
 /// A callback body. Every field may be missing or `null`; unknown fields are ignored; a known
@@ -448,24 +413,6 @@ mod tests {
         assert_eq!(body_command(br#"{"callbackCommand":5}"#), None);
         assert_eq!(body_command(b"[1]"), None);
         assert_eq!(body_command(b"not json"), None);
-    }
-
-    #[test]
-    fn the_group_info_allow_echoes_exactly_what_came() {
-        let body = br#"{"callbackCommand":"callbackBeforeSetGroupInfoExCommand","groupID":"g1",
-            "groupName":{"value":"Hiking \u003c3"},"notification":null,"ex":{"value":""},
-            "needVerification":{"value":1},"unrelated":[1,2]}"#;
-        let reply = String::from_utf8(allow_echoing_group_info(body)).unwrap();
-        assert_eq!(
-            reply,
-            r#"{"actionCode":0,"errCode":0,"errMsg":"","errDlt":"","nextCode":0,"groupID":"g1","groupName":{"value":"Hiking \u003c3"},"notification":null,"ex":{"value":""},"needVerification":{"value":1}}"#
-        );
-        let parsed: serde_json::Value = serde_json::from_str(&reply).unwrap();
-        assert_eq!(parsed["nextCode"], 0);
-        assert_eq!(
-            allow_echoing_group_info(b"garbage"),
-            serde_json::to_vec(&CallbackResponse::ALLOW).unwrap()
-        );
     }
 
     #[test]

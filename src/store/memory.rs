@@ -250,31 +250,52 @@ impl MemoryStore {
             if let Some(rejected) = state.check_block(policy, now, &mut found) {
                 return rejected;
             }
-            let act = check.act.filter(|act| !act.limits(policy).is_empty());
-            if let Some(act) = act {
+            // Each window the act counts in, with its weight: one per act, and a creation's
+            // initial members in its owner's members windows.
+            let members = u32::try_from(check.members).unwrap_or(u32::MAX);
+            let weighed = [(check.act, 1), (Some(Act::GroupMembers), members)];
+            let weighed = weighed.map(|(act, n)| {
+                let act = act.filter(|act| n > 0 && !act.limits(policy).is_empty());
+                (act, n)
+            });
+            for (act, n) in weighed {
+                let Some(act) = act else { continue };
                 let counters = state.act_counters(policy, act, now);
                 for (limit, counter) in act.limits(policy).iter().zip(counters) {
                     let window = limit.window_ms();
-                    if counter.count(now, window) >= limit.count() {
-                        let retry = counter.retry_after(now, window, limit.count());
+                    let (count, n) = (counter.count(now, window), u64::from(n));
+                    if count + n > limit.count() {
+                        // Until enough leave the window for `n` to fit (never: more at once).
+                        let room = (limit.count() + 1).saturating_sub(n);
+                        let retry = match room {
+                            0 => 0,
+                            room => counter.retry_after(now, window, room),
+                        };
                         found.note(&policy.modes, over(act.rule(), *limit, retry));
                     }
                 }
             }
             if let Some(violation) = found.enforced {
+                let strikes = check.act.is_none_or(Act::strikes);
+                let violation = if strikes {
+                    state.add_strike(policy, violation, now)
+                } else {
+                    violation
+                };
                 return SenderOutcome::Rejected {
-                    violation: state.add_strike(policy, violation, now),
+                    violation,
                     shadow: found.shadow,
                 };
             }
-            if let Some(act) = act {
+            for (act, n) in weighed {
+                let Some(act) = act else { continue };
                 let counters = state.act_counters(policy, act, now);
                 for (limit, counter) in act.limits(policy).iter().zip(counters) {
-                    counter.add(now, limit.window_ms(), 1);
+                    counter.add(now, limit.window_ms(), n);
                 }
             }
             SenderOutcome::Admitted {
-                reservation: Reservation::of_act(now, act, known),
+                reservation: Reservation::of_act(now, check.act, known),
                 shadow: found.shadow,
             }
         })
@@ -329,6 +350,17 @@ impl MemoryStore {
             state.touch(policy, now);
             if let Some(reservation) = &request.release {
                 state.release(policy, reservation, now);
+            }
+            // An act that strikes nobody (an application) only hands its reservation back.
+            if request
+                .release
+                .and_then(|r| r.act)
+                .is_some_and(|act| !act.strikes())
+            {
+                return StrikeOutcome {
+                    blocked: None,
+                    started_block: None,
+                };
             }
             if state.blocked_until > now {
                 return StrikeOutcome {
@@ -666,6 +698,9 @@ impl SenderState {
     fn release(&mut self, policy: &Policy, reservation: &Reservation, now: u64) {
         let at = reservation.at_ms;
         if let Some(act) = reservation.act {
+            if act.limits(policy).is_empty() {
+                return;
+            }
             let counters = self.act_counters(policy, act, now);
             for (limit, counter) in act.limits(policy).iter().zip(counters) {
                 counter.remove(at, limit.window_ms(), 1);

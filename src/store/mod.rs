@@ -140,6 +140,11 @@ pub struct ActCheck {
     pub now_ms: u64,
     /// The windows it counts against; `None` checks only the block (a profile edit).
     pub act: Option<Act>,
+    /// A creation's initial members (owner excluded), weighed in its owner's
+    /// `Act::GroupMembers` windows; 0 for every other act. A creation carries no request text,
+    /// so the campaign rule never hands its reservation back: only its one count per window
+    /// would be.
+    pub members: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -287,6 +287,7 @@ impl RedisStore {
         let call = SenderCall {
             campaign_keys: in_call,
             act: check.act,
+            members: check.members,
             ..SenderCall::bare(Op::Act, check.actor, check.now_ms)
         };
         let reply = self

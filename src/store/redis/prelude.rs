@@ -145,6 +145,10 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     constant("SENDER_FIELDS", format!("{{{sender_fields}}}"));
     constant("ACTS", format!("{{{acts}}}"));
     constant("ACT_RULE", format!("{{{act_rules}}}"));
+    let act_strikes = Act::ALL
+        .map(|act| format!("{} = {}", act.name(), act.strikes()))
+        .join(", ");
+    constant("ACT_STRIKES", format!("{{{act_strikes}}}"));
     let act_names = Act::ALL.map(|act| format!("'{}'", act.name())).join(", ");
     constant("ACT_NAMES", format!("{{{act_names}}}"));
     constant(
@@ -238,13 +242,21 @@ mod tests {
                 "local ACTS = {friend = {{10, 3600000, 360000, 'f3600000'}, \
                  {30, 86400000, 8640000, 'f86400000'}}, create = {{5, 3600000, 360000, \
                  'c3600000'}, {20, 86400000, 8640000, 'c86400000'}}, join = {{10, 3600000, \
-                 360000, 'j3600000'}, {50, 86400000, 8640000, 'j86400000'}}}\n"
+                 360000, 'j3600000'}, {50, 86400000, 8640000, 'j86400000'}}, members = {{500, \
+                 3600000, 360000, 'm3600000'}, {2000, 86400000, 8640000, 'm86400000'}}}\n"
             ),
             "{lua}"
         );
         assert!(
             lua.contains(
-                "local ACT_RULE = {friend = 'friend', create = 'group', join = 'group'}\n"
+                "local ACT_RULE = {friend = 'friend', create = 'group', join = 'group', \
+                 members = 'group'}\n"
+            ),
+            "{lua}"
+        );
+        assert!(
+            lua.contains(
+                "local ACT_STRIKES = {friend = true, create = true, join = false, members = true}\n"
             ),
             "{lua}"
         );

@@ -85,6 +85,8 @@ pub(super) struct SenderCall<'a> {
     pub campaign_keys: &'a [CampaignKey],
     /// `act`, and a `strike` releasing an act: the act whose windows are read and written.
     pub act: Option<Act>,
+    /// `act`: a creation's initial members, weighed in the members windows (0: none).
+    pub members: u64,
 }
 
 impl<'a> SenderCall<'a> {
@@ -103,6 +105,7 @@ impl<'a> SenderCall<'a> {
             remembers_contact: false,
             campaign_keys: &[],
             act: None,
+            members: 0,
         }
     }
 
@@ -164,7 +167,8 @@ impl<'a> SenderCall<'a> {
             .arg(peer)
             .arg(me)
             .arg(first_campaign_key)
-            .arg(self.act.map_or("", Act::name));
+            .arg(self.act.map_or("", Act::name))
+            .arg(self.members);
         call
     }
 }
@@ -481,6 +485,7 @@ mod tests {
             friend: rates.to_vec(),
             group_create: Vec::new(),
             group_join: Vec::new(),
+            group_members: Vec::new(),
             ..Policy::default()
         };
         let status = decode_status(&[2, 1500, 1, 4, 1, 7, 3], &policy).unwrap();
