@@ -395,9 +395,11 @@ fn a_misspelt_variable_and_an_open_webhook_are_warned_about_at_start_without_val
     );
     assert!(!before.concat().contains("not-to-be-echoed"), "{before:?}");
 
+    // A cap that fits any open-file limit: lowering the default to fit is warned about too.
     let (mut quiet, _, _, _, before) = start_logging_json(&[
         ("FLOODGATE_LISTEN", "0.0.0.0:0"),
         ("FLOODGATE_AUTH_TOKEN", "webhook-t0ken"),
+        ("FLOODGATE_MAX_CONNECTIONS", "100"),
     ]);
     let _ = quiet.kill();
     let _ = quiet.wait();
