@@ -223,13 +223,15 @@ impl RedisStore {
             return self.check_in_one_call(check, campaign_keys).await;
         }
         let outcome = self.check_in_one_call(check, &[]).await?;
-        let admitted = matches!(outcome, SenderOutcome::Admitted { .. });
+        let admitted = match &outcome {
+            SenderOutcome::Admitted { reservation, .. } => Some(reservation.established),
+            _ => None,
+        };
         let campaign = self.campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys);
         let (decided, remembered) = tokio::join!(campaign, async {
-            if admitted {
-                self.remember_contact(check).await
-            } else {
-                Ok(())
+            match admitted {
+                Some(established) => self.remember_contact(check, established).await,
+                None => Ok(()),
             }
         });
         if let Err(error) = remembered {
@@ -451,8 +453,12 @@ impl RedisStore {
     }
 
     /// Remembers in the recipient's memory (its own slot) that the sender wrote to them (a
-    /// one-to-one message; nothing for a group's).
-    async fn remember_contact(&self, check: &SenderCheck) -> Result<(), StoreError> {
+    /// one-to-one message; nothing for a group's): as pending unless `established`.
+    async fn remember_contact(
+        &self,
+        check: &SenderCheck,
+        established: bool,
+    ) -> Result<(), StoreError> {
         let (Some(memory), Some(conversation)) = (self.policy.contact_memory, check.conversation)
         else {
             return Ok(());
@@ -467,9 +473,12 @@ impl RedisStore {
         };
         let mut call = Call::default();
         call.key(keys::memory_key(&self.prefix, recipient_state))
+            .key(keys::pending_key(&self.prefix, recipient_state))
             .arg(check.now_ms)
             .arg(keys::recipient_member(me))
-            .arg(memory.as_millis() as u64);
+            .arg(memory.as_millis() as u64)
+            .arg(if established { "1" } else { "" })
+            .arg(super::conversations::pending_ms(&self.policy));
         self.run_value::<i64>(&self.contact_script, &call)
             .await
             .map(drop)

@@ -154,6 +154,10 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     let memory_ms = policy.contact_memory.map_or(0, |d| d.as_millis());
     constant("CONTACT_MEMORY", memory_ms.to_string());
     constant("CONTACT_MEMORY_TEXT", format!("'{memory_ms}'"));
+    constant(
+        "PENDING_MEMORY",
+        crate::store::conversations::pending_ms(policy).to_string(),
+    );
     constant("SEASONING", policy.group_seasoning.as_millis().to_string());
     lua + &memory_prelude()
 }

@@ -118,9 +118,12 @@ impl<'a> SenderCall<'a> {
                 recipient_state,
                 me,
             }) => {
+                call.key(keys::pending_key(prefix, self.sender));
+                key_count += 1;
                 let me = if self.remembers_contact {
-                    call.key(keys::memory_key(prefix, recipient_state));
-                    key_count += 1;
+                    call.key(keys::memory_key(prefix, recipient_state))
+                        .key(keys::pending_key(prefix, recipient_state));
+                    key_count += 2;
                     keys::recipient_member(me)
                 } else {
                     Vec::new()
@@ -132,6 +135,10 @@ impl<'a> SenderCall<'a> {
         };
         if matches!(self.op, Op::Act | Op::Status) || self.act.is_some() {
             call.key(keys::act_key(prefix, self.sender));
+            key_count += 1;
+        }
+        if self.op == Op::Status {
+            call.key(keys::pending_key(prefix, self.sender));
             key_count += 1;
         }
         for &key in self.campaign_keys {
