@@ -47,6 +47,16 @@ ARGV
   [12] the sender as the recipient's memory names them, or "" (not recorded in this call)
   [13] the index in KEYS of the first campaign key, 0 = none
   [14] act, and a strike releasing one: the act's name in ACTS ("" = none: the block only)
+  [15] check: the callback's replay id (8 bytes, "" = none)   [16] its replay window (ms)
+  [17] the index in KEYS of <prefix>:{s:<sender>}:d, the sender's recent decisions (hash: replay
+       id → struct '>d' until when, then the reply as it was sent), 0 = none
+
+Replays: a check whose replay id is in the hash KEYS[n], n = ARGV[17], within its window answers {REPLAYED,
+the first reply...} and records nothing; otherwise its reply (an admission, or a rejection that
+struck) is recorded there for ARGV[16] ms. At most REPLAY_CAP ids per sender: past it those
+whose window ended go, and if none did, all of them. (On a cluster the campaign rule decides
+after this call: a retry there skips it, so a run is never counted twice, but the first
+decision it replays is the sender's rules', not the campaign rule's.)
 
 Returns (integers, packed into one string by reply.lua)
   check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, standing, n, shadow...}
@@ -93,6 +103,37 @@ count entries inside the window.
 now = tonumber(ARGV[2])
 
 local op = ARGV[1]
+
+-- A retried callback: its first decision, before anything is read or counted.
+local replay_id, replay_key = ARGV[15], nil
+if op == OP.check and replay_id and replay_id ~= '' and tonumber(ARGV[17]) > 0 then
+  replay_key = KEYS[tonumber(ARGV[17])]
+  local seen = redis.call('HGET', replay_key, replay_id)
+  if seen and struct.unpack('>d', seen) > now then
+    return struct.pack('>d', REPLAYED) .. string.sub(seen, 9)
+  end
+end
+
+-- Records a check's reply for retries of the same callback, and answers it.
+local function decided(reply)
+  if not replay_key then return reply end
+  local window = tonumber(ARGV[16])
+  redis.call('HSET', replay_key, replay_id, struct.pack('>d', now + window) .. reply)
+  if redis.call('HLEN', replay_key) > REPLAY_CAP then
+    local all, stale = redis.call('HGETALL', replay_key), {}
+    for i = 1, #all, 2 do
+      if struct.unpack('>d', all[i + 1]) <= now then stale[#stale + 1] = all[i] end
+    end
+    if #stale == 0 or #all / 2 - #stale > REPLAY_CAP then
+      redis.call('DEL', replay_key)
+      redis.call('HSET', replay_key, replay_id, struct.pack('>d', now + window) .. reply)
+    else
+      redis.call('HDEL', replay_key, unpack(stale))
+    end
+  end
+  redis.call('PEXPIRE', replay_key, window)
+  return reply
+end
 local state = KEYS[1]
 local fingerprint, recipient = ARGV[3], ARGV[4]
 
@@ -396,7 +437,7 @@ if C.first then
   if at_all_ring and at_all_ring.rebased then C.write(AT_ALL_FIELD, dump_ring(at_all_ring)) end
   local reply = C.rejection()
   remember_conversation()
-  return reply
+  return decided(reply)
 end
 
 -- Admitted: record the message's quota.
@@ -430,4 +471,4 @@ remember_conversation()
 local standing = 0
 if established then standing = standing + ESTABLISHED end
 if known then standing = standing + KNOWN_SENDER end
-return C.with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, standing})
+return decided(C.with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, standing}))

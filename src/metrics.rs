@@ -101,6 +101,8 @@ pub struct Metrics {
     pub degraded: IntGauge,
     pub blocks: IntCounter,
     pub tracked_senders: IntGauge,
+    /// Retried callbacks answered from their first decision (`FLOODGATE_REPLAY_WINDOW`).
+    pub replays: IntCounter,
 }
 
 impl Metrics {
@@ -201,6 +203,13 @@ impl Metrics {
             &registry,
             IntCounter::new("floodgate_blocks_total", "Blocks started."),
         );
+        let replays = registered(
+            &registry,
+            IntCounter::new(
+                "floodgate_replays_total",
+                "Retried callbacks answered from the first decision.",
+            ),
+        );
         let tracked_senders = gauge(
             "floodgate_tracked_senders",
             "Senders held by this replica's in-process burst limiter.",
@@ -274,6 +283,7 @@ impl Metrics {
             degraded,
             blocks,
             tracked_senders,
+            replays,
         }
     }
 

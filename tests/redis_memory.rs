@@ -59,6 +59,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
                 recipient: Some(RecipientKey(m)),
                 at_all: false,
                 conversation: None,
+                replay: None,
             };
             let outcome = store
                 .check_message(&check, &[])
@@ -86,6 +87,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
             recipient: Some(RecipientKey(1)),
             at_all: false,
             conversation: None,
+            replay: None,
         };
         store
             .check_message(&check, &[])
@@ -124,6 +126,7 @@ async fn campaign_state_per_key_is_small() {
                     recipient: None,
                     at_all: false,
                     conversation: None,
+                    replay: None,
                 };
                 let outcome = store.check_message(&check, &key).await;
                 assert!(matches!(outcome, Ok(SenderOutcome::Admitted { .. })));
@@ -184,6 +187,7 @@ async fn conversation_memory_costs_at_most_2_kib_per_active_user() {
                         peer,
                         fingerprint: None,
                     }),
+                    replay: None,
                 };
                 let outcome = store.check_message(&check, &[]).await;
                 assert!(
@@ -298,6 +302,7 @@ async fn what_one_account_makes_redis_hold_is_bounded_and_short_lived() {
                         },
                         fingerprint: None,
                     }),
+                    replay: None,
                 };
                 let outcome = store.check_message(&check, &keys).await;
                 assert!(
@@ -334,8 +339,14 @@ async fn what_one_account_makes_redis_hold_is_bounded_and_short_lived() {
             panic!("{reply:?}");
         };
         // Only the accounts' own hashes (their windows, an hour and a bit) outlive ten minutes.
-        assert!(own_longest > 0 && own_longest <= 7_200_000, "{own_longest} ms");
-        assert!(shortest > 0 && longest <= ten_minutes, "{prefix}: {shortest}..{longest} ms");
+        assert!(
+            own_longest > 0 && own_longest <= 7_200_000,
+            "{own_longest} ms"
+        );
+        assert!(
+            shortest > 0 && longest <= ten_minutes,
+            "{prefix}: {shortest}..{longest} ms"
+        );
         let others = others as u64;
         println!(
             "{prefix}: the strangers' pending memories, {} bytes per account (MEMORY USAGE)",
@@ -351,5 +362,9 @@ async fn what_one_account_makes_redis_hold_is_bounded_and_short_lived() {
     // docs/redis.md, "Sizing": 160 KiB, almost all of it the account's own repeat state (a
     // fingerprint per distinct text); 1.25 MiB with the campaign sets of 6000 distinct keys.
     assert!(per_account[0] <= 160.0 * 1024.0, "{} bytes", per_account[0]);
-    assert!(per_account[1] <= 1.25 * 1_048_576.0, "{} bytes", per_account[1]);
+    assert!(
+        per_account[1] <= 1.25 * 1_048_576.0,
+        "{} bytes",
+        per_account[1]
+    );
 }

@@ -41,6 +41,7 @@ pub mod vars {
     pub const AT_ALL_LIMIT: (&str, &str) = ("FLOODGATE_AT_ALL_LIMIT", "3/1h");
     pub const CONTACT_MEMORY: (&str, &str) = ("FLOODGATE_CONTACT_MEMORY", "30d");
     pub const GROUP_SEASONING: (&str, &str) = ("FLOODGATE_GROUP_SEASONING", "1h");
+    pub const REPLAY_WINDOW: (&str, &str) = ("FLOODGATE_REPLAY_WINDOW", "1m");
     pub const UPSTREAM_URL: (&str, &str) = ("FLOODGATE_UPSTREAM_URL", "");
     pub const UPSTREAM_TIMEOUT: (&str, &str) = ("FLOODGATE_UPSTREAM_TIMEOUT", "5s");
     pub const UPSTREAM_FAIL_MODE: (&str, &str) = ("FLOODGATE_UPSTREAM_FAIL_MODE", "open");
@@ -183,6 +184,8 @@ pub struct Config {
     /// Senders (and, separately, fingerprints) the embedded store and the burst limiter hold
     /// at most; beyond it the least recently seen are forgotten.
     pub local_max_senders: usize,
+    /// How long a decision is remembered for a retried callback (`off`: not at all).
+    pub replay_window: Option<Duration>,
 }
 
 impl Config {
@@ -350,6 +353,7 @@ impl Env {
                     _ => Err(format!("`{t}` is not a whole number of at least 1000")),
                 }
             })?,
+            replay_window: self.get(REPLAY_WINDOW, optional_duration)?,
             log_format: self.get(LOG_FORMAT, |t| match t.trim() {
                 "text" => Ok(LogFormat::Text),
                 "json" => Ok(LogFormat::Json),

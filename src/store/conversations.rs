@@ -79,7 +79,12 @@ impl Memory {
     }
 
     /// When `peer` wrote to this user cold, if that is still pending at `now`.
-    pub(super) fn pending_from(&self, peer: RecipientKey, now: u64, pending_ms: u64) -> Option<u64> {
+    pub(super) fn pending_from(
+        &self,
+        peer: RecipientKey,
+        now: u64,
+        pending_ms: u64,
+    ) -> Option<u64> {
         self.pending
             .get(&peer)
             .copied()
@@ -245,11 +250,22 @@ mod tests {
             memory.record_pending(RecipientKey(i), 100 * DAY + i);
             assert!(memory.pending.len() <= MEMORY_CAP);
         }
-        assert!(memory.pending_from(RecipientKey(199), 100 * DAY + 1000, pending).is_some());
-        assert!(memory.pending_from(RecipientKey(0), 100 * DAY + 1000, pending).is_none());
+        assert!(
+            memory
+                .pending_from(RecipientKey(199), 100 * DAY + 1000, pending)
+                .is_some()
+        );
+        assert!(
+            memory
+                .pending_from(RecipientKey(0), 100 * DAY + 1000, pending)
+                .is_none()
+        );
         // Nothing of them is remembered for the month, and the user is forgotten with them.
         let (people, _) = memory.counts(100 * DAY + 1000, month, 0, pending);
-        assert!((MEMORY_KEPT as u64..=MEMORY_CAP as u64).contains(&people), "{people}");
+        assert!(
+            (MEMORY_KEPT as u64..=MEMORY_CAP as u64).contains(&people),
+            "{people}"
+        );
         assert!(memory.is_live(100 * DAY + 199 + pending - 1, month, pending));
         assert!(!memory.is_live(100 * DAY + 199 + pending, month, pending));
     }

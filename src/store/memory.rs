@@ -16,7 +16,7 @@ use super::shards::{KeyMap, LastSeen, Shards};
 use super::window::{SlidingCounter, counts};
 use super::{
     ActCheck, CampaignKey, Conversation, Fingerprint, GroupKey, KeyOutcome, Peer, RecipientKey,
-    Recorded, Reservation, SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError,
+    Recorded, Replay, Reservation, SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError,
     StrikeOutcome, StrikeRequest,
 };
 use crate::policy::{Act, ByMode, Limit, Mode, Policy, Rule, Violation};
@@ -30,6 +30,27 @@ pub struct MemoryStore {
     memories: Shards<u128, Memory>,
     /// Invitees into each group (`FLOODGATE_GROUP_INVITE_LIMIT`).
     groups: Shards<u64, GroupState>,
+    /// Each sender's recent decisions, for retried callbacks (`FLOODGATE_REPLAY_WINDOW`).
+    replays: Shards<u128, Replays>,
+}
+
+/// Decisions a retry must get again (as `lua/sender.lua`'s `:d` hash): at most [`REPLAY_CAP`]
+/// per sender; past it those whose window ended go, and if none did, all of them (a retry of
+/// a forgotten one counts again, which only a sender deciding that fast can cause).
+#[derive(Default)]
+struct Replays {
+    decided: KeyMap<u64, (u64, SenderOutcome)>,
+    expires_ms: u64,
+}
+
+/// Decisions remembered per sender at most (both stores): above every default rate limit's
+/// admissions in a minute, and the strikes before a block.
+pub(crate) const REPLAY_CAP: usize = 256;
+
+impl LastSeen for Replays {
+    fn last_seen(&self) -> u64 {
+        self.expires_ms
+    }
 }
 
 /// A group's invitees, counted like a rate window.
@@ -117,7 +138,37 @@ impl MemoryStore {
             campaigns: Shards::new(max_entries),
             memories: Shards::new(max_entries),
             groups: Shards::new(max_entries),
+            replays: Shards::new(max_entries),
         }
+    }
+
+    /// The first outcome of a callback decided within its replay window.
+    pub fn replayed(&self, sender: SenderKey, replay: Replay, now: u64) -> Option<SenderOutcome> {
+        self.replays.peek(sender.0, |log| {
+            let (expires, outcome) = log?.decided.get(&replay.id)?;
+            (*expires > now).then(|| outcome.clone())
+        })
+    }
+
+    /// Remembers a callback's outcome for its replay window.
+    pub fn record_replay(
+        &self,
+        sender: SenderKey,
+        replay: Replay,
+        now: u64,
+        outcome: &SenderOutcome,
+    ) {
+        let expires = now + replay.window_ms;
+        self.replays.with(sender.0, |log| {
+            if log.decided.len() >= REPLAY_CAP {
+                log.decided.retain(|_, (at, _)| *at > now);
+                if log.decided.len() >= REPLAY_CAP {
+                    log.decided.clear();
+                }
+            }
+            log.decided.insert(replay.id, (expires, outcome.clone()));
+            log.expires_ms = log.expires_ms.max(expires);
+        })
     }
 
     /// `FLOODGATE_CONTACT_MEMORY` and `FLOODGATE_GROUP_SEASONING` in ms, when the memory is on.
@@ -204,9 +255,10 @@ impl MemoryStore {
     pub fn check_sender(&self, check: &SenderCheck) -> SenderOutcome {
         let policy = &*self.policy;
         let now = check.now_ms;
-        let (established, known, answering) = check
-            .conversation
-            .map_or((false, false, None), |c| self.standing(check.sender, &c, now));
+        let (established, known, answering) =
+            check.conversation.map_or((false, false, None), |c| {
+                self.standing(check.sender, &c, now)
+            });
         // An established message counts repeat per conversation and skips fanout.
         let check = &SenderCheck {
             fingerprint: check.repeat_fingerprint(established),
@@ -535,6 +587,7 @@ impl MemoryStore {
             self.memories
                 .retain(|memory| memory.is_live(now, memory_ms, pending_ms));
         }
+        self.replays.retain(|log| log.expires_ms > now);
         let invite_window = policy.group_invite.map_or(0, |l| l.window_ms());
         let invite_expiry = invite_window + super::window::bucket_width(invite_window);
         self.groups

@@ -118,6 +118,33 @@ pub struct SenderCheck {
     pub at_all: bool,
     /// Established messages skip fanout and campaign and count repeat per conversation.
     pub conversation: Option<Conversation>,
+    /// Set when a retry of this callback must get its first decision (`FLOODGATE_REPLAY_WINDOW`).
+    pub replay: Option<Replay>,
+}
+
+/// A callback's identity for retries: the hash of its sender and `clientMsgID`, remembered with
+/// its decision on the sender's own slot for `window_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replay {
+    pub id: u64,
+    pub window_ms: u64,
+}
+
+impl Replay {
+    /// `None` without a `clientMsgID` (nothing tells a retry from a new message) or a window.
+    pub fn of(send_id: &str, client_msg_id: &str, window_ms: u64) -> Option<Replay> {
+        if client_msg_id.is_empty() || window_ms == 0 {
+            return None;
+        }
+        let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(KEY_SEED ^ 0x72);
+        hasher.update(&(send_id.len() as u64).to_le_bytes());
+        hasher.update(send_id.as_bytes());
+        hasher.update(client_msg_id.as_bytes());
+        Some(Replay {
+            id: hasher.digest(),
+            window_ms,
+        })
+    }
 }
 
 impl SenderCheck {
@@ -154,6 +181,9 @@ pub enum SenderOutcome {
         violation: Violation,
         shadow: Vec<Violation>,
     },
+    /// A retry of a callback decided within the replay window: its first outcome, nothing
+    /// recorded again.
+    Replayed(Box<SenderOutcome>),
 }
 
 /// What an admitted sender check recorded, so it can be handed back exactly.
@@ -319,10 +349,20 @@ impl Store {
     ) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => {
+                if let Some(first) = check
+                    .replay
+                    .and_then(|r| store.replayed(check.sender, r, check.now_ms))
+                {
+                    return Ok(SenderOutcome::Replayed(Box::new(first)));
+                }
                 let outcome = store.check_sender(check);
-                store
+                let outcome = store
                     .campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys)
-                    .await
+                    .await?;
+                if let Some(replay) = check.replay {
+                    store.record_replay(check.sender, replay, check.now_ms, &outcome);
+                }
+                Ok(outcome)
             }
             Store::Redis(store) => store.check_message(check, campaign_keys).await,
         }

@@ -40,6 +40,11 @@ pub(super) fn pending_key(prefix: &str, user: SenderKey) -> String {
     format!("{prefix}:{{s:{:032x}}}:p", user.0)
 }
 
+/// A sender's recent decisions, for retried callbacks (`lua/sender.lua`, the check op).
+pub(super) fn replay_key(prefix: &str, user: SenderKey) -> String {
+    format!("{prefix}:{{s:{:032x}}}:d", user.0)
+}
+
 pub(super) fn act_key(prefix: &str, user: SenderKey) -> String {
     format!("{prefix}:{{s:{:032x}}}:a", user.0)
 }

@@ -202,6 +202,7 @@ impl RedisStore {
             recipient: None,
             at_all: false,
             conversation: None,
+            replay: None,
         };
         let decide = self.check_in_one_call(&check, &[]);
         match tokio::time::timeout(self.timeout.max(PROBE_TIMEOUT), decide).await {
@@ -351,12 +352,26 @@ impl RedisStore {
             conversation: check.conversation,
             remembers_contact: !self.is_cluster(),
             campaign_keys,
+            replay: check.replay,
             ..SenderCall::bare(Op::Check, check.sender, check.now_ms)
         };
         let reply = self
             .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
-        Ok(match CheckReply::decode(&reply)? {
+        let (replayed, reply) = match reply.split_first() {
+            Some((&protocol::REPLAYED, first)) => (true, first),
+            _ => (false, &reply[..]),
+        };
+        let outcome = self.sender_outcome(check, CheckReply::decode(reply)?);
+        Ok(match replayed {
+            true => SenderOutcome::Replayed(Box::new(outcome)),
+            false => outcome,
+        })
+    }
+
+    /// What a check reply says of `check`.
+    fn sender_outcome(&self, check: &SenderCheck, reply: CheckReply) -> SenderOutcome {
+        match reply {
             CheckReply::Admitted {
                 at_ms,
                 repeat_recorded,
@@ -382,7 +397,7 @@ impl RedisStore {
             CheckReply::Rejected { violation, shadow } => {
                 SenderOutcome::Rejected { violation, shadow }
             }
-        })
+        }
     }
 
     pub async fn strike(&self, request: &StrikeRequest) -> Result<StrikeOutcome, StoreError> {

@@ -98,6 +98,8 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     );
     constant("ADMITTED", protocol::ADMITTED.to_string());
     constant("REJECTED", protocol::REJECTED.to_string());
+    constant("REPLAYED", protocol::REPLAYED.to_string());
+    constant("REPLAY_CAP", crate::store::memory::REPLAY_CAP.to_string());
     constant("RECIPIENT_NEW", protocol::RECIPIENT_NEW.to_string());
     constant(
         "RECIPIENT_REFRESHED",
