@@ -212,7 +212,7 @@ async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -
     let operation_id = request.operation_id.as_deref().unwrap_or("");
     match answer(state, label, operation_id, &decision) {
         // A retry answered from floodgate's first decision is not passed on again: the
-        // upstream already had its say on the first (README, "Retried callbacks").
+        // upstream already had its say on the first (docs/redis.md, "Retried callbacks").
         Judged::PassOn { own, verdict } if decision.replayed => {
             state.metrics.callback(label, verdict);
             Judged::Rejected(own)
