@@ -359,7 +359,10 @@ impl Store {
                 let outcome = store
                     .campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys)
                     .await?;
-                if let Some(replay) = check.replay {
+                // A block being served strikes nothing and is not recorded (as in sender.lua).
+                let serving_block = matches!(&outcome, SenderOutcome::Rejected { violation, .. }
+                    if violation.rule == Rule::Blocked);
+                if let Some(replay) = check.replay.filter(|_| !serving_block) {
                     store.record_replay(check.sender, replay, check.now_ms, &outcome);
                 }
                 Ok(outcome)
