@@ -12,6 +12,11 @@ Fields
             wrote to this one, latest first (the user is *known* when all of them are within the
             memory), and when the key's TTL was last set
 
+Pending (a hash <prefix>:{s:<id>}:p beside it)
+  c<user>   decimal ms: that user wrote to this one cold (this one never wrote to them), kept
+            PENDING_MEMORY (sender.lua's prelude; contact.lua's ARGV): an answer within it is
+            established. The key lives PENDING_MEMORY past its last write, capped like the memory.
+
 Bounded: past MEMORY_CAP fields, the least recently active are forgotten down to MEMORY_KEPT
 (every entry at the cut's time goes, so no order among equal times is needed). The hash lives
 FLOODGATE_CONTACT_MEMORY (and a slack, memory_ttl) past its last write.
@@ -92,6 +97,15 @@ local function remember_writer(key, writer, now_text, now, memory_text)
   -- Every write sets the TTL to at least its time plus the memory and the slack (remember
   -- always does), so one set within the slack still covers this write.
   if refreshed == now then redis.call('PEXPIRE', key, memory_ttl(memory)) end
+end
+
+-- Remembers that `writer` wrote cold to this user at `now_text`, for `pending_ms`: a stranger
+-- makes the recipient hold this only briefly (trimmed like the memory past MEMORY_CAP).
+local function remember_pending(key, writer, now_text, pending_ms)
+  if redis.call('HSET', key, MEMORY_FIELD.contact .. writer, now_text) == 1 and redis.call('HLEN', key) > MEMORY_CAP then
+    trim_memory(key)
+  end
+  redis.call('PEXPIRE', key, pending_ms)
 end
 
 -- Whether a memory entry (a group's when `in_group`, else a person's) makes its conversation

@@ -22,10 +22,14 @@ KEYS
                                            mt = when entries that left their window were last swept
   KEYS[2]  <prefix>:{s:<sender>}:m   hash  the sender's conversation memory (memory.lua), when
                                            ARGV[10] names a peer (check) or for status
-  KEYS[3]  <prefix>:{s:<recipient>}:m      the recipient's memory, when ARGV[12] is set
-                                           (standalone Redis only: another slot on a cluster);
-           <prefix>:{s:<sender>}:a   hash  for act and for a strike releasing an act: the
+  KEYS[3]  <prefix>:{s:<sender>}:p   hash  check, one-to-one: the sender's pending memory
+                                           (strangers who wrote to them cold, memory.lua);
+           <prefix>:{s:<sender>}:a   hash  for act, status and a strike releasing an act: the
                                            user's act windows, <act name><window_ms> = ring
+  KEYS[4]  <prefix>:{s:<recipient>}:m      check, one-to-one: the recipient's memory, when
+  KEYS[5]  <prefix>:{s:<recipient>}:p      ARGV[12] is set, and their pending memory
+                                           (standalone Redis only: another slot on a cluster);
+                                           status: KEYS[4] is the sender's pending memory
   KEYS[ARGV[13]..] <prefix>:{f:<key>} zsets: the message's campaign keys (standalone Redis
                                        only, where keys of several slots may meet): see
                                        campaign_check.lua
@@ -44,6 +48,16 @@ ARGV
   [13] the index in KEYS of the first campaign key, 0 = none
   [14] act, and a strike releasing one: the act's name in ACTS ("" = none: the block only)
   [15] act: a creation's initial members, weighed in ACTS.members (0 = none)
+  [16] check: the callback's replay id (8 bytes, "" = none)   [17] its replay window (ms)
+  [18] the index in KEYS of <prefix>:{s:<sender>}:d, the sender's recent decisions (hash: replay
+       id → struct '>d' until when, then the reply as it was sent), 0 = none
+
+Replays: a check whose replay id is in the hash KEYS[n], n = ARGV[18], within its window answers {REPLAYED,
+the first reply...} and records nothing; otherwise its reply (an admission, or a rejection that
+struck) is recorded there for ARGV[17] ms. At most REPLAY_CAP ids per sender: past it those
+whose window ended go, and if none did, all of them. (On a cluster the campaign rule decides
+after this call: a retry there skips it, so a run is never counted twice, but the first
+decision it replays is the sender's rules', not the campaign rule's.)
 
 Returns (integers, packed into one string by reply.lua)
   check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, standing, n, shadow...}
@@ -54,7 +68,7 @@ Returns (integers, packed into one string by reply.lua)
           shadow: n violations of 4 integers {code, retry_ms, limit, window_ms}
   act     as check (an admitted act records nothing of a message: 0, 0, 0 there)
   strike  {blocked, retry_ms, blocks, block_length_ms, started_block_ms}
-  status  {strikes, blocked_for_ms, blocks, established contacts, established groups, count of each rate window...,
+  status  {strikes, blocked_for_ms, blocks, established contacts (pending ones too), established groups, count of each rate window...,
            count of each act window... (ACT_NAMES order; KEYS[3] is the act hash)}
   unblock 1 if a block was lifted, else 0
 
@@ -67,12 +81,14 @@ text's campaign keys unless the user is known. A rejection strikes the same reco
 unless ACT_STRIKES says the act strikes nobody (an applicant OpenIM does not check).
 
 Conversations: a one-to-one message is established when the sender's memory holds the recipient
-(they wrote within CONTACT_MEMORY); a group message when the sender's first post there is at
+(they wrote within CONTACT_MEMORY), or their pending memory does (they wrote cold within
+PENDING_MEMORY: this message answers them, and the sender's memory now keeps them); a group message when the sender's first post there is at
 least SEASONING old and the last within CONTACT_MEMORY. An established message counts repeat
 under ARGV[9] (its content to this peer), skips fanout and the campaign keys. A known sender
 (KNOWN_WRITERS different people wrote to them within CONTACT_MEMORY) skips the campaign keys
 too. A message the sender's rules admit is remembered (even when the campaign rule then rejects
-it): in the recipient's memory (one-to-one) or as a post in the group (the sender's own memory).
+it): in the recipient's memory when established, in their pending memory when cold (one-to-one),
+or as a post in the group (the sender's own memory).
 
 Windows: the arithmetic of src/store/window.rs, as the rings of ring.lua. Repeat counts, mostly
 one or two buckets, are msgpack arrays of (index, count) pairs, oldest first.
@@ -89,17 +105,54 @@ count entries inside the window.
 now = tonumber(ARGV[2])
 
 local op = ARGV[1]
+
+-- A retried callback: its first decision, before anything is read or counted.
+local replay_id, replay_key = ARGV[16], nil
+if op == OP.check and replay_id and replay_id ~= '' and tonumber(ARGV[18]) > 0 then
+  replay_key = KEYS[tonumber(ARGV[18])]
+  local seen = redis.call('HGET', replay_key, replay_id)
+  if seen and struct.unpack('>d', seen) > now then
+    return struct.pack('>d', REPLAYED) .. string.sub(seen, 9)
+  end
+end
+
+-- Records a check's reply for retries of the same callback, and answers it.
+local function decided(reply)
+  if not replay_key then return reply end
+  local window = tonumber(ARGV[17])
+  redis.call('HSET', replay_key, replay_id, struct.pack('>d', now + window) .. reply)
+  if redis.call('HLEN', replay_key) > REPLAY_CAP then
+    local all, stale = redis.call('HGETALL', replay_key), {}
+    for i = 1, #all, 2 do
+      if struct.unpack('>d', all[i + 1]) <= now then stale[#stale + 1] = all[i] end
+    end
+    if #stale == 0 or #all / 2 - #stale > REPLAY_CAP then
+      redis.call('DEL', replay_key)
+      redis.call('HSET', replay_key, replay_id, struct.pack('>d', now + window) .. reply)
+    else
+      redis.call('HDEL', replay_key, unpack(stale))
+    end
+  end
+  redis.call('PEXPIRE', replay_key, window)
+  return reply
+end
 local state = KEYS[1]
 local fingerprint, recipient = ARGV[3], ARGV[4]
 
 -- The conversation, read from the sender's own memory before anything depends on it.
 local peer_kind, memory_key = ARGV[10], KEYS[2]
 local established, known, peer_field, peer_entry = false, false, nil, nil
+-- When only the sender's pending memory establishes it: when the stranger they answer wrote.
+local answering = nil
 if op == OP.check and CONTACT_MEMORY > 0 and peer_kind ~= '' then
   if peer_kind == 'u' then peer_field = MEMORY_FIELD.contact .. ARGV[11] else peer_field = MEMORY_FIELD.group .. ARGV[11] end
   local memory = redis.call('HMGET', memory_key, peer_field, MEMORY_FIELD.writers)
   peer_entry, known = memory[1], is_known(memory[2], now, CONTACT_MEMORY)
   established = peer_entry and entry_established(peer_kind == 'g', peer_entry, now, CONTACT_MEMORY, SEASONING) or false
+  if not established and peer_kind == 'u' then
+    local pending = tonumber(redis.call('HGET', KEYS[3], peer_field))
+    if pending and pending + PENDING_MEMORY > now then established, answering = true, pending end
+  end
   if established then fingerprint, recipient = ARGV[9], '' end
 end
 
@@ -154,12 +207,17 @@ if op == OP.status then
   if STRIKE_LIMIT > 0 then strikes = #C.live_strikes(STRIKE_WINDOW) end
   local contacts, groups = 0, 0
   if CONTACT_MEMORY > 0 and memory_key then
-    local all = redis.call('HGETALL', memory_key)
+    local all, counted = redis.call('HGETALL', memory_key), {}
     for i = 1, #all, 2 do
       local in_group = string.sub(all[i], 1, 1) == MEMORY_FIELD.group
       if all[i] ~= MEMORY_FIELD.writers and entry_established(in_group, all[i + 1], now, CONTACT_MEMORY, SEASONING) then
-        if in_group then groups = groups + 1 else contacts = contacts + 1 end
+        if in_group then groups = groups + 1 else contacts, counted[all[i]] = contacts + 1, true end
       end
+    end
+    -- Strangers pending in KEYS[4] make messages to them established too; each person once.
+    local pending = redis.call('HGETALL', KEYS[4])
+    for i = 1, #pending, 2 do
+      if not counted[pending[i]] and tonumber(pending[i + 1]) + PENDING_MEMORY > now then contacts = contacts + 1 end
     end
   end
   local reply = {strikes, math.max(C.blocked_until - now, 0), C.blocks, contacts, groups}
@@ -387,8 +445,15 @@ local function remember_conversation()
       if last_post + CONTACT_MEMORY > now then since = first_post end
     end
     remember(memory_key, peer_field, struct.pack('>dd', since, now), CONTACT_MEMORY_TEXT)
-  elseif ARGV[12] ~= '' then
-    remember_writer(KEYS[3], ARGV[12], ARGV[2], now, CONTACT_MEMORY_TEXT)
+    return
+  end
+  -- Answering a pending stranger: the sender's own memory keeps them from now on.
+  if answering then remember_writer(memory_key, ARGV[11], string.format('%d', answering), answering, CONTACT_MEMORY_TEXT) end
+  if ARGV[12] == '' then return end
+  if established then
+    remember_writer(KEYS[4], ARGV[12], ARGV[2], now, CONTACT_MEMORY_TEXT)
+  else
+    remember_pending(KEYS[5], ARGV[12], ARGV[2], PENDING_MEMORY)
   end
 end
 
@@ -406,7 +471,7 @@ if C.first then
   if at_all_ring and at_all_ring.rebased then C.write(AT_ALL_FIELD, dump_ring(at_all_ring)) end
   local reply = C.rejection()
   remember_conversation()
-  return reply
+  return decided(reply)
 end
 
 -- Admitted: record the message's quota.
@@ -440,4 +505,4 @@ remember_conversation()
 local standing = 0
 if established then standing = standing + ESTABLISHED end
 if known then standing = standing + KNOWN_SENDER end
-return C.with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, standing})
+return decided(C.with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, standing}))

@@ -103,6 +103,8 @@ pub struct Metrics {
     pub tracked_senders: IntGauge,
     /// `floodgate_connections` and `floodgate_connections_shed_total`, for both listeners.
     pub connections: ConnectionMetrics,
+    /// Retried callbacks answered from their first decision (`FLOODGATE_REPLAY_WINDOW`).
+    pub replays: IntCounter,
 }
 
 /// The series of the connection layer, resolved once: they change on every request.
@@ -242,6 +244,13 @@ impl Metrics {
             &registry,
             IntCounter::new("floodgate_blocks_total", "Blocks started."),
         );
+        let replays = registered(
+            &registry,
+            IntCounter::new(
+                "floodgate_replays_total",
+                "Retried callbacks answered from the first decision.",
+            ),
+        );
         let tracked_senders = gauge(
             "floodgate_tracked_senders",
             "Senders held by this replica's in-process burst limiter.",
@@ -341,6 +350,7 @@ impl Metrics {
             blocks,
             tracked_senders,
             connections,
+            replays,
         }
     }
 

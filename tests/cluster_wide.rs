@@ -32,6 +32,8 @@ impl Cluster {
         all.extend([
             ("FLOODGATE_BURST".into(), "off".into()),
             ("FLOODGATE_RATE_LIMITS".into(), "off".into()),
+            // Every body carries one clientMsgID: tests/replay.rs turns replays on.
+            ("FLOODGATE_REPLAY_WINDOW".into(), "off".into()),
         ]);
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let replicas = (0..3).map(|_| Replica::start(&all)).collect();

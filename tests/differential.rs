@@ -157,6 +157,9 @@ fn step() -> impl Strategy<Value = (u16, Step)> {
 async fn replies(store: &SharedStore, shadow: &[bool], traffic: &[(u16, Step)]) -> Vec<String> {
     let mut vars = vec![
         ("FLOODGATE_BURST".to_string(), "off".to_string()),
+        // Every body carries one clientMsgID: each would be a retry of the first (retries are
+        // compared store by store in tests/replay.rs).
+        ("FLOODGATE_REPLAY_WINDOW".to_string(), "off".to_string()),
         ("FLOODGATE_LISTEN".to_string(), "127.0.0.1:0".to_string()),
         (
             "FLOODGATE_ADMIN_LISTEN".to_string(),

@@ -120,6 +120,8 @@ async fn every_dashboard_expression_returns_data_from_a_real_prometheus() {
     let mut vars = store.vars();
     vars.extend([
         ("FLOODGATE_RATE_LIMITS".to_string(), "5/1m".to_string()),
+        // Its bodies share one clientMsgID: without this, each would replay the first.
+        ("FLOODGATE_REPLAY_WINDOW".to_string(), "off".to_string()),
         ("FLOODGATE_REPEAT_MODE".to_string(), "shadow".to_string()),
         ("FLOODGATE_REPEAT_LIMIT".to_string(), "1/10m".to_string()),
         ("FLOODGATE_STRIKES".to_string(), "3/10m".to_string()),

@@ -59,6 +59,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
                 recipient: Some(RecipientKey(m)),
                 at_all: false,
                 conversation: None,
+                replay: None,
             };
             let outcome = store
                 .check_message(&check, &[])
@@ -86,6 +87,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
             recipient: Some(RecipientKey(1)),
             at_all: false,
             conversation: None,
+            replay: None,
         };
         store
             .check_message(&check, &[])
@@ -124,6 +126,7 @@ async fn campaign_state_per_key_is_small() {
                     recipient: None,
                     at_all: false,
                     conversation: None,
+                    replay: None,
                 };
                 let outcome = store.check_message(&check, &key).await;
                 assert!(matches!(outcome, Ok(SenderOutcome::Admitted { .. })));
@@ -184,6 +187,7 @@ async fn conversation_memory_costs_at_most_2_kib_per_active_user() {
                         peer,
                         fingerprint: None,
                     }),
+                    replay: None,
                 };
                 let outcome = store.check_message(&check, &[]).await;
                 assert!(
@@ -259,4 +263,111 @@ async fn acts_cost_at_most_1_5_kib_per_user_and_invites_little_per_group() {
     let per_group = (used_memory(&redis) - groups_before) as f64 / USERS as f64;
     println!("redis bytes per group with invitees: {per_group:.0}");
     assert!(per_group <= 512.0, "{per_group} bytes per group");
+}
+
+/// Issue 27 §6: what one account can make Redis hold at the default limits, sending the most
+/// they allow for ten minutes (the longest any key it makes in someone else's name lives: a
+/// recipient's pending memory, a campaign set). 1000 cold messages (the hourly limit, paced
+/// under the per-minute one) to the 30 distinct recipients fanout allows, each with 6 campaign
+/// keys of its own (the most a message has), or none. Every key it made outside its own slot
+/// must expire within those ten minutes: before pending memories, each recipient's memory
+/// lived the whole `FLOODGATE_CONTACT_MEMORY` (30 days), without bound.
+#[tokio::test]
+async fn what_one_account_makes_redis_hold_is_bounded_and_short_lived() {
+    const ACCOUNTS: u64 = 10;
+    const MESSAGES: u64 = 1000;
+    let redis = RedisServer::start();
+    let now = 1_767_225_600_000u64;
+    let ten_minutes = 600_000i64;
+    let mut per_account = Vec::new();
+    for (prefix, keys_per_message) in [("cold", 0u64), ("keyed", 6)] {
+        let store = store_with(&redis, prefix, Policy::default()).await;
+        let before = used_memory(&redis);
+        for a in 0..ACCOUNTS {
+            let id = format!("{prefix}-abuser-{a}");
+            let sender = SenderKey::of(&id);
+            for m in 0..MESSAGES {
+                let to = format!("{id}-victim-{}", m % 30);
+                let keys: Vec<CampaignKey> = (0..keys_per_message)
+                    .map(|k| CampaignKey(((a * MESSAGES + m) << 3) + k))
+                    .collect();
+                let check = SenderCheck {
+                    sender,
+                    now_ms: now + m * 600,
+                    fingerprint: Some(Fingerprint(a * MESSAGES + m)),
+                    recipient: Some(RecipientKey::of(&to)),
+                    at_all: false,
+                    conversation: Some(Conversation {
+                        peer: Peer::User {
+                            recipient: RecipientKey::of(&to),
+                            recipient_state: SenderKey::of(&to),
+                            me: RecipientKey::of(&id),
+                        },
+                        fingerprint: None,
+                    }),
+                    replay: None,
+                };
+                let outcome = store.check_message(&check, &keys).await;
+                assert!(
+                    matches!(outcome, Ok(SenderOutcome::Admitted { .. })),
+                    "{id} message {m}: {outcome:?}"
+                );
+            }
+        }
+        per_account.push((used_memory(&redis) - before) as f64 / ACCOUNTS as f64);
+        // One script over every key (thousands of them): own keys are the accounts' hashes.
+        let own: Vec<String> = (0..ACCOUNTS)
+            .map(|a| {
+                let sender = SenderKey::of(&format!("{prefix}-abuser-{a}"));
+                format!("{prefix}:{{s:{:032x}}}", sender.0)
+            })
+            .collect();
+        let script = "local own = {} for _, k in ipairs(ARGV) do own[k] = true end \
+            local others, longest, shortest, own_longest, pending = 0, -1, 1e18, -1, 0 \
+            for _, key in ipairs(redis.call('KEYS', KEYS[1])) do \
+              local ttl = redis.call('PTTL', key) \
+              if own[key] then own_longest = math.max(own_longest, ttl) else \
+                others = others + 1 longest = math.max(longest, ttl) shortest = math.min(shortest, ttl) end \
+              if string.sub(key, -2) == ':p' then pending = pending + redis.call('MEMORY', 'USAGE', key) end \
+            end return {others, longest, shortest, own_longest, pending}";
+        let pattern = format!("{prefix}:*");
+        let mut args = vec!["EVAL", script, "1", pattern.as_str()];
+        args.extend(own.iter().map(String::as_str));
+        let reply: Vec<i64> = redis
+            .cli(&args)
+            .lines()
+            .map(|l| l.trim().parse().expect("an integer"))
+            .collect();
+        let [others, longest, shortest, own_longest, pending] = reply[..] else {
+            panic!("{reply:?}");
+        };
+        // Only the accounts' own hashes (their windows, an hour and a bit) outlive ten minutes.
+        assert!(
+            own_longest > 0 && own_longest <= 7_200_000,
+            "{own_longest} ms"
+        );
+        assert!(
+            shortest > 0 && longest <= ten_minutes,
+            "{prefix}: {shortest}..{longest} ms"
+        );
+        let others = others as u64;
+        println!(
+            "{prefix}: the strangers' pending memories, {} bytes per account (MEMORY USAGE)",
+            pending as u64 / ACCOUNTS
+        );
+        let expected = ACCOUNTS * (30 + keys_per_message * MESSAGES);
+        assert_eq!(others, expected, "{prefix}: keys outside the accounts' own");
+    }
+    println!(
+        "redis bytes one account holds at the defaults (1000 cold messages in 10 min to 30 strangers): {:.0} without campaign keys, {:.0} with 6 per message",
+        per_account[0], per_account[1]
+    );
+    // docs/redis.md, "Sizing": 160 KiB, almost all of it the account's own repeat state (a
+    // fingerprint per distinct text); 1.25 MiB with the campaign sets of 6000 distinct keys.
+    assert!(per_account[0] <= 160.0 * 1024.0, "{} bytes", per_account[0]);
+    assert!(
+        per_account[1] <= 1.25 * 1_048_576.0,
+        "{} bytes",
+        per_account[1]
+    );
 }

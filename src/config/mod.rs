@@ -48,6 +48,7 @@ pub mod vars {
     pub const AT_ALL_LIMIT: (&str, &str) = ("FLOODGATE_AT_ALL_LIMIT", "3/1h");
     pub const CONTACT_MEMORY: (&str, &str) = ("FLOODGATE_CONTACT_MEMORY", "30d");
     pub const GROUP_SEASONING: (&str, &str) = ("FLOODGATE_GROUP_SEASONING", "1h");
+    pub const REPLAY_WINDOW: (&str, &str) = ("FLOODGATE_REPLAY_WINDOW", "1m");
     pub const UPSTREAM_URL: (&str, &str) = ("FLOODGATE_UPSTREAM_URL", "");
     pub const UPSTREAM_TIMEOUT: (&str, &str) = ("FLOODGATE_UPSTREAM_TIMEOUT", "5s");
     pub const UPSTREAM_FAIL_MODE: (&str, &str) = ("FLOODGATE_UPSTREAM_FAIL_MODE", "open");
@@ -85,8 +86,7 @@ pub mod vars {
     ];
     /// Contract variables read by parts of floodgate that other changes are adding: known, so
     /// that setting one ahead of its part is not warned about as a misspelling.
-    pub const ANNOUNCED: [&str; 4] = [
-        "FLOODGATE_REPLAY_WINDOW",
+    pub const ANNOUNCED: [&str; 3] = [
         "FLOODGATE_REPORT_TTL",
         "FLOODGATE_SAMPLES",
         "FLOODGATE_REPORTED_MODE",
@@ -134,6 +134,7 @@ pub mod vars {
         GROUP_INVITE_LIMIT.0,
         GROUP_MEMBERS_LIMITS.0,
         MAX_TEXT.0,
+        REPLAY_WINDOW.0,
         MAX_CONNECTIONS.0,
         LOG.0,
         LOG_FORMAT.0,
@@ -152,7 +153,6 @@ pub mod vars {
         ANNOUNCED[0],
         ANNOUNCED[1],
         ANNOUNCED[2],
-        ANNOUNCED[3],
     ];
 }
 
@@ -269,6 +269,8 @@ pub struct Config {
     pub local_max_senders: usize,
     /// `FLOODGATE_*` variables given that floodgate does not know (see [`Config::warnings`]).
     unknown_variables: Vec<Warning>,
+    /// How long a decision is remembered for a retried callback (`off`: not at all).
+    pub replay_window: Option<Duration>,
 }
 
 impl Config {
@@ -464,6 +466,7 @@ impl Env {
                     _ => Err(format!("`{t}` is not a whole number of at least 1000")),
                 }
             })?,
+            replay_window: self.get(REPLAY_WINDOW, optional_duration)?,
             log_format: self.get(LOG_FORMAT, |t| match t.trim() {
                 "text" => Ok(LogFormat::Text),
                 "json" => Ok(LogFormat::Json),

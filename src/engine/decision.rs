@@ -43,6 +43,9 @@ pub enum Verdict {
 pub struct Decision {
     pub verdict: Verdict,
     pub shadow: Vec<Violation>,
+    /// A retried callback answered from its first decision: nothing was counted, and nothing
+    /// goes on to an upstream webhook again.
+    pub replayed: bool,
 }
 
 impl Decision {
@@ -50,6 +53,7 @@ impl Decision {
         Decision {
             verdict: Verdict::Allow,
             shadow,
+            replayed: false,
         }
     }
 
@@ -57,6 +61,7 @@ impl Decision {
         Decision {
             verdict: Verdict::Reject(violation),
             shadow,
+            replayed: false,
         }
     }
 }

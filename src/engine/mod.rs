@@ -33,8 +33,8 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{ByMode, Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    Conversation, GroupKey, MemoryStore, Peer, RecipientKey, SenderCheck, SenderKey, SenderOutcome,
-    SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
+    Conversation, GroupKey, MemoryStore, Peer, RecipientKey, Replay, SenderCheck, SenderKey,
+    SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
 };
 use blocks::KnownBlocks;
 use breaker::Breaker;
@@ -56,6 +56,8 @@ pub struct EngineSettings {
     pub links: LinkRules,
     /// The longest stretch of one text the rules read (`FLOODGATE_MAX_TEXT`).
     pub max_text: usize,
+    /// `FLOODGATE_REPLAY_WINDOW` (`None`: retries are decided anew).
+    pub replay_window: Option<Duration>,
 }
 
 impl From<&Config> for EngineSettings {
@@ -68,6 +70,7 @@ impl From<&Config> for EngineSettings {
             local_max_senders: config.local_max_senders,
             links: config.links.clone(),
             max_text: config.max_text,
+            replay_window: config.replay_window,
         }
     }
 }
@@ -101,6 +104,7 @@ pub struct Engine {
     breaker: Breaker,
     /// No rule reads past this many bytes of a text (`FLOODGATE_MAX_TEXT`).
     max_text: usize,
+    replay_window_ms: u64,
 }
 
 impl Engine {
@@ -153,10 +157,30 @@ impl Engine {
             link_allow: settings.links.allow.clone(),
             metrics,
             max_text: settings.max_text,
+            replay_window_ms: settings.replay_window.map_or(0, |w| w.as_millis() as u64),
         }
     }
 
     pub async fn decide(&self, message: &Message<'_>) -> Decision {
+        self.decide_as(message, None).await
+    }
+
+    /// A message callback OpenIM may send again (a load balancer's retry, a client's replay):
+    /// the same sender and `client_msg_id` within `FLOODGATE_REPLAY_WINDOW` get the first
+    /// decision, counted once (`Decision::replayed`).
+    pub async fn decide_once(&self, message: &Message<'_>, client_msg_id: &str) -> Decision {
+        let content_type = message.content_type.to_le_bytes();
+        let said = [
+            message.recv_id.as_bytes(),
+            message.group_id.as_bytes(),
+            &content_type,
+            message.content.as_bytes(),
+        ];
+        let replay = Replay::of(message.send_id, client_msg_id, &said, self.replay_window_ms);
+        self.decide_as(message, replay).await
+    }
+
+    async fn decide_as(&self, message: &Message<'_>, replay: Option<Replay>) -> Decision {
         let mut shadow = Vec::new();
         if self.is_exempt(message) {
             return Decision::allow(shadow);
@@ -182,7 +206,8 @@ impl Engine {
             shadow.extend(self.message_rules(message, text.as_ref()).shadow);
             return Decision::reject(violation, shadow);
         }
-        let decide = |store, shadow| self.decide_shared(store, message, sender, now_ms, shadow);
+        let decide =
+            |store, shadow| self.decide_shared(store, message, sender, now_ms, replay, shadow);
         self.on_store(Some(sender), now_ms, shadow, decide).await
     }
 
@@ -317,6 +342,7 @@ impl Engine {
         message: &Message<'_>,
         sender: SenderKey,
         now_ms: u64,
+        replay: Option<Replay>,
         mut shadow: Vec<Violation>,
     ) -> Result<Decision, StoreError> {
         let fingerprinted = self.policy.repeat.is_some() || self.policy.campaign.is_some();
@@ -379,6 +405,7 @@ impl Engine {
                     peer,
                     fingerprint: per_peer,
                 }),
+            replay,
         };
         let campaign_keys = match self.policy.campaign {
             Some(_) => campaign_keys.as_slice(),
@@ -386,7 +413,15 @@ impl Engine {
         };
 
         let check = store.check_message(&sender_check, campaign_keys);
-        let outcome = self.timed(store, "check_message", check).await?;
+        let outcome = match self.timed(store, "check_message", check).await? {
+            SenderOutcome::Replayed(first) => {
+                self.metrics.replays.inc();
+                let mut decision = outcome_decision(*first, shadow);
+                decision.replayed = true;
+                return Ok(decision);
+            }
+            outcome => outcome,
+        };
         Ok(outcome_decision(outcome, shadow))
     }
 
@@ -568,5 +603,6 @@ fn outcome_decision(outcome: SenderOutcome, mut shadow: Vec<Violation>) -> Decis
             shadow.extend(found);
             Decision::reject(violation, shadow)
         }
+        SenderOutcome::Replayed(first) => outcome_decision(*first, shadow),
     }
 }

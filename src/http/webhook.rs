@@ -231,9 +231,18 @@ async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -
         mentions: request.mentions(),
         at_all: request.mentions_all(),
     };
-    let decision = state.engine.decide(&message).await;
+    let client_msg_id = request.client_msg_id.as_deref().unwrap_or("");
+    let decision = state.engine.decide_once(&message, client_msg_id).await;
     let operation_id = request.operation_id.as_deref().unwrap_or("");
-    answer(state, label, operation_id, &decision)
+    match answer(state, label, operation_id, &decision) {
+        // A retry answered from floodgate's first decision is not passed on again: the
+        // upstream already had its say on the first (docs/redis.md, "Retried callbacks").
+        Judged::PassOn { own, verdict } if decision.replayed => {
+            state.metrics.callback(label, verdict);
+            Judged::Rejected(own)
+        }
+        judged => judged,
+    }
 }
 
 /// Judges a friend request, a group's creation, application, invitation or edit, or a profile edit

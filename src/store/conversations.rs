@@ -4,6 +4,12 @@
 //! Bounded like the Redis layout (`lua/sender.lua`, the `:m` hash): a user remembers at most
 //! [`MEMORY_CAP`] conversations; one more forgets the least recently active down to
 //! [`MEMORY_KEPT`], so the trim is paid once per [`MEMORY_CAP`] − [`MEMORY_KEPT`] new entries.
+//!
+//! A cold message (the recipient never wrote to its sender) is remembered by its recipient only
+//! as *pending*, for [`pending_ms`] (the `:p` hash in Redis), capped the same way: it matters
+//! only if the recipient answers soon, and a stranger must not make anyone hold a month of
+//! state. An answer within that time is established, and from then on both sides remember each
+//! other for the whole memory.
 
 use super::shards::{KeyMap, LastSeen};
 use super::{GroupKey, RecipientKey};
@@ -18,6 +24,21 @@ pub(crate) const KNOWN_WRITERS: usize = 3;
 /// A conversation going on is rewritten once per this part of the memory, not per message.
 pub(crate) const MEMORY_SLACK_PARTS: u64 = 32;
 
+/// How long a cold message's sender stays *pending* in its recipient's memory: the longest of
+/// the fanout and campaign windows (the rules an answer within it skips), ten minutes when
+/// both are off, never longer than the memory itself. One account can then have at most about
+/// one fanout limit of recipients holding it at a time (docs/redis.md, "Sizing").
+pub(crate) fn pending_ms(policy: &crate::policy::Policy) -> u64 {
+    let memory = policy.contact_memory.map_or(0, |d| d.as_millis() as u64);
+    let windows = [policy.fanout, policy.campaign]
+        .into_iter()
+        .flatten()
+        .map(|limit| limit.window_ms())
+        .max()
+        .unwrap_or(600_000);
+    windows.min(memory)
+}
+
 /// One user's conversations.
 #[derive(Default)]
 pub(super) struct Memory {
@@ -29,6 +50,10 @@ pub(super) struct Memory {
     /// apart from `wrote_to_me` so that "known" is one lookup, and is never trimmed.
     recent_writers: Vec<(RecipientKey, u64)>,
     last_seen_ms: u64,
+    /// Strangers who wrote to this user (cold) → when, while it is pending: capped like the
+    /// rest, and forgotten after [`pending_ms`].
+    pending: KeyMap<RecipientKey, u64>,
+    pending_seen_ms: u64,
 }
 
 impl Memory {
@@ -51,6 +76,28 @@ impl Memory {
         self.groups.get(&group).is_some_and(|&(first, last)| {
             last + memory_ms > now && first.saturating_add(seasoning_ms) <= now
         })
+    }
+
+    /// When `peer` wrote to this user cold, if that is still pending at `now`.
+    pub(super) fn pending_from(
+        &self,
+        peer: RecipientKey,
+        now: u64,
+        pending_ms: u64,
+    ) -> Option<u64> {
+        self.pending
+            .get(&peer)
+            .copied()
+            .filter(|&at| at + pending_ms > now)
+    }
+
+    /// Remembers that a stranger wrote to this user at `now`, as pending.
+    pub(super) fn record_pending(&mut self, peer: RecipientKey, now: u64) {
+        self.pending.insert(peer, now);
+        self.pending_seen_ms = self.pending_seen_ms.max(now);
+        if self.pending.len() > MEMORY_CAP {
+            trim_times(&mut self.pending);
+        }
     }
 
     /// Whether [`KNOWN_WRITERS`] different people wrote to this user within `memory_ms`.
@@ -112,13 +159,27 @@ impl Memory {
         self.groups.retain(|_, (_, last)| *last > cut);
     }
 
-    /// Entries still inside the memory at `now`: (people, groups, of which seasoned).
-    pub(super) fn counts(&self, now: u64, memory_ms: u64, seasoning_ms: u64) -> (u64, u64) {
+    /// Entries still inside the memory at `now`: (people, groups, of which seasoned). People
+    /// count once whether they wrote in a conversation or are pending.
+    pub(super) fn counts(
+        &self,
+        now: u64,
+        memory_ms: u64,
+        seasoning_ms: u64,
+        pending_ms: u64,
+    ) -> (u64, u64) {
         let people = self
             .wrote_to_me
             .values()
             .filter(|&&at| at + memory_ms > now)
-            .count();
+            .count()
+            + self
+                .pending
+                .iter()
+                .filter(|&(peer, &at)| {
+                    at + pending_ms > now && !self.heard_from(*peer, now, memory_ms)
+                })
+                .count();
         let groups = self
             .groups
             .keys()
@@ -127,15 +188,31 @@ impl Memory {
         (people as u64, groups as u64)
     }
 
-    /// Whether anything is still remembered at `now`.
-    pub(super) fn is_live(&self, now: u64, memory_ms: u64) -> bool {
-        self.last_seen_ms + memory_ms > now
+    /// Whether anything is still remembered at `now`. Pending entries are dropped once they
+    /// lapse, so a user only strangers wrote to is forgotten after [`pending_ms`].
+    pub(super) fn is_live(&mut self, now: u64, memory_ms: u64, pending_ms: u64) -> bool {
+        if self.pending_seen_ms + pending_ms <= now {
+            self.pending = KeyMap::default();
+        }
+        self.last_seen_ms + memory_ms > now || !self.pending.is_empty()
     }
+}
+
+/// Forgets the least recently active entries of one map down to [`MEMORY_KEPT`] (every entry
+/// at the cut's time goes: no order among equals).
+fn trim_times(entries: &mut KeyMap<RecipientKey, u64>) {
+    let mut times: Vec<u64> = entries.values().copied().collect();
+    if times.len() <= MEMORY_KEPT {
+        return;
+    }
+    times.sort_unstable();
+    let cut = times[times.len() - MEMORY_KEPT - 1];
+    entries.retain(|_, at| *at > cut);
 }
 
 impl LastSeen for Memory {
     fn last_seen(&self) -> u64 {
-        self.last_seen_ms
+        self.last_seen_ms.max(self.pending_seen_ms)
     }
 }
 
@@ -166,6 +243,34 @@ mod tests {
     }
 
     #[test]
+    fn strangers_are_pending_briefly_and_capped() {
+        let mut memory = Memory::default();
+        let (month, pending) = (30 * DAY, 600_000);
+        for i in 0..200u64 {
+            memory.record_pending(RecipientKey(i), 100 * DAY + i);
+            assert!(memory.pending.len() <= MEMORY_CAP);
+        }
+        assert!(
+            memory
+                .pending_from(RecipientKey(199), 100 * DAY + 1000, pending)
+                .is_some()
+        );
+        assert!(
+            memory
+                .pending_from(RecipientKey(0), 100 * DAY + 1000, pending)
+                .is_none()
+        );
+        // Nothing of them is remembered for the month, and the user is forgotten with them.
+        let (people, _) = memory.counts(100 * DAY + 1000, month, 0, pending);
+        assert!(
+            (MEMORY_KEPT as u64..=MEMORY_CAP as u64).contains(&people),
+            "{people}"
+        );
+        assert!(memory.is_live(100 * DAY + 199 + pending - 1, month, pending));
+        assert!(!memory.is_live(100 * DAY + 199 + pending, month, pending));
+    }
+
+    #[test]
     fn a_conversation_going_on_is_refreshed_once_per_slack() {
         let mut memory = Memory::default();
         let month = 30 * DAY;
@@ -188,7 +293,7 @@ mod tests {
         memory.record_post(group, DAY, month);
         assert!(!memory.seasoned_in(group, DAY + hour - 1, month, hour));
         assert!(memory.seasoned_in(group, DAY + hour, month, hour));
-        assert_eq!(memory.counts(DAY + hour, month, hour), (0, 1));
+        assert_eq!(memory.counts(DAY + hour, month, hour, 0), (0, 1));
         // A post after the memory lapsed starts the seasoning anew.
         memory.record_post(group, DAY + month + 1, month);
         assert!(!memory.seasoned_in(group, DAY + month + 2, month, hour));

@@ -11,12 +11,12 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::conversations::Memory;
+use super::conversations::{self, Memory};
 use super::shards::{KeyMap, LastSeen, Shards};
 use super::window::{SlidingCounter, counts};
 use super::{
     ActCheck, CampaignKey, Conversation, Fingerprint, GroupKey, KeyOutcome, Peer, RecipientKey,
-    Recorded, Reservation, SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError,
+    Recorded, Replay, Reservation, SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError,
     StrikeOutcome, StrikeRequest,
 };
 use crate::policy::{Act, ByMode, Limit, Mode, Policy, Rule, Violation};
@@ -30,6 +30,27 @@ pub struct MemoryStore {
     memories: Shards<u128, Memory>,
     /// Invitees into each group (`FLOODGATE_GROUP_INVITE_LIMIT`).
     groups: Shards<u64, GroupState>,
+    /// Each sender's recent decisions, for retried callbacks (`FLOODGATE_REPLAY_WINDOW`).
+    replays: Shards<u128, Replays>,
+}
+
+/// Decisions a retry must get again (as `lua/sender.lua`'s `:d` hash): at most [`REPLAY_CAP`]
+/// per sender; past it those whose window ended go, and if none did, all of them (a retry of
+/// a forgotten one counts again, which only a sender deciding that fast can cause).
+#[derive(Default)]
+struct Replays {
+    decided: KeyMap<u64, (u64, SenderOutcome)>,
+    expires_ms: u64,
+}
+
+/// Decisions remembered per sender at most (both stores): above every default rate limit's
+/// admissions in a minute, and the strikes before a block.
+pub(crate) const REPLAY_CAP: usize = 256;
+
+impl LastSeen for Replays {
+    fn last_seen(&self) -> u64 {
+        self.expires_ms
+    }
 }
 
 /// A group's invitees, counted like a rate window.
@@ -117,7 +138,37 @@ impl MemoryStore {
             campaigns: Shards::new(max_entries),
             memories: Shards::new(max_entries),
             groups: Shards::new(max_entries),
+            replays: Shards::new(max_entries),
         }
+    }
+
+    /// The first outcome of a callback decided within its replay window.
+    pub fn replayed(&self, sender: SenderKey, replay: Replay, now: u64) -> Option<SenderOutcome> {
+        self.replays.peek(sender.0, |log| {
+            let (expires, outcome) = log?.decided.get(&replay.id)?;
+            (*expires > now).then(|| outcome.clone())
+        })
+    }
+
+    /// Remembers a callback's outcome for its replay window.
+    pub fn record_replay(
+        &self,
+        sender: SenderKey,
+        replay: Replay,
+        now: u64,
+        outcome: &SenderOutcome,
+    ) {
+        let expires = now + replay.window_ms;
+        self.replays.with(sender.0, |log| {
+            if log.decided.len() >= REPLAY_CAP {
+                log.decided.retain(|_, (at, _)| *at > now);
+                if log.decided.len() >= REPLAY_CAP {
+                    log.decided.clear();
+                }
+            }
+            log.decided.insert(replay.id, (expires, outcome.clone()));
+            log.expires_ms = log.expires_ms.max(expires);
+        })
     }
 
     /// `FLOODGATE_CONTACT_MEMORY` and `FLOODGATE_GROUP_SEASONING` in ms, when the memory is on.
@@ -127,38 +178,74 @@ impl MemoryStore {
         Some((memory.as_millis() as u64, seasoning.as_millis() as u64))
     }
 
-    /// Whether `conversation` is established for `sender` at `now`, and whether the sender is
-    /// known (see `conversations`).
-    fn standing(&self, sender: SenderKey, conversation: &Conversation, now: u64) -> (bool, bool) {
+    /// Whether `conversation` is established for `sender` at `now`, whether the sender is known
+    /// (see `conversations`), and, when only a pending entry establishes it (the sender answers
+    /// a stranger's cold message), when that stranger wrote.
+    fn standing(
+        &self,
+        sender: SenderKey,
+        conversation: &Conversation,
+        now: u64,
+    ) -> (bool, bool, Option<u64>) {
         let Some((memory_ms, seasoning_ms)) = self.memory_ms() else {
-            return (false, false);
+            return (false, false, None);
         };
+        let pending_ms = conversations::pending_ms(&self.policy);
         self.memories.peek(sender.0, |memory| {
             let Some(memory) = memory else {
-                return (false, false);
+                return (false, false, None);
             };
-            let established = match conversation.peer {
-                Peer::User { recipient, .. } => memory.heard_from(recipient, now, memory_ms),
-                Peer::Group(group) => memory.seasoned_in(group, now, memory_ms, seasoning_ms),
+            let (established, answering) = match conversation.peer {
+                Peer::User { recipient, .. } if memory.heard_from(recipient, now, memory_ms) => {
+                    (true, None)
+                }
+                Peer::User { recipient, .. } => {
+                    let pending = memory.pending_from(recipient, now, pending_ms);
+                    (pending.is_some(), pending)
+                }
+                Peer::Group(group) => (
+                    memory.seasoned_in(group, now, memory_ms, seasoning_ms),
+                    None,
+                ),
             };
-            (established, memory.is_known(now, memory_ms))
+            (established, memory.is_known(now, memory_ms), answering)
         })
     }
 
-    /// Remembers an admitted message: in the recipient's memory (one-to-one), or as a post
-    /// of the sender in the group.
-    fn remember(&self, sender: SenderKey, conversation: &Conversation, now: u64) {
+    /// Remembers an admitted message: in the recipient's memory (one-to-one: for the whole
+    /// memory when the conversation is established, else as pending), or as a post of the
+    /// sender in the group. A sender answering a pending stranger (`answering`: when they
+    /// wrote) now remembers them for the whole memory too.
+    fn remember(
+        &self,
+        sender: SenderKey,
+        conversation: &Conversation,
+        now: u64,
+        established: bool,
+        answering: Option<u64>,
+    ) {
         let Some((memory_ms, _)) = self.memory_ms() else {
             return;
         };
         match conversation.peer {
             Peer::User {
+                recipient,
                 recipient_state,
                 me,
-                ..
-            } => self.memories.with(recipient_state.0, |memory| {
-                memory.record_heard_from(me, now, memory_ms)
-            }),
+            } => {
+                if let Some(wrote_at) = answering {
+                    self.memories.with(sender.0, |memory| {
+                        memory.record_heard_from(recipient, wrote_at, memory_ms)
+                    });
+                }
+                self.memories.with(recipient_state.0, |memory| {
+                    if established {
+                        memory.record_heard_from(me, now, memory_ms)
+                    } else {
+                        memory.record_pending(me, now)
+                    }
+                })
+            }
             Peer::Group(group) => self
                 .memories
                 .with(sender.0, |memory| memory.record_post(group, now, memory_ms)),
@@ -168,9 +255,10 @@ impl MemoryStore {
     pub fn check_sender(&self, check: &SenderCheck) -> SenderOutcome {
         let policy = &*self.policy;
         let now = check.now_ms;
-        let (established, known) = check
-            .conversation
-            .map_or((false, false), |c| self.standing(check.sender, &c, now));
+        let (established, known, answering) =
+            check.conversation.map_or((false, false, None), |c| {
+                self.standing(check.sender, &c, now)
+            });
         // An established message counts repeat per conversation and skips fanout.
         let check = &SenderCheck {
             fingerprint: check.repeat_fingerprint(established),
@@ -232,7 +320,7 @@ impl MemoryStore {
         });
         if let (SenderOutcome::Admitted { .. }, Some(conversation)) = (&outcome, check.conversation)
         {
-            self.remember(check.sender, &conversation, now);
+            self.remember(check.sender, &conversation, now, established, answering);
         }
         outcome
     }
@@ -436,7 +524,10 @@ impl MemoryStore {
         let policy = &*self.policy;
         let (established_contacts, established_groups) = match self.memory_ms() {
             Some((memory_ms, seasoning_ms)) => self.memories.peek(sender.0, |m| {
-                m.map_or((0, 0), |m| m.counts(now, memory_ms, seasoning_ms))
+                let pending_ms = conversations::pending_ms(policy);
+                m.map_or((0, 0), |m| {
+                    m.counts(now, memory_ms, seasoning_ms, pending_ms)
+                })
             }),
             None => (0, 0),
         };
@@ -524,9 +615,11 @@ impl MemoryStore {
             !state.senders.is_empty()
         });
         if let Some((memory_ms, _)) = self.memory_ms() {
+            let pending_ms = conversations::pending_ms(policy);
             self.memories
-                .retain(|memory| memory.is_live(now, memory_ms));
+                .retain(|memory| memory.is_live(now, memory_ms, pending_ms));
         }
+        self.replays.retain(|log| log.expires_ms > now);
         let invite_window = policy.group_invite.map_or(0, |l| l.window_ms());
         let invite_expiry = invite_window + super::window::bucket_width(invite_window);
         self.groups

@@ -118,6 +118,45 @@ pub struct SenderCheck {
     pub at_all: bool,
     /// Established messages skip fanout and campaign and count repeat per conversation.
     pub conversation: Option<Conversation>,
+    /// Set when a retry of this callback must get its first decision (`FLOODGATE_REPLAY_WINDOW`).
+    pub replay: Option<Replay>,
+}
+
+/// A callback's identity for retries: the hash of its sender, `clientMsgID` and what the message
+/// says to whom, remembered with its decision on the sender's own slot for `window_ms`. The
+/// `clientMsgID` is the client's own word: bound to the message, a reused one replays only the
+/// very same message to the same peer (which the recipient's app shows once), never another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replay {
+    pub id: u64,
+    pub window_ms: u64,
+}
+
+impl Replay {
+    /// `None` without a `clientMsgID` (nothing tells a retry from a new message) or a window.
+    pub fn of(
+        send_id: &str,
+        client_msg_id: &str,
+        message: &[&[u8]],
+        window_ms: u64,
+    ) -> Option<Replay> {
+        if client_msg_id.is_empty() || window_ms == 0 {
+            return None;
+        }
+        let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(KEY_SEED ^ 0x72);
+        for part in [send_id.as_bytes(), client_msg_id.as_bytes()]
+            .into_iter()
+            .chain(message.iter().copied())
+        {
+            // Each part's length first: no two different messages hash the same bytes.
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        Some(Replay {
+            id: hasher.digest(),
+            window_ms,
+        })
+    }
 }
 
 impl SenderCheck {
@@ -159,6 +198,9 @@ pub enum SenderOutcome {
         violation: Violation,
         shadow: Vec<Violation>,
     },
+    /// A retry of a callback decided within the replay window: its first outcome, nothing
+    /// recorded again.
+    Replayed(Box<SenderOutcome>),
 }
 
 /// What an admitted sender check recorded, so it can be handed back exactly.
@@ -204,7 +246,7 @@ pub struct StrikeRequest {
     pub release: Option<Reservation>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StrikeOutcome {
     /// The sender is serving a block (no strike was added).
     pub blocked: Option<Violation>,
@@ -324,10 +366,23 @@ impl Store {
     ) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => {
+                if let Some(first) = check
+                    .replay
+                    .and_then(|r| store.replayed(check.sender, r, check.now_ms))
+                {
+                    return Ok(SenderOutcome::Replayed(Box::new(first)));
+                }
                 let outcome = store.check_sender(check);
-                store
+                let outcome = store
                     .campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys)
-                    .await
+                    .await?;
+                // A block being served strikes nothing and is not recorded (as in sender.lua).
+                let serving_block = matches!(&outcome, SenderOutcome::Rejected { violation, .. }
+                    if violation.rule == Rule::Blocked);
+                if let Some(replay) = check.replay.filter(|_| !serving_block) {
+                    store.record_replay(check.sender, replay, check.now_ms, &outcome);
+                }
+                Ok(outcome)
             }
             Store::Redis(store) => store.check_message(check, campaign_keys).await,
         }

@@ -221,6 +221,8 @@ impl TestApp {
         let mut all: Vec<(String, String)> = [
             ("FLOODGATE_BURST", "off"),
             ("FLOODGATE_RATE_LIMITS", "off"),
+            // Every test body carries the same `clientMsgID`: tests/replay.rs turns this on.
+            ("FLOODGATE_REPLAY_WINDOW", "off"),
             ("FLOODGATE_LISTEN", "127.0.0.1:0"),
             ("FLOODGATE_ADMIN_LISTEN", "127.0.0.1:0"),
         ]

@@ -34,6 +34,17 @@ pub(super) fn memory_key(prefix: &str, user: SenderKey) -> String {
 
 /// A user's act windows (friend requests, groups created and joined), on the same slot as their
 /// state but apart from it: they last a day, a message's state an hour.
+/// A user's *pending* memory: strangers whose cold messages they have not answered yet, kept
+/// only for `conversations::pending_ms` (beside the memory, on the user's slot).
+pub(super) fn pending_key(prefix: &str, user: SenderKey) -> String {
+    format!("{prefix}:{{s:{:032x}}}:p", user.0)
+}
+
+/// A sender's recent decisions, for retried callbacks (`lua/sender.lua`, the check op).
+pub(super) fn replay_key(prefix: &str, user: SenderKey) -> String {
+    format!("{prefix}:{{s:{:032x}}}:d", user.0)
+}
+
 pub(super) fn act_key(prefix: &str, user: SenderKey) -> String {
     format!("{prefix}:{{s:{:032x}}}:a", user.0)
 }

@@ -202,6 +202,7 @@ impl RedisStore {
             recipient: None,
             at_all: false,
             conversation: None,
+            replay: None,
         };
         let decide = self.check_in_one_call(&check, &[]);
         match tokio::time::timeout(self.timeout.max(PROBE_TIMEOUT), decide).await {
@@ -223,13 +224,19 @@ impl RedisStore {
             return self.check_in_one_call(check, campaign_keys).await;
         }
         let outcome = self.check_in_one_call(check, &[]).await?;
-        let admitted = matches!(outcome, SenderOutcome::Admitted { .. });
-        let campaign = self.campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys);
+        if let SenderOutcome::Replayed(first) = outcome {
+            return self.replayed_campaign(*first, check, campaign_keys).await;
+        }
+        let admitted = match &outcome {
+            SenderOutcome::Admitted { reservation, .. } => Some(reservation.established),
+            _ => None,
+        };
+        let campaign =
+            self.campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys, true);
         let (decided, remembered) = tokio::join!(campaign, async {
-            if admitted {
-                self.remember_contact(check).await
-            } else {
-                Ok(())
+            match admitted {
+                Some(established) => self.remember_contact(check, established).await,
+                None => Ok(()),
             }
         });
         if let Err(error) = remembered {
@@ -239,14 +246,33 @@ impl RedisStore {
         decided
     }
 
+    /// A retry on a cluster: the sender's script replayed its first decision, which on a cluster
+    /// is the sender's rules' alone. An admission meets the campaign rule again, so that a retry
+    /// never passes a run the first copy was refused for: a sender already in a key's set adds
+    /// nothing to it, and a key over the limit rejects — with nothing struck and no quota handed
+    /// back, since the replay consumed none.
+    async fn replayed_campaign(
+        &self,
+        first: SenderOutcome,
+        check: &SenderCheck,
+        campaign_keys: &[CampaignKey],
+    ) -> Result<SenderOutcome, StoreError> {
+        let decided = self
+            .campaign_in_steps(first, check.sender, check.now_ms, campaign_keys, false)
+            .await?;
+        Ok(SenderOutcome::Replayed(Box::new(decided)))
+    }
+
     /// The campaign rule after the sender's or actor's own (Redis Cluster): each key on its
-    /// own slot, concurrently (see `campaign_after_sender`).
+    /// own slot, concurrently (see `campaign_after_sender`). A rejection strikes the sender and
+    /// hands back its quota, unless `strikes` is false (a replay, which consumed none).
     async fn campaign_in_steps(
         &self,
         outcome: SenderOutcome,
         sender: SenderKey,
         now_ms: u64,
         campaign_keys: &[CampaignKey],
+        strikes: bool,
     ) -> Result<SenderOutcome, StoreError> {
         super::campaign_after_sender(
             outcome,
@@ -266,7 +292,12 @@ impl RedisStore {
                 });
                 try_join_all(undo).await.map(drop)
             },
-            |strike| async move { self.strike(&strike).await },
+            |strike| async move {
+                match strikes {
+                    true => self.strike(&strike).await,
+                    false => Ok(StrikeOutcome::default()),
+                }
+            },
             self.policy.modes.block,
         )
         .await
@@ -310,7 +341,7 @@ impl RedisStore {
         if !self.is_cluster() {
             return Ok(outcome);
         }
-        self.campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys)
+        self.campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys, true)
             .await
     }
 
@@ -350,12 +381,26 @@ impl RedisStore {
             conversation: check.conversation,
             remembers_contact: !self.is_cluster(),
             campaign_keys,
+            replay: check.replay,
             ..SenderCall::bare(Op::Check, check.sender, check.now_ms)
         };
         let reply = self
             .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
-        Ok(match CheckReply::decode(&reply)? {
+        let (replayed, reply) = match reply.split_first() {
+            Some((&protocol::REPLAYED, first)) => (true, first),
+            _ => (false, &reply[..]),
+        };
+        let outcome = self.sender_outcome(check, CheckReply::decode(reply)?);
+        Ok(match replayed {
+            true => SenderOutcome::Replayed(Box::new(outcome)),
+            false => outcome,
+        })
+    }
+
+    /// What a check reply says of `check`.
+    fn sender_outcome(&self, check: &SenderCheck, reply: CheckReply) -> SenderOutcome {
+        match reply {
             CheckReply::Admitted {
                 at_ms,
                 repeat_recorded,
@@ -381,7 +426,7 @@ impl RedisStore {
             CheckReply::Rejected { violation, shadow } => {
                 SenderOutcome::Rejected { violation, shadow }
             }
-        })
+        }
     }
 
     pub async fn strike(&self, request: &StrikeRequest) -> Result<StrikeOutcome, StoreError> {
@@ -452,8 +497,12 @@ impl RedisStore {
     }
 
     /// Remembers in the recipient's memory (its own slot) that the sender wrote to them (a
-    /// one-to-one message; nothing for a group's).
-    async fn remember_contact(&self, check: &SenderCheck) -> Result<(), StoreError> {
+    /// one-to-one message; nothing for a group's): as pending unless `established`.
+    async fn remember_contact(
+        &self,
+        check: &SenderCheck,
+        established: bool,
+    ) -> Result<(), StoreError> {
         let (Some(memory), Some(conversation)) = (self.policy.contact_memory, check.conversation)
         else {
             return Ok(());
@@ -468,9 +517,12 @@ impl RedisStore {
         };
         let mut call = Call::default();
         call.key(keys::memory_key(&self.prefix, recipient_state))
+            .key(keys::pending_key(&self.prefix, recipient_state))
             .arg(check.now_ms)
             .arg(keys::recipient_member(me))
-            .arg(memory.as_millis() as u64);
+            .arg(memory.as_millis() as u64)
+            .arg(if established { "1" } else { "" })
+            .arg(super::conversations::pending_ms(&self.policy));
         self.run_value::<i64>(&self.contact_script, &call)
             .await
             .map(drop)

@@ -98,6 +98,8 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     );
     constant("ADMITTED", protocol::ADMITTED.to_string());
     constant("REJECTED", protocol::REJECTED.to_string());
+    constant("REPLAYED", protocol::REPLAYED.to_string());
+    constant("REPLAY_CAP", crate::store::memory::REPLAY_CAP.to_string());
     constant("RECIPIENT_NEW", protocol::RECIPIENT_NEW.to_string());
     constant(
         "RECIPIENT_REFRESHED",
@@ -158,6 +160,10 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     let memory_ms = policy.contact_memory.map_or(0, |d| d.as_millis());
     constant("CONTACT_MEMORY", memory_ms.to_string());
     constant("CONTACT_MEMORY_TEXT", format!("'{memory_ms}'"));
+    constant(
+        "PENDING_MEMORY",
+        crate::store::conversations::pending_ms(policy).to_string(),
+    );
     constant("SEASONING", policy.group_seasoning.as_millis().to_string());
     lua + &memory_prelude()
 }

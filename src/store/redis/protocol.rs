@@ -9,8 +9,8 @@ use super::keys;
 use super::program::Call;
 use crate::policy::{Act, Limit, Policy, Rule, Violation};
 use crate::store::{
-    CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, SenderKey,
-    SenderStatus, StoreError, StrikeOutcome,
+    CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, Replay,
+    SenderKey, SenderStatus, StoreError, StrikeOutcome,
 };
 
 /// What a call of the sender script does (`ARGV[1]`).
@@ -52,6 +52,9 @@ pub(super) const SCRIPT_RULES: [(Rule, &str); 8] = [
 /// `verdict` of a check reply.
 pub(super) const ADMITTED: i64 = 0;
 pub(super) const REJECTED: i64 = 1;
+/// Put before a check reply recorded for a callback within its replay window: the first
+/// decision, answered again.
+pub(super) const REPLAYED: i64 = 3;
 
 /// `recipient_recorded` of an admitted check: what the check did to the recipient's entry.
 pub(super) const RECIPIENT_NONE: i64 = 0;
@@ -87,6 +90,8 @@ pub(super) struct SenderCall<'a> {
     pub act: Option<Act>,
     /// `act`: a creation's initial members, weighed in the members windows (0: none).
     pub members: u64,
+    /// `check`: the callback's identity for retries (its decision is read and recorded).
+    pub replay: Option<Replay>,
 }
 
 impl<'a> SenderCall<'a> {
@@ -106,6 +111,7 @@ impl<'a> SenderCall<'a> {
             campaign_keys: &[],
             act: None,
             members: 0,
+            replay: None,
         }
     }
 
@@ -121,9 +127,12 @@ impl<'a> SenderCall<'a> {
                 recipient_state,
                 me,
             }) => {
+                call.key(keys::pending_key(prefix, self.sender));
+                key_count += 1;
                 let me = if self.remembers_contact {
-                    call.key(keys::memory_key(prefix, recipient_state));
-                    key_count += 1;
+                    call.key(keys::memory_key(prefix, recipient_state))
+                        .key(keys::pending_key(prefix, recipient_state));
+                    key_count += 2;
                     keys::recipient_member(me)
                 } else {
                     Vec::new()
@@ -137,6 +146,18 @@ impl<'a> SenderCall<'a> {
             call.key(keys::act_key(prefix, self.sender));
             key_count += 1;
         }
+        if self.op == Op::Status {
+            call.key(keys::pending_key(prefix, self.sender));
+            key_count += 1;
+        }
+        let replay_key = match self.replay {
+            Some(_) => {
+                call.key(keys::replay_key(prefix, self.sender));
+                key_count += 1;
+                key_count
+            }
+            None => 0,
+        };
         for &key in self.campaign_keys {
             call.key(keys::campaign_key(prefix, key));
         }
@@ -168,7 +189,13 @@ impl<'a> SenderCall<'a> {
             .arg(me)
             .arg(first_campaign_key)
             .arg(self.act.map_or("", Act::name))
-            .arg(self.members);
+            .arg(self.members)
+            .arg(
+                self.replay
+                    .map_or(Vec::new(), |r| r.id.to_be_bytes().to_vec()),
+            )
+            .arg(self.replay.map_or(0, |r| r.window_ms))
+            .arg(replay_key);
         call
     }
 }

@@ -1,0 +1,228 @@
+//! Retried callbacks (issue 28): the same `sendID` and `clientMsgID` within
+//! `FLOODGATE_REPLAY_WINDOW` get the first decision and are counted once — on the embedded
+//! store, Redis and a Redis Cluster, and across replicas sharing a store.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Backend, TestApp, single_body};
+
+const SINGLE: &str = "/callbackExample/callbackBeforeSendSingleMsgCommand";
+
+fn message(from: &str, to: &str, client_msg_id: &str) -> Value {
+    let mut body = single_body(from, to, "see you at eight tonight");
+    body["clientMsgID"] = client_msg_id.into();
+    body
+}
+
+async fn counted(app: &TestApp, sender: &str) -> u64 {
+    let status = app.sender(sender).await;
+    status["windows"][0]["count"]
+        .as_u64()
+        .expect("a window count")
+}
+
+async fn strikes(app: &TestApp, sender: &str) -> u64 {
+    app.sender(sender).await["strikes"]
+        .as_u64()
+        .expect("strikes")
+}
+
+macro_rules! on_every_store {
+    ($($test:ident),* $(,)?) => {
+        mod memory { $(#[tokio::test] async fn $test() { super::$test(super::Backend::Memory).await; })* }
+        mod redis { $(#[tokio::test] async fn $test() { super::$test(super::Backend::Redis).await; })* }
+        mod redis_cluster { $(#[tokio::test] async fn $test() { super::$test(super::Backend::Cluster).await; })* }
+    };
+}
+
+on_every_store!(
+    a_retried_message_gets_its_first_decision_and_counts_once,
+    a_retry_after_the_window_counts_again,
+    replays_off_counts_every_retry,
+    a_reused_client_msg_id_replays_only_the_same_message_to_the_same_peer,
+    a_retry_of_a_message_refused_as_a_campaign_is_refused_again,
+);
+
+const LIMITS: [(&str, &str); 2] = [
+    ("FLOODGATE_RATE_LIMITS", "2/1m"),
+    ("FLOODGATE_REPLAY_WINDOW", "1m"),
+];
+
+async fn a_retried_message_gets_its_first_decision_and_counts_once(backend: Backend) {
+    let app = TestApp::on(backend, &LIMITS).await;
+    for _ in 0..3 {
+        assert!(
+            app.post(SINGLE, &message("ann", "bob", "m1"))
+                .await
+                .is_allow()
+        );
+    }
+    assert_eq!(counted(&app, "ann").await, 1);
+    assert_eq!(app.metric("floodgate_replays_total").await, 2.0);
+    // Another clientMsgID is another message.
+    assert!(
+        app.post(SINGLE, &message("ann", "bob", "m2"))
+            .await
+            .is_allow()
+    );
+    assert_eq!(counted(&app, "ann").await, 2);
+    // A rejection replays as the same rejection, without another strike.
+    let refused = app.post(SINGLE, &message("ann", "bob", "m3")).await;
+    assert_eq!(refused.err_code(), 5002);
+    assert_eq!(strikes(&app, "ann").await, 1);
+    for _ in 0..2 {
+        let again = app.post(SINGLE, &message("ann", "bob", "m3")).await;
+        assert_eq!(again.err_code(), 5002);
+        assert_eq!(again.detail(), refused.detail());
+    }
+    assert_eq!(strikes(&app, "ann").await, 1);
+    assert_eq!(app.metric("floodgate_replays_total").await, 4.0);
+    // The same clientMsgID from another sender is not a retry.
+    assert!(
+        app.post(SINGLE, &message("cat", "bob", "m1"))
+            .await
+            .is_allow()
+    );
+    assert_eq!(counted(&app, "cat").await, 1);
+}
+
+async fn a_retry_after_the_window_counts_again(backend: Backend) {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "5/1h"),
+            ("FLOODGATE_REPLAY_WINDOW", "30s"),
+        ],
+    )
+    .await;
+    assert!(
+        app.post(SINGLE, &message("ann", "bob", "m1"))
+            .await
+            .is_allow()
+    );
+    app.advance(Duration::from_secs(29));
+    assert!(
+        app.post(SINGLE, &message("ann", "bob", "m1"))
+            .await
+            .is_allow()
+    );
+    assert_eq!(counted(&app, "ann").await, 1);
+    app.advance(Duration::from_secs(2));
+    assert!(
+        app.post(SINGLE, &message("ann", "bob", "m1"))
+            .await
+            .is_allow()
+    );
+    assert_eq!(counted(&app, "ann").await, 2);
+}
+
+async fn replays_off_counts_every_retry(backend: Backend) {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "2/1m"),
+            ("FLOODGATE_REPLAY_WINDOW", "off"),
+        ],
+    )
+    .await;
+    for _ in 0..2 {
+        assert!(
+            app.post(SINGLE, &message("ann", "bob", "m1"))
+                .await
+                .is_allow()
+        );
+    }
+    let third = app.post(SINGLE, &message("ann", "bob", "m1")).await;
+    assert_eq!(third.err_code(), 5002);
+    assert_eq!(app.metric("floodgate_replays_total").await, 0.0);
+}
+
+/// A load balancer's retry on another replica after a timeout: the first replica's decision.
+#[tokio::test]
+async fn a_retry_on_another_replica_gets_the_first_decision() {
+    for backend in [Backend::Redis, Backend::Cluster] {
+        let (first, second) = TestApp::pair(backend, &LIMITS).await;
+        assert!(
+            first
+                .post(SINGLE, &message("ann", "bob", "m1"))
+                .await
+                .is_allow()
+        );
+        assert!(
+            first
+                .post(SINGLE, &message("ann", "bob", "m2"))
+                .await
+                .is_allow()
+        );
+        let refused = first.post(SINGLE, &message("ann", "bob", "m3")).await;
+        assert_eq!(refused.err_code(), 5002);
+        // The retries land on the other replica.
+        assert!(
+            second
+                .post(SINGLE, &message("ann", "bob", "m1"))
+                .await
+                .is_allow()
+        );
+        assert_eq!(
+            second
+                .post(SINGLE, &message("ann", "bob", "m3"))
+                .await
+                .err_code(),
+            5002
+        );
+        assert_eq!(counted(&second, "ann").await, 2);
+        assert_eq!(strikes(&second, "ann").await, 1);
+        assert_eq!(second.metric("floodgate_replays_total").await, 2.0);
+    }
+}
+
+async fn a_reused_client_msg_id_replays_only_the_same_message_to_the_same_peer(backend: Backend) {
+    let app = TestApp::on(backend, &LIMITS).await;
+    assert!(
+        app.post(SINGLE, &message("ann", "bob", "m1"))
+            .await
+            .is_allow()
+    );
+    // A modified client that sends every message under one clientMsgID gets no free pass:
+    // another text, or the same text to another peer, is another message and counts.
+    let mut other_text = message("ann", "bob", "m1");
+    other_text["content"] = r#"{"content":"buy cheap followers now"}"#.into();
+    assert!(app.post(SINGLE, &other_text).await.is_allow());
+    assert_eq!(counted(&app, "ann").await, 2);
+    let refused = app.post(SINGLE, &message("ann", "cat", "m1")).await;
+    assert_eq!(refused.err_code(), 5002);
+    assert_eq!(app.metric("floodgate_replays_total").await, 0.0);
+}
+
+async fn a_retry_of_a_message_refused_as_a_campaign_is_refused_again(backend: Backend) {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
+            ("FLOODGATE_REPLAY_WINDOW", "1m"),
+        ],
+    )
+    .await;
+    let spam = |from: &str, to: &str| {
+        let mut body = single_body(from, to, "cheap watches at https://spam.example/shop now");
+        body["clientMsgID"] = format!("{from}-1").into();
+        body
+    };
+    for (from, to) in [("s1", "r1"), ("s2", "r2")] {
+        assert!(app.post(SINGLE, &spam(from, to)).await.is_allow());
+    }
+    let first = app.post(SINGLE, &spam("s3", "r3")).await;
+    assert_eq!(first.err_code(), 5004);
+    let struck = strikes(&app, "s3").await;
+    // On a cluster the campaign rule decides after the sender's script, whose replay alone
+    // would be an admission: the retry must meet the campaign rule again.
+    for _ in 0..2 {
+        let again = app.post(SINGLE, &spam("s3", "r3")).await;
+        assert_eq!(again.err_code(), 5004);
+    }
+    assert_eq!(strikes(&app, "s3").await, struck);
+    assert_eq!(app.metric("floodgate_replays_total").await, 2.0);
+}
