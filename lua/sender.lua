@@ -56,8 +56,8 @@ Replays: a check whose replay id is in the hash KEYS[n], n = ARGV[18], within it
 the first reply...} and records nothing; otherwise its reply (an admission, or a rejection that
 struck) is recorded there for ARGV[17] ms. At most REPLAY_CAP ids per sender: past it those
 whose window ended go, and if none did, all of them. (On a cluster the campaign rule decides
-after this call: a retry there skips it, so a run is never counted twice, but the first
-decision it replays is the sender's rules', not the campaign rule's.)
+after this call: the store meets a replayed admission with the campaign keys again, without a
+strike, src/store/redis/mod.rs `replayed_campaign`.)
 
 Returns (integers, packed into one string by reply.lua)
   check   admitted  {ADMITTED, at_ms, repeat_recorded, recipient_recorded, recipient_previous_ms, standing, n, shadow...}
