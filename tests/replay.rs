@@ -49,6 +49,7 @@ on_every_store!(
     a_retried_friend_request_gets_its_first_decision_and_counts_once,
     a_reused_operation_id_replays_only_the_same_friend_request,
     a_retry_of_a_friend_request_refused_as_a_campaign_is_refused_again,
+    a_body_without_an_operation_id_is_replayed_by_its_header,
 );
 
 const LIMITS: [(&str, &str); 2] = [
@@ -321,4 +322,28 @@ async fn a_retry_of_a_friend_request_refused_as_a_campaign_is_refused_again(back
     assert_eq!(strikes(&app, "s3").await, struck);
     assert_eq!(friend_requests(&app, "s3").await, 0);
     assert_eq!(app.metric("floodgate_replays_total").await, 2.0);
+}
+
+/// OpenIM also sends the ID as the `Operationid` header: used when the body has none.
+async fn a_body_without_an_operation_id_is_replayed_by_its_header(backend: Backend) {
+    let app = TestApp::on(backend, &FRIEND_LIMITS).await;
+    let post = |operation_id: &'static str| {
+        let request = app
+            .client
+            .post(format!(
+                "{}/callbackExample/callbackBeforeAddFriendCommand",
+                app.webhook
+            ))
+            .header("content-type", "application/json")
+            .header("Operationid", operation_id)
+            .json(&friend_request_body("ann", "bob", "hello"));
+        async move { support::Reply::read(request.send().await.expect("sent")).await }
+    };
+    for _ in 0..2 {
+        assert!(post("op-h1").await.is_allow());
+    }
+    assert_eq!(friend_requests(&app, "ann").await, 1);
+    assert!(post("op-h2").await.is_allow());
+    assert_eq!(friend_requests(&app, "ann").await, 2);
+    assert_eq!(app.metric("floodgate_replays_total").await, 1.0);
 }

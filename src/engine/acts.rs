@@ -73,7 +73,7 @@ pub struct ActRequest<'a> {
 impl Engine {
     /// Judges an act: exemptions, then keyword and link on its texts, then its windows on the
     /// store (with the same budget, breaker and fail modes as messages).
-    pub async fn judge_act<'a>(&self, request: &'a ActRequest<'_>) -> Decision {
+    pub async fn judge_act(&self, request: &ActRequest<'_>) -> Decision {
         self.judge_act_as(request, None).await
     }
 
@@ -81,9 +81,9 @@ impl Engine {
     /// `FLOODGATE_REPLAY_WINDOW` get the first decision, counted once (`Decision::replayed`).
     /// The id is bound to the act itself (its kind, `target`, group and texts): a reused
     /// `operationID` with another body is another act. Only acts with windows are replayed.
-    pub async fn judge_act_once<'a>(
+    pub async fn judge_act_once(
         &self,
-        request: &'a ActRequest<'_>,
+        request: &ActRequest<'_>,
         operation_id: &str,
         target: &str,
     ) -> Decision {
