@@ -347,3 +347,18 @@ async fn a_body_without_an_operation_id_is_replayed_by_its_header(backend: Backe
     assert_eq!(friend_requests(&app, "ann").await, 2);
     assert_eq!(app.metric("floodgate_replays_total").await, 1.0);
 }
+
+/// The upstream had its say on the first request: a retry is answered by floodgate alone.
+#[tokio::test]
+async fn a_replayed_friend_request_is_not_passed_upstream_again() {
+    let upstream = support::upstream::UpstreamServer::start().await;
+    let mut vars = FRIEND_LIMITS.to_vec();
+    vars.push(("FLOODGATE_UPSTREAM_URL", upstream.url.as_str()));
+    let app = TestApp::on(Backend::Memory, &vars).await;
+    for _ in 0..3 {
+        let request = friend_request("ann", "bob", "hello", "op-1");
+        assert!(app.callback(&request).await.is_allow());
+    }
+    assert_eq!(upstream.seen().len(), 1, "only the first went on");
+    assert_eq!(friend_requests(&app, "ann").await, 1);
+}
