@@ -48,11 +48,11 @@ ARGV
   [13] the index in KEYS of the first campaign key, 0 = none
   [14] act, and a strike releasing one: the act's name in ACTS ("" = none: the block only)
   [15] act: a creation's initial members, weighed in ACTS.members (0 = none)
-  [16] check: the callback's replay id (8 bytes, "" = none)   [17] its replay window (ms)
+  [16] check, act: the callback's replay id (8 bytes, "" = none)   [17] its replay window (ms)
   [18] the index in KEYS of <prefix>:{s:<sender>}:d, the sender's recent decisions (hash: replay
        id → struct '>d' until when, then the reply as it was sent), 0 = none
 
-Replays: a check whose replay id is in the hash KEYS[n], n = ARGV[18], within its window answers {REPLAYED,
+Replays: a check or act whose replay id is in the hash KEYS[n], n = ARGV[18], within its window answers {REPLAYED,
 the first reply...} and records nothing; otherwise its reply (an admission, or a rejection that
 struck) is recorded there for ARGV[17] ms. At most REPLAY_CAP ids per sender: past it those
 whose window ended go, and if none did, all of them. (On a cluster the campaign rule decides
@@ -108,7 +108,7 @@ local op = ARGV[1]
 
 -- A retried callback: its first decision, before anything is read or counted.
 local replay_id, replay_key = ARGV[16], nil
-if op == OP.check and replay_id and replay_id ~= '' and tonumber(ARGV[18]) > 0 then
+if (op == OP.check or op == OP.act) and replay_id and replay_id ~= '' and tonumber(ARGV[18]) > 0 then
   replay_key = KEYS[tonumber(ARGV[18])]
   local seen = redis.call('HGET', replay_key, replay_id)
   if seen and struct.unpack('>d', seen) > now then
@@ -116,7 +116,7 @@ if op == OP.check and replay_id and replay_id ~= '' and tonumber(ARGV[18]) > 0 t
   end
 end
 
--- Records a check's reply for retries of the same callback, and answers it.
+-- Records a check's or act's reply for retries of the same callback, and answers it.
 local function decided(reply)
   if not replay_key then return reply end
   local window = tonumber(ARGV[17])
@@ -335,9 +335,9 @@ if op == OP.act then
     if ARGV[14] ~= '' and not ACT_STRIKES[ARGV[14]] then
       -- An actor OpenIM does not check (an applicant): rejected, struck never.
       C.commit()
-      return C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0})
+      return decided(C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0}))
     end
-    return C.rejection()
+    return decided(C.rejection())
   end
   for k, window in ipairs(C.act_windows) do
     ring_add(C.act_rings[k], window[3], now, weights and weights[k] or 1)
@@ -346,7 +346,7 @@ if op == OP.act then
   C.commit()
   local standing = 0
   if known then standing = KNOWN_SENDER end
-  return C.with_shadow({ADMITTED, now, 0, 0, 0, standing})
+  return decided(C.with_shadow({ADMITTED, now, 0, 0, 0, standing}))
 end
 
 if op ~= OP.check then return redis.error_reply('sender.lua: unknown op ' .. tostring(op)) end

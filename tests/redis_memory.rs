@@ -234,6 +234,7 @@ async fn acts_cost_at_most_1_5_kib_per_user_and_invites_little_per_group() {
                     now_ms: now + n * 1000,
                     act: Some(act),
                     members: if act == Act::CreateGroup { 100 } else { 0 },
+                    replay: None,
                 };
                 let outcome = store.check_act(&check, &[]).await.expect("store answers");
                 assert_eq!(

@@ -1,13 +1,15 @@
 //! Retried callbacks (issue 28): the same `sendID` and `clientMsgID` within
 //! `FLOODGATE_REPLAY_WINDOW` get the first decision and are counted once — on the embedded
-//! store, Redis and a Redis Cluster, and across replicas sharing a store.
+//! store, Redis and a Redis Cluster, and across replicas sharing a store. The same for the judged
+//! acts (friend requests, groups created, join applications): the same actor and `operationID`
+//! with the same body.
 
 mod support;
 
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Backend, TestApp, single_body};
+use support::{Backend, TestApp, friend_request_body, single_body};
 
 const SINGLE: &str = "/callbackExample/callbackBeforeSendSingleMsgCommand";
 
@@ -44,6 +46,10 @@ on_every_store!(
     replays_off_counts_every_retry,
     a_reused_client_msg_id_replays_only_the_same_message_to_the_same_peer,
     a_retry_of_a_message_refused_as_a_campaign_is_refused_again,
+    a_retried_friend_request_gets_its_first_decision_and_counts_once,
+    a_reused_operation_id_replays_only_the_same_friend_request,
+    a_retry_of_a_friend_request_refused_as_a_campaign_is_refused_again,
+    a_body_without_an_operation_id_is_replayed_by_its_header,
 );
 
 const LIMITS: [(&str, &str); 2] = [
@@ -225,4 +231,134 @@ async fn a_retry_of_a_message_refused_as_a_campaign_is_refused_again(backend: Ba
     }
     assert_eq!(strikes(&app, "s3").await, struck);
     assert_eq!(app.metric("floodgate_replays_total").await, 2.0);
+}
+
+fn friend_request(from: &str, to: &str, text: &str, operation_id: &str) -> Value {
+    let mut body = friend_request_body(from, to, text);
+    body["operationID"] = operation_id.into();
+    body
+}
+
+async fn friend_requests(app: &TestApp, actor: &str) -> u64 {
+    app.sender(actor).await["friendRequests"][0]["count"]
+        .as_u64()
+        .expect("a friend request window count")
+}
+
+const FRIEND_LIMITS: [(&str, &str); 2] = [
+    ("FLOODGATE_FRIEND_LIMITS", "2/1h"),
+    ("FLOODGATE_REPLAY_WINDOW", "1m"),
+];
+
+async fn a_retried_friend_request_gets_its_first_decision_and_counts_once(backend: Backend) {
+    let app = TestApp::on(backend, &FRIEND_LIMITS).await;
+    for _ in 0..3 {
+        let request = friend_request("ann", "bob", "hello", "op-1");
+        assert!(app.callback(&request).await.is_allow());
+    }
+    assert_eq!(friend_requests(&app, "ann").await, 1);
+    assert_eq!(app.metric("floodgate_replays_total").await, 2.0);
+    // Another operationID is another request.
+    let other = friend_request("ann", "cat", "hello", "op-2");
+    assert!(app.callback(&other).await.is_allow());
+    assert_eq!(friend_requests(&app, "ann").await, 2);
+    // A rejection replays as the same rejection, without another strike.
+    let refused = app
+        .callback(&friend_request("ann", "dan", "hello", "op-3"))
+        .await;
+    assert_eq!(refused.err_code(), 5010);
+    assert_eq!(strikes(&app, "ann").await, 1);
+    for _ in 0..2 {
+        let again = app
+            .callback(&friend_request("ann", "dan", "hello", "op-3"))
+            .await;
+        assert_eq!(again.err_code(), 5010);
+        assert_eq!(again.detail(), refused.detail());
+    }
+    assert_eq!(strikes(&app, "ann").await, 1);
+    assert_eq!(friend_requests(&app, "ann").await, 2);
+    assert_eq!(app.metric("floodgate_replays_total").await, 4.0);
+    // The same operationID from another actor is not a retry.
+    let elsewhere = friend_request("eve", "bob", "hello", "op-1");
+    assert!(app.callback(&elsewhere).await.is_allow());
+    assert_eq!(friend_requests(&app, "eve").await, 1);
+}
+
+async fn a_reused_operation_id_replays_only_the_same_friend_request(backend: Backend) {
+    let app = TestApp::on(backend, &FRIEND_LIMITS).await;
+    let first = friend_request("ann", "bob", "hello", "op-1");
+    assert!(app.callback(&first).await.is_allow());
+    // A client reusing one operationID gets no free pass: another text, or another person
+    // asked, is another request and counts.
+    let other_text = friend_request("ann", "bob", "add me please", "op-1");
+    assert!(app.callback(&other_text).await.is_allow());
+    assert_eq!(friend_requests(&app, "ann").await, 2);
+    let other_target = friend_request("ann", "cat", "hello", "op-1");
+    assert_eq!(app.callback(&other_target).await.err_code(), 5010);
+    assert_eq!(app.metric("floodgate_replays_total").await, 0.0);
+}
+
+async fn a_retry_of_a_friend_request_refused_as_a_campaign_is_refused_again(backend: Backend) {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
+            ("FLOODGATE_REPLAY_WINDOW", "1m"),
+        ],
+    )
+    .await;
+    let spam = |from: &str| friend_request(from, "victim", "call me +1 (555) 010-4242", "op-s");
+    for from in ["s1", "s2"] {
+        assert!(app.callback(&spam(from)).await.is_allow());
+    }
+    let first = app.callback(&spam("s3")).await;
+    assert_eq!(first.err_code(), 5004);
+    let struck = strikes(&app, "s3").await;
+    // On a cluster the campaign rule decides after the actor's script, whose replay alone
+    // would be an admission: the retry must meet the campaign rule again.
+    for _ in 0..2 {
+        assert_eq!(app.callback(&spam("s3")).await.err_code(), 5004);
+    }
+    assert_eq!(strikes(&app, "s3").await, struck);
+    assert_eq!(friend_requests(&app, "s3").await, 0);
+    assert_eq!(app.metric("floodgate_replays_total").await, 2.0);
+}
+
+/// OpenIM also sends the ID as the `Operationid` header: used when the body has none.
+async fn a_body_without_an_operation_id_is_replayed_by_its_header(backend: Backend) {
+    let app = TestApp::on(backend, &FRIEND_LIMITS).await;
+    let post = |operation_id: &'static str| {
+        let request = app
+            .client
+            .post(format!(
+                "{}/callbackExample/callbackBeforeAddFriendCommand",
+                app.webhook
+            ))
+            .header("content-type", "application/json")
+            .header("Operationid", operation_id)
+            .json(&friend_request_body("ann", "bob", "hello"));
+        async move { support::Reply::read(request.send().await.expect("sent")).await }
+    };
+    for _ in 0..2 {
+        assert!(post("op-h1").await.is_allow());
+    }
+    assert_eq!(friend_requests(&app, "ann").await, 1);
+    assert!(post("op-h2").await.is_allow());
+    assert_eq!(friend_requests(&app, "ann").await, 2);
+    assert_eq!(app.metric("floodgate_replays_total").await, 1.0);
+}
+
+/// The upstream had its say on the first request: a retry is answered by floodgate alone.
+#[tokio::test]
+async fn a_replayed_friend_request_is_not_passed_upstream_again() {
+    let upstream = support::upstream::UpstreamServer::start().await;
+    let mut vars = FRIEND_LIMITS.to_vec();
+    vars.push(("FLOODGATE_UPSTREAM_URL", upstream.url.as_str()));
+    let app = TestApp::on(Backend::Memory, &vars).await;
+    for _ in 0..3 {
+        let request = friend_request("ann", "bob", "hello", "op-1");
+        assert!(app.callback(&request).await.is_allow());
+    }
+    assert_eq!(upstream.seen().len(), 1, "only the first went on");
+    assert_eq!(friend_requests(&app, "ann").await, 1);
 }

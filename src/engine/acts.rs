@@ -14,7 +14,7 @@ use super::campaign_keys::{self, Audience, CampaignKeys};
 use super::folded::Folded;
 use super::{Decision, Engine, Verdict, content, fingerprint};
 use crate::policy::{Act, ByMode, Limit, Mode, Rule, Violation};
-use crate::store::{ActCheck, GroupKey, SenderKey, Store, StoreError};
+use crate::store::{ActCheck, GroupKey, Replay, SenderKey, SenderOutcome, Store, StoreError};
 
 /// Which act a callback reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,45 @@ pub struct ActRequest<'a> {
 impl Engine {
     /// Judges an act: exemptions, then keyword and link on its texts, then its windows on the
     /// store (with the same budget, breaker and fail modes as messages).
-    pub async fn judge_act<'a>(&self, request: &'a ActRequest<'_>) -> Decision {
+    pub async fn judge_act(&self, request: &ActRequest<'_>) -> Decision {
+        self.judge_act_as(request, None).await
+    }
+
+    /// An act callback OpenIM may send again: the same actor and `operation_id` within
+    /// `FLOODGATE_REPLAY_WINDOW` get the first decision, counted once (`Decision::replayed`).
+    /// The id is bound to the act itself (its kind, `target`, group and texts): a reused
+    /// `operationID` with another body is another act. Only acts with windows are replayed.
+    pub async fn judge_act_once(
+        &self,
+        request: &ActRequest<'_>,
+        operation_id: &str,
+        target: &str,
+    ) -> Decision {
+        let replay = match request.kind.act() {
+            Some(_) if !request.actor.is_empty() => {
+                let kind = [request.kind as u8];
+                let invitees = request.invitees.to_le_bytes();
+                // At most a request text and three others: a short, fixed list.
+                let mut said: Vec<&[u8]> = vec![
+                    &kind,
+                    target.as_bytes(),
+                    request.group_id.as_bytes(),
+                    &invitees,
+                    request.request_text.as_bytes(),
+                ];
+                said.extend(request.texts.iter().map(|text| text.as_bytes()));
+                Replay::of(&request.actor, operation_id, &said, self.replay_window_ms)
+            }
+            _ => None,
+        };
+        self.judge_act_as(request, replay).await
+    }
+
+    async fn judge_act_as<'a>(
+        &self,
+        request: &'a ActRequest<'_>,
+        replay: Option<Replay>,
+    ) -> Decision {
         if !request.actor.is_empty() && self.exempt.contains(request.actor.as_ref()) {
             return Decision::allow(Vec::new());
         }
@@ -132,6 +170,7 @@ impl Engine {
             now_ms,
             act,
             members,
+            replay,
         };
         let decide = |store, shadow| self.act_on(store, check, enforced.clone(), &keys, shadow);
         let mut decision = self.on_store(Some(actor), now_ms, shadow, decide).await;
@@ -192,7 +231,13 @@ impl Engine {
         let outcome = self
             .timed(store, "check_act", store.check_act(&check, keys))
             .await?;
-        Ok(super::outcome_decision(outcome, shadow))
+        let replayed = matches!(outcome, SenderOutcome::Replayed(_));
+        let mut decision = super::outcome_decision(outcome, shadow);
+        if replayed {
+            self.metrics.replays.inc();
+            decision.replayed = true;
+        }
+        Ok(decision)
     }
 
     /// A group's invitees on `store`.

@@ -53,6 +53,8 @@ struct ActBody<'a> {
     operation_id: Text<'a>,
     #[serde(rename = "fromUserID", borrow)]
     from_user_id: Text<'a>,
+    #[serde(rename = "toUserID", borrow)]
+    to_user_id: Text<'a>,
     #[serde(rename = "reqMsg", borrow)]
     req_msg: Text<'a>,
     #[serde(rename = "ownerUserID", borrow)]
@@ -81,10 +83,12 @@ struct ActBody<'a> {
     nick_name: Text<'a>,
 }
 
-/// A parsed act, and the `operationID` for the log.
+/// A parsed act, and the `operationID` for the log and for retries.
 pub struct ParsedAct<'a> {
     pub request: ActRequest<'a>,
     pub operation_id: Cow<'a, str>,
+    /// Whom a friend request asks (`toUserID`): part of what a retry must repeat.
+    pub target: Cow<'a, str>,
 }
 
 /// Reads an act's body. Only a body that is not a JSON object at all is refused: every field
@@ -104,8 +108,10 @@ pub fn parse_act(kind: ActKind, body: &[u8]) -> Result<ParsedAct<'_>, String> {
         request_text: Cow::Borrowed(""),
         texts: Vec::new(),
     };
+    let mut target = Cow::Borrowed("");
     match kind {
         ActKind::FriendRequest => {
+            target = Text::into_text(body.to_user_id);
             request.actor = Text::into_text(body.from_user_id);
             request.request_text = Text::into_text(body.req_msg);
         }
@@ -145,6 +151,7 @@ pub fn parse_act(kind: ActKind, body: &[u8]) -> Result<ParsedAct<'_>, String> {
     Ok(ParsedAct {
         request,
         operation_id: Text::into_text(body.operation_id),
+        target,
     })
 }
 

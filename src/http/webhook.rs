@@ -103,7 +103,7 @@ pub async fn handle(
     let own = match (label, act) {
         (BEFORE_SEND_SINGLE, _) => judge(&state, label, Chat::Single, &body).await,
         (BEFORE_SEND_GROUP, _) => judge(&state, label, Chat::Group, &body).await,
-        (_, Some(kind)) => judge_act(&state, label, kind, &body).await,
+        (_, Some(kind)) => judge_act(&state, label, kind, &headers, &body).await,
         _ => Judged::PassOn {
             own: unjudged_reply(label, &body),
             verdict: metrics::Verdict::Allow,
@@ -249,7 +249,13 @@ async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -
 /// (README, "Friend requests, groups and profiles"). A body that cannot be read is allowed as
 /// before floodgate judged these (counted `invalid`): refusing it would cost a user their request
 /// for a gateway's doubt.
-async fn judge_act(state: &AppState, label: &'static str, kind: ActKind, body: &[u8]) -> Judged {
+async fn judge_act(
+    state: &AppState,
+    label: &'static str,
+    kind: ActKind,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Judged {
     let parsed = match act_wire::parse_act(kind, body) {
         Ok(parsed) => parsed,
         Err(reason) => {
@@ -260,9 +266,25 @@ async fn judge_act(state: &AppState, label: &'static str, kind: ActKind, body: &
             };
         }
     };
-    let decision = state.engine.judge_act(&parsed.request).await;
-    match answer(state, label, &parsed.operation_id, &decision) {
+    // OpenIM puts the same ID in the body and in the `Operationid` header; the body's first.
+    let operation_id = match parsed.operation_id.as_ref() {
+        "" => headers
+            .get("operationid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+        id => id,
+    };
+    let engine = &state.engine;
+    let decision = engine
+        .judge_act_once(&parsed.request, operation_id, &parsed.target)
+        .await;
+    match answer(state, label, operation_id, &decision) {
         rejected @ Judged::Rejected(_) => rejected,
+        // A retry answered from the first decision is not passed on again (as in `judge`).
+        Judged::PassOn { verdict, .. } if decision.replayed => {
+            state.metrics.callback(label, verdict);
+            Judged::Rejected(unjudged_reply(label, body))
+        }
         // An allow of a set-group-info command echoes what OpenIM copies back.
         Judged::PassOn { verdict, .. } => Judged::PassOn {
             own: unjudged_reply(label, body),

@@ -184,6 +184,8 @@ pub struct ActCheck {
     /// so the campaign rule never hands its reservation back: only its one count per window
     /// would be.
     pub members: u64,
+    /// Set when a retry of this callback must get its first decision, as for a message.
+    pub replay: Option<Replay>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -391,7 +393,7 @@ impl Store {
     /// An act (README, "Friend requests, groups and profiles"): the actor's block and the act's
     /// windows, then — when they admit it and the actor is not known — the campaign rule on its
     /// request text's keys, exactly as for a message. A rejection is a strike on the actor's one
-    /// record.
+    /// record. A retry within the replay window gets the first outcome, as a message's does.
     pub async fn check_act(
         &self,
         check: &ActCheck,
@@ -399,10 +401,23 @@ impl Store {
     ) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => {
+                if let Some(first) = check
+                    .replay
+                    .and_then(|r| store.replayed(check.actor, r, check.now_ms))
+                {
+                    return Ok(SenderOutcome::Replayed(Box::new(first)));
+                }
                 let outcome = store.check_act(check);
-                store
+                let outcome = store
                     .campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys)
-                    .await
+                    .await?;
+                // As for a message: a block being served is not recorded.
+                let serving_block = matches!(&outcome, SenderOutcome::Rejected { violation, .. }
+                    if violation.rule == Rule::Blocked);
+                if let Some(replay) = check.replay.filter(|_| !serving_block) {
+                    store.record_replay(check.actor, replay, check.now_ms, &outcome);
+                }
+                Ok(outcome)
             }
             Store::Redis(store) => store.check_act(check, campaign_keys).await,
         }

@@ -225,7 +225,9 @@ impl RedisStore {
         }
         let outcome = self.check_in_one_call(check, &[]).await?;
         if let SenderOutcome::Replayed(first) = outcome {
-            return self.replayed_campaign(*first, check, campaign_keys).await;
+            return self
+                .replayed_campaign(*first, check.sender, check.now_ms, campaign_keys)
+                .await;
         }
         let admitted = match &outcome {
             SenderOutcome::Admitted { reservation, .. } => Some(reservation.established),
@@ -246,7 +248,8 @@ impl RedisStore {
         decided
     }
 
-    /// A retry on a cluster: the sender's script replayed its first decision, which on a cluster
+    /// A retry on a cluster (a message or an act): the sender's script replayed its first
+    /// decision, which on a cluster
     /// is the sender's rules' alone. An admission meets the campaign rule again, so that a retry
     /// never passes a run the first copy was refused for: a sender already in a key's set adds
     /// nothing to it, and a key over the limit rejects — with nothing struck and no quota handed
@@ -254,11 +257,12 @@ impl RedisStore {
     async fn replayed_campaign(
         &self,
         first: SenderOutcome,
-        check: &SenderCheck,
+        sender: SenderKey,
+        now_ms: u64,
         campaign_keys: &[CampaignKey],
     ) -> Result<SenderOutcome, StoreError> {
         let decided = self
-            .campaign_in_steps(first, check.sender, check.now_ms, campaign_keys, false)
+            .campaign_in_steps(first, sender, now_ms, campaign_keys, false)
             .await?;
         Ok(SenderOutcome::Replayed(Box::new(decided)))
     }
@@ -319,12 +323,14 @@ impl RedisStore {
             campaign_keys: in_call,
             act: check.act,
             members: check.members,
+            replay: check.replay,
             ..SenderCall::bare(Op::Act, check.actor, check.now_ms)
         };
         let reply = self
             .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
-        let outcome = match CheckReply::decode(&reply)? {
+        let (replayed, reply) = protocol::replayed(&reply);
+        let outcome = match CheckReply::decode(reply)? {
             CheckReply::Admitted {
                 at_ms,
                 known_sender,
@@ -338,11 +344,18 @@ impl RedisStore {
                 SenderOutcome::Rejected { violation, shadow }
             }
         };
-        if !self.is_cluster() {
-            return Ok(outcome);
+        match (replayed, self.is_cluster()) {
+            (true, false) => Ok(SenderOutcome::Replayed(Box::new(outcome))),
+            (false, false) => Ok(outcome),
+            (true, true) => {
+                self.replayed_campaign(outcome, check.actor, check.now_ms, campaign_keys)
+                    .await
+            }
+            (false, true) => {
+                self.campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys, true)
+                    .await
+            }
         }
-        self.campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys, true)
-            .await
     }
 
     /// See [`Store::check_invite`](super::Store::check_invite): `lua/invite.lua` on the group's
@@ -387,10 +400,7 @@ impl RedisStore {
         let reply = self
             .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
-        let (replayed, reply) = match reply.split_first() {
-            Some((&protocol::REPLAYED, first)) => (true, first),
-            _ => (false, &reply[..]),
-        };
+        let (replayed, reply) = protocol::replayed(&reply);
         let outcome = self.sender_outcome(check, CheckReply::decode(reply)?);
         Ok(match replayed {
             true => SenderOutcome::Replayed(Box::new(outcome)),

@@ -56,6 +56,14 @@ pub(super) const REJECTED: i64 = 1;
 /// decision, answered again.
 pub(super) const REPLAYED: i64 = 3;
 
+/// Whether a check or act reply is a replayed one, and the reply without that mark.
+pub(super) fn replayed(reply: &[i64]) -> (bool, &[i64]) {
+    match reply.split_first() {
+        Some((&REPLAYED, first)) => (true, first),
+        _ => (false, reply),
+    }
+}
+
 /// `recipient_recorded` of an admitted check: what the check did to the recipient's entry.
 pub(super) const RECIPIENT_NONE: i64 = 0;
 pub(super) const RECIPIENT_NEW: i64 = 1;
@@ -90,7 +98,7 @@ pub(super) struct SenderCall<'a> {
     pub act: Option<Act>,
     /// `act`: a creation's initial members, weighed in the members windows (0: none).
     pub members: u64,
-    /// `check`: the callback's identity for retries (its decision is read and recorded).
+    /// `check`, `act`: the callback's identity for retries (its decision is read and recorded).
     pub replay: Option<Replay>,
 }
 
