@@ -11,20 +11,13 @@ use floodgate::clock::{Clock, ManualClock};
 use floodgate::config::Config;
 use floodgate::engine::content::every_pass;
 use floodgate::engine::keywords::KeywordList;
-use floodgate::engine::links::{DomainList, LinkRules};
-use floodgate::engine::{Chat, ContentRules, Engine, Message};
+use floodgate::engine::{Chat, Engine, Message};
+
+#[path = "../tests/adversarial/mod.rs"]
+mod adversarial;
+use adversarial::{repeated, rules};
 
 const SIZE: usize = 200 * 1024;
-
-fn repeated(unit: &str, bytes: usize) -> String {
-    let mut text = unit.repeat(bytes / unit.len() + 1);
-    let mut end = bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text
-}
 
 /// Prose, then one text per marker or long token, each `SIZE` bytes.
 fn texts() -> Vec<(&'static str, String)> {
@@ -66,19 +59,6 @@ fn texts() -> Vec<(&'static str, String)> {
     texts.push(("one long label", long("", "中", ".com")));
     texts.push(("one long user", long("http://", "a", "@evil.example/")));
     texts
-}
-
-fn rules() -> (ContentRules, DomainList) {
-    let links = LinkRules {
-        deny: DomainList::parse("evil.example, bit.ly").unwrap(),
-        allow: DomainList::parse("example.org").unwrap(),
-    };
-    let allow = links.allow.clone();
-    let rules = ContentRules::new(links);
-    rules.replace_keywords(
-        KeywordList::parse("free money\nbuy now\n微信\n优惠券\ncasino 2024\n").unwrap(),
-    );
-    (rules, allow)
 }
 
 /// Every pass over the whole 200 KB.

@@ -4,15 +4,17 @@
 //! Allocated bytes are the measure of work here: deterministic, and what a pass that copies the
 //! rest of the text into a new token at every hit (the quadratic `tg.tg.tg…` of issue 27)
 //! cannot hide. The allocator counts the whole process, so this binary holds a single test.
-//! The time a pass takes against prose is tested in `tests/linear.rs`.
+//! The time a pass takes against prose is the `adversarial` bench's (BENCHMARKS.md).
 
 use std::alloc::System;
 
 use floodgate::engine::ContentRules;
 use floodgate::engine::content::every_pass;
-use floodgate::engine::keywords::KeywordList;
-use floodgate::engine::links::{DomainList, LinkRules};
+use floodgate::engine::links::DomainList;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+mod adversarial;
+use adversarial::{repeated, rules};
 
 #[global_allocator]
 static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -118,35 +120,11 @@ fn adversarial(bytes: usize) -> Vec<(String, String)> {
     repeats.chain(long).collect()
 }
 
-fn repeated(marker: &str, bytes: usize) -> String {
-    let mut text = marker.repeat(bytes / marker.len() + 1);
-    let mut end = bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text
-}
-
 fn prose(bytes: usize) -> String {
     repeated(
         "The quick brown fox jumps over the lazy dog near 42 river banks, then rests. ",
         bytes,
     )
-}
-
-/// The engine's rules with a small keyword list and both link lists: every pass runs.
-fn rules() -> (ContentRules, DomainList) {
-    let links = LinkRules {
-        deny: DomainList::parse("evil.example, bit.ly").unwrap(),
-        allow: DomainList::parse("example.org").unwrap(),
-    };
-    let allow = links.allow.clone();
-    let rules = ContentRules::new(links);
-    rules.replace_keywords(
-        KeywordList::parse("free money\nbuy now\n微信\n优惠券\ncasino 2024\n").unwrap(),
-    );
-    (rules, allow)
 }
 
 #[test]
