@@ -24,6 +24,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use super::content::floor_char_boundary;
 use super::folded::is_cjk_ideograph;
 use super::links::{self, DomainList};
+use crate::store::CampaignKey;
 
 /// At most this many keys per message: each is a set the store reads and writes.
 pub const MAX_KEYS: usize = 6;
@@ -39,10 +40,6 @@ pub const ROWS: usize = 3;
 const MAX_PAYLOADS: usize = MAX_KEYS - BANDS;
 
 const KEY_SEED: u64 = 0x6361_6d70_6169_676e; // "campaign"
-
-/// A campaign key: the hash the store counts distinct cold senders under.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CampaignKey(pub u64);
 
 /// What a payload is, mixed into its key so an e-mail and a link never collide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

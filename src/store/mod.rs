@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::redis::{RedisStore, UnblockNotices};
-pub use crate::engine::campaign_keys::CampaignKey;
 pub use memory::MemoryStore;
 
 use crate::policy::{Act, Limit, Mode, Rule, Violation};
@@ -101,6 +100,12 @@ pub struct Conversation {
 /// The hash of a message's normalised text (see `engine::fingerprint`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Fingerprint(pub u64);
+
+/// A campaign key: the hash the store counts distinct cold senders under. The engine derives it
+/// from a message's payloads and near-duplicate bands (see `engine::campaign_keys`); the store
+/// owns the type because it keys its sets by it, as with [`Fingerprint`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CampaignKey(pub u64);
 
 /// Fixed so that every replica derives the same keys for the same IDs.
 const KEY_SEED: u64 = 0x6667_5f6b_6579_7321; // "fg_keys!"
