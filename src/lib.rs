@@ -13,6 +13,7 @@
 //!   embedded [`store::MemoryStore`] and [`store::RedisStore`] (its scripts are in `lua/`).
 //! - [`policy`]: rules, error codes, limits, modes and violations — the shared vocabulary.
 //! - [`config`]: environment variables parsed once into typed values.
+//! - [`domains`]: the operator's domain lists, parsed by `config` and matched by `engine`.
 //! - [`clock`], [`metrics`], [`telemetry`]: injected time, the app-owned registry, logging.
 //! - [`healthcheck`]: `floodgate healthcheck`, the container's probe of its own `/healthz`.
 //! - [`keywords_file`]: the keyword list's file, read at start and again when it changes.
@@ -20,6 +21,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod domains;
 pub mod engine;
 pub mod healthcheck;
 pub mod http;

@@ -14,7 +14,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::engine::links::{DomainList, LinkRules};
+use crate::domains::DomainList;
 use crate::policy::{Mode, Policy, RuleModes};
 
 pub use upstream::UpstreamConfig;
@@ -255,7 +255,11 @@ pub struct Config {
     /// The keyword list's file; read at start (a file that cannot be read stops start-up) and
     /// again whenever it changes.
     pub keywords_file: Option<std::path::PathBuf>,
-    pub links: LinkRules,
+    /// Domains whose links are rejected (`FLOODGATE_LINK_DENY`).
+    pub link_deny: DomainList,
+    /// Domains not denied when more specific than a denied one, and never a campaign key
+    /// (`FLOODGATE_LINK_ALLOW`).
+    pub link_allow: DomainList,
     /// Connections each listener holds open at once; past it idle ones are closed to make room,
     /// and without one new ones are answered and closed. Clamped below the open-file limit when
     /// the app is built.
@@ -439,10 +443,8 @@ impl Env {
             keywords_file: self.get(KEYWORDS_FILE, |t| {
                 Ok((!t.trim().is_empty()).then(|| std::path::PathBuf::from(t.trim())))
             })?,
-            links: LinkRules {
-                deny: self.get(LINK_DENY, DomainList::parse)?,
-                allow: self.get(LINK_ALLOW, DomainList::parse)?,
-            },
+            link_deny: self.get(LINK_DENY, DomainList::parse)?,
+            link_allow: self.get(LINK_ALLOW, DomainList::parse)?,
             max_connections: self.get(MAX_CONNECTIONS, |t| match t.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => Ok(n),
                 _ => Err(format!("`{t}` is not a whole number of at least 1")),

@@ -1,5 +1,5 @@
-//! Links in message text and the operator's domain lists (`FLOODGATE_LINK_DENY`,
-//! `FLOODGATE_LINK_ALLOW`).
+//! Links in message text, judged against the operator's domain lists (`FLOODGATE_LINK_DENY`,
+//! `FLOODGATE_LINK_ALLOW`, parsed into [`DomainList`]s by `config`).
 //!
 //! Links are found after NFKC (so fullwidth `ｅｖｉｌ．ｅｘａｍｐｌｅ` is a link), with or
 //! without a scheme, and their host is compared in its ASCII (punycode) form, so an IDN and its
@@ -10,41 +10,7 @@
 use linkify::{LinkFinder, LinkKind};
 use unicode_normalization::UnicodeNormalization;
 
-/// A comma-separated list of domains, each kept in ASCII, lowercase, without a trailing dot.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DomainList(Vec<String>);
-
-impl DomainList {
-    /// Parses `example.com, 例え.jp`; an entry that is not a domain is an error naming it.
-    pub fn parse(text: &str) -> Result<DomainList, String> {
-        let mut domains = Vec::new();
-        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let ascii = ascii_domain(entry)
-                .filter(|d| d.contains('.'))
-                .ok_or_else(|| format!("`{entry}` is not a domain such as example.com"))?;
-            domains.push(ascii);
-        }
-        Ok(DomainList(domains))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The length of the longest listed domain that `host` is or is a subdomain of.
-    fn covers(&self, host: &str) -> Option<usize> {
-        self.0
-            .iter()
-            .filter(|domain| {
-                host == domain.as_str()
-                    || host
-                        .strip_suffix(domain.as_str())
-                        .is_some_and(|rest| rest.ends_with('.'))
-            })
-            .map(String::len)
-            .max()
-    }
-}
+pub use crate::domains::DomainList;
 
 /// The deny and allow lists together.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -193,13 +159,6 @@ pub(crate) fn plainly_nfkc(c: char) -> bool {
         | '\u{ac00}'..='\u{d7a3}')
 }
 
-impl DomainList {
-    /// Whether `host` (ASCII, lowercase) is a listed domain or a subdomain of one.
-    pub fn contains(&self, host: &str) -> bool {
-        self.covers(host).is_some()
-    }
-}
-
 fn trim_host(host: &str) -> String {
     host.trim_end_matches('.').to_string()
 }
@@ -210,19 +169,6 @@ fn parse(link: &str) -> Option<url::Url> {
     } else {
         url::Url::parse(&format!("http://{link}")).ok()
     }
-}
-
-fn host_of(link: &str) -> Option<String> {
-    parse(link)?.host_str().map(trim_host)
-}
-
-/// A domain in the form hosts are compared in: ASCII (punycode), lowercase, no trailing dot.
-fn ascii_domain(domain: &str) -> Option<String> {
-    let domain: String = domain.nfkc().collect();
-    if domain.contains(['/', ':', '@', ' ']) {
-        return None;
-    }
-    host_of(domain.trim_end_matches('.')).filter(|host| !host.is_empty())
 }
 
 #[cfg(test)]
@@ -300,13 +246,5 @@ mod tests {
         // Distinct links are all kept, in the order each first appears.
         let text = "a.example b.example a.example c.example b.example";
         assert_eq!(hosts(text), vec!["a.example", "b.example", "c.example"]);
-    }
-
-    #[test]
-    fn a_list_entry_that_is_not_a_domain_is_refused() {
-        for bad in ["localhost", "http://x.com/path", "a b.com", "user@x.com"] {
-            assert!(DomainList::parse(bad).is_err(), "{bad}");
-        }
-        assert_eq!(DomainList::parse(" ,, ").unwrap(), DomainList::default());
     }
 }

@@ -68,7 +68,10 @@ impl From<&Config> for EngineSettings {
             exempt_senders: config.exempt_senders.clone(),
             check_system: config.check_system,
             local_max_senders: config.local_max_senders,
-            links: config.links.clone(),
+            links: LinkRules {
+                deny: config.link_deny.clone(),
+                allow: config.link_allow.clone(),
+            },
             max_text: config.max_text,
             replay_window: config.replay_window,
         }
