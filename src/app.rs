@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings};
 use crate::http::connections::ServerLimits;
-use crate::http::{self, AppState, wire};
+use crate::http::{self, AppState, commands};
 use crate::keywords_file::KeywordFile;
 use crate::metrics::Metrics;
 use crate::store::{MemoryStore, RedisStore, Store};
@@ -64,7 +64,7 @@ impl Application {
         } else {
             &["memory"]
         };
-        let metrics = Metrics::new(&wire::JUDGED_COMMANDS, backends);
+        let metrics = Metrics::new(&commands::JUDGED_COMMANDS, backends);
         let memory = Store::Memory(Arc::new(MemoryStore::new(
             policy.clone(),
             config.local_max_senders,

@@ -394,6 +394,7 @@ impl ByMode {
 }
 
 /// What breaking a rule looks like: enough to answer OpenIM and to tell the sender when to retry.
+/// Data only: its text for OpenIM's errMsg and errDlt is rendered by `http::reply_text`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     pub rule: Rule,
@@ -452,71 +453,6 @@ impl Violation {
             }
         }
         self
-    }
-
-    /// errMsg: the rule's reason and, when waiting helps, when to retry. OpenIM drops errDlt
-    /// on the WebSocket path, so this is the only text an app user sees.
-    pub fn message(&self) -> String {
-        let reason = self.rule.reason();
-        if self.retry_after.is_zero() {
-            reason.to_string()
-        } else {
-            format!("{reason}; retry after {}", HumanDuration(self.retry_after))
-        }
-    }
-
-    /// errDlt: the limit, the window and when the sender may send again.
-    pub fn detail(&self) -> String {
-        let retry = HumanDuration(self.retry_after);
-        let mut text = match (self.rule, self.limit) {
-            (Rule::Mentions, Some(limit)) if self.observed.is_none() => format!(
-                "limit {} @all per {}; retry after {retry}",
-                limit.count(),
-                HumanDuration(limit.window)
-            ),
-            (Rule::Mentions, _) => format!(
-                "limit {} mentions per message; message has {}; retry now with fewer mentions",
-                self.limit.map(|l| l.count()).unwrap_or(0),
-                self.observed.unwrap_or(0)
-            ),
-            (Rule::Group, Some(limit)) if self.observed.is_some() => {
-                let n = self.observed.unwrap_or(0);
-                let fewer = if self.members { "members" } else { "invitees" };
-                let when = if self.retry_after.is_zero() {
-                    format!("retry with fewer {fewer}")
-                } else {
-                    format!("retry after {retry}")
-                };
-                let (count, window) = (limit.count(), HumanDuration(limit.window));
-                if self.members {
-                    format!(
-                        "limit {count} initial members per {window} in the groups one user \
-                         creates; this creation adds {n}; {when}"
-                    )
-                } else {
-                    format!(
-                        "limit {count} invitees per {window} per group; this invitation has {n}; \
-                         {when}"
-                    )
-                }
-            }
-            (Rule::Blocked, Some(block)) => format!(
-                "blocked for {} after repeated violations; retry after {retry}",
-                HumanDuration(block.window)
-            ),
-            (Rule::Unavailable, _) => format!("shared store unreachable; retry after {retry}"),
-            (Rule::Upstream, _) => format!("the operator's webhook failed; retry after {retry}"),
-            (Rule::Keyword, _) => {
-                "the text contains an entry of FLOODGATE_KEYWORDS_FILE".to_string()
-            }
-            (Rule::Link, _) => "the text links to a domain of FLOODGATE_LINK_DENY".to_string(),
-            (_, Some(limit)) => format!("limit {limit}; retry after {retry}"),
-            (_, None) => format!("retry after {retry}"),
-        };
-        if let Some(block) = self.started_block {
-            text.push_str(&format!("; blocked for {}", HumanDuration(block)));
-        }
-        text
     }
 }
 
@@ -581,31 +517,6 @@ mod tests {
         assert_eq!(sorted.enforced.map(|v| v.rule), Some(Rule::Rate));
         let shadow: Vec<Rule> = sorted.shadow.iter().map(|v| v.rule).collect();
         assert_eq!(shadow, [Rule::Repeat, Rule::Keyword]);
-    }
-
-    #[test]
-    fn details_tell_limit_window_and_retry() {
-        let limit = Limit::new(60, Duration::from_secs(60));
-        let violation = Violation::new(Rule::Rate, limit, Duration::from_millis(16_200));
-        assert_eq!(violation.detail(), "limit 60 per 1m; retry after 17s");
-        assert_eq!(violation.message(), "too many messages; retry after 17s");
-    }
-
-    #[test]
-    fn a_rejection_that_waiting_does_not_cure_says_no_retry_time() {
-        let mut mentions = Violation::new(
-            Rule::Mentions,
-            Limit::new(3, Duration::from_secs(1)),
-            Duration::ZERO,
-        );
-        mentions.observed = Some(4);
-        assert_eq!(mentions.message(), "too many mentions");
-        let at_all = Violation::new(
-            Rule::Mentions,
-            Limit::new(3, Duration::from_secs(3600)),
-            Duration::from_secs(60),
-        );
-        assert_eq!(at_all.detail(), "limit 3 @all per 1h; retry after 1m");
     }
 
     #[test]

@@ -19,14 +19,11 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::engine::{ActKind, ActRequest};
 
-pub const BEFORE_ADD_FRIEND: &str = "callbackBeforeAddFriendCommand";
-pub const BEFORE_CREATE_GROUP: &str = "callbackBeforeCreateGroupCommand";
-pub const BEFORE_JOIN_GROUP: &str = "callbackBeforeJoinGroupCommand";
-pub const BEFORE_INVITE: &str = "callbackBeforeInviteJoinGroupCommand";
-pub const BEFORE_UPDATE_USER: &str = "callbackBeforeUpdateUserInfoCommand";
-pub const BEFORE_UPDATE_USER_EX: &str = "callbackBeforeUpdateUserInfoExCommand";
-pub const BEFORE_SET_GROUP_MEMBER_INFO: &str = "callbackBeforeSetGroupMemberInfoCommand";
-use super::wire::{BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX};
+use super::commands::{
+    BEFORE_ADD_FRIEND, BEFORE_CREATE_GROUP, BEFORE_INVITE, BEFORE_JOIN_GROUP,
+    BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX, BEFORE_SET_GROUP_MEMBER_INFO,
+    BEFORE_UPDATE_USER, BEFORE_UPDATE_USER_EX,
+};
 
 /// The `roleLevel` of a group's owner in `initMemberList` (OpenIM's protocol constants).
 const OWNER_ROLE_LEVEL: i64 = 100;
@@ -503,7 +500,7 @@ mod tests {
             r#""lookMemberInfo":0,"applyMemberFriend":0}"#,
             "\n"
         );
-        let allow = serde_json::to_vec(&super::super::wire::CallbackResponse::ALLOW).unwrap();
+        let allow = serde_json::to_vec(&crate::http::wire::CallbackResponse::ALLOW).unwrap();
         let reply = with_group_info_echo(BEFORE_SET_GROUP_INFO, allow.clone(), rename.as_bytes());
         assert_eq!(
             String::from_utf8(reply).unwrap(),

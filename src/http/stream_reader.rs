@@ -12,7 +12,7 @@
 //! refuses as it would the body. Every byte is looked at once, nothing is rescanned, and
 //! nesting is capped ([`MAX_DEPTH`]).
 
-use super::wire::{BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX};
+use super::commands::{BEFORE_SET_GROUP_INFO, BEFORE_SET_GROUP_INFO_EX};
 
 /// The fields some parser reads (`wire::CallbackRequest`, `act_wire`, the set-group-info
 /// echo): a field added there must be added here, or a padded body loses it.
@@ -832,7 +832,8 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::wire::{BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, CallbackRequest};
+    use crate::http::commands::{BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE};
+    use crate::http::wire::CallbackRequest;
 
     fn read_in(body: &[u8], cap: usize, command: &str, piece: usize) -> (Vec<u8>, bool) {
         let mut reader = StreamReader::new(cap, command);

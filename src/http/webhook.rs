@@ -19,8 +19,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
+use super::commands::{self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE};
+use super::reply_text::ReplyText;
 use super::stream_reader::StreamReader;
-use super::wire::{self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE, CallbackRequest, CallbackResponse};
+use super::wire::{self, CallbackRequest, CallbackResponse};
 use super::{AppState, act_wire, upstream};
 use crate::config::FailMode;
 use crate::engine::{ActKind, Chat, Decision, Message, Verdict};
@@ -43,7 +45,7 @@ pub async fn handle(
     let started = Instant::now();
     let path_command = last_segment(uri.path());
     if method != Method::POST {
-        let label = wire::command_label(path_command);
+        let label = commands::command_label(path_command);
         state.metrics.callback(label, metrics::Verdict::Invalid);
         let mut response = invalid(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -59,7 +61,7 @@ pub async fn handle(
         let command = query_command(&uri).unwrap_or(path_command);
         state
             .metrics
-            .callback(wire::command_label(command), metrics::Verdict::Invalid);
+            .callback(commands::command_label(command), metrics::Verdict::Invalid);
         let reply = CallbackResponse::invalid(
             "missing or wrong token",
             "put FLOODGATE_AUTH_TOKEN in the webhook URL (/<token>/<command>) or send Authorization: Bearer <token>",
@@ -98,7 +100,7 @@ pub async fn handle(
     let command = wire::body_command(&body)
         .or_else(|| query_command(&uri).map(Cow::Borrowed))
         .unwrap_or(Cow::Borrowed(path_command));
-    let label = wire::command_label(&command);
+    let label = commands::command_label(&command);
     let act = act_wire::act_kind(label);
     let own = match (label, act) {
         (BEFORE_SEND_SINGLE, _) => judge(&state, label, Chat::Single, &body).await,
@@ -135,7 +137,7 @@ async fn answer_unreadable(
 ) -> Response {
     let own = unreadable(&error, MAX_STREAMED_BODY.max(state.max_body));
     let BodyError::TooLarge { head } = error else {
-        let label = wire::command_label(path_command);
+        let label = commands::command_label(path_command);
         state.metrics.callback(label, metrics::Verdict::Invalid);
         return own;
     };
@@ -143,7 +145,7 @@ async fn answer_unreadable(
     let command = field(&fields, "callbackCommand")
         .or_else(|| query_command(uri))
         .unwrap_or(path_command);
-    let label = wire::command_label(command);
+    let label = commands::command_label(command);
     match judge_unreadable(state, label, &fields, own).await {
         Judged::Rejected(response) => response,
         Judged::PassOn { own, verdict } => {
