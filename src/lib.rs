@@ -4,7 +4,8 @@
 //! or "reject with errCode N" (README; OpenIM's side in docs/openim.md).
 //!
 //! # Layout
-//! Dependencies point one way: `http` → `engine` → `store`, all speaking `policy`.
+//! Dependencies point one way: `http` → `engine` → `store`, all speaking `policy`
+//! (a test, `layering`, reads the source and fails on a lower module naming an upper one).
 //! - [`app`]: builds everything from a [`config::Config`] and runs the two listeners.
 //! - [`http`]: axum handlers, OpenIM's wire format, the admin API. The only axum code.
 //! - [`engine`]: the decision — local rules, content extraction, fingerprints, and combining
@@ -26,6 +27,8 @@ pub mod engine;
 pub mod healthcheck;
 pub mod http;
 pub mod keywords_file;
+#[cfg(test)]
+mod layering;
 pub mod metrics;
 pub mod policy;
 pub mod store;
