@@ -394,6 +394,22 @@ impl Reply {
     }
 }
 
+/// Has each of `friends` write to `user`: their conversations become established.
+pub async fn befriend(app: &TestApp, user: &str, friends: &[String]) {
+    for friend in friends {
+        assert!(
+            app.single(friend, user, "hey, how are you?")
+                .await
+                .is_allow()
+        );
+    }
+}
+
+/// `n` user IDs: `{prefix}0`, `{prefix}1`, …
+pub fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
 pub fn single_body(from: &str, to: &str, text: &str) -> Value {
     json!({
         "sendID": from,
