@@ -22,6 +22,11 @@ const RULES: &[(&str, &[&str])] = &[
         "src/policy.rs",
         &["app", "http", "engine", "store", "config", "keywords_file"],
     ),
+    // The rule catalogue, when there is one, is vocabulary like `policy`.
+    (
+        "src/catalogue.rs",
+        &["app", "http", "engine", "store", "config", "keywords_file"],
+    ),
     (
         "src/domains.rs",
         &["app", "http", "engine", "store", "config", "keywords_file"],
