@@ -405,7 +405,7 @@ impl MemoryStore {
         if n == 0 {
             return None;
         }
-        let enforced = self.policy.modes.group == Mode::Enforce;
+        let enforced = self.policy.modes.of(Rule::Group) == Mode::Enforce;
         self.groups.with(group.0, |state| {
             state.last_seen_ms = state.last_seen_ms.max(now);
             let window = limit.window_ms();
@@ -428,7 +428,7 @@ impl MemoryStore {
     }
 
     pub fn block_mode(&self) -> Mode {
-        self.policy.modes.block
+        self.policy.modes.of(Rule::Blocked)
     }
 
     pub fn strike(&self, request: &StrikeRequest) -> StrikeOutcome {
@@ -488,7 +488,7 @@ impl MemoryStore {
                 let oldest = state.oldest().unwrap_or(now);
                 let retry = Duration::from_millis(oldest + limit.window_ms() - now);
                 let violation = Violation::new(Rule::Campaign, Some(limit), retry);
-                if self.policy.modes.campaign == Mode::Enforce {
+                if self.policy.modes.of(Rule::Campaign) == Mode::Enforce {
                     return KeyOutcome::Full(violation);
                 }
                 // In shadow the set stays capped at the limit (the most recent senders): enough to
@@ -678,7 +678,7 @@ impl SenderState {
             return None;
         }
         let violation = self.block_violation(now);
-        if policy.modes.block == Mode::Enforce {
+        if policy.modes.of(Rule::Blocked) == Mode::Enforce {
             return Some(SenderOutcome::Rejected {
                 violation,
                 shadow: std::mem::take(&mut found.shadow),
@@ -737,7 +737,7 @@ impl SenderState {
             self.block_length_ms = length.as_millis() as u64;
             self.strikes.clear();
             violation.started_block = Some(length);
-            if policy.modes.block == Mode::Enforce {
+            if policy.modes.of(Rule::Blocked) == Mode::Enforce {
                 violation.retry_after = violation.retry_after.max(length);
             }
         }
