@@ -116,6 +116,10 @@ count entries inside the window.
 
 -- Call state kept beside C (decision.lua): the counters this call counts in, its replay record.
 local OPS = {}
+-- Per counter, its state in this call ({counter, key, at, rings, ...}); COUNTED, those this
+-- message counts in. Built here, once per load (numeric loops: ipairs is not there yet).
+local ENTRIES, COUNTED = {}, {}
+for i = 1, #COUNTERS do ENTRIES[i] = {counter = COUNTERS[i]} end
 -- The key of a counter every message counts in (any text but '', which counts in none).
 local ALWAYS_KEY = '*'
 
@@ -133,24 +137,31 @@ end
 -- missing cost the most in a listpack hash, a scan to its end: blocks and strikes share one
 -- field for that reason.) Then the block, as the call's state C.
 local function read_sender(state, ARGV, established)
-  local fields, counted = SENDER_FIELDS, {}
-  for _, counter in ipairs(COUNTERS) do
+  local fields, counted, n = SENDER_FIELDS, COUNTED, 0
+  for i = 1, #COUNTERS do
+    local counter = COUNTERS[i]
     local key = counter_key(counter, ARGV, established)
     if key ~= '' then
       local at = counter.at
       if not at then
         if fields == SENDER_FIELDS then fields = {unpack(SENDER_FIELDS)} end
         at = #fields + 1
+        local windows = counter.windows
         if counter.kind == PER_KEY then
           fields[at] = counter.prefix .. key
         else
-          for k, window in ipairs(counter.windows) do fields[at + k - 1] = window[4] end
+          for k = 1, #windows do fields[at + k - 1] = windows[k][4] end
           if counter.kind == DISTINCT then fields[#fields + 1] = counter.prefix .. key end
         end
       end
-      counted[#counted + 1] = {counter = counter, key = key, at = at}
+      -- Each counter's entry is built once per load and reset here: no table per call.
+      local entry = ENTRIES[i]
+      entry.key, entry.at, entry.checked, entry.rings, entry.buckets, entry.known, entry.seen = key, at, false, nil, nil, false, 0
+      n = n + 1
+      counted[n] = entry
     end
   end
+  for j = n + 1, #counted do counted[j] = nil end
   local stored = redis.call('HMGET', state, unpack(fields))
   local block = stored[1] and cmsgpack.unpack(stored[1]) or NO_BLOCK
   C.state, C.writes, C.swept_at, C.refresh_all = state, {}, stored[2], false
@@ -171,8 +182,8 @@ end
 
 -- A counted counter's rings, as stored (a DISTINCT one has one).
 local function load_rings(entry)
-  local rings, stored = {}, C.stored
-  for k = 1, #entry.counter.windows do rings[k] = load_ring(stored[entry.at + k - 1]) end
+  local rings, stored, at = {}, C.stored, entry.at
+  for k = 1, #entry.counter.windows do rings[k] = load_ring(stored[at + k - 1]) end
   entry.rings = rings
   return rings
 end
@@ -180,14 +191,17 @@ end
 -- Each counter this message counts in, against its limits; the violations go to C.note. Once
 -- an enforced rule has rejected, only rules in shadow are still worth their work.
 local function check_counters()
-  for _, entry in ipairs(C.counted) do
+  local counted = C.counted
+  for j = 1, #counted do
+    local entry = counted[j]
     local counter = entry.counter
     local rule, kind = counter.rule, counter.kind
     if C.worth_checking(rule) then
       entry.checked = true
       if kind == WINDOW then
-        local rings = load_rings(entry)
-        for k, window in ipairs(counter.windows) do
+        local rings, windows = load_rings(entry), counter.windows
+        for k = 1, #windows do
+          local window = windows[k]
           local sum = advance(rings[k], window[3])
           if sum >= window[1] then C.note(rule, ring_retry(rings[k], window[3], window[1], sum), window[1], window[2]) end
         end
@@ -216,7 +230,9 @@ end
 -- A rejected message records nothing, but rings moved back from a clock far ahead are kept
 -- moved, whatever the answer.
 local function keep_rebased()
-  for _, entry in ipairs(C.counted) do
+  local counted = C.counted
+  for j = 1, #counted do
+    local entry = counted[j]
     if entry.rings then
       for k, window in ipairs(entry.counter.windows) do
         if entry.rings[k].rebased then C.write(window[4], dump_ring(entry.rings[k])) end
@@ -229,15 +245,17 @@ end
 -- back: whether a PER_KEY counter recorded it, and what a DISTINCT one did to its key (0, or
 -- RECIPIENT_NEW or RECIPIENT_REFRESHED) with the key's time before.
 local function record_counters(ARGV)
-  local per_key, distinct, seen = 0, 0, 0
-  for _, entry in ipairs(C.counted) do
+  local per_key, distinct, seen, counted = 0, 0, 0, C.counted
+  for j = 1, #counted do
+    local entry = counted[j]
     local counter = entry.counter
     local kind = counter.kind
     if not entry.checked then -- (never for an admitted message: every rule was worth checking)
     elseif kind == WINDOW then
-      for k, window in ipairs(counter.windows) do
-        ring_add(entry.rings[k], window[3], now, 1)
-        C.write(window[4], dump_ring(entry.rings[k]))
+      local rings, windows = entry.rings, counter.windows
+      for k = 1, #windows do
+        ring_add(rings[k], windows[k][3], now, 1)
+        C.write(windows[k][4], dump_ring(rings[k]))
       end
     elseif kind == PER_KEY then
       add(entry.buckets, now, counter.windows[1][2])
@@ -261,8 +279,9 @@ end
 -- Hands back what an admitted check recorded at ARGV[6] for a message another rule then
 -- rejected: in each counter the reservation counted in, where it is still stored.
 local function release_counters(ARGV)
-  local at, stored, fields = tonumber(ARGV[6]), C.stored, C.fields
-  for _, entry in ipairs(C.counted) do
+  local at, stored, fields, counted = tonumber(ARGV[6]), C.stored, C.fields, C.counted
+  for j = 1, #counted do
+    local entry = counted[j]
     local counter = entry.counter
     local kind = counter.kind
     if kind == WINDOW then
