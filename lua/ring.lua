@@ -1,5 +1,5 @@
 --[[ floodgate · ring.lua — the sliding-window arithmetic of src/store/window.rs as bucket
-rings: functions sender.lua (rate, fanout, @all and act windows) and invite.lua (a group's
+rings: functions sender.lua (its window and distinct-set counters, act windows) and invite.lua (a group's
 invitees) are built on. Rust prepends SUB. `now` is set by each call (the first line of the
 scripts built on this file: they pass now_ms as ARGV[2]); as a Redis Function the helpers are
 built once per load and read the call's `now` through it.

@@ -1,12 +1,14 @@
 --[[ floodgate · sender.lua — everything about one sender, decided atomically on one hash slot;
 on standalone Redis, the content's campaign rule too, so one call decides a whole message.
 Rust prepends constants (src/store/redis/prelude.rs): the protocol both sides share — SUB, OP,
-CODE (errCodes by rule), ENFORCED (each rule's mode), FIELD (the hash's field prefixes), the
-reply codes ADMITTED, REJECTED, RECIPIENT_NEW, RECIPIENT_REFRESHED — and the policy (RATES,
-REPEAT_LIMIT, ...; a limit of 0 turns its rule off; SENDER_FIELDS, the fields every check
-reads); then the modules reply.lua, memory.lua, campaign_check.lua, ring.lua, buckets.lua and
-decision.lua (this call's state and the helpers that write it). This file is the per-call
-body: as a Redis Function, the constants and modules are built once per library load
+CODE (errCodes by rule name), ENFORCED (each rule's mode), FIELD (the hash's field prefixes, a
+stored rule's by its name), the reply codes ADMITTED, REJECTED, RECIPIENT_NEW,
+RECIPIENT_REFRESHED — and the policy: COUNTERS (the sender's stored rules, from the catalogue
+src/catalogue.rs; see "Counters" below), RATES, CAMPAIGN_LIMIT, ...; SENDER_FIELDS, the fields
+every call reads); then the modules reply.lua, memory.lua, campaign_check.lua, ring.lua,
+buckets.lua and decision.lua (this call's state and the helpers that write it), then this file:
+one function per op (OPS), and the counters' loops. The per-call body, lua/sender_call.lua, runs
+the op ARGV[1] names: as a Redis Function, everything else is built once per library load
 (src/store/redis/program.rs). Replies are packed by reply.lua and decoded in
 src/store/redis/protocol.rs. A new configuration is a new program (another library and SHA),
 so replicas with different configurations never mix them up.
@@ -37,11 +39,11 @@ KEYS
 ARGV
   [1] op: OP.check | OP.act | OP.strike | OP.status | OP.unblock (anything else is an error)
   [2] now_ms (the caller's clock, decimal text)
-  [3] fingerprint or ""                          [4] recipient or ""
+  [3] fingerprint or "" (repeat)                 [4] recipient or "" (fanout)
   [5] sender (as campaign sets hold it)
   [6] strike: at_ms of the reservation to release, 0 = none
   [7] strike: the recipient's time before the reservation, 0 = the reservation added them
-  [8] "1" when the message @-mentions the whole group (AtAllTag), else ""
+  [8] "1" when the message @-mentions the whole group (AtAllTag, mentions), else ""
   [9] the repeat fingerprint of an established message ("" = none)
   [10] the peer's kind: "u" (one-to-one), "g" (group) or "" (none)   [11] the peer (8 bytes)
   [12] the sender as the recipient's memory names them, or "" (not recorded in this call)
@@ -90,6 +92,16 @@ too. A message the sender's rules admit is remembered (even when the campaign ru
 it): in the recipient's memory when established, in their pending memory when cold (one-to-one),
 or as a post in the group (the sender's own memory).
 
+Counters: COUNTERS lists the sender's stored rules that are on, in catalogue order, each
+{rule, kind, cold, established, windows, always, at, prefix}: `kind` is its primitive — WINDOW
+(a ring per window, field <tag><window_ms>), PER_KEY (a bucket list per key, field <tag><key>,
+one window) or DISTINCT (a ring of distinct keys by the bucket of their last time, field
+<tag><window_ms>, and each key's last time, field <prefix><key>, one window); `cold` and
+`established` the ARGV index of the key a message counts under (ALWAYS: under the sender alone;
+0: not at all), for a cold and an established message; `always` when its fields are in
+SENDER_FIELDS from position `at`. One loop each checks, records, hands back and sweeps them: a
+rule is not written out here.
+
 Windows: the arithmetic of src/store/window.rs, as the rings of ring.lua. Repeat counts, mostly
 one or two buckets, are msgpack arrays of (index, count) pairs, oldest first.
 
@@ -102,22 +114,268 @@ fields that left their window are also swept. Counts never depend on the sweep: 
 count entries inside the window.
 ]]
 
-now = tonumber(ARGV[2])
+-- Call state kept beside C (decision.lua): the counters this call counts in, its replay record.
+local OPS = {}
+-- Per counter, its state in this call ({counter, key, at, rings, ...}); COUNTED, those this
+-- message counts in. Built here, once per load (numeric loops: ipairs is not there yet).
+local ENTRIES, COUNTED = {}, {}
+for i = 1, #COUNTERS do ENTRIES[i] = {counter = COUNTERS[i]} end
+-- The key of a counter every message counts in (any text but '', which counts in none).
+local ALWAYS_KEY = '*'
 
-local op = ARGV[1]
+-- The key `counter` counts this message under ('' : the message does not count in it).
+local function counter_key(counter, ARGV, established)
+  local arg = counter.cold
+  if established then arg = counter.established end
+  if arg == ALWAYS then return ALWAYS_KEY end
+  if arg == 0 then return '' end
+  return ARGV[arg]
+end
 
--- A retried callback: its first decision, before anything is read or counted.
-local replay_id, replay_key = ARGV[16], nil
-if (op == OP.check or op == OP.act) and replay_id and replay_id ~= '' and tonumber(ARGV[18]) > 0 then
-  replay_key = KEYS[tonumber(ARGV[18])]
-  local seen = redis.call('HGET', replay_key, replay_id)
-  if seen and struct.unpack('>d', seen) > now then
-    return struct.pack('>d', REPLAYED) .. string.sub(seen, 9)
+-- One HMGET for everything this call may read: SENDER_FIELDS (the block, the sweep time, the
+-- counters always read), then the fields of each counter the message counts in. (Fields that are
+-- missing cost the most in a listpack hash, a scan to its end: blocks and strikes share one
+-- field for that reason.) Then the block, as the call's state C.
+local function read_sender(state, ARGV, established)
+  local fields, counted, n = SENDER_FIELDS, COUNTED, 0
+  for i = 1, #COUNTERS do
+    local counter = COUNTERS[i]
+    local key = counter_key(counter, ARGV, established)
+    if key ~= '' then
+      local at = counter.at
+      if not at then
+        if fields == SENDER_FIELDS then fields = {unpack(SENDER_FIELDS)} end
+        at = #fields + 1
+        local windows = counter.windows
+        if counter.kind == PER_KEY then
+          fields[at] = counter.prefix .. key
+        else
+          for k = 1, #windows do fields[at + k - 1] = windows[k][4] end
+          if counter.kind == DISTINCT then fields[#fields + 1] = counter.prefix .. key end
+        end
+      end
+      -- Each counter's entry is built once per load and reset here: no table per call.
+      local entry = ENTRIES[i]
+      entry.key, entry.at, entry.checked, entry.rings, entry.buckets, entry.known, entry.seen = key, at, false, nil, nil, false, 0
+      n = n + 1
+      counted[n] = entry
+    end
+  end
+  for j = n + 1, #counted do counted[j] = nil end
+  local stored = redis.call('HMGET', state, unpack(fields))
+  local block = stored[1] and cmsgpack.unpack(stored[1]) or NO_BLOCK
+  C.state, C.writes, C.swept_at, C.refresh_all = state, {}, stored[2], false
+  C.fields, C.stored, C.counted = fields, stored, counted
+  C.block = block
+  C.blocked_until, C.block_length, C.blocks = block[1], block[2], block[3]
+  C.shadow, C.first = NONE, nil
+  C.act_windows, C.act_rings = ACTS[ARGV[14]] or NONE, nil
+  -- A block set by a replica whose clock is far ahead ends at most its own length from now. The
+  -- shorter end is written back: recomputed on every call, it would slide along with the clock.
+  if C.blocked_until > now + C.block_length then
+    C.blocked_until = now + C.block_length
+    block[1] = C.blocked_until
+    C.write(FIELD.block, cmsgpack.pack(block))
+  end
+  C.in_block = C.blocked_until > now
+end
+
+-- A counted counter's rings, as stored (a DISTINCT one has one).
+local function load_rings(entry)
+  local rings, stored, at = {}, C.stored, entry.at
+  for k = 1, #entry.counter.windows do rings[k] = load_ring(stored[at + k - 1]) end
+  entry.rings = rings
+  return rings
+end
+
+-- Each counter this message counts in, against its limits; the violations go to C.note. Once
+-- an enforced rule has rejected, only rules in shadow are still worth their work.
+local function check_counters()
+  local counted = C.counted
+  for j = 1, #counted do
+    local entry = counted[j]
+    local counter = entry.counter
+    local rule, kind = counter.rule, counter.kind
+    if C.worth_checking(rule) then
+      entry.checked = true
+      if kind == WINDOW then
+        local rings, windows = load_rings(entry), counter.windows
+        for k = 1, #windows do
+          local window = windows[k]
+          local sum = advance(rings[k], window[3])
+          if sum >= window[1] then C.note(rule, ring_retry(rings[k], window[3], window[1], sum), window[1], window[2]) end
+        end
+      elseif kind == PER_KEY then
+        local window = counter.windows[1]
+        local buckets, sum = prune(load(C.stored[entry.at]), window[2])
+        entry.buckets = buckets
+        if sum >= window[1] then C.note(rule, retry_after(buckets, window[2], window[1], sum), window[1], window[2]) end
+      else
+        -- DISTINCT: a key's last time is a field of the hash, and the ring counts keys by the
+        -- bucket of their last time, so a known key moves within it and a new one adds one.
+        local window, ring = counter.windows[1], load_rings(entry)[1]
+        local distinct = advance(ring, window[3])
+        local seen = tonumber(C.stored[entry.at + 1])
+        entry.known = seen ~= nil and counts(seen, window[3])
+        if entry.known then
+          entry.seen = seen
+        elseif distinct >= window[1] then
+          C.note(rule, ring_retry(ring, window[3], window[1], distinct), window[1], window[2])
+        end
+      end
+    end
   end
 end
 
+-- A rejected message records nothing, but rings moved back from a clock far ahead are kept
+-- moved, whatever the answer.
+local function keep_rebased()
+  local counted = C.counted
+  for j = 1, #counted do
+    local entry = counted[j]
+    if entry.rings then
+      for k, window in ipairs(entry.counter.windows) do
+        if entry.rings[k].rebased then C.write(window[4], dump_ring(entry.rings[k])) end
+      end
+    end
+  end
+end
+
+-- Records an admitted message in each counter it counts in. Returns what the reply hands
+-- back: whether a PER_KEY counter recorded it, and what a DISTINCT one did to its key (0, or
+-- RECIPIENT_NEW or RECIPIENT_REFRESHED) with the key's time before.
+local function record_counters(ARGV)
+  local per_key, distinct, seen, counted = 0, 0, 0, C.counted
+  for j = 1, #counted do
+    local entry = counted[j]
+    local counter = entry.counter
+    local kind = counter.kind
+    if not entry.checked then -- (never for an admitted message: every rule was worth checking)
+    elseif kind == WINDOW then
+      local rings, windows = entry.rings, counter.windows
+      for k = 1, #windows do
+        ring_add(rings[k], windows[k][3], now, 1)
+        C.write(windows[k][4], dump_ring(rings[k]))
+      end
+    elseif kind == PER_KEY then
+      add(entry.buckets, now, counter.windows[1][2])
+      C.write(C.fields[entry.at], cmsgpack.pack(entry.buckets))
+      per_key = 1
+    else
+      local window, ring = counter.windows[1], entry.rings[1]
+      distinct = RECIPIENT_NEW
+      if entry.known then
+        ring_add(ring, window[3], entry.seen, -1)
+        distinct, seen = RECIPIENT_REFRESHED, entry.seen
+      end
+      ring_add(ring, window[3], now, 1)
+      C.write(window[4], dump_ring(ring))
+      C.write(C.fields[entry.at + 1], ARGV[2])
+    end
+  end
+  return per_key, distinct, seen
+end
+
+-- Hands back what an admitted check recorded at ARGV[6] for a message another rule then
+-- rejected: in each counter the reservation counted in, where it is still stored.
+local function release_counters(ARGV)
+  local at, stored, fields, counted = tonumber(ARGV[6]), C.stored, C.fields, C.counted
+  for j = 1, #counted do
+    local entry = counted[j]
+    local counter = entry.counter
+    local kind = counter.kind
+    if kind == WINDOW then
+      for k, window in ipairs(counter.windows) do
+        local field = stored[entry.at + k - 1]
+        if field then
+          local ring = load_ring(field)
+          ring_add(ring, window[3], at, -1)
+          C.write(window[4], dump_ring(ring))
+        end
+      end
+    elseif kind == PER_KEY then
+      if stored[entry.at] then
+        local buckets = load(stored[entry.at])
+        remove(buckets, at, counter.windows[1][2])
+        if #buckets == 0 then redis.call('HDEL', C.state, fields[entry.at]) else C.write(fields[entry.at], cmsgpack.pack(buckets)) end
+      end
+    elseif stored[entry.at + 1] == ARGV[6] then
+      -- DISTINCT: the key back to its time before the check (or gone, if the check added it),
+      -- unless a later message has moved it on since.
+      local window, ring, previous = counter.windows[1], load_ring(stored[entry.at]), tonumber(ARGV[7])
+      ring_add(ring, window[3], at, -1)
+      if previous > 0 then
+        C.write(fields[entry.at + 1], ARGV[7])
+        if counts(previous, window[3]) then ring_add(ring, window[3], previous, 1) end
+      else
+        redis.call('HDEL', C.state, fields[entry.at + 1])
+      end
+      C.write(window[4], dump_ring(ring))
+    end
+  end
+end
+
+-- Entries that left their window are swept, and TTLs refreshed, once per sweep interval (a
+-- new sender has nothing to sweep: its first call only starts the clock).
+local function sweep(ARGV)
+  local state = C.state
+  local due = C.swept_at and now - tonumber(C.swept_at) >= width(TTL)
+  if not C.swept_at or due then
+    C.write(FIELD.swept, ARGV[2])
+    C.refresh_all = due
+  end
+  if not due then return end
+  -- With no counter keeping a field per key, the hash holds only fields this call read, unless
+  -- an older configuration or version left others: HLEN tells, without reading every field.
+  if not KEYED then
+    local present = 0
+    for i = 1, #C.fields do if C.stored[i] then present = present + 1 end end
+    if redis.call('HLEN', state) <= present then return end
+  end
+  -- Keys whose counts all left their window, and every field this script does not write
+  -- (windows of an older configuration, an older version's layout). Once per sweep interval; a
+  -- sender holds at most as many keys as the rate windows admitted.
+  local kept = {[FIELD.block] = true, [FIELD.swept] = true}
+  for _, field in ipairs(C.fields) do kept[field] = true end
+  for _, counter in ipairs(COUNTERS) do
+    if counter.kind ~= PER_KEY then
+      for _, window in ipairs(counter.windows) do kept[window[4]] = true end
+    end
+  end
+  local all, stale = redis.call('HGETALL', state), {}
+  for i = 1, #all, 2 do
+    local field = all[i]
+    if not kept[field] then -- this call neither reads nor writes it
+      local keyed, live = KEYED and #field == 9 and KEYED[string.sub(field, 1, 1)], false
+      if keyed and keyed.kind == PER_KEY then
+        local buckets = cmsgpack.unpack(all[i + 1])
+        live = #buckets > 0 and buckets[#buckets - 1] >= math.floor(now / keyed.windows[1][3]) - SUB
+      elseif keyed then
+        live = counts(tonumber(all[i + 1]), keyed.windows[1][3])
+      end
+      if not live then stale[#stale + 1] = field end
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', state, unpack(stale)) end
+end
+
+-- A retried callback (check, act): its first decision, before anything is read or counted.
+local function replayed(KEYS, ARGV)
+  C.replay_key = nil
+  local replay_id = ARGV[16]
+  if replay_id and replay_id ~= '' and tonumber(ARGV[18]) > 0 then
+    C.replay_key = KEYS[tonumber(ARGV[18])]
+    local seen = redis.call('HGET', C.replay_key, replay_id)
+    if seen and struct.unpack('>d', seen) > now then
+      return struct.pack('>d', REPLAYED) .. string.sub(seen, 9)
+    end
+  end
+  return nil
+end
+
 -- Records a check's or act's reply for retries of the same callback, and answers it.
-local function decided(reply)
+local function decided(reply, ARGV)
+  local replay_key, replay_id = C.replay_key, ARGV[16]
   if not replay_key then return reply end
   local window = tonumber(ARGV[17])
   redis.call('HSET', replay_key, replay_id, struct.pack('>d', now + window) .. reply)
@@ -136,73 +394,10 @@ local function decided(reply)
   redis.call('PEXPIRE', replay_key, window)
   return reply
 end
-local state = KEYS[1]
-local fingerprint, recipient = ARGV[3], ARGV[4]
 
--- The conversation, read from the sender's own memory before anything depends on it.
-local peer_kind, memory_key = ARGV[10], KEYS[2]
-local established, known, peer_field, peer_entry = false, false, nil, nil
--- When only the sender's pending memory establishes it: when the stranger they answer wrote.
-local answering = nil
-if op == OP.check and CONTACT_MEMORY > 0 and peer_kind ~= '' then
-  if peer_kind == 'u' then peer_field = MEMORY_FIELD.contact .. ARGV[11] else peer_field = MEMORY_FIELD.group .. ARGV[11] end
-  local memory = redis.call('HMGET', memory_key, peer_field, MEMORY_FIELD.writers)
-  peer_entry, known = memory[1], is_known(memory[2], now, CONTACT_MEMORY)
-  established = peer_entry and entry_established(peer_kind == 'g', peer_entry, now, CONTACT_MEMORY, SEASONING) or false
-  if not established and peer_kind == 'u' then
-    local pending = tonumber(redis.call('HGET', KEYS[3], peer_field))
-    if pending and pending + PENDING_MEMORY > now then established, answering = true, pending end
-  end
-  if established then fingerprint, recipient = ARGV[9], '' end
-end
-
-local repeat_limit, repeat_window = REPEAT_LIMIT, REPEAT_WINDOW
-local fanout_limit, fanout_window = FANOUT_LIMIT, FANOUT_WINDOW
-local checks_repeat = repeat_limit > 0 and fingerprint ~= ''
-local checks_fanout = fanout_limit > 0 and recipient ~= ''
-local checks_at_all = AT_ALL_LIMIT > 0 and ARGV[8] == '1'
-
--- The rate windows (RATES: {limit, window, bucket width, field} each) have a ring each, and so
--- does fanout (the recipients' last-write times, bucketed: distinct recipients count like
--- messages in a window).
-local rates, rings = RATES, {}
-
--- One HMGET for everything this call may read. (Fields that are missing cost the most in a
--- listpack hash, a scan to its end: blocks and strikes share one field for that reason.)
--- SENDER_FIELDS (the prelude): the block, the sweep time and the rate windows, always read.
-local fields = SENDER_FIELDS
-if checks_repeat or checks_fanout or checks_at_all then fields = {unpack(SENDER_FIELDS)} end
-local repeat_field = FIELD.repeats .. fingerprint
-if checks_repeat then fields[#fields + 1] = repeat_field end
-local recipient_field, fanout_at = FIELD.recipient .. recipient, #fields + 1
-if checks_fanout then
-  fields[fanout_at], fields[fanout_at + 1] = FANOUT_FIELD, recipient_field
-end
-local at_all_at = #fields + 1
-if checks_at_all then fields[at_all_at] = AT_ALL_FIELD end
-local stored = redis.call('HMGET', state, unpack(fields))
-local stored_repeat = checks_repeat and stored[fanout_at - 1]
-local swept_at = stored[2]
-local block = stored[1] and cmsgpack.unpack(stored[1]) or NO_BLOCK
-for k = 1, #rates do rings[k] = load_ring(stored[2 + k]) end
-
--- This call's state (decision.lua's C): what it writes, the block and strikes, the violations.
-C.state, C.writes, C.swept_at, C.refresh_all = state, {}, swept_at, false
-C.block = block
-C.blocked_until, C.block_length, C.blocks = block[1], block[2], block[3]
-C.shadow, C.first = NONE, nil
-C.act_windows, C.act_rings = ACTS[ARGV[14]] or NONE, nil
-
--- A block set by a replica whose clock is far ahead ends at most its own length from now. The
--- shorter end is written back: recomputed on every call, it would slide along with the clock.
-if C.blocked_until > now + C.block_length then
-  C.blocked_until = now + C.block_length
-  block[1] = C.blocked_until
-  C.write(FIELD.block, cmsgpack.pack(block))
-end
-C.in_block = C.blocked_until > now
-
-if op == OP.status then
+function OPS.status(KEYS, ARGV)
+  read_sender(KEYS[1], ARGV, false)
+  local memory_key = KEYS[2]
   local strikes = 0
   if STRIKE_LIMIT > 0 then strikes = #C.live_strikes(STRIKE_WINDOW) end
   local contacts, groups = 0, 0
@@ -221,7 +416,13 @@ if op == OP.status then
     end
   end
   local reply = {strikes, math.max(C.blocked_until - now, 0), C.blocks, contacts, groups}
-  for k, rate in ipairs(rates) do reply[#reply + 1] = advance(rings[k], rate[3]) end
+  -- The counts of the counters always read (the rate windows), in their order.
+  for _, entry in ipairs(C.counted) do
+    if entry.counter.always then
+      local rings = load_rings(entry)
+      for k, window in ipairs(entry.counter.windows) do reply[#reply + 1] = advance(rings[k], window[3]) end
+    end
+  end
   -- Then each act's windows (KEYS[3]), in ACT_NAMES order.
   for _, name in ipairs(ACT_NAMES) do
     C.act_windows = ACTS[name]
@@ -231,14 +432,16 @@ if op == OP.status then
   return packed(reply)
 end
 
-if op == OP.unblock then
+function OPS.unblock(KEYS, ARGV)
+  read_sender(KEYS[1], ARGV, false)
   -- Strikes cleared; the count of blocks stays, so the next block is still longer.
-  if stored[1] then redis.call('HSET', state, FIELD.block, cmsgpack.pack({0, C.block_length, C.blocks})) end
+  if C.stored[1] then redis.call('HSET', C.state, FIELD.block, cmsgpack.pack({0, C.block_length, C.blocks})) end
   if C.in_block then return 1 end
   return 0
 end
 
-if op == OP.strike then
+function OPS.strike(KEYS, ARGV)
+  read_sender(KEYS[1], ARGV, false)
   local at = tonumber(ARGV[6])
   if at > 0 and ARGV[14] ~= '' then
     -- Hand back what an admitted act recorded, for an act the campaign rule then rejected
@@ -249,36 +452,7 @@ if op == OP.strike then
     end
     if #C.act_windows > 0 then C.write_act_rings(KEYS[3], true) end
   elseif at > 0 then
-    -- Hand back what the sender check admitted for a message rejected by another rule.
-    for k, rate in ipairs(rates) do
-      if stored[2 + k] then
-        ring_add(rings[k], rate[3], at, -1)
-        C.write(rate[4], dump_ring(rings[k]))
-      end
-    end
-    if stored_repeat then
-      local buckets = load(stored_repeat)
-      remove(buckets, at, repeat_window)
-      if #buckets == 0 then redis.call('HDEL', state, repeat_field) else C.write(repeat_field, cmsgpack.pack(buckets)) end
-    end
-    if checks_fanout and stored[fanout_at + 1] == ARGV[6] then
-      -- The recipient back to their time before the check (or gone, if the check added them),
-      -- unless a later message has moved them on since.
-      local ring, previous = load_ring(stored[fanout_at]), tonumber(ARGV[7])
-      ring_add(ring, FANOUT_WIDTH, at, -1)
-      if previous > 0 then
-        C.write(recipient_field, ARGV[7])
-        if counts(previous, FANOUT_WIDTH) then ring_add(ring, FANOUT_WIDTH, previous, 1) end
-      else
-        redis.call('HDEL', state, recipient_field)
-      end
-      C.write(FANOUT_FIELD, dump_ring(ring))
-    end
-    if checks_at_all and stored[at_all_at] then
-      local ring = load_ring(stored[at_all_at])
-      ring_add(ring, AT_ALL_WIDTH, at, -1)
-      C.write(AT_ALL_FIELD, dump_ring(ring))
-    end
+    release_counters(ARGV)
   end
   if ARGV[14] ~= '' and not ACT_STRIKES[ARGV[14]] then
     -- An act that strikes nobody (an application) only hands its reservation back.
@@ -295,8 +469,10 @@ if op == OP.strike then
   return packed({0, 0, 0, 0, started})
 end
 
-
-if op == OP.act then
+function OPS.act(KEYS, ARGV)
+  local first = replayed(KEYS, ARGV)
+  if first then return first end
+  read_sender(KEYS[1], ARGV, false)
   local served = C.served_block()
   if served then return served end
   -- A creation's initial members (ARGV[15]) weigh in the owner's members windows, read and
@@ -327,7 +503,7 @@ if op == OP.act then
   -- keys are decided elsewhere (a cluster): the caller skips them then.
   local known = false
   if CAMPAIGN_LIMIT > 0 and CONTACT_MEMORY > 0 and not C.first then
-    known = is_known(redis.call('HGET', memory_key, MEMORY_FIELD.writers), now, CONTACT_MEMORY)
+    known = is_known(redis.call('HGET', KEYS[2], MEMORY_FIELD.writers), now, CONTACT_MEMORY)
   end
   if not known then C.campaign_rule(KEYS, ARGV) end
   if C.first then
@@ -335,9 +511,9 @@ if op == OP.act then
     if ARGV[14] ~= '' and not ACT_STRIKES[ARGV[14]] then
       -- An actor OpenIM does not check (an applicant): rejected, struck never.
       C.commit()
-      return decided(C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0}))
+      return decided(C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], 0}), ARGV)
     end
-    return decided(C.rejection())
+    return decided(C.rejection(), ARGV)
   end
   for k, window in ipairs(C.act_windows) do
     ring_add(C.act_rings[k], window[3], now, weights and weights[k] or 1)
@@ -346,99 +522,35 @@ if op == OP.act then
   C.commit()
   local standing = 0
   if known then standing = KNOWN_SENDER end
-  return decided(C.with_shadow({ADMITTED, now, 0, 0, 0, standing}))
+  return decided(C.with_shadow({ADMITTED, now, 0, 0, 0, standing}), ARGV)
 end
 
-if op ~= OP.check then return redis.error_reply('sender.lua: unknown op ' .. tostring(op)) end
-
-local served = C.served_block()
-if served then return served end
-
-for k, rate in ipairs(rates) do
-  local sum = advance(rings[k], rate[3])
-  if sum >= rate[1] then C.note('rate', ring_retry(rings[k], rate[3], rate[1], sum), rate[1], rate[2]) end
-end
-
--- Entries that left their window are swept, and TTLs refreshed, once per sweep interval (a
--- new sender has nothing to sweep: its first call only starts the clock).
-local sweep = C.swept_at and now - tonumber(C.swept_at) >= width(TTL)
-if not C.swept_at or sweep then
-  C.write(FIELD.swept, ARGV[2])
-  C.refresh_all = sweep
-end
--- With neither repeat nor fanout on, the hash holds only fields this call read, unless an older
--- configuration or version left others: HLEN tells, without reading every field.
-if sweep and REPEAT_LIMIT == 0 and FANOUT_LIMIT == 0 then
-  local present = 0
-  for i = 1, #fields do if stored[i] then present = present + 1 end end
-  sweep = redis.call('HLEN', state) > present
-end
-if sweep then
-  -- Fingerprints whose copies all left the repeat window, and every field this script does not
-  -- write (windows of an older rate configuration, an older version's layout). Once per sweep
-  -- interval; a sender holds at most as many fingerprints as the rate windows admitted.
-  local oldest = math.floor(now / width(repeat_window)) - SUB
-  local kept = {[FIELD.block] = true, [FIELD.swept] = true, [repeat_field] = true, [recipient_field] = true}
-  if FANOUT_LIMIT > 0 then kept[FANOUT_FIELD] = true end
-  if AT_ALL_LIMIT > 0 then kept[AT_ALL_FIELD] = true end
-  for _, rate in ipairs(rates) do kept[rate[4]] = true end
-  local all, stale = redis.call('HGETALL', state), {}
-  for i = 1, #all, 2 do
-    local field = all[i]
-    if kept[field] then -- this call reads or writes it
-    elseif string.sub(field, 1, 1) == FIELD.repeats and #field == 9 then -- a fingerprint's copies
-      local buckets = cmsgpack.unpack(all[i + 1])
-      if #buckets == 0 or buckets[#buckets - 1] < oldest then stale[#stale + 1] = field end
-    elseif string.sub(field, 1, 1) == FIELD.recipient and #field == 9 and FANOUT_LIMIT > 0 then -- a recipient
-      if not counts(tonumber(all[i + 1]), FANOUT_WIDTH) then stale[#stale + 1] = field end
-    else
-      stale[#stale + 1] = field
+-- The conversation, read from the sender's own memory before anything depends on it: whether
+-- it is established, whether the sender is known, the peer's field and entry, and (when only
+-- the sender's pending memory establishes it) when the stranger they answer wrote.
+local function conversation(KEYS, ARGV)
+  local peer_kind, memory_key = ARGV[10], KEYS[2]
+  local established, known, peer_field, peer_entry, answering = false, false, nil, nil, nil
+  if CONTACT_MEMORY > 0 and peer_kind ~= '' then
+    if peer_kind == 'u' then peer_field = MEMORY_FIELD.contact .. ARGV[11] else peer_field = MEMORY_FIELD.group .. ARGV[11] end
+    local memory = redis.call('HMGET', memory_key, peer_field, MEMORY_FIELD.writers)
+    peer_entry, known = memory[1], is_known(memory[2], now, CONTACT_MEMORY)
+    established = peer_entry and entry_established(peer_kind == 'g', peer_entry, now, CONTACT_MEMORY, SEASONING) or false
+    if not established and peer_kind == 'u' then
+      local pending = tonumber(redis.call('HGET', KEYS[3], peer_field))
+      if pending and pending + PENDING_MEMORY > now then established, answering = true, pending end
     end
   end
-  if #stale > 0 then redis.call('HDEL', state, unpack(stale)) end
-end
-
-local repeat_buckets
-if checks_repeat and C.worth_checking('repeats') then
-  local sum
-  repeat_buckets, sum = prune(load(stored_repeat), repeat_window)
-  if sum >= repeat_limit then
-    C.note('repeats', retry_after(repeat_buckets, repeat_window, repeat_limit, sum), repeat_limit, repeat_window)
-  end
-end
-
--- Fanout: the recipient's last time is a field of the hash, and the ring counts recipients by
--- the bucket of their last time, so a known recipient moves within it and a new one adds one.
-local fanout_ring, recipient_known, recipient_seen = nil, false, 0
-if checks_fanout and C.worth_checking('fanout') then
-  fanout_ring = load_ring(stored[fanout_at])
-  local distinct = advance(fanout_ring, FANOUT_WIDTH)
-  local seen = tonumber(stored[fanout_at + 1])
-  recipient_known = seen ~= nil and counts(seen, FANOUT_WIDTH)
-  if recipient_known then
-    recipient_seen = seen
-  elseif distinct >= fanout_limit then
-    C.note('fanout', ring_retry(fanout_ring, FANOUT_WIDTH, fanout_limit, distinct), fanout_limit, fanout_window)
-  end
-end
-
--- AtAllTag notifies the whole group: its uses are counted like a rate window (mentions rule).
-local at_all_ring
-if checks_at_all and C.worth_checking('mentions') then
-  at_all_ring = load_ring(stored[at_all_at])
-  local uses = advance(at_all_ring, AT_ALL_WIDTH)
-  if uses >= AT_ALL_LIMIT then
-    C.note('mentions', ring_retry(at_all_ring, AT_ALL_WIDTH, AT_ALL_LIMIT, uses), AT_ALL_LIMIT, AT_ALL_WINDOW)
-  end
+  return established, known, peer_field, peer_entry, answering
 end
 
 -- The conversation is remembered once the sender's own rules admit the message (whatever the
 -- campaign rule then says, as on a cluster, where the two are decided on different slots): in
 -- the sender's memory as a post in the group, or in the recipient's that the sender wrote.
-local sender_admitted = not C.first
-local function remember_conversation()
-  if not sender_admitted or not peer_field then return end
-  if peer_kind == 'g' then
+local function remember_conversation(KEYS, ARGV, established, peer_field, peer_entry, answering)
+  if not peer_field then return end
+  local memory_key = KEYS[2]
+  if ARGV[10] == 'g' then
     local since = now
     if peer_entry then
       local first_post, last_post = struct.unpack('>dd', peer_entry)
@@ -457,52 +569,32 @@ local function remember_conversation()
   end
 end
 
--- Standalone Redis: the campaign keys' distinct senders, for a cold message the sender's own
--- rules admitted (a rejected message is not a copy, and records nothing there). Every key is
--- checked before any is recorded: one over the limit rejects, and then none is.
-if not established and not known then C.campaign_rule(KEYS, ARGV) end
-
-if C.first then
-  -- Rings moved back from a clock far ahead are kept moved, whatever the answer.
-  for k, rate in ipairs(rates) do
-    if rings[k].rebased then C.write(rate[4], dump_ring(rings[k])) end
+function OPS.check(KEYS, ARGV)
+  local first = replayed(KEYS, ARGV)
+  if first then return first end
+  local established, known, peer_field, peer_entry, answering = conversation(KEYS, ARGV)
+  read_sender(KEYS[1], ARGV, established)
+  local served = C.served_block()
+  if served then return served end
+  check_counters()
+  sweep(ARGV)
+  local sender_admitted = not C.first
+  -- Standalone Redis: the campaign keys' distinct senders, for a cold message the sender's own
+  -- rules admitted (a rejected message is not a copy, and records nothing there). Every key is
+  -- checked before any is recorded: one over the limit rejects, and then none is.
+  if not established and not known then C.campaign_rule(KEYS, ARGV) end
+  if C.first then
+    keep_rebased()
+    local reply = C.rejection()
+    if sender_admitted then remember_conversation(KEYS, ARGV, established, peer_field, peer_entry, answering) end
+    return decided(reply, ARGV)
   end
-  if fanout_ring and fanout_ring.rebased then C.write(FANOUT_FIELD, dump_ring(fanout_ring)) end
-  if at_all_ring and at_all_ring.rebased then C.write(AT_ALL_FIELD, dump_ring(at_all_ring)) end
-  local reply = C.rejection()
-  remember_conversation()
-  return decided(reply)
+  -- Admitted: record the message's quota.
+  local per_key, distinct, seen = record_counters(ARGV)
+  C.commit()
+  remember_conversation(KEYS, ARGV, established, peer_field, peer_entry, answering)
+  local standing = 0
+  if established then standing = standing + ESTABLISHED end
+  if known then standing = standing + KNOWN_SENDER end
+  return decided(C.with_shadow({ADMITTED, now, per_key, distinct, seen, standing}), ARGV)
 end
-
--- Admitted: record the message's quota.
-for k, rate in ipairs(rates) do
-  ring_add(rings[k], rate[3], now, 1)
-  C.write(rate[4], dump_ring(rings[k]))
-end
-local repeat_recorded = 0
-if repeat_buckets then
-  add(repeat_buckets, now, repeat_window)
-  C.write(repeat_field, cmsgpack.pack(repeat_buckets))
-  repeat_recorded = 1
-end
-local recipient_recorded = 0
-if fanout_ring then
-  recipient_recorded = RECIPIENT_NEW
-  if recipient_known then
-    ring_add(fanout_ring, FANOUT_WIDTH, recipient_seen, -1)
-    recipient_recorded = RECIPIENT_REFRESHED
-  end
-  ring_add(fanout_ring, FANOUT_WIDTH, now, 1)
-  C.write(FANOUT_FIELD, dump_ring(fanout_ring))
-  C.write(recipient_field, ARGV[2])
-end
-if at_all_ring then
-  ring_add(at_all_ring, AT_ALL_WIDTH, now, 1)
-  C.write(AT_ALL_FIELD, dump_ring(at_all_ring))
-end
-C.commit()
-remember_conversation()
-local standing = 0
-if established then standing = standing + ESTABLISHED end
-if known then standing = standing + KNOWN_SENDER end
-return decided(C.with_shadow({ADMITTED, now, repeat_recorded, recipient_recorded, recipient_seen, standing}))

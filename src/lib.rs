@@ -20,6 +20,7 @@
 //! - [`keywords_file`]: the keyword list's file, read at start and again when it changes.
 
 pub mod app;
+pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod domains;

@@ -5,106 +5,8 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-/// The rules (README, "Rules and error codes"), in the order a message is judged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Rule {
-    Blocked,
-    Burst,
-    Mentions,
-    Rate,
-    Repeat,
-    Fanout,
-    Campaign,
-    /// The text contains an entry of the operator's keyword list.
-    Keyword,
-    /// The text links to a denied domain.
-    Link,
-    /// Too many friend requests (README, "Friend requests, groups and profiles").
-    Friend,
-    /// Too many groups created or applied to, or invitees into one group.
-    Group,
-    /// The operator's own webhook failed and `FLOODGATE_UPSTREAM_FAIL_MODE` is `closed`.
-    Upstream,
-    Unavailable,
-}
-
-impl Rule {
-    /// Every rule, for exporting each metric series from start-up.
-    pub const ALL: [Rule; 13] = [
-        Rule::Burst,
-        Rule::Rate,
-        Rule::Repeat,
-        Rule::Campaign,
-        Rule::Fanout,
-        Rule::Blocked,
-        Rule::Mentions,
-        Rule::Keyword,
-        Rule::Link,
-        Rule::Friend,
-        Rule::Group,
-        Rule::Upstream,
-        Rule::Unavailable,
-    ];
-
-    /// The errCode OpenIM passes to the sender's client; stable, clients switch on it. An
-    /// `i32` because OpenIM decodes it as one (a larger value fails the whole reply).
-    pub fn err_code(self) -> i32 {
-        match self {
-            Rule::Burst => 5001,
-            Rule::Rate => 5002,
-            Rule::Repeat => 5003,
-            Rule::Campaign => 5004,
-            Rule::Fanout => 5005,
-            Rule::Blocked => 5006,
-            Rule::Mentions => 5007,
-            Rule::Keyword => 5008,
-            Rule::Link => 5009,
-            Rule::Friend => 5010,
-            Rule::Group => 5011,
-            Rule::Upstream => 5098,
-            Rule::Unavailable => 5099,
-        }
-    }
-
-    /// The metric label and log name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::Burst => "burst",
-            Rule::Rate => "rate",
-            Rule::Repeat => "repeat",
-            Rule::Campaign => "campaign",
-            Rule::Fanout => "fanout",
-            Rule::Blocked => "blocked",
-            Rule::Mentions => "mentions",
-            Rule::Keyword => "keyword",
-            Rule::Link => "link",
-            Rule::Friend => "friend",
-            Rule::Group => "group",
-            Rule::Upstream => "upstream",
-            Rule::Unavailable => "unavailable",
-        }
-    }
-
-    /// errMsg: short, shown by the client next to the failed message.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Rule::Burst => "sending too fast",
-            Rule::Rate => "too many messages",
-            Rule::Repeat => "same message sent too often",
-            Rule::Campaign => "message is part of a spam campaign",
-            Rule::Fanout => "too many different recipients",
-            Rule::Blocked => "sender is temporarily blocked",
-            Rule::Mentions => "too many mentions",
-            // Never the entry or the domain: that would teach evasion.
-            Rule::Keyword => "message contains blocked content",
-            Rule::Link => "message links to a blocked site",
-            Rule::Friend => "too many friend requests",
-            Rule::Group => "too many group requests",
-            Rule::Upstream => "message check unavailable",
-            Rule::Unavailable => "anti-spam check unavailable",
-        }
-    }
-}
+use crate::catalogue::{CATALOGUE, Scope};
+pub use crate::catalogue::{Mode, Rule, RuleModes};
 
 /// `COUNT` events per `window`: the unit of every windowed rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,74 +38,6 @@ impl Limit {
 impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} per {}", self.count, HumanDuration(self.window))
-    }
-}
-
-/// Whether a rule rejects, or only counts and logs what it would reject.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
-    #[default]
-    Enforce,
-    Shadow,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Enforce => "enforce",
-            Mode::Shadow => "shadow",
-        }
-    }
-}
-
-/// The mode of each rule (`FLOODGATE_<RULE>_MODE`, overridden by `FLOODGATE_MODE=shadow`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RuleModes {
-    pub burst: Mode,
-    pub rate: Mode,
-    pub repeat: Mode,
-    pub campaign: Mode,
-    pub fanout: Mode,
-    pub mentions: Mode,
-    pub block: Mode,
-    pub keyword: Mode,
-    pub link: Mode,
-    pub friend: Mode,
-    pub group: Mode,
-}
-
-impl RuleModes {
-    pub fn all(mode: Mode) -> RuleModes {
-        RuleModes {
-            burst: mode,
-            rate: mode,
-            repeat: mode,
-            campaign: mode,
-            fanout: mode,
-            mentions: mode,
-            block: mode,
-            keyword: mode,
-            link: mode,
-            friend: mode,
-            group: mode,
-        }
-    }
-
-    pub fn of(&self, rule: Rule) -> Mode {
-        match rule {
-            Rule::Burst => self.burst,
-            Rule::Rate => self.rate,
-            Rule::Repeat => self.repeat,
-            Rule::Campaign => self.campaign,
-            Rule::Fanout => self.fanout,
-            Rule::Mentions => self.mentions,
-            Rule::Blocked => self.block,
-            Rule::Keyword => self.keyword,
-            Rule::Link => self.link,
-            Rule::Friend => self.friend,
-            Rule::Group => self.group,
-            Rule::Upstream | Rule::Unavailable => Mode::Enforce,
-        }
     }
 }
 
@@ -273,12 +107,10 @@ impl Default for Policy {
 impl Policy {
     /// The longest window of any rule kept in a store: how long a sender's state can matter.
     pub fn longest_window_ms(&self) -> u64 {
-        self.rate
+        CATALOGUE
             .iter()
-            .chain(&self.repeat)
-            .chain(&self.fanout)
-            .chain(&self.strikes)
-            .chain(&self.at_all)
+            .filter(|entry| entry.scope == Scope::Sender)
+            .flat_map(|entry| (entry.windows)(self))
             .map(Limit::window_ms)
             .max()
             .unwrap_or(0)
@@ -502,8 +334,8 @@ mod tests {
     #[test]
     fn the_first_enforced_violation_answers_and_shadow_ones_are_kept_in_order() {
         let mut modes = RuleModes::all(Mode::Enforce);
-        modes.repeat = Mode::Shadow;
-        modes.keyword = Mode::Shadow;
+        modes.set(Rule::Repeat, Mode::Shadow);
+        modes.set(Rule::Keyword, Mode::Shadow);
         let found = |rule| Violation::new(rule, None, Duration::ZERO);
         let sorted = ByMode::of(
             &modes,
@@ -529,16 +361,5 @@ mod tests {
         assert_eq!(show(600_000), "10m");
         assert_eq!(show(86_400_000), "1d");
         assert_eq!(show(90_061_000), "1d1h1m1s");
-    }
-
-    #[test]
-    fn error_codes_are_the_contracts() {
-        let codes: Vec<i32> = Rule::ALL.iter().map(|r| r.err_code()).collect();
-        assert_eq!(
-            codes,
-            vec![
-                5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010, 5011, 5098, 5099
-            ]
-        );
     }
 }

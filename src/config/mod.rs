@@ -71,19 +71,8 @@ pub mod vars {
     /// Not in the contract: the memory bound of each replica's own state (README).
     pub const LOCAL_MAX_SENDERS: (&str, &str) = ("FLOODGATE_LOCAL_MAX_SENDERS", "250000");
     /// Per-rule shadow switches: `FLOODGATE_<RULE>_MODE`.
-    pub const RULE_MODES: [&str; 11] = [
-        "FLOODGATE_BURST_MODE",
-        "FLOODGATE_RATE_MODE",
-        "FLOODGATE_REPEAT_MODE",
-        "FLOODGATE_CAMPAIGN_MODE",
-        "FLOODGATE_FANOUT_MODE",
-        "FLOODGATE_MENTIONS_MODE",
-        "FLOODGATE_BLOCK_MODE",
-        "FLOODGATE_KEYWORD_MODE",
-        "FLOODGATE_LINK_MODE",
-        "FLOODGATE_FRIEND_MODE",
-        "FLOODGATE_GROUP_MODE",
-    ];
+    pub const RULE_MODES: [&str; crate::catalogue::MODE_VARIABLES.len()] =
+        crate::catalogue::MODE_VARIABLES;
     /// Contract variables read by parts of floodgate that other changes are adding: known, so
     /// that setting one ahead of its part is not warned about as a misspelling.
     pub const ANNOUNCED: [&str; 3] = [
@@ -93,7 +82,9 @@ pub mod vars {
     ];
     /// Every name above: a `FLOODGATE_*` variable not in it is warned about at start. A unit
     /// test holds it to the README's configuration table, both ways.
-    pub const ALL: &[&str] = &[
+    pub const ALL: &[&str] = &join::<{ LISTED.len() + RULE_MODES.len() }>(LISTED, &RULE_MODES);
+    /// The names above but the rules' modes (which the catalogue generates).
+    const LISTED: &[&str] = &[
         LISTEN.0,
         ADMIN_LISTEN.0,
         REDIS_URL.0,
@@ -139,21 +130,20 @@ pub mod vars {
         LOG.0,
         LOG_FORMAT.0,
         LOCAL_MAX_SENDERS.0,
-        RULE_MODES[0],
-        RULE_MODES[1],
-        RULE_MODES[2],
-        RULE_MODES[3],
-        RULE_MODES[4],
-        RULE_MODES[5],
-        RULE_MODES[6],
-        RULE_MODES[7],
-        RULE_MODES[8],
-        RULE_MODES[9],
-        RULE_MODES[10],
         ANNOUNCED[0],
         ANNOUNCED[1],
         ANNOUNCED[2],
     ];
+
+    const fn join<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+        let mut all = [""; N];
+        let mut i = 0;
+        while i < N {
+            all[i] = if i < a.len() { a[i] } else { b[i - a.len()] };
+            i += 1;
+        }
+        all
+    }
 }
 
 /// The shortest `FLOODGATE_IDLE_TIMEOUT`: OpenIM's client never retires an idle connection and
@@ -349,26 +339,13 @@ impl Env {
         };
         let global_mode = self.get(MODE, mode)?;
         let mut modes = RuleModes::default();
-        let slots = [
-            &mut modes.burst,
-            &mut modes.rate,
-            &mut modes.repeat,
-            &mut modes.campaign,
-            &mut modes.fanout,
-            &mut modes.mentions,
-            &mut modes.block,
-            &mut modes.keyword,
-            &mut modes.link,
-            &mut modes.friend,
-            &mut modes.group,
-        ];
-        for (name, slot) in RULE_MODES.into_iter().zip(slots) {
+        for (rule, name) in crate::catalogue::mode_variables() {
             let rule_mode = self.get((name, "enforce"), mode)?;
-            *slot = if global_mode == Mode::Shadow {
-                Mode::Shadow
-            } else {
-                rule_mode
+            let rule_mode = match global_mode {
+                Mode::Shadow => Mode::Shadow,
+                Mode::Enforce => rule_mode,
             };
+            modes.set(rule, rule_mode);
         }
 
         let policy = Policy {
@@ -628,8 +605,14 @@ mod tests {
         let all = config(&[("FLOODGATE_MODE", "shadow")]).unwrap();
         assert_eq!(all.policy.modes, RuleModes::all(Mode::Shadow));
         let one = config(&[("FLOODGATE_REPEAT_MODE", "shadow")]).unwrap();
-        assert_eq!(one.policy.modes.repeat, Mode::Shadow);
-        assert_eq!(one.policy.modes.rate, Mode::Enforce);
+        assert_eq!(
+            one.policy.modes.of(crate::policy::Rule::Repeat),
+            Mode::Shadow
+        );
+        assert_eq!(
+            one.policy.modes.of(crate::policy::Rule::Rate),
+            Mode::Enforce
+        );
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl Engine {
         let check = store.check_invite(group, now_ms, invitees);
         let over = self.timed(store, "check_invite", check).await?;
         Ok(match over {
-            Some(violation) if self.policy.modes.group == Mode::Enforce => {
+            Some(violation) if self.policy.modes.of(Rule::Group) == Mode::Enforce => {
                 Decision::reject(violation, shadow)
             }
             Some(violation) => {

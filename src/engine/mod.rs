@@ -193,7 +193,7 @@ impl Engine {
         if let Some(burst) = &self.burst
             && let Err(violation) = burst.check(sender)
         {
-            match self.policy.modes.burst {
+            match self.policy.modes.of(Rule::Burst) {
                 Mode::Enforce => return Decision::reject(violation, shadow),
                 Mode::Shadow => shadow.push(violation),
             }
@@ -318,7 +318,7 @@ impl Engine {
         else {
             return;
         };
-        if self.policy.modes.block != Mode::Enforce {
+        if self.policy.modes.of(Rule::Blocked) != Mode::Enforce {
             return;
         }
         let block = match (violation.rule, violation.started_block) {
@@ -520,13 +520,13 @@ impl Engine {
         mut shadow: Vec<Violation>,
     ) -> Decision {
         if let Some(blocked) = outcome.blocked {
-            match self.policy.modes.block {
+            match self.policy.modes.of(Rule::Blocked) {
                 Mode::Enforce => return Decision::reject(blocked, shadow),
                 Mode::Shadow => shadow.push(blocked),
             }
         }
-        let violation =
-            violation.with_block_started(outcome.started_block, self.policy.modes.block);
+        let violation = violation
+            .with_block_started(outcome.started_block, self.policy.modes.of(Rule::Blocked));
         Decision::reject(violation, shadow)
     }
 

@@ -15,14 +15,16 @@ use super::conversations::{self, Memory};
 use super::shards::{KeyMap, LastSeen, Shards};
 use super::window::{SlidingCounter, counts};
 use super::{
-    ActCheck, CampaignKey, Conversation, Fingerprint, GroupKey, KeyOutcome, Peer, RecipientKey,
-    Recorded, Replay, Reservation, SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError,
-    StrikeOutcome, StrikeRequest,
+    ActCheck, CampaignKey, Conversation, GroupKey, KeyOutcome, Peer, Recorded, Replay, Reservation,
+    SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
-use crate::policy::{Act, ByMode, Limit, Mode, Policy, Rule, Violation};
+use crate::catalogue::{CATALOGUE, Primitive, Scope};
+use crate::policy::{Act, ByMode, Limit, Mode, Policy, Rule, RuleModes, Violation};
 
 pub struct MemoryStore {
     policy: Arc<Policy>,
+    /// The sender's stored rules that are on, from the catalogue: each sender's `counters`.
+    counting: Vec<Counting>,
     senders: Shards<u128, SenderState>,
     campaigns: Shards<u64, CampaignState>,
     /// Each user's conversations (`conversations`), apart from the senders' windows: a
@@ -69,17 +71,196 @@ struct ActWindows {
     last_ms: u64,
 }
 
+/// A stored rule of the sender, as the catalogue has it: its primitive and its windows.
+struct Counting {
+    rule: Rule,
+    primitive: Primitive,
+    /// Never empty (a rule without windows is off, and not counted).
+    limits: Vec<Limit>,
+}
+
+impl Counting {
+    /// Every stored rule of the sender that is on, in catalogue order.
+    fn all(policy: &Policy) -> Vec<Counting> {
+        CATALOGUE
+            .iter()
+            .filter(|entry| entry.scope == Scope::Sender)
+            .filter(|entry| {
+                matches!(
+                    entry.primitive,
+                    Primitive::Window | Primitive::CountPerKey | Primitive::DistinctSet
+                )
+            })
+            .map(|entry| Counting {
+                rule: entry.rule,
+                primitive: entry.primitive,
+                limits: (entry.windows)(policy).to_vec(),
+            })
+            .filter(|counting| !counting.limits.is_empty())
+            .collect()
+    }
+}
+
+/// One stored rule's state, by its primitive. A per-key count and a distinct set have one
+/// window (their first).
+enum Counter {
+    /// A counter per window.
+    Window(Vec<SlidingCounter>),
+    /// A counter per key (a content).
+    PerKey(KeyMap<u64, SlidingCounter>),
+    /// Key → when last counted (admitted), while that time still counts; and the keys' last
+    /// times, bucketed like a window: the count of distinct keys.
+    Distinct {
+        seen: KeyMap<u64, u64>,
+        ring: SlidingCounter,
+    },
+}
+
+impl Counter {
+    fn of(counting: &Counting) -> Counter {
+        match counting.primitive {
+            Primitive::CountPerKey => Counter::PerKey(KeyMap::default()),
+            Primitive::DistinctSet => Counter::Distinct {
+                seen: KeyMap::default(),
+                ring: SlidingCounter::default(),
+            },
+            _ => Counter::Window(vec![SlidingCounter::default(); counting.limits.len()]),
+        }
+    }
+
+    /// Whether one more event under `key` breaks `counting`'s limits: each violation to `found`.
+    fn check(
+        &mut self,
+        counting: &Counting,
+        key: u64,
+        now: u64,
+        modes: &RuleModes,
+        found: &mut ByMode,
+    ) {
+        let rule = counting.rule;
+        let mut note = |limit: Limit, retry| found.note(modes, over(rule, limit, retry));
+        match self {
+            Counter::Window(counters) => {
+                for (limit, counter) in counting.limits.iter().zip(counters) {
+                    let window = limit.window_ms();
+                    if counter.count(now, window) >= limit.count() {
+                        note(*limit, counter.retry_after(now, window, limit.count()));
+                    }
+                }
+            }
+            Counter::PerKey(counters) => {
+                let Some(&limit) = counting.limits.first() else {
+                    return;
+                };
+                let window = limit.window_ms();
+                if let Some(counter) = counters.get_mut(&key)
+                    && counter.count(now, window) >= limit.count()
+                {
+                    note(limit, counter.retry_after(now, window, limit.count()));
+                }
+            }
+            Counter::Distinct { seen, ring } => {
+                let Some(&limit) = counting.limits.first() else {
+                    return;
+                };
+                let window = limit.window_ms();
+                seen.retain(|_, &mut at| counts(at, now, window));
+                let distinct = ring.count(now, window);
+                if !seen.contains_key(&key) && distinct >= limit.count() {
+                    note(limit, ring.retry_after(now, window, limit.count()));
+                }
+            }
+        }
+    }
+
+    /// Counts an admitted event under `key`; for a distinct set, what that did to the key (a
+    /// known key's time moves from its old bucket to now; a new one adds one).
+    fn record(&mut self, counting: &Counting, key: u64, now: u64) -> Option<Recorded> {
+        let window = counting.limits.first().map_or(0, Limit::window_ms);
+        match self {
+            Counter::Window(counters) => {
+                for (limit, counter) in counting.limits.iter().zip(counters) {
+                    counter.add(now, limit.window_ms(), 1);
+                }
+                None
+            }
+            Counter::PerKey(counters) => {
+                counters.entry(key).or_default().add(now, window, 1);
+                None
+            }
+            Counter::Distinct { seen, ring } => {
+                let previous = seen.insert(key, now).filter(|&at| counts(at, now, window));
+                if let Some(at) = previous {
+                    ring.remove(at, window, 1);
+                }
+                ring.add(now, window, 1);
+                Some(
+                    previous.map_or(Recorded::New, |previous_ms| Recorded::Refreshed {
+                        previous_ms,
+                    }),
+                )
+            }
+        }
+    }
+
+    /// Takes back an event counted under `key` at `at` (`recorded`: what it did to a distinct
+    /// set's key), unless a distinct set's key has moved on since.
+    fn release(
+        &mut self,
+        counting: &Counting,
+        key: u64,
+        at: u64,
+        recorded: Option<Recorded>,
+        now: u64,
+    ) {
+        let window = counting.limits.first().map_or(0, Limit::window_ms);
+        match self {
+            Counter::Window(counters) => {
+                for (limit, counter) in counting.limits.iter().zip(counters) {
+                    counter.remove(at, limit.window_ms(), 1);
+                }
+            }
+            Counter::PerKey(counters) => {
+                if let Some(counter) = counters.get_mut(&key) {
+                    counter.remove(at, window, 1);
+                }
+            }
+            Counter::Distinct { seen, ring } => {
+                if seen.get(&key) != Some(&at) {
+                    return;
+                }
+                ring.remove(at, window, 1);
+                match recorded {
+                    Some(Recorded::Refreshed { previous_ms }) => {
+                        seen.insert(key, previous_ms);
+                        if counts(previous_ms, now, window) {
+                            ring.add(previous_ms, window, 1);
+                        }
+                    }
+                    _ => {
+                        seen.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets keys no longer in the window, amortised: only when a per-key map has grown.
+    fn forget(&mut self, counting: &Counting, now: u64) {
+        let window = counting.limits.first().map_or(0, Limit::window_ms);
+        if let Counter::PerKey(counters) = self
+            && counters.len() >= 64
+            && counters.len().is_power_of_two()
+        {
+            counters.retain(|_, counter| counter.count(now, window) > 0);
+        }
+    }
+}
+
 #[derive(Default)]
 struct SenderState {
-    /// One counter per configured rate window, in `policy.rate` order.
-    windows: Vec<SlidingCounter>,
-    repeats: KeyMap<Fingerprint, SlidingCounter>,
-    /// Recipient → when last written to (admitted), while that time still counts.
-    recipients: KeyMap<RecipientKey, u64>,
-    /// The recipients' last-write times, bucketed like a rate window: the fanout count.
-    fanout: SlidingCounter,
-    /// `AtAllTag` uses (the mentions rule).
-    at_all: SlidingCounter,
+    /// One per stored rule that is on (`MemoryStore::counting`), in its order.
+    counters: Vec<Counter>,
     /// Friend requests, groups created and joined: only for users who made one.
     acts: Option<Box<ActWindows>>,
     strikes: VecDeque<u64>,
@@ -133,6 +314,7 @@ impl CampaignState {
 impl MemoryStore {
     pub fn new(policy: Arc<Policy>, max_entries: usize) -> MemoryStore {
         MemoryStore {
+            counting: Counting::all(&policy),
             policy,
             senders: Shards::new(max_entries),
             campaigns: Shards::new(max_entries),
@@ -254,68 +436,43 @@ impl MemoryStore {
 
     pub fn check_sender(&self, check: &SenderCheck) -> SenderOutcome {
         let policy = &*self.policy;
+        let counting = &self.counting;
         let now = check.now_ms;
         let (established, known, answering) =
             check.conversation.map_or((false, false, None), |c| {
                 self.standing(check.sender, &c, now)
             });
-        // An established message counts repeat per conversation and skips fanout.
-        let check = &SenderCheck {
-            fingerprint: check.repeat_fingerprint(established),
-            recipient: check.recipient.filter(|_| !established),
-            ..*check
-        };
         let outcome = self.senders.with(check.sender.0, |state| {
-            state.touch(policy, now);
+            state.touch(counting, now);
             let mut found = ByMode::default();
             if let Some(rejected) = state.check_block(policy, now, &mut found) {
                 return rejected;
             }
-            for (limit, counter) in policy.rate.iter().zip(&mut state.windows) {
-                let (count, window) = (counter.count(now, limit.window_ms()), limit.window_ms());
-                if count >= limit.count() {
-                    let retry = counter.retry_after(now, window, limit.count());
-                    found.note(&policy.modes, over(Rule::Rate, *limit, retry));
+            for (counting, counter) in counting.iter().zip(&mut state.counters) {
+                if let Some(key) = check.counted_under(counting.rule, established) {
+                    counter.check(counting, key, now, &policy.modes, &mut found);
                 }
             }
-            if let (Some(limit), Some(fp)) = (policy.repeat, check.fingerprint)
-                && let Some(counter) = state.repeats.get_mut(&fp)
-                && counter.count(now, limit.window_ms()) >= limit.count()
-            {
-                let retry = counter.retry_after(now, limit.window_ms(), limit.count());
-                found.note(&policy.modes, over(Rule::Repeat, limit, retry));
-            }
-            if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
-                let window = limit.window_ms();
-                state
-                    .recipients
-                    .retain(|_, &mut seen| counts(seen, now, window));
-                let distinct = state.fanout.count(now, window);
-                if !state.recipients.contains_key(&to) && distinct >= limit.count() {
-                    let retry = state.fanout.retry_after(now, window, limit.count());
-                    found.note(&policy.modes, over(Rule::Fanout, limit, retry));
-                }
-            }
-            if let (Some(limit), true) = (policy.at_all, check.at_all) {
-                let window = limit.window_ms();
-                if state.at_all.count(now, window) >= limit.count() {
-                    let retry = state.at_all.retry_after(now, window, limit.count());
-                    found.note(&policy.modes, over(Rule::Mentions, limit, retry));
-                }
-            }
-            match found.enforced {
-                Some(violation) => SenderOutcome::Rejected {
+            if let Some(violation) = found.enforced {
+                return SenderOutcome::Rejected {
                     violation: state.add_strike(policy, violation, now),
                     shadow: found.shadow,
-                },
-                None => SenderOutcome::Admitted {
-                    reservation: Reservation {
-                        established,
-                        skips_campaign: established || known,
-                        ..state.consume(policy, check)
-                    },
-                    shadow: found.shadow,
-                },
+                };
+            }
+            let mut reservation = Reservation {
+                established,
+                skips_campaign: established || known,
+                ..Reservation::of_act(now, None, false)
+            };
+            for (counting, counter) in counting.iter().zip(&mut state.counters) {
+                if let Some(key) = check.counted_under(counting.rule, established) {
+                    let recorded = counter.record(counting, key, now);
+                    reservation.count(counting.rule, key, recorded);
+                }
+            }
+            SenderOutcome::Admitted {
+                reservation,
+                shadow: found.shadow,
             }
         });
         if let (SenderOutcome::Admitted { .. }, Some(conversation)) = (&outcome, check.conversation)
@@ -333,7 +490,7 @@ impl MemoryStore {
         // Only the campaign rule reads it (as in sender.lua, which reads it only then).
         let known = policy.campaign.is_some() && self.is_known(check.actor, now);
         self.senders.with(check.actor.0, |state| {
-            state.touch(policy, now);
+            state.touch(&self.counting, now);
             let mut found = ByMode::default();
             if let Some(rejected) = state.check_block(policy, now, &mut found) {
                 return rejected;
@@ -405,7 +562,7 @@ impl MemoryStore {
         if n == 0 {
             return None;
         }
-        let enforced = self.policy.modes.group == Mode::Enforce;
+        let enforced = self.policy.modes.of(Rule::Group) == Mode::Enforce;
         self.groups.with(group.0, |state| {
             state.last_seen_ms = state.last_seen_ms.max(now);
             let window = limit.window_ms();
@@ -428,16 +585,16 @@ impl MemoryStore {
     }
 
     pub fn block_mode(&self) -> Mode {
-        self.policy.modes.block
+        self.policy.modes.of(Rule::Blocked)
     }
 
     pub fn strike(&self, request: &StrikeRequest) -> StrikeOutcome {
         let policy = &*self.policy;
         let now = request.now_ms;
         self.senders.with(request.sender.0, |state| {
-            state.touch(policy, now);
+            state.touch(&self.counting, now);
             if let Some(reservation) = &request.release {
-                state.release(policy, reservation, now);
+                state.release(&self.counting, policy, reservation, now);
             }
             // An act that strikes nobody (an application) only hands its reservation back.
             if request
@@ -488,7 +645,7 @@ impl MemoryStore {
                 let oldest = state.oldest().unwrap_or(now);
                 let retry = Duration::from_millis(oldest + limit.window_ms() - now);
                 let violation = Violation::new(Rule::Campaign, Some(limit), retry);
-                if self.policy.modes.campaign == Mode::Enforce {
+                if self.policy.modes.of(Rule::Campaign) == Mode::Enforce {
                     return KeyOutcome::Full(violation);
                 }
                 // In shadow the set stays capped at the limit (the most recent senders): enough to
@@ -545,15 +702,22 @@ impl MemoryStore {
                 };
             };
             // A sender that only ever had a block lifted has no counters yet: zeros.
+            let rate = self
+                .counting
+                .iter()
+                .position(|counting| counting.rule == Rule::Rate)
+                .and_then(|i| state.counters.get(i));
             let windows = policy
                 .rate
                 .iter()
                 .enumerate()
                 .map(|(i, limit)| {
-                    let count = state
-                        .windows
-                        .get(i)
-                        .map_or(0, |counter| counter.clone().count(now, limit.window_ms()));
+                    let counter = match rate {
+                        Some(Counter::Window(counters)) => counters.get(i),
+                        _ => None,
+                    };
+                    let count =
+                        counter.map_or(0, |counter| counter.clone().count(now, limit.window_ms()));
                     (*limit, count)
                 })
                 .collect();
@@ -678,7 +842,7 @@ impl SenderState {
             return None;
         }
         let violation = self.block_violation(now);
-        if policy.modes.block == Mode::Enforce {
+        if policy.modes.of(Rule::Blocked) == Mode::Enforce {
             return Some(SenderOutcome::Rejected {
                 violation,
                 shadow: std::mem::take(&mut found.shadow),
@@ -697,18 +861,13 @@ impl SenderState {
         counters
     }
 
-    fn touch(&mut self, policy: &Policy, now: u64) {
-        if self.windows.len() != policy.rate.len() {
-            self.windows
-                .resize_with(policy.rate.len(), SlidingCounter::default);
+    fn touch(&mut self, counting: &[Counting], now: u64) {
+        if self.counters.len() != counting.len() {
+            self.counters = counting.iter().map(Counter::of).collect();
         }
         self.last_seen_ms = self.last_seen_ms.max(now);
-        if let Some(limit) = policy.repeat {
-            // Forget content no longer in the window, amortised: only when the map has grown.
-            if self.repeats.len() >= 64 && self.repeats.len().is_power_of_two() {
-                self.repeats
-                    .retain(|_, counter| counter.count(now, limit.window_ms()) > 0);
-            }
+        for (counting, counter) in counting.iter().zip(&mut self.counters) {
+            counter.forget(counting, now);
         }
     }
 
@@ -737,58 +896,20 @@ impl SenderState {
             self.block_length_ms = length.as_millis() as u64;
             self.strikes.clear();
             violation.started_block = Some(length);
-            if policy.modes.block == Mode::Enforce {
+            if policy.modes.of(Rule::Blocked) == Mode::Enforce {
                 violation.retry_after = violation.retry_after.max(length);
             }
         }
         violation
     }
 
-    fn consume(&mut self, policy: &Policy, check: &SenderCheck) -> Reservation {
-        let now = check.now_ms;
-        for (limit, counter) in policy.rate.iter().zip(&mut self.windows) {
-            counter.add(now, limit.window_ms(), 1);
-        }
-        let fingerprint = policy.repeat.and(check.fingerprint);
-        if let (Some(limit), Some(fp)) = (policy.repeat, fingerprint) {
-            self.repeats
-                .entry(fp)
-                .or_default()
-                .add(now, limit.window_ms(), 1);
-        }
-        let mut recipient = None;
-        if let (Some(limit), Some(to)) = (policy.fanout, check.recipient) {
-            // A known recipient's time moves from its old bucket to now; a new one adds one.
-            let window = limit.window_ms();
-            let previous = self
-                .recipients
-                .insert(to, now)
-                .filter(|&seen| counts(seen, now, window));
-            if let Some(seen) = previous {
-                self.fanout.remove(seen, window, 1);
-            }
-            self.fanout.add(now, window, 1);
-            let recorded = previous.map_or(Recorded::New, |previous_ms| Recorded::Refreshed {
-                previous_ms,
-            });
-            recipient = Some((to, recorded));
-        }
-        let at_all = check.at_all && policy.at_all.is_some();
-        if let (Some(limit), true) = (policy.at_all, at_all) {
-            self.at_all.add(now, limit.window_ms(), 1);
-        }
-        Reservation {
-            established: false,
-            skips_campaign: false,
-            act: None,
-            at_ms: now,
-            fingerprint,
-            recipient,
-            at_all,
-        }
-    }
-
-    fn release(&mut self, policy: &Policy, reservation: &Reservation, now: u64) {
+    fn release(
+        &mut self,
+        counting: &[Counting],
+        policy: &Policy,
+        reservation: &Reservation,
+        now: u64,
+    ) {
         let at = reservation.at_ms;
         if let Some(act) = reservation.act {
             if act.limits(policy).is_empty() {
@@ -800,32 +921,9 @@ impl SenderState {
             }
             return;
         }
-        for (limit, counter) in policy.rate.iter().zip(&mut self.windows) {
-            counter.remove(at, limit.window_ms(), 1);
-        }
-        if let (Some(limit), Some(fp)) = (policy.repeat, reservation.fingerprint)
-            && let Some(counter) = self.repeats.get_mut(&fp)
-        {
-            counter.remove(at, limit.window_ms(), 1);
-        }
-        if let (Some(limit), true) = (policy.at_all, reservation.at_all) {
-            self.at_all.remove(at, limit.window_ms(), 1);
-        }
-        if let (Some(limit), Some((to, recorded))) = (policy.fanout, reservation.recipient)
-            && self.recipients.get(&to) == Some(&at)
-        {
-            let window = limit.window_ms();
-            self.fanout.remove(at, window, 1);
-            match recorded {
-                Recorded::New => {
-                    self.recipients.remove(&to);
-                }
-                Recorded::Refreshed { previous_ms } => {
-                    self.recipients.insert(to, previous_ms);
-                    if counts(previous_ms, now, window) {
-                        self.fanout.add(previous_ms, window, 1);
-                    }
-                }
+        for (counting, counter) in counting.iter().zip(&mut self.counters) {
+            if let Some((key, recorded)) = reservation.counted_under(counting.rule) {
+                counter.release(counting, key, at, recorded, now);
             }
         }
     }

@@ -173,6 +173,18 @@ impl SenderCheck {
             _ => self.fingerprint,
         }
     }
+    /// The key a stored rule of the sender (`catalogue::Scope::Sender`) counts this message
+    /// under (`None`: it does not count in it): the one place those rules meet this check's
+    /// fields. An established message counts repeat per conversation and skips fanout.
+    pub fn counted_under(&self, rule: Rule, established: bool) -> Option<u64> {
+        match rule {
+            Rule::Rate => Some(0),
+            Rule::Repeat => self.repeat_fingerprint(established).map(|f| f.0),
+            Rule::Fanout => self.recipient.filter(|_| !established).map(|r| r.0),
+            Rule::Mentions => self.at_all.then_some(0),
+            _ => None,
+        }
+    }
 }
 
 /// An act other than a message (README, "Friend requests, groups and profiles"), judged on its
@@ -229,6 +241,28 @@ pub struct Reservation {
 }
 
 impl Reservation {
+    /// The key a stored rule of the sender counted this reservation under, and what it did to
+    /// a distinct set's key (see [`SenderCheck::counted_under`]).
+    pub fn counted_under(&self, rule: Rule) -> Option<(u64, Option<Recorded>)> {
+        match rule {
+            Rule::Rate => Some((0, None)),
+            Rule::Repeat => self.fingerprint.map(|f| (f.0, None)),
+            Rule::Fanout => self.recipient.map(|(to, recorded)| (to.0, Some(recorded))),
+            Rule::Mentions => self.at_all.then_some((0, None)),
+            _ => None,
+        }
+    }
+
+    /// Notes that `rule` counted the message under `key` (`recorded`: what a distinct set did).
+    pub(crate) fn count(&mut self, rule: Rule, key: u64, recorded: Option<Recorded>) {
+        match rule {
+            Rule::Repeat => self.fingerprint = Some(Fingerprint(key)),
+            Rule::Fanout => self.recipient = recorded.map(|r| (RecipientKey(key), r)),
+            Rule::Mentions => self.at_all = true,
+            _ => {}
+        }
+    }
+
     /// What an admitted act recorded: one in each of its windows.
     pub fn of_act(at_ms: u64, act: Option<Act>, skips_campaign: bool) -> Reservation {
         Reservation {

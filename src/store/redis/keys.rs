@@ -6,17 +6,8 @@
 use crate::store::{CampaignKey, Fingerprint, GroupKey, RecipientKey, SenderKey};
 
 // The fields of a sender's hash (docs/redis.md), by what they start with. `prelude` hands them to
-// the script, which builds the names from them.
-/// `W<window ms>`: a rate window's ring.
-pub(super) const RATE_FIELD: char = 'W';
-/// `r<fingerprint>`: admitted copies of one content (repeat).
-pub(super) const REPEAT_FIELD: char = 'r';
-/// `T<window ms>`: the fanout ring.
-pub(super) const FANOUT_FIELD: char = 'T';
-/// `t<recipient>`: the last admitted message to one recipient.
-pub(super) const RECIPIENT_FIELD: char = 't';
-/// `A<window ms>`: the ring of `AtAllTag` uses.
-pub(super) const AT_ALL_FIELD: char = 'A';
+// the script, which builds the names from them; a stored rule's own fields start with its
+// catalogue tag (`catalogue::Entry::tag`).
 /// The block and the strike times.
 pub(super) const BLOCK_FIELD: &str = "b";
 /// When fields that left their window were last swept.

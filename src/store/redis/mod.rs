@@ -34,7 +34,7 @@ use super::{
     SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
 use crate::config::RedisConfig;
-use crate::policy::{Mode, Policy, Violation};
+use crate::policy::{Mode, Policy, Rule, Violation};
 use connection::{Cluster, Connection, Standalone, tcp_settings};
 
 /// A probe may wait longer than a decision: it runs in the background.
@@ -49,8 +49,9 @@ static SENDER_MODULES: &str = concat!(
     include_str!("../../../lua/ring.lua"),
     include_str!("../../../lua/buckets.lua"),
     include_str!("../../../lua/decision.lua"),
+    include_str!("../../../lua/sender.lua"),
 );
-static SENDER_BODY: &str = include_str!("../../../lua/sender.lua");
+static SENDER_BODY: &str = include_str!("../../../lua/sender_call.lua");
 static CAMPAIGN_MODULES: &str = concat!(
     include_str!("../../../lua/reply.lua"),
     include_str!("../../../lua/campaign_check.lua"),
@@ -302,7 +303,7 @@ impl RedisStore {
                     false => Ok(StrikeOutcome::default()),
                 }
             },
-            self.policy.modes.block,
+            self.policy.modes.of(Rule::Blocked),
         )
         .await
     }
@@ -470,7 +471,7 @@ impl RedisStore {
                 over: None,
             });
         };
-        let mode = if self.policy.modes.campaign == Mode::Enforce {
+        let mode = if self.policy.modes.of(Rule::Campaign) == Mode::Enforce {
             "E"
         } else {
             "S"

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::keys;
 use super::protocol::{self, Op};
+use crate::catalogue::{CATALOGUE, Primitive, Scope};
 use crate::policy::{Act, Limit, Mode, Policy, Rule};
 use crate::store::window::{SUB_BUCKETS, bucket_width};
 
@@ -24,13 +25,7 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     // At least a second, so that a TTL is never zero (which would delete the key).
     let longest = policy.longest_window_ms().max(1000);
     let (strike_limit, strike_window) = pair(policy.strikes);
-    let (repeat_limit, repeat_window) = pair(policy.repeat);
-    let (fanout_limit, fanout_window) = pair(policy.fanout);
     let (campaign_limit, campaign_window) = pair(policy.campaign);
-    let (at_all_limit, at_all_window) = pair(policy.at_all);
-    // `W`, not the `w` of the msgpack lists an earlier version kept: a replica of either
-    // version never misreads the other's field during a rolling upgrade.
-    let rates = windows(&policy.rate, &keys::RATE_FIELD.to_string());
     let acts = Act::ALL
         .iter()
         .map(|act| {
@@ -44,7 +39,7 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
         .join(", ");
     let act_rules = Act::ALL
         .iter()
-        .map(|act| format!("{} = '{}'", act.name(), rule_name(act.rule())))
+        .map(|act| format!("{} = '{}'", act.name(), act.rule().name()))
         .collect::<Vec<_>>()
         .join(", ");
     let longest_act = policy.longest_act_window_ms().max(1000);
@@ -66,36 +61,29 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
                 .collect(),
         ),
     );
-    constant(
-        "CODE",
+    // Every rule of the catalogue by its one name: its errCode, whether it is enforced.
+    let by_rule = |value: &dyn Fn(Rule) -> String| {
         table(
-            protocol::SCRIPT_RULES
+            Rule::ALL
                 .iter()
-                .map(|(rule, name)| format!("{name} = {}", rule.err_code()))
+                .map(|&rule| format!("{} = {}", lua_key(rule.name()), value(rule)))
                 .collect(),
-        ),
-    );
+        )
+    };
+    constant("CODE", by_rule(&|rule| rule.err_code().to_string()));
     constant(
         "ENFORCED",
-        table(
-            protocol::SCRIPT_RULES
-                .iter()
-                .map(|(rule, name)| format!("{name} = {}", policy.modes.of(*rule) == Mode::Enforce))
-                .collect(),
-        ),
+        by_rule(&|rule| (policy.modes.of(rule) == Mode::Enforce).to_string()),
     );
-    constant(
-        "FIELD",
-        table(vec![
-            format!("rate = '{}'", keys::RATE_FIELD),
-            format!("repeats = '{}'", keys::REPEAT_FIELD),
-            format!("fanout = '{}'", keys::FANOUT_FIELD),
-            format!("recipient = '{}'", keys::RECIPIENT_FIELD),
-            format!("at_all = '{}'", keys::AT_ALL_FIELD),
-            format!("block = '{}'", keys::BLOCK_FIELD),
-            format!("swept = '{}'", keys::SWEPT_FIELD),
-        ]),
-    );
+    // The field prefixes: each stored rule's tag (by its name), then the record's own.
+    let tags = CATALOGUE
+        .iter()
+        .filter_map(|entry| Some(format!("{} = '{}'", lua_key(entry.name), entry.tag?)));
+    let own = [
+        format!("block = '{}'", keys::BLOCK_FIELD),
+        format!("swept = '{}'", keys::SWEPT_FIELD),
+    ];
+    constant("FIELD", table(tags.chain(own).collect()));
     constant("ADMITTED", protocol::ADMITTED.to_string());
     constant("REJECTED", protocol::REJECTED.to_string());
     constant("REPLAYED", protocol::REPLAYED.to_string());
@@ -112,36 +100,35 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     constant("FIRST_BLOCK", policy.block_for.as_millis().to_string());
     constant("LONGEST_BLOCK", policy.block_max.as_millis().to_string());
     constant("TTL", (longest + bucket_width(longest)).to_string());
-    constant("REPEAT_LIMIT", repeat_limit.to_string());
-    constant("REPEAT_WINDOW", repeat_window.to_string());
-    constant("FANOUT_LIMIT", fanout_limit.to_string());
-    constant("FANOUT_WINDOW", fanout_window.to_string());
-    constant("FANOUT_WIDTH", bucket_width(fanout_window).to_string());
-    constant(
-        "FANOUT_FIELD",
-        window_field(keys::FANOUT_FIELD, fanout_window),
-    );
     constant("CAMPAIGN_LIMIT", campaign_limit.to_string());
     constant("CAMPAIGN_WINDOW", campaign_window.to_string());
     constant("CAMPAIGN_WINDOW_TEXT", format!("'{campaign_window}'"));
-    constant("AT_ALL_LIMIT", at_all_limit.to_string());
-    constant("AT_ALL_WINDOW", at_all_window.to_string());
-    constant("AT_ALL_WIDTH", bucket_width(at_all_window).to_string());
+    let counters = Counters::of(policy);
+    constant("WINDOW", format!("'{}'", primitive_name(Primitive::Window)));
     constant(
-        "AT_ALL_FIELD",
-        window_field(keys::AT_ALL_FIELD, at_all_window),
+        "PER_KEY",
+        format!("'{}'", primitive_name(Primitive::CountPerKey)),
     );
-    constant("RATES", format!("{{{rates}}}"));
-    // The fields every check reads, in the order of sender.lua's HMGET: block, sweep, rates.
+    constant(
+        "DISTINCT",
+        format!("'{}'", primitive_name(Primitive::DistinctSet)),
+    );
+    constant("ALWAYS", protocol::ALWAYS.to_string());
+    constant("COUNTERS", table(counters.lua));
+    // The counters that keep a field per key, by the key fields' first letter (nil: none).
+    constant(
+        "KEYED",
+        match counters.keyed.is_empty() {
+            true => "nil".to_string(),
+            false => table(counters.keyed),
+        },
+    );
+    // The fields every call reads, in the order of sender.lua's HMGET: block, sweep, then the
+    // counters always counted (the rate windows).
     let sender_fields = [keys::BLOCK_FIELD, keys::SWEPT_FIELD]
         .map(|field| format!("'{field}'"))
         .into_iter()
-        .chain(
-            policy
-                .rate
-                .iter()
-                .map(|l| window_field(keys::RATE_FIELD, l.window_ms())),
-        )
+        .chain(counters.always_read)
         .collect::<Vec<_>>()
         .join(", ");
     constant("SENDER_FIELDS", format!("{{{sender_fields}}}"));
@@ -168,6 +155,79 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     lua + &memory_prelude()
 }
 
+/// The sender's stored rules that are on, generated from the catalogue: every rule of the
+/// sender's scope with a counting primitive and a window.
+struct Counters {
+    /// `COUNTERS`' entries (see lua/sender.lua, "Counters").
+    lua: Vec<String>,
+    /// The fields of the counters read on every call, after the block and the sweep time.
+    always_read: Vec<String>,
+    /// `KEYED`'s entries: `<first letter of its key fields> = <its entry in COUNTERS>`.
+    keyed: Vec<String>,
+}
+
+impl Counters {
+    fn of(policy: &Policy) -> Counters {
+        let mut counters = Counters {
+            lua: Vec::new(),
+            always_read: Vec::new(),
+            keyed: Vec::new(),
+        };
+        // SENDER_FIELDS starts with the block and the sweep time.
+        let mut at = 3;
+        for entry in CATALOGUE.iter().filter(|e| e.scope == Scope::Sender) {
+            let (Some(tag), limits) = (entry.tag, (entry.windows)(policy)) else {
+                continue;
+            };
+            if limits.is_empty() || primitive_name(entry.primitive).is_empty() {
+                continue;
+            }
+            let (cold, established) = protocol::counted_under(entry.rule);
+            let always = cold == protocol::ALWAYS && established == protocol::ALWAYS;
+            let windows = windows(limits, &tag.to_string());
+            // A per-key count's fields are its tag and the key; a distinct set's keys, the
+            // tag in lower case (its ring is the tag's).
+            let prefix = match entry.primitive {
+                Primitive::DistinctSet => tag.to_ascii_lowercase(),
+                _ => tag,
+            };
+            let mut fields = vec![
+                format!("rule = '{}'", entry.name),
+                format!("kind = '{}'", primitive_name(entry.primitive)),
+                format!("cold = {cold}"),
+                format!("established = {established}"),
+                format!("windows = {{{windows}}}"),
+                format!("prefix = '{prefix}'"),
+            ];
+            if always {
+                fields.push(format!("always = true, at = {at}"));
+                counters
+                    .always_read
+                    .extend(limits.iter().map(|l| window_field(tag, l.window_ms())));
+                at += limits.len();
+            }
+            let lua = format!("{{{}}}", fields.join(", "));
+            if entry.primitive != Primitive::Window {
+                counters
+                    .keyed
+                    .push(format!("{prefix} = COUNTERS[{}]", counters.lua.len() + 1));
+            }
+            counters.lua.push(lua);
+        }
+        counters
+    }
+}
+
+/// A primitive's name in the scripts ("": one the sender script does not count).
+fn primitive_name(primitive: Primitive) -> &'static str {
+    match primitive {
+        Primitive::Window => "window",
+        Primitive::CountPerKey => "per_key",
+        Primitive::DistinctSet => "distinct",
+        Primitive::Flag | Primitive::Stateless => "",
+    }
+}
+
 /// Windows as Lua: `{limit, window_ms, bucket width, field}` each (see `window_field`).
 fn windows(limits: &[Limit], name: &str) -> String {
     limits
@@ -191,12 +251,17 @@ fn window_field(name: impl std::fmt::Display, window_ms: u64) -> String {
     format!("'{name}{window_ms}'")
 }
 
-/// A rule's name in the scripts (`CODE`, `ENFORCED`).
-fn rule_name(rule: Rule) -> &'static str {
-    protocol::SCRIPT_RULES
-        .iter()
-        .find(|(r, _)| *r == rule)
-        .map_or("", |(_, name)| name)
+/// A name as a key of a Lua table constructor: a reserved word (`repeat`) must be quoted.
+fn lua_key(name: &str) -> String {
+    const RESERVED: [&str; 21] = [
+        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
+        "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until",
+    ];
+    if RESERVED.contains(&name) {
+        format!("['{name}']")
+    } else {
+        name.to_string()
+    }
 }
 
 /// The constants of `lua/invite.lua`; `None` when the invite limit is off.
@@ -212,7 +277,7 @@ pub(super) fn invite_prelude(policy: &Policy) -> Option<String> {
         limit.count(),
         window_field(keys::INVITE_FIELD, window),
         window + width,
-        policy.modes.group == Mode::Enforce
+        policy.modes.of(Rule::Group) == Mode::Enforce
     ))
 }
 
@@ -238,10 +303,14 @@ mod tests {
     fn the_default_policy_as_lua() {
         let lua = sender_prelude(&Policy::default());
         assert!(
-            lua.contains("local ENFORCED = {rate = true, repeats = true, fanout = true, blocked = true, campaign = true, mentions = true, friend = true, group = true}\n"),
+            lua.contains("local ENFORCED = {burst = true, rate = true, ['repeat'] = true, campaign = true, fanout = true, blocked = true, mentions = true, keyword = true, link = true, friend = true, group = true, upstream = true, unavailable = true}\n"),
             "{lua}"
         );
-        assert!(lua.contains("local CODE = {rate = 5002, repeats = 5003, fanout = 5005, blocked = 5006, campaign = 5004, mentions = 5007, friend = 5010, group = 5011}\n"), "{lua}");
+        assert!(lua.contains("local CODE = {burst = 5001, rate = 5002, ['repeat'] = 5003, campaign = 5004, fanout = 5005, blocked = 5006, mentions = 5007, keyword = 5008, link = 5009, friend = 5010, group = 5011, upstream = 5098, unavailable = 5099}\n"), "{lua}");
+        assert!(
+            lua.contains("local FIELD = {rate = 'W', ['repeat'] = 'r', fanout = 'T', mentions = 'A', block = 'b', swept = 'mt'}\n"),
+            "{lua}"
+        );
         assert!(lua.contains("local OP = {check = 'check', act = 'act', strike = 'strike', status = 'status', unblock = 'unblock'}\n"), "{lua}");
         assert!(
             lua.contains(
@@ -272,18 +341,24 @@ mod tests {
             "{lua}"
         );
         assert!(
-            lua.contains("local REPEAT_LIMIT = 3\nlocal REPEAT_WINDOW = 600000\n"),
-            "{lua}"
-        );
-        assert!(
             lua.contains("local CAMPAIGN_WINDOW_TEXT = '600000'\n"),
             "{lua}"
         );
         assert!(
             lua.contains(
-                "local RATES = {{30, 10000, 1000, 'W10000'}, {120, 60000, 6000, 'W60000'}, \
-                 {1000, 3600000, 360000, 'W3600000'}}\n"
+                "local COUNTERS = {{rule = 'rate', kind = 'window', cold = -1, established = -1, \
+                 windows = {{30, 10000, 1000, 'W10000'}, {120, 60000, 6000, 'W60000'}, {1000, \
+                 3600000, 360000, 'W3600000'}}, prefix = 'W', always = true, at = 3}, \
+                 {rule = 'repeat', kind = 'per_key', cold = 3, established = 9, windows = {{3, \
+                 600000, 60000, 'r600000'}}, prefix = 'r'}, {rule = 'fanout', kind = 'distinct', \
+                 cold = 4, established = 0, windows = {{30, 600000, 60000, 'T600000'}}, prefix = \
+                 't'}, {rule = 'mentions', kind = 'window', cold = 8, established = 8, windows = \
+                 {{3, 3600000, 360000, 'A3600000'}}, prefix = 'A'}}\n"
             ),
+            "{lua}"
+        );
+        assert!(
+            lua.contains("local KEYED = {r = COUNTERS[2], t = COUNTERS[3]}\n"),
             "{lua}"
         );
     }

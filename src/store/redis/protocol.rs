@@ -37,17 +37,21 @@ impl Op {
     }
 }
 
-/// The rules the script decides, by the names its prelude gives them (`CODE`, `ENFORCED`).
-pub(super) const SCRIPT_RULES: [(Rule, &str); 8] = [
-    (Rule::Rate, "rate"),
-    (Rule::Repeat, "repeats"),
-    (Rule::Fanout, "fanout"),
-    (Rule::Blocked, "blocked"),
-    (Rule::Campaign, "campaign"),
-    (Rule::Mentions, "mentions"),
-    (Rule::Friend, "friend"),
-    (Rule::Group, "group"),
-];
+/// In `COUNTERS` (the prelude): a stored rule every message counts in, under its sender alone.
+pub(super) const ALWAYS: i64 = -1;
+
+/// Where a call carries the key a stored rule of the sender counts a message under: the ARGV
+/// index for a cold message and for an established one ([`ALWAYS`]; 0: not counted). An
+/// established message counts repeat per conversation and skips fanout.
+pub(super) fn counted_under(rule: Rule) -> (i64, i64) {
+    match rule {
+        Rule::Rate => (ALWAYS, ALWAYS),
+        Rule::Repeat => (3, 9),
+        Rule::Fanout => (4, 0),
+        Rule::Mentions => (8, 8),
+        _ => (0, 0),
+    }
+}
 
 /// `verdict` of a check reply.
 pub(super) const ADMITTED: i64 = 0;
@@ -428,9 +432,7 @@ impl<'a> Fields<'a> {
 /// `{code, retry_ms, limit, window_ms}` as the scripts return a violation.
 pub(super) fn violation(fields: &[i64]) -> Option<Violation> {
     let [code, retry, limit, window] = <[i64; 4]>::try_from(fields).ok()?;
-    let rule = Rule::ALL
-        .into_iter()
-        .find(|r| i64::from(r.err_code()) == code)?;
+    let rule = Rule::of_code(code)?;
     let limit = Limit::new(
         limit.clamp(0, i64::from(u32::MAX)) as u32,
         Duration::from_millis(window.max(0) as u64),
