@@ -25,6 +25,8 @@ pub enum Rule {
     Friend,
     /// Too many groups created or applied to, or invitees into one group.
     Group,
+    /// A cold message from an unknown sender carries a key a moderator reported.
+    Reported,
     /// The operator's own webhook failed and `FLOODGATE_UPSTREAM_FAIL_MODE` is `closed`.
     Upstream,
     Unavailable,
@@ -101,7 +103,7 @@ const fn none(_: &Policy) -> &[Limit] {
 }
 
 /// Every rule, in [`Rule`] order.
-pub const CATALOGUE: [Entry; 13] = [
+pub const CATALOGUE: [Entry; 14] = [
     Entry {
         rule: Rule::Burst,
         code: 5001,
@@ -225,6 +227,19 @@ pub const CATALOGUE: [Entry; 13] = [
         reason: "too many group requests",
         scope: Scope::Actor,
         primitive: Primitive::Window,
+        windows: none,
+        tag: None,
+    },
+    Entry {
+        rule: Rule::Reported,
+        code: 5012,
+        name: "reported",
+        mode: mode!("REPORTED"),
+        reason: "message matches reported spam",
+        // The moderators' reported keys, held by every replica (engine::moderation): a flag
+        // per campaign key, never counted per sender.
+        scope: Scope::Shared,
+        primitive: Primitive::Flag,
         windows: none,
         tag: None,
     },
@@ -396,7 +411,7 @@ mod tests {
         assert_eq!(
             codes,
             vec![
-                5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010, 5011, 5098, 5099
+                5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010, 5011, 5012, 5098, 5099
             ]
         );
     }
@@ -406,7 +421,7 @@ mod tests {
         let vars: Vec<&str> = mode_variables().map(|(_, var)| var).collect();
         let contract = [
             "BURST", "RATE", "REPEAT", "CAMPAIGN", "FANOUT", "BLOCK", "MENTIONS", "KEYWORD",
-            "LINK", "FRIEND", "GROUP",
+            "LINK", "FRIEND", "GROUP", "REPORTED",
         ]
         .map(|rule| format!("FLOODGATE_{rule}_MODE"));
         assert_eq!(vars, contract);
@@ -426,6 +441,7 @@ mod tests {
                 "link",
                 "friend",
                 "group",
+                "reported",
                 "upstream",
                 "unavailable"
             ]

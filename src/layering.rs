@@ -27,6 +27,12 @@ const RULES: &[(&str, &[&str])] = &[
         "src/catalogue.rs",
         &["app", "http", "engine", "store", "config", "keywords_file"],
     ),
+    // A violation's errMsg and errDlt: read by the reply (http) and the moderators' records
+    // (engine), so below both, and data-only below it.
+    (
+        "src/reply_text.rs",
+        &["app", "http", "engine", "store", "config", "keywords_file"],
+    ),
     (
         "src/domains.rs",
         &["app", "http", "engine", "store", "config", "keywords_file"],

@@ -32,5 +32,6 @@ pub mod keywords_file;
 mod layering;
 pub mod metrics;
 pub mod policy;
+pub mod reply_text;
 pub mod store;
 pub mod telemetry;

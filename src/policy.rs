@@ -226,7 +226,7 @@ impl ByMode {
 }
 
 /// What breaking a rule looks like: enough to answer OpenIM and to tell the sender when to retry.
-/// Data only: its text for OpenIM's errMsg and errDlt is rendered by `http::reply_text`.
+/// Data only: its text for OpenIM's errMsg and errDlt is rendered by `reply_text`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     pub rule: Rule,

@@ -75,11 +75,11 @@ pub mod vars {
         crate::catalogue::MODE_VARIABLES;
     /// Contract variables read by parts of floodgate that other changes are adding: known, so
     /// that setting one ahead of its part is not warned about as a misspelling.
-    pub const ANNOUNCED: [&str; 3] = [
-        "FLOODGATE_REPORT_TTL",
-        "FLOODGATE_SAMPLES",
-        "FLOODGATE_REPORTED_MODE",
-    ];
+    pub const ANNOUNCED: [&str; 0] = [];
+    /// How long a reported key stays reported (moderation, `POST /v1/reports`).
+    pub const REPORT_TTL: (&str, &str) = ("FLOODGATE_REPORT_TTL", "7d");
+    /// Whether rejected messages' texts are kept for moderators (`on` or `off`).
+    pub const SAMPLES: (&str, &str) = ("FLOODGATE_SAMPLES", "on");
     /// Every name above: a `FLOODGATE_*` variable not in it is warned about at start. A unit
     /// test holds it to the README's configuration table, both ways.
     pub const ALL: &[&str] = &join::<{ LISTED.len() + RULE_MODES.len() }>(LISTED, &RULE_MODES);
@@ -130,9 +130,8 @@ pub mod vars {
         LOG.0,
         LOG_FORMAT.0,
         LOCAL_MAX_SENDERS.0,
-        ANNOUNCED[0],
-        ANNOUNCED[1],
-        ANNOUNCED[2],
+        REPORT_TTL.0,
+        SAMPLES.0,
     ];
 
     const fn join<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
@@ -144,6 +143,11 @@ pub mod vars {
         }
         all
     }
+}
+
+/// A duration written as the variables write them (`10s`, `1d`): for the admin API's bodies.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    parse::duration(text)
 }
 
 /// The shortest `FLOODGATE_IDLE_TIMEOUT`: OpenIM's client never retires an idle connection and
@@ -265,6 +269,10 @@ pub struct Config {
     unknown_variables: Vec<Warning>,
     /// How long a decision is remembered for a retried callback (`off`: not at all).
     pub replay_window: Option<Duration>,
+    /// How long a reported campaign key stays reported (`FLOODGATE_REPORT_TTL`).
+    pub report_ttl: Duration,
+    /// Whether moderators see the text of rejected messages (`FLOODGATE_SAMPLES`).
+    pub samples: bool,
 }
 
 impl Config {
@@ -446,6 +454,12 @@ impl Env {
                 }
             })?,
             replay_window: self.get(REPLAY_WINDOW, optional_duration)?,
+            report_ttl: self.get(REPORT_TTL, duration)?,
+            samples: self.get(SAMPLES, |t| match t.trim().to_ascii_lowercase().as_str() {
+                "on" => Ok(true),
+                "off" => Ok(false),
+                _ => Err(format!("`{t}` is not `on` or `off`")),
+            })?,
             log_format: self.get(LOG_FORMAT, |t| match t.trim() {
                 "text" => Ok(LogFormat::Text),
                 "json" => Ok(LogFormat::Json),

@@ -5,7 +5,7 @@ pub mod act_wire;
 pub mod admin;
 pub mod commands;
 pub mod connections;
-pub mod reply_text;
+pub mod moderation;
 pub mod server;
 pub mod stream_reader;
 pub mod upstream;

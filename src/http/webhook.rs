@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
 use super::commands::{self, BEFORE_SEND_GROUP, BEFORE_SEND_SINGLE};
-use super::reply_text::ReplyText;
 use super::stream_reader::StreamReader;
 use super::wire::{self, CallbackRequest, CallbackResponse};
 use super::{AppState, act_wire, upstream};
@@ -28,6 +27,7 @@ use crate::config::FailMode;
 use crate::engine::{ActKind, Chat, Decision, Message, Verdict};
 use crate::metrics;
 use crate::policy::{Mode, Rule, Violation};
+use crate::reply_text::ReplyText;
 
 /// A client gets this long to send a request's body (headers: `connections::HEADER_READ_TIMEOUT`).
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -303,10 +303,10 @@ mod tests {
     fn the_default_policy_as_lua() {
         let lua = sender_prelude(&Policy::default());
         assert!(
-            lua.contains("local ENFORCED = {burst = true, rate = true, ['repeat'] = true, campaign = true, fanout = true, blocked = true, mentions = true, keyword = true, link = true, friend = true, group = true, upstream = true, unavailable = true}\n"),
+            lua.contains("local ENFORCED = {burst = true, rate = true, ['repeat'] = true, campaign = true, fanout = true, blocked = true, mentions = true, keyword = true, link = true, friend = true, group = true, reported = true, upstream = true, unavailable = true}\n"),
             "{lua}"
         );
-        assert!(lua.contains("local CODE = {burst = 5001, rate = 5002, ['repeat'] = 5003, campaign = 5004, fanout = 5005, blocked = 5006, mentions = 5007, keyword = 5008, link = 5009, friend = 5010, group = 5011, upstream = 5098, unavailable = 5099}\n"), "{lua}");
+        assert!(lua.contains("local CODE = {burst = 5001, rate = 5002, ['repeat'] = 5003, campaign = 5004, fanout = 5005, blocked = 5006, mentions = 5007, keyword = 5008, link = 5009, friend = 5010, group = 5011, reported = 5012, upstream = 5098, unavailable = 5099}\n"), "{lua}");
         assert!(
             lua.contains("local FIELD = {rate = 'W', ['repeat'] = 'r', fanout = 'T', mentions = 'A', block = 'b', swept = 'mt'}\n"),
             "{lua}"

@@ -1,6 +1,7 @@
 //! The text of a rejection as OpenIM shows it: errMsg (the client's line next to the failed
-//! message) and errDlt (the detail). Rendered here, at the wire, so that [`Violation`] stays
-//! data; every string is part of what clients and operators read, so tests pin them.
+//! message) and errDlt (the detail). Rendered apart from [`Violation`], which stays data, for
+//! the reply (`http`) and the moderators' records (`engine::moderation`); every string is part
+//! of what clients and operators read, so tests pin them.
 
 use crate::policy::{HumanDuration, Rule, Violation};
 
@@ -68,6 +69,9 @@ impl ReplyText for Violation {
                 "the text contains an entry of FLOODGATE_KEYWORDS_FILE".to_string()
             }
             (Rule::Link, _) => "the text links to a domain of FLOODGATE_LINK_DENY".to_string(),
+            (Rule::Reported, _) => {
+                "the text carries content a moderator reported as spam".to_string()
+            }
             (_, Some(limit)) => format!("limit {limit}; retry after {retry}"),
             (_, None) => format!("retry after {retry}"),
         };
