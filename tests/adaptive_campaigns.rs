@@ -54,13 +54,14 @@ const LIMIT: (&str, &str) = ("FLOODGATE_CAMPAIGN_LIMIT", "3/10m");
 
 async fn a_reference_number_per_copy_does_not_split_a_run(backend: Backend) -> TestApp {
     let app = TestApp::on(backend, &[LIMIT]).await;
-    // A long parcel scam whose reference code (glued to letters: no phone number) changes.
+    // A parcel scam whose parcel number, fee, code and order number change per copy.
     let allowed = run(&app, "parcel", 12, |i| {
         format!(
-            "Your parcel PX{} is held at our depot because the address was incomplete. \
-             Confirm your delivery details within 24 hours or it returns to the sender, ref RT{}",
+            "Parcel {} held: customs fee {} due, reply {} to confirm delivery of order {}",
             48_213_907 + i * 7_919_113,
-            1_000 + i * 37
+            100 + i * 13,
+            1000 + i * 77,
+            55_000_000 + i * 1_234_567
         )
     })
     .await;

@@ -17,8 +17,8 @@
 //! - for a text long enough to tell ([`LONG_TEXT`] weighted characters): [`BANDS`] MinHash LSH
 //!   band keys over character 3-grams of the normalised text with every run of digits read as
 //!   one placeholder (a reference number does not make a copy different), salted with the
-//!   message's link targets (two pages of one site are different texts; a shortener's rotated
-//!   path is not), so near-duplicates share a key (exact copies share all of them).
+//!   paths of the message's links (two pages of one site are different texts; a shortener's
+//!   rotated path is not), so near-duplicates share a key (exact copies share all of them).
 //!
 //! A short text without a payload has no key at all: "is this still available?", "Merry
 //! Christmas!!" or "see you at 5" are what strangers and friends legitimately say to each
@@ -32,16 +32,16 @@ use super::folded::is_cjk_ideograph;
 use super::links::{self, DomainList};
 
 /// At most this many keys per message: each is a set the store reads and writes.
-pub const MAX_KEYS: usize = 8;
+pub const MAX_KEYS: usize = 9;
 /// Normalised characters (a CJK ideograph counts 2) from which near-duplicate keys are made.
 pub const LONG_TEXT: usize = 40;
 /// LSH bands, each of [`ROWS`] MinHash values: a pair of texts whose 3-gram sets have Jaccard
 /// similarity s shares at least one band with probability 1-(1-s^ROWS)^BANDS (1.00 at s=0.9,
-/// 0.98 at s=0.8, 0.83 at s=0.6, 0.68 at s=0.5, 0.31 at s=0.3). Four bands of two rows, not
+/// 0.99 at s=0.8, 0.89 at s=0.6, 0.76 at s=0.5, 0.38 at s=0.3). Five bands of two rows, not
 /// three of three: a greeting glued before a pitch and a filler phrase inside it take a short
 /// text to s≈0.6, where three rows split the run (docs/detection.md, "Spam that adapts"); each
 /// band is a set the store reads and writes for every long cold message.
-pub const BANDS: usize = 4;
+pub const BANDS: usize = 5;
 pub const ROWS: usize = 2;
 /// Payload and domain keys kept per message (the rest of the budget goes to the bands).
 const MAX_PAYLOADS: usize = MAX_KEYS - BANDS;
@@ -622,10 +622,10 @@ fn looks_like_date(digits: &str, groups: &[usize]) -> bool {
 /// gaps alike. The chance two texts agree on a bin is their Jaccard similarity, as for k
 /// separate hash functions, at one hash per 3-gram instead of k.
 ///
-/// Each band is salted with the message's link targets (a shortener's by its domain alone):
-/// one sentence around different pages of a site is different texts, however few characters
-/// the pages' addresses differ by; a path rotated on one unvetted domain is caught by that
-/// domain's key instead.
+/// Each band is salted with the paths (and queries) of the message's links, a shortener's by its
+/// name alone: one sentence around different pages of a site is different texts, however few
+/// characters the pages' addresses differ by; a path rotated on one unvetted domain is caught by
+/// that domain's key instead, and one path on domains rotated per copy stays one text.
 fn bands(normalised: &str, links: &[LinkTarget]) -> [CampaignKey; BANDS] {
     const BINS: usize = BANDS * ROWS;
     const EMPTY: u64 = u64::MAX;
@@ -666,10 +666,12 @@ fn bands(normalised: &str, links: &[LinkTarget]) -> [CampaignKey; BANDS] {
     }
     let mut salt = 0u64;
     for link in links {
+        // A shortener's path rotates per copy, and so may the domain of a page (a fresh domain
+        // per copy): the path of a page and the name of a shortener tell texts apart.
         let identity = if link.shortener {
             &link.domain
         } else {
-            &link.target
+            link.target.strip_prefix(link.domain.as_str()).unwrap_or(&link.target)
         };
         // Order-free: the same links in another order salt alike.
         salt = salt.wrapping_add(mix(xxh3_64_with_seed(identity.as_bytes(), KEY_SEED)));
