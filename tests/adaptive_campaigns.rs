@@ -99,16 +99,28 @@ async fn a_greeting_and_filler_around_a_pitch_do_not_split_a_run(backend: Backen
         "在吗？",
         "打扰一下，",
         "",
+        "哈喽，",
     ];
-    let fillers = ["亲测有效", "真的", "", "不骗你", "绝对靠谱"];
-    let pitch = "加入我们的兼职群每天在家动动手指轻松赚三百元日结不收任何费用名额有限快来";
-    let allowed = run(&app, "pitch", 15, |i| {
-        let cut = pitch.char_indices().nth(8 + i % 9).map_or(0, |(at, _)| at);
-        let (greeting, filler) = (greetings[i % greetings.len()], fillers[i % fillers.len()]);
-        format!("{greeting}{}{filler}{}", &pitch[..cut], &pitch[cut..])
-    })
-    .await;
-    assert!(allowed.iter().all(|&i| i < 9), "{allowed:?}");
+    let fillers = ["亲测有效", "真的", "", "不骗你", "绝对靠谱", "说实话"];
+    let pitches = [
+        "加入我们的兼职群每天在家动动手指轻松赚三百元日结不收任何费用名额有限快来",
+        "本店新到一批高仿名牌包包价格只要专柜的一折质量保证支持验货",
+        "Join our part time team and earn 300 dollars a day from home, no fees",
+    ];
+    // Each copy: its own greeting before, filler inside, at its own place.
+    for (k, pitch) in pitches.iter().enumerate() {
+        let allowed = run(&app, &format!("pitch{k}"), 15, |i| {
+            let cut = pitch
+                .char_indices()
+                .nth(5 + i * 7 % 11)
+                .map_or(0, |(at, _)| at);
+            let greeting = greetings[i * 3 % greetings.len()];
+            let filler = fillers[i * 5 % fillers.len()];
+            format!("{greeting}{}{filler}{}", &pitch[..cut], &pitch[cut..])
+        })
+        .await;
+        assert!(allowed.iter().all(|&i| i < 9), "pitch {k}: {allowed:?}");
+    }
     app
 }
 
