@@ -181,15 +181,19 @@ async fn two_accounts_of_one_spammer_writing_to_each_other_vet_no_domain(
 
 async fn a_shortener_is_never_vetted_and_its_path_stays_the_payload(backend: Backend) -> TestApp {
     let app = TestApp::on(backend, &[LIMIT]).await;
+    // Nobody vouched for bit.ly, yet different short links have nothing in common: a
+    // shortener's domain is never a key of its own.
+    let allowed = run(&app, "short", 6, |i| {
+        format!("the recipe I told you about: bit.ly/k{i}x")
+    })
+    .await;
+    assert_eq!(allowed.len(), 6, "{allowed:?}");
     for (user, friend) in [("ann", "bea"), ("cal", "dan"), ("eve", "fay")] {
         befriend(&app, user, &[friend]).await;
         let text = "the recipe I told you about: bit.ly/Rc1pe";
         assert!(app.single(user, friend, text).await.is_allow());
     }
-    // Rotated short links have nothing in common: a shortener's domain is never a key...
-    let allowed = run(&app, "short", 6, |i| format!("claim it: bit.ly/k{i}x")).await;
-    assert_eq!(allowed.len(), 6, "{allowed:?}");
-    // ...and one short link from cold strangers is a run however many friends shared it.
+    // One short link from cold strangers is a run however many friends shared it.
     let allowed = run(&app, "shortsame", 5, |_| {
         "claim it: bit.ly/Rc1pe".to_string()
     })
