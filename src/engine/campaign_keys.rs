@@ -671,7 +671,9 @@ fn bands(normalised: &str, links: &[LinkTarget]) -> [CampaignKey; BANDS] {
         let identity = if link.shortener {
             &link.domain
         } else {
-            link.target.strip_prefix(link.domain.as_str()).unwrap_or(&link.target)
+            link.target
+                .strip_prefix(link.domain.as_str())
+                .unwrap_or(&link.target)
         };
         // Order-free: the same links in another order salt alike.
         salt = salt.wrapping_add(mix(xxh3_64_with_seed(identity.as_bytes(), KEY_SEED)));
