@@ -138,9 +138,11 @@ async fn main() {
     let start = clock.now_ms();
     let engine = engine(&args, &clock).await;
     let mut legit = 0u64;
+    let mut decisions = 0xcbf2_9ce4_8422_2325u64;
     // The first day starts with every memory empty (as a new deployment does): counted apart.
     let mut legit_first_day = 0u64;
     let mut rejected_first_day: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut rejected_first_day_by_kind: BTreeMap<String, u64> = BTreeMap::new();
     let mut legit_by_kind: BTreeMap<&str, u64> = BTreeMap::new();
     let mut rejected_by_rule: BTreeMap<&str, u64> = BTreeMap::new();
     let mut rejected_by_kind: BTreeMap<String, u64> = BTreeMap::new();
@@ -172,11 +174,19 @@ async fn main() {
             Verdict::Allow => None,
             Verdict::Reject(violation) => Some(violation.rule.name()),
         };
+        // Every decision, in order, folded into one number: stores that agree on it agreed
+        // message for message (FNV-1a).
+        for byte in rejected.unwrap_or("allow").bytes().chain([0]) {
+            decisions = (decisions ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
         match event.origin {
-            Origin::Legit(_) if event.at < DAY => {
+            Origin::Legit(kind) if event.at < DAY => {
                 legit_first_day += 1;
                 if let Some(rule) = rejected {
                     *rejected_first_day.entry(rule).or_default() += 1;
+                    *rejected_first_day_by_kind
+                        .entry(format!("{kind}: {rule}"))
+                        .or_default() += 1;
                 }
             }
             Origin::Legit(kind) => {
@@ -238,9 +248,11 @@ async fn main() {
     let report = serde_json::json!({
         "store": args.first().map_or("memory", String::as_str),
         "messages": events.len(),
+        "decisions": format!("{decisions:016x}"),
         "legit": legit,
         "legit_first_day": legit_first_day,
         "legit_first_day_rejected_by_rule": rejected_first_day,
+        "legit_first_day_rejected_by_kind": rejected_first_day_by_kind,
         "legit_by_kind": legit_by_kind,
         "legit_rejected_by_rule": rules,
         "legit_rejected_by_kind": rejected_by_kind,
