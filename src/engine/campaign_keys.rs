@@ -622,8 +622,8 @@ fn looks_like_date(digits: &str, groups: &[usize]) -> bool {
 /// gaps alike. The chance two texts agree on a bin is their Jaccard similarity, as for k
 /// separate hash functions, at one hash per 3-gram instead of k.
 ///
-/// Each band is salted with the paths (and queries) of the message's links, a shortener's by its
-/// name alone: one sentence around different pages of a site is different texts, however few
+/// Each band is salted with the paths (and queries) of the message's links but shorteners':
+/// one sentence around different pages of a site is different texts, however few
 /// characters the pages' addresses differ by; a path rotated on one unvetted domain is caught by
 /// that domain's key instead, and one path on domains rotated per copy stays one text.
 fn bands(normalised: &str, links: &[LinkTarget]) -> [CampaignKey; BANDS] {
@@ -665,18 +665,15 @@ fn bands(normalised: &str, links: &[LinkTarget]) -> [CampaignKey; BANDS] {
         }
     }
     let mut salt = 0u64;
-    for link in links {
-        // A shortener's path rotates per copy, and so may the domain of a page (a fresh domain
-        // per copy): the path of a page and the name of a shortener tell texts apart.
-        let identity = if link.shortener {
-            &link.domain
-        } else {
-            link.target
-                .strip_prefix(link.domain.as_str())
-                .unwrap_or(&link.target)
-        };
+    // A shortener's path rotates per copy (and a run may rotate shorteners), and so may the
+    // domain of a page (a fresh domain per copy): only the paths of pages tell texts apart.
+    for link in links.iter().filter(|link| !link.shortener) {
+        let path = link
+            .target
+            .strip_prefix(link.domain.as_str())
+            .unwrap_or(&link.target);
         // Order-free: the same links in another order salt alike.
-        salt = salt.wrapping_add(mix(xxh3_64_with_seed(identity.as_bytes(), KEY_SEED)));
+        salt = salt.wrapping_add(mix(xxh3_64_with_seed(path.as_bytes(), KEY_SEED)));
     }
     std::array::from_fn(|band| {
         let mut bytes = [0u8; 8 * ROWS + 9];
