@@ -266,7 +266,7 @@ pub struct LinkTarget {
 
 /// Each link's target — registrable domain, path and the query without tracking parameters
 /// (`bit.ly/x1`, `example.com/promo?id=7`) — skipping allowed domains, at most
-/// [`MAX_LINKS`] distinct ones. Scheme and `www.` never matter. E-mail addresses are not links
+/// `MAX_LINKS` distinct ones. Scheme and `www.` never matter. E-mail addresses are not links
 /// here.
 pub fn link_targets(text: &str, allow: &DomainList) -> Vec<LinkTarget> {
     let mut found: Vec<LinkTarget> = Vec::new();
