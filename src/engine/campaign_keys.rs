@@ -276,6 +276,7 @@ pub fn link_targets(text: &str, allow: &DomainList) -> Vec<LinkTarget> {
         if allow.contains(&host) {
             continue;
         }
+        let host = folded_host(host);
         let domain = psl::domain(host.as_bytes())
             .and_then(|d| std::str::from_utf8(d.as_bytes()).ok().map(str::to_string))
             .unwrap_or_else(|| host.strip_prefix("www.").unwrap_or(&host).to_string());
@@ -305,6 +306,24 @@ pub fn link_targets(text: &str, allow: &DomainList) -> Vec<LinkTarget> {
         }
     }
     found
+}
+
+/// A host as the keys read it: an internationalised name whose letters all read as Latin
+/// (`prοmo-x.shop` with a Greek `ο`, `xn--…` on the wire) is the Latin name a reader sees, so
+/// look-alike spellings of one domain are one domain. Any other name stays as it is.
+fn folded_host(host: String) -> String {
+    if !host.split('.').any(|label| label.starts_with("xn--")) {
+        return host;
+    }
+    let (unicode, decoded) = idna::domain_to_unicode(&host);
+    if decoded.is_err() {
+        return host;
+    }
+    let folded: String = unicode
+        .chars()
+        .map(|c| super::homoglyph::latin_look_alike(c).unwrap_or(c))
+        .collect();
+    if folded.is_ascii() { folded } else { host }
 }
 
 /// Distinct links read per message: more add no key (the budget is [`MAX_KEYS`]).
@@ -797,6 +816,23 @@ mod tests {
             "claim at https://promo-x.shop/deal?id=8812&utm_source=sms",
             "claim at www.promo-x.shop/deal?id=8812&ref=a7"
         ));
+    }
+
+    #[test]
+    fn look_alike_spellings_of_a_domain_are_one_domain() {
+        let none = DomainList::default();
+        let latin = targets("deals at promo-x.shop/abcde", &none);
+        for spelling in [
+            "prοmo-x.shop",
+            "рromo-x.shop",
+            "promо-x.shop",
+            "ＰＲΟＭΟ-x.shop",
+        ] {
+            let text = format!("deals at {spelling}/abcde");
+            assert_eq!(targets(&text, &none), latin, "{spelling}");
+        }
+        // A name in another script stays itself.
+        assert_eq!(targets("看 例え.jp/a", &none), vec!["xn--r8jz45g.jp/a"]);
     }
 
     #[test]
