@@ -124,6 +124,11 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     constant("CAMPAIGN_LIMIT", campaign_limit.to_string());
     constant("CAMPAIGN_WINDOW", campaign_window.to_string());
     constant("CAMPAIGN_WINDOW_TEXT", format!("'{campaign_window}'"));
+    constant(
+        "CAMPAIGN_RECIPIENTS",
+        crate::store::CAMPAIGN_RECIPIENTS.to_string(),
+    );
+    constant("VET_SHARERS", crate::store::VET_SHARERS.to_string());
     constant("AT_ALL_LIMIT", at_all_limit.to_string());
     constant("AT_ALL_WINDOW", at_all_window.to_string());
     constant("AT_ALL_WIDTH", bucket_width(at_all_window).to_string());
