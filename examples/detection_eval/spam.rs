@@ -742,7 +742,11 @@ pub(crate) fn spam_runs(rng: &mut Rng) -> Vec<SpamRun> {
     {
         // A spammer registers a few look-alike spellings of one fresh domain, not one per copy.
         let domain = fresh_domain(rng);
-        let spellings: Vec<String> = (0..4).map(|_| homoglyphs(rng, &domain, 0.4)).collect();
+        // Look-alikes in the name only: a top-level domain must exist for the link to work.
+        let (name, tld) = domain.rsplit_once('.').unwrap_or((&domain, "com"));
+        let spellings: Vec<String> = (0..4)
+            .map(|_| format!("{}.{tld}", homoglyphs(rng, name, 0.4)))
+            .collect();
         let path = rng.lower(5);
         add(
             "look-alikes",
