@@ -423,7 +423,7 @@ const TITLES: &[&str] = &[
 fn share(rng: &mut Rng) -> String {
     let template = rng.pick(SHARE_TEMPLATES);
     template
-        .replace("{t}", *rng.pick(TITLES))
+        .replace("{t}", rng.pick::<&str>(TITLES))
         .replace("{id}", &rng.mixed(11))
         .replace("{si}", &rng.mixed(16))
         .replace("{tk}", &rng.mixed(10))

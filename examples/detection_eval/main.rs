@@ -102,6 +102,18 @@ async fn engine(args: &[String], clock: &ManualClock) -> Engine {
     )
 }
 
+/// Every message of the evaluation, in time order, and the spam runs they come from.
+fn traffic() -> (Vec<Event>, Vec<spam::SpamRun>) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let world = legit::world(&mut rng);
+    let mut events = legit::legit_traffic(&mut rng, &world);
+    events.extend(legit::stress_traffic(&mut rng, &world));
+    let runs = spam::spam_runs(&mut rng);
+    events.extend(spam::spam_traffic(&mut rng, &runs));
+    events.sort_by_key(|e| e.at);
+    (events, runs)
+}
+
 /// `detection_eval samples`: a few texts of every spam run and legitimate kind, to read what
 /// the evaluation sends.
 fn print_samples(events: &[Event], runs: &[spam::SpamRun]) {
@@ -122,13 +134,7 @@ fn print_samples(events: &[Event], runs: &[spam::SpamRun]) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let world = legit::world(&mut rng);
-    let mut events = legit::legit_traffic(&mut rng, &world);
-    events.extend(legit::stress_traffic(&mut rng, &world));
-    let runs = spam::spam_runs(&mut rng);
-    events.extend(spam::spam_traffic(&mut rng, &runs));
-    events.sort_by_key(|e| e.at);
+    let (events, runs) = traffic();
     if args.first().map(String::as_str) == Some("samples") {
         print_samples(&events, &runs);
         return;
@@ -260,4 +266,136 @@ async fn main() {
         "spam": spam,
     });
     println!("{report}");
+}
+
+#[cfg(test)]
+mod tests {
+    //! The yardstick's own checks: `cargo test --example detection_eval`.
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    #[test]
+    fn the_traffic_is_the_same_every_time() {
+        let (one, _) = traffic();
+        let (two, _) = traffic();
+        assert_eq!(one.len(), two.len());
+        assert!(
+            one.iter()
+                .zip(&two)
+                .all(|(a, b)| a.at == b.at && a.from == b.from && a.to == b.to && a.text == b.text)
+        );
+    }
+
+    #[test]
+    fn every_run_is_sent_by_fresh_cold_accounts_to_strangers() {
+        let (events, runs) = traffic();
+        let mut senders: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
+        let mut first_spam: BTreeMap<&str, u64> = BTreeMap::new();
+        for event in &events {
+            if let Origin::Spam { run, .. } = event.origin {
+                senders.entry(run).or_default().insert(&event.from);
+                first_spam.entry(&event.from).or_insert(event.at);
+                assert!(event.to.starts_with('u'), "spam goes to people");
+            }
+        }
+        assert_eq!(senders.len(), runs.len());
+        for (run, accounts) in &senders {
+            assert!(
+                accounts.len() >= 15,
+                "run {run}: {} senders",
+                accounts.len()
+            );
+        }
+        // Fresh and cold: nobody wrote to a bot before its first copy, and no bot of one run
+        // sends for another.
+        for event in &events {
+            if let Some(&first) = first_spam.get(event.to.as_str()) {
+                assert!(
+                    event.at > first,
+                    "{} was written to before it spammed",
+                    event.to
+                );
+            }
+        }
+        let all: usize = senders.values().map(BTreeSet::len).sum();
+        assert_eq!(all, first_spam.len());
+    }
+
+    #[test]
+    fn every_family_comes_at_several_strengths_and_most_runs_keep_something() {
+        let (_, runs) = traffic();
+        let mut strengths: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for run in &runs {
+            strengths
+                .entry(run.family)
+                .or_default()
+                .insert(&run.strength);
+        }
+        for (family, its) in &strengths {
+            assert!(its.len() >= 4, "{family}: {its:?}");
+        }
+        let controls = runs.iter().filter(|r| r.keeps == spam::NOTHING).count();
+        assert_eq!(controls, 2);
+    }
+
+    #[test]
+    fn a_run_varies_from_copy_to_copy() {
+        let (events, runs) = traffic();
+        let mut texts: BTreeMap<usize, BTreeSet<&str>> = BTreeMap::new();
+        for event in &events {
+            if let Origin::Spam { run, .. } = event.origin {
+                texts.entry(run).or_default().insert(&event.text);
+            }
+        }
+        for (run, its) in &texts {
+            let spam = &runs[*run];
+            // Most copies of a run differ; the v2 runs that rotate among a handful of wordings
+            // are the exception.
+            if spam.family != "v2 runs" {
+                assert!(
+                    its.len() > 30,
+                    "{}: {}: {}",
+                    spam.family,
+                    spam.strength,
+                    its.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_piece_is_placed_between_words_never_inside_a_latin_one() {
+        let mut rng = Rng(7);
+        let text = "your parcel could not be delivered because the address is incomplete";
+        for _ in 0..500 {
+            let placed = rng::place(&mut rng, text, "PIECE");
+            let words: Vec<&str> = placed
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty() && *w != "PIECE")
+                .collect();
+            let original: Vec<&str> = text.split(' ').collect();
+            assert_eq!(words, original, "{placed}");
+        }
+    }
+
+    #[test]
+    fn every_spam_link_is_apart_from_the_words_around_it() {
+        let (events, runs) = traffic();
+        for event in &events {
+            let Origin::Spam { run, .. } = event.origin else {
+                continue;
+            };
+            let spam = &runs[run];
+            let link_family = ["tracking queries", "rotated paths on a fresh domain"];
+            if link_family.contains(&spam.family) {
+                let link = event
+                    .text
+                    .split(|c: char| c.is_whitespace() || "，：。👉".contains(c))
+                    .find(|w| w.contains('/'));
+                let link = link.unwrap_or_default();
+                assert!(link.is_ascii(), "{:?}", event.text);
+            }
+        }
+    }
 }

@@ -21,12 +21,15 @@ const BODY_LINK: &str = "a near-duplicate body and the link's target";
 const BODY_DOMAIN: &str = "a near-duplicate body and an unvetted domain";
 pub(crate) const NOTHING: &str = "nothing";
 
-/// A spam run: its family, how strongly it varies, what it keeps, and the text of its `n`th copy.
+/// The text of a run's `n`th copy.
+pub(crate) type CopyText = Box<dyn Fn(&mut Rng, usize) -> String>;
+
+/// A spam run: its family, how strongly it varies, what it keeps, and its copies' text.
 pub(crate) struct SpamRun {
     pub(crate) family: &'static str,
     pub(crate) strength: String,
     pub(crate) keeps: &'static str,
-    pub(crate) text: Box<dyn Fn(&mut Rng, usize) -> String>,
+    pub(crate) text: CopyText,
 }
 
 const EN_OPENERS: &[&str] = &[
@@ -284,8 +287,8 @@ fn fillers(script: Script) -> &'static [&'static str] {
 
 fn lead(rng: &mut Rng, script: Script) -> &'static str {
     match script {
-        Script::En => *rng.pick(EN_LEADS),
-        Script::Zh => *rng.pick(ZH_LEADS),
+        Script::En => rng.pick::<&str>(EN_LEADS),
+        Script::Zh => rng.pick::<&str>(ZH_LEADS),
     }
 }
 
@@ -506,24 +509,23 @@ fn link_in(rng: &mut Rng, text: &str, link: &str) -> String {
 fn scheme_for(rng: &mut Rng, target: &str) -> &'static str {
     let host = target.split('/').next().unwrap_or(target);
     if host.matches('.').count() > 1 {
-        *rng.pick(&["", "http://", "https://"])
+        rng.pick::<&str>(&["", "http://", "https://"])
     } else {
-        *rng.pick(SCHEMES)
+        rng.pick::<&str>(SCHEMES)
     }
 }
 
 /// The spam runs: every family at every strength.
 pub(crate) fn spam_runs(rng: &mut Rng) -> Vec<SpamRun> {
     let mut runs = Vec::new();
-    let mut add =
-        |family, strength: String, keeps, text: Box<dyn Fn(&mut Rng, usize) -> String>| {
-            runs.push(SpamRun {
-                family,
-                strength,
-                keeps,
-                text,
-            })
-        };
+    let mut add = |family, strength: String, keeps, text: CopyText| {
+        runs.push(SpamRun {
+            family,
+            strength,
+            keeps,
+            text,
+        })
+    };
 
     for script in [Script::En, Script::Zh] {
         for (strength, numbers) in [
@@ -740,7 +742,11 @@ pub(crate) fn spam_runs(rng: &mut Rng) -> Vec<SpamRun> {
     {
         // A spammer registers a few look-alike spellings of one fresh domain, not one per copy.
         let domain = fresh_domain(rng);
-        let spellings: Vec<String> = (0..4).map(|_| homoglyphs(rng, &domain, 0.4)).collect();
+        // Look-alikes in the name only: a top-level domain must exist for the link to work.
+        let (name, tld) = domain.rsplit_once('.').unwrap_or((&domain, "com"));
+        let spellings: Vec<String> = (0..4)
+            .map(|_| format!("{}.{tld}", homoglyphs(rng, name, 0.4)))
+            .collect();
         let path = rng.lower(5);
         add(
             "look-alikes",
@@ -841,9 +847,7 @@ pub(crate) fn spam_runs(rng: &mut Rng) -> Vec<SpamRun> {
 }
 
 /// The runs of the v2 evaluation, unchanged: each is one family's first strength.
-fn v2_runs(
-    add: &mut impl FnMut(&'static str, String, &'static str, Box<dyn Fn(&mut Rng, usize) -> String>),
-) {
+fn v2_runs(add: &mut impl FnMut(&'static str, String, &'static str, CopyText)) {
     add(
         "v2 runs",
         "reference numbers".into(),
