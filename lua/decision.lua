@@ -107,23 +107,54 @@ function C.with_shadow(reply)
   return packed(reply)
 end
 
--- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..]), for a cold message
--- or act the sender's own rules admitted (a rejected message is not a copy, and records nothing
--- there). Every key is checked before any is recorded: one over the limit rejects, and then
--- none is.
+-- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..], each key's set then
+-- its recipients, and a domain key's vouchers: ARGV[19] says 'k' or 'd' per key), for a cold
+-- message or act the sender's own rules admitted (a rejected message is not a copy, and records
+-- nothing there). Every key is checked before any is recorded: one over the limit rejects, and
+-- then none is. A vetted domain's key counts nothing; a key whose copies all went to one
+-- recipient (ARGV[20]) is not over its limit.
 function C.campaign_rule(KEYS, ARGV)
   local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
   if first_campaign_key == 0 or campaign_limit == 0 or C.first then return end
-  local peeked, over = {}, nil
-  for k = first_campaign_key, #KEYS do
-    local status, retry, extra = campaign_peek(KEYS[k], now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
-    peeked[#peeked + 1] = {KEYS[k], status, extra}
-    if status == FULL and not over then over = retry end
+  local peeked, over, k, recipient = {}, nil, first_campaign_key, ARGV[20]
+  local horizon = now - CAMPAIGN_WINDOW
+  for kind in string.gmatch(ARGV[19], '.') do
+    local key, recipients_key = KEYS[k], KEYS[k + 1]
+    k = k + 2
+    local counted = true
+    if kind == 'd' then
+      counted = CONTACT_MEMORY > 0 and not vetted(KEYS[k], now, CONTACT_MEMORY, VET_SHARERS)
+      k = k + 1
+    end
+    if counted then
+      local status, retry, extra = campaign_peek(key, now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
+      local recipients = entries_read(recipients_key, 8, horizon)
+      local one_recipient = status == FULL and not reaches_many(recipients, recipient, CAMPAIGN_RECIPIENTS)
+      peeked[#peeked + 1] = {key, status, extra, recipients_key, recipients, one_recipient}
+      if status == FULL and not one_recipient and not over then over = retry end
+    end
   end
   if over then C.note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
   if not C.first then
     for _, key in ipairs(peeked) do
-      campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
+      recipients_record(key[4], key[5], recipient, now, CAMPAIGN_WINDOW_TEXT, CAMPAIGN_RECIPIENTS)
+      if not key[6] then
+        campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
+      end
+    end
+  end
+end
+
+-- Standalone Redis: an established message the sender's rules admitted vouches for the domains
+-- it links to (each domain key's vouchers, as in C.campaign_rule's KEYS).
+function C.vouch_domains(KEYS, ARGV)
+  local k = tonumber(ARGV[13])
+  if k == 0 or CONTACT_MEMORY == 0 then return end
+  for kind in string.gmatch(ARGV[19], '.') do
+    k = k + 2
+    if kind == 'd' then
+      vouch(KEYS[k], ARGV[5], now, CONTACT_MEMORY, CONTACT_MEMORY_TEXT, VET_SHARERS)
+      k = k + 1
     end
   end
 end

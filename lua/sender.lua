@@ -53,6 +53,9 @@ ARGV
   [16] check, act: the callback's replay id (8 bytes, "" = none)   [17] its replay window (ms)
   [18] the index in KEYS of <prefix>:{s:<sender>}:d, the sender's recent decisions (hash: replay
        id → struct '>d' until when, then the reply as it was sent), 0 = none
+  [19] the campaign keys' kinds, one letter each: 'k' (KEYS: the set, its recipients) or 'd' (a
+       domain: the set, its recipients, its vouchers); see decision.lua C.campaign_rule
+  [20] the campaign recipient (8 bytes: the one-to-one recipient or the group), "" = unknown
 
 Replays: a check or act whose replay id is in the hash KEYS[n], n = ARGV[18], within its window answers {REPLAYED,
 the first reply...} and records nothing; otherwise its reply (an admission, or a rejection that
@@ -593,6 +596,7 @@ function OPS.check(KEYS, ARGV)
   local per_key, distinct, seen = record_counters(ARGV)
   C.commit()
   remember_conversation(KEYS, ARGV, established, peer_field, peer_entry, answering)
+  if established then C.vouch_domains(KEYS, ARGV) end
   local standing = 0
   if established then standing = standing + ESTABLISHED end
   if known then standing = standing + KNOWN_SENDER end

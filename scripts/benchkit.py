@@ -13,13 +13,13 @@ WEBHOOK_PATH = "/openim/callbackBeforeSendSingleMsgCommand"
 _handed_out = set()
 
 
-def free_port():
-    """A port free right now, never the same one twice in a run."""
+def free_port(below=65536):
+    """A port free right now, never the same one twice in a run, and under `below`."""
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port not in _handed_out:
+        if port not in _handed_out and port < below:
             _handed_out.add(port)
             return port
 
@@ -51,9 +51,9 @@ def parse_commandstats(info):
     return stats
 
 
-def start_redis(*extra, attempts=5):
+def start_redis(*extra, attempts=5, below=65536):
     """A redis-server on a free port; another port if that one was taken in the meantime."""
-    port = free_port()
+    port = free_port(below)
     workdir = tempfile.mkdtemp(prefix="bench-redis-")
     proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", workdir, *extra],
@@ -64,7 +64,7 @@ def start_redis(*extra, attempts=5):
         proc.kill()
         if attempts <= 1:
             raise
-        return start_redis(*extra, attempts=attempts - 1)
+        return start_redis(*extra, attempts=attempts - 1, below=below)
     return proc, port
 
 
@@ -94,7 +94,9 @@ def start_floodgate(redis_ports=(), cluster=False, extra_env=None, binary=None):
 
 def start_cluster():
     """A 3-node Redis Cluster of fresh redis-servers on free ports: [(process, port)]."""
-    nodes = [start_redis("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf") for _ in range(3)]
+    # A node's cluster bus listens on its port + 10000, which must be a port too.
+    nodes = [start_redis("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", below=55536)
+             for _ in range(3)]
     subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for _, p in nodes],
                     "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True)
     deadline = time.time() + 30

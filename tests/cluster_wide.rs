@@ -195,8 +195,13 @@ async fn exact_limits_under_races(backend: Backend) {
 
     let campaign = (0..12)
         .map(|i| {
-            // A short text with a payload: one campaign key, the link.
-            single_body(&format!("bot{i}"), "target", "free crypto: t.me/freecrypto")
+            // A short text with a payload: one campaign key, the link (t.me: no domain key),
+            // to as many recipients as senders (v3: one account is no campaign).
+            single_body(
+                &format!("bot{i}"),
+                &format!("target{i}"),
+                "free crypto: t.me/freecrypto",
+            )
         })
         .collect();
     let codes = cluster.race(&targets, campaign).await;

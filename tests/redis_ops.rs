@@ -64,7 +64,8 @@ async fn one_script_call_decides_a_whole_message_on_standalone_redis() {
         "sender and content in one call"
     );
     redis.cli(&["CONFIG", "RESETSTAT"]);
-    assert_eq!(app.single("carol", "bob", text).await.err_code(), 5004);
+    // (v3) To another recipient: a campaign reaches more than one.
+    assert_eq!(app.single("carol", "erin", text).await.err_code(), 5004);
     assert_eq!(
         calls(redis),
         vec![("fcall".to_string(), 1)],
@@ -516,7 +517,8 @@ async fn a_campaign_set_fuller_than_the_limit_is_swept_and_still_refuses() {
     let redis = server(&app);
     let spam = "加我微信领红包 限时优惠 vx123456";
     assert!(app.single("seed", "v", spam).await.is_allow());
-    let key = redis.cli(&["--scan", "--pattern", "lowered:{f:*"]);
+    // The set itself, not its recipients (`:r`) beside it.
+    let key = redis.cli(&["--scan", "--pattern", "lowered:{f:*}"]);
     let key = key.trim();
     assert!(!key.is_empty() && !key.contains('\n'), "{key:?}");
     let now = app.clock.now_ms();
@@ -536,7 +538,8 @@ async fn a_campaign_set_fuller_than_the_limit_is_swept_and_still_refuses() {
     ]);
     redis.cli(&["PEXPIRE", key, "600000"]);
 
-    let refused = app.single("newbie", "v", spam).await;
+    // (v3) To another recipient: a campaign reaches more than one.
+    let refused = app.single("newbie", "w", spam).await;
     assert_eq!(refused.err_code(), 5004, "{refused:?}");
     assert!(
         refused.detail().ends_with("retry after 7m"),

@@ -6,13 +6,19 @@
 //! meant to act on — or stays a **near-duplicate** of the other copies. A message therefore has
 //! up to [`MAX_KEYS`] keys:
 //!
-//! - payload keys, at any length: a link's registrable domain (Public Suffix List) plus path and
-//!   query (domains of `FLOODGATE_LINK_ALLOW` never count), an e-mail address, a phone number (7
-//!   to 15 digits, dates excluded), a messenger ID after "WeChat"/"微信"/"VX"/"QQ"/"Telegram"/…,
-//!   and in one-to-one messages an `@name` handle (in a group it is a mention);
+//! - payload keys, at any length: a link's target — its registrable domain (Public Suffix List)
+//!   plus path and the query without tracking parameters (domains of `FLOODGATE_LINK_ALLOW`
+//!   never count) — an e-mail address, a phone number (7 to 15 digits, dates excluded), a
+//!   messenger ID after "WeChat"/"微信"/"VX"/"QQ"/"Telegram"/…, and in one-to-one messages an
+//!   `@name` handle (in a group it is a mention);
+//! - a **domain** key per linked registrable domain (not a shortener's): the store counts it
+//!   only while the domain is unvetted, so a run that rotates the whole path on one fresh
+//!   domain stays one run ([`CampaignKey::is_domain`]);
 //! - for a text long enough to tell ([`LONG_TEXT`] weighted characters): [`BANDS`] MinHash LSH
-//!   band keys over character 3-grams of the normalised text, so near-duplicates share a key
-//!   (exact copies share all of them).
+//!   band keys over character 3-grams of the normalised text with every run of digits read as
+//!   one placeholder (a reference number does not make a copy different), salted with the
+//!   paths of the message's links (two pages of one site are different texts; a shortener's
+//!   rotated path is not), so near-duplicates share a key (exact copies share all of them).
 //!
 //! A short text without a payload has no key at all: "is this still available?", "Merry
 //! Christmas!!" or "see you at 5" are what strangers and friends legitimately say to each
@@ -27,17 +33,21 @@ use super::links::{self, DomainList};
 use crate::store::CampaignKey;
 
 /// At most this many keys per message: each is a set the store reads and writes.
-pub const MAX_KEYS: usize = 6;
+pub const MAX_KEYS: usize = 9;
 /// Normalised characters (a CJK ideograph counts 2) from which near-duplicate keys are made.
 pub const LONG_TEXT: usize = 40;
 /// LSH bands, each of [`ROWS`] MinHash values: a pair of texts whose 3-gram sets have Jaccard
-/// similarity s shares at least one band with probability 1-(1-s^ROWS)^BANDS (0.99 at s=0.9,
-/// 0.88 at s=0.8, 0.33 at s=0.5, 0.08 at s=0.3). Three bands, not more: each is a set the
-/// store reads and writes for every long cold message. Measured in docs/detection.md.
-pub const BANDS: usize = 3;
-pub const ROWS: usize = 3;
-/// Payload keys kept per message (the rest of the budget goes to the bands).
+/// similarity s shares at least one band with probability 1-(1-s^ROWS)^BANDS (1.00 at s=0.9,
+/// 0.99 at s=0.8, 0.89 at s=0.6, 0.76 at s=0.5, 0.38 at s=0.3). Five bands of two rows, not
+/// three of three: a greeting glued before a pitch and a filler phrase inside it take a short
+/// text to s≈0.6, where three rows split the run (docs/detection.md, "Spam that adapts"); each
+/// band is a set the store reads and writes for every long cold message.
+pub const BANDS: usize = 5;
+pub const ROWS: usize = 2;
+/// Payload and domain keys kept per message (the rest of the budget goes to the bands).
 const MAX_PAYLOADS: usize = MAX_KEYS - BANDS;
+/// Domain keys kept per message, within [`MAX_PAYLOADS`].
+const MAX_DOMAINS: usize = 2;
 
 const KEY_SEED: u64 = 0x6361_6d70_6169_676e; // "campaign"
 
@@ -49,10 +59,12 @@ enum Payload {
     Phone = 3,
     Handle = 4,
     Band = 5,
+    Domain = 6,
 }
 
 fn key(kind: Payload, bytes: &[u8]) -> CampaignKey {
-    CampaignKey(xxh3_64_with_seed(bytes, KEY_SEED ^ kind as u64))
+    let hash = xxh3_64_with_seed(bytes, KEY_SEED ^ kind as u64) & !1;
+    CampaignKey(hash | u64::from(kind == Payload::Domain))
 }
 
 /// What a key was made from, as moderators see it (`GET /v1/campaigns`).
@@ -63,6 +75,7 @@ pub enum KeyKind {
     Email,
     Handle,
     NearDuplicate,
+    Domain,
 }
 
 impl KeyKind {
@@ -73,6 +86,7 @@ impl KeyKind {
             KeyKind::Email => "email",
             KeyKind::Handle => "handle",
             KeyKind::NearDuplicate => "near-duplicate",
+            KeyKind::Domain => "domain",
         }
     }
 
@@ -83,6 +97,7 @@ impl KeyKind {
             KeyKind::Email,
             KeyKind::Handle,
             KeyKind::NearDuplicate,
+            KeyKind::Domain,
         ]
         .into_iter()
         .find(|kind| kind.name() == name)
@@ -95,6 +110,7 @@ impl KeyKind {
             Payload::Phone => KeyKind::Phone,
             Payload::Handle => KeyKind::Handle,
             Payload::Band => KeyKind::NearDuplicate,
+            Payload::Domain => KeyKind::Domain,
         }
     }
 }
@@ -183,7 +199,8 @@ pub fn campaign_keys(
 ) -> CampaignKeys {
     let mut keys = CampaignKeys::default();
     let mut payloads = Payloads::default();
-    payloads.find(text, allow, audience);
+    let links = link_targets(text, allow);
+    payloads.find(text, &links, audience);
     for (payload, info) in payloads.0.into_iter().take(MAX_PAYLOADS) {
         keys.push(payload, info);
     }
@@ -191,7 +208,7 @@ pub fn campaign_keys(
     // A short text's exact copies need no key of their own: with a payload they share its
     // key, and without one they are what people say to each other.
     if audience != Audience::Request && weighted_len(normalised) >= LONG_TEXT {
-        for band in bands(normalised) {
+        for band in bands(normalised, &links) {
             let info = KeyInfo {
                 kind: KeyKind::NearDuplicate,
                 display: Box::default(),
@@ -202,10 +219,22 @@ pub fn campaign_keys(
     keys
 }
 
+/// The weighted length of the near-duplicate view: a CJK ideograph counts 2, a run of digits 1
+/// (a long number does not make a short text long enough to compare).
 fn weighted_len(normalised: &str) -> usize {
+    let mut previous_digit = false;
     normalised
         .chars()
-        .map(|c| if is_cjk_ideograph(c) { 2 } else { 1 })
+        .map(|c| {
+            let digit = c.is_ascii_digit();
+            let weight = match (digit, previous_digit) {
+                (true, true) => 0,
+                _ if is_cjk_ideograph(c) => 2,
+                _ => 1,
+            };
+            previous_digit = digit;
+            weight
+        })
         .sum()
 }
 
@@ -225,9 +254,16 @@ impl Payloads {
         }
     }
 
-    fn find(&mut self, text: &str, allow: &DomainList, audience: Audience) {
-        for target in link_targets(text, allow) {
-            self.add(Payload::Link, target.as_bytes());
+    fn find(&mut self, text: &str, links: &[LinkTarget], audience: Audience) {
+        for link in links {
+            self.add(Payload::Link, link.target.as_bytes());
+        }
+        let mut domains = 0;
+        for link in links.iter().filter(|link| !link.shortener) {
+            if domains < MAX_DOMAINS {
+                self.add(Payload::Domain, link.domain.as_bytes());
+                domains += 1;
+            }
         }
         if may_hold_payload(text) {
             self.find_in_text(text, audience);
@@ -293,28 +329,144 @@ fn nfkc_lower(text: &str) -> String {
     out
 }
 
-/// Each link's registrable domain plus its path and query (`bit.ly/x1`, `example.com/promo`),
-/// skipping allowed domains. E-mail addresses are not links here.
-pub fn link_targets(text: &str, allow: &DomainList) -> Vec<String> {
-    links::urls(text)
-        .filter_map(|url| {
-            let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
-            if allow.contains(&host) {
-                return None;
-            }
-            let domain = psl::domain(host.as_bytes())
-                .and_then(|d| std::str::from_utf8(d.as_bytes()).ok().map(str::to_string))
-                .unwrap_or(host);
-            let path = url.path().trim_end_matches('/');
-            let mut target = match url.query() {
-                Some(query) => format!("{domain}{path}?{query}"),
-                None => format!("{domain}{path}"),
-            };
-            target.truncate(floor_char_boundary(&target, MAX_LINK_TARGET));
-            Some(target)
-        })
-        .collect()
+/// A link as the campaign keys read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkTarget {
+    /// The registrable domain (Public Suffix List), or the host without `www.` when it has none.
+    pub domain: String,
+    /// The domain, path and query without tracking parameters (`example.com/deal?id=7`).
+    pub target: String,
+    /// A link shortener's or messenger's: its path is the payload, its domain never a key.
+    pub shortener: bool,
 }
+
+/// Each link's target — registrable domain, path and the query without tracking parameters
+/// (`bit.ly/x1`, `example.com/promo?id=7`) — skipping allowed domains, at most
+/// `MAX_LINKS` distinct ones. Scheme and `www.` never matter. E-mail addresses are not links
+/// here.
+pub fn link_targets(text: &str, allow: &DomainList) -> Vec<LinkTarget> {
+    let mut found: Vec<LinkTarget> = Vec::new();
+    for url in links::urls(text) {
+        let Some(host) = url.host_str() else { continue };
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if allow.contains(&host) {
+            continue;
+        }
+        let host = folded_host(host);
+        let domain = psl::domain(host.as_bytes())
+            .and_then(|d| std::str::from_utf8(d.as_bytes()).ok().map(str::to_string))
+            .unwrap_or_else(|| host.strip_prefix("www.").unwrap_or(&host).to_string());
+        let path = url.path().trim_end_matches('/');
+        let mut target = format!("{domain}{path}");
+        let mut separator = '?';
+        // A parameter that names the click (who shared it, from where) is not the target.
+        for pair in url.query().unwrap_or("").split('&').take(MAX_QUERY_PAIRS) {
+            let name = pair.split('=').next().unwrap_or("");
+            if pair.is_empty() || is_tracking(name) {
+                continue;
+            }
+            target.push(separator);
+            target.push_str(pair);
+            separator = '&';
+        }
+        target.truncate(floor_char_boundary(&target, MAX_LINK_TARGET));
+        let shortener =
+            SHORTENERS.contains(&domain.as_str()) || SHORTENERS.contains(&host.as_str());
+        let link = LinkTarget {
+            domain,
+            target,
+            shortener,
+        };
+        if !found.contains(&link) && found.len() < MAX_LINKS {
+            found.push(link);
+        }
+    }
+    found
+}
+
+/// A host as the keys read it: an internationalised name whose letters all read as Latin
+/// (`prοmo-x.shop` with a Greek `ο`, `xn--…` on the wire) is the Latin name a reader sees, so
+/// look-alike spellings of one domain are one domain. Any other name stays as it is.
+fn folded_host(host: String) -> String {
+    if !host.split('.').any(|label| label.starts_with("xn--")) {
+        return host;
+    }
+    let (unicode, decoded) = idna::domain_to_unicode(&host);
+    if decoded.is_err() {
+        return host;
+    }
+    let folded: String = unicode
+        .chars()
+        .map(|c| super::homoglyph::latin_look_alike(c).unwrap_or(c))
+        .collect();
+    if folded.is_ascii() { folded } else { host }
+}
+
+/// Distinct links read per message: more add no key (the budget is [`MAX_KEYS`]).
+const MAX_LINKS: usize = 8;
+/// Query parameters read per link.
+const MAX_QUERY_PAIRS: usize = 32;
+
+/// Query parameters that identify a click, not a target (ClearURLs' and Firefox's
+/// query-stripping lists, the common part): they vary per copy of one spam run.
+fn is_tracking(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("utm_")
+        || name.starts_with("share_")
+        || matches!(
+            name.as_str(),
+            "fbclid"
+                | "gclid"
+                | "dclid"
+                | "msclkid"
+                | "mc_eid"
+                | "mc_cid"
+                | "igshid"
+                | "yclid"
+                | "spm"
+                | "ref"
+                | "ref_src"
+                | "src"
+                | "from"
+                | "si"
+                | "utm"
+        )
+}
+
+/// Link shorteners and messenger links: the domain says nothing of the target, so it is never
+/// vetted nor counted as a whole; the path (the target or the account) is the payload.
+const SHORTENERS: &[&str] = &[
+    "bit.ly",
+    "t.co",
+    "tinyurl.com",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "t.ly",
+    "shorturl.at",
+    "rb.gy",
+    "s.id",
+    "tiny.cc",
+    "bl.ink",
+    "lnkd.in",
+    "v.gd",
+    "t.cn",
+    "url.cn",
+    "dwz.cn",
+    "suo.im",
+    "sohu.gg",
+    "t.me",
+    "wa.me",
+    "telegram.me",
+    "qr.ae",
+    "amzn.to",
+    "surl.li",
+    "shorturl.asia",
+    "linktr.ee",
+];
 
 /// The longest e-mail local part (RFC 5321): the extractor reads at most this far back from an
 /// `@`, so a run of address characters before each of many `@`s is read once, not once per `@`.
@@ -555,20 +707,40 @@ fn looks_like_date(digits: &str, groups: &[usize]) -> bool {
     }
 }
 
-/// The LSH band keys of a normalised text: [`BANDS`] bands of [`ROWS`] MinHash values over its
-/// character 3-grams. One-permutation MinHash (Li, Owen & Zhang 2012): each 3-gram is hashed
-/// once, the hash's high bits pick one of the `BANDS * ROWS` bins and its low bits are the
-/// value, each bin keeping its minimum. An empty bin borrows from the next non-empty one,
-/// marked with the distance (Shrivastava & Li 2014), so two texts fill their gaps alike. The
-/// chance two texts agree on a bin is their Jaccard similarity, as for k separate hash
-/// functions, at one hash per 3-gram instead of k.
-fn bands(normalised: &str) -> [CampaignKey; BANDS] {
+/// The LSH band keys of a normalised text: [`BANDS`] bands of [`ROWS`] MinHash values over
+/// the character 3-grams of its near-duplicate view, where each run of digits is one
+/// placeholder (reference numbers, amounts and codes change per copy; the digits still count in
+/// the exact fingerprint and in phone keys). One-permutation MinHash (Li, Owen & Zhang 2012):
+/// each 3-gram is hashed once, the hash's high bits pick one of the `BANDS * ROWS` bins and its
+/// low bits are the value, each bin keeping its minimum. An empty bin borrows from the next
+/// non-empty one, marked with the distance (Shrivastava & Li 2014), so two texts fill their
+/// gaps alike. The chance two texts agree on a bin is their Jaccard similarity, as for k
+/// separate hash functions, at one hash per 3-gram instead of k.
+///
+/// Each band is salted with the paths (and queries) of the message's links but shorteners':
+/// one sentence around different pages of a site is different texts, however few
+/// characters the pages' addresses differ by; a path rotated on one unvetted domain is caught by
+/// that domain's key instead, and one path on domains rotated per copy stays one text.
+fn bands(normalised: &str, links: &[LinkTarget]) -> [CampaignKey; BANDS] {
     const BINS: usize = BANDS * ROWS;
     const EMPTY: u64 = u64::MAX;
+    const PLACEHOLDER: char = '#';
     let mut minima = [EMPTY; BINS];
-    let mut chars = normalised.chars();
-    let (mut first, mut second) = (chars.next().unwrap_or(' '), chars.next().unwrap_or(' '));
-    for third in chars {
+    let mut chars = normalised.chars().filter({
+        let mut previous_digit = false;
+        move |&c| {
+            let digit = c.is_ascii_digit();
+            let keep = !(digit && previous_digit);
+            previous_digit = digit;
+            keep
+        }
+    });
+    let placeholder = |c: char| if c.is_ascii_digit() { PLACEHOLDER } else { c };
+    let (mut first, mut second) = (
+        chars.next().map_or(' ', placeholder),
+        chars.next().map_or(' ', placeholder),
+    );
+    for third in chars.map(placeholder) {
         let packed = (first as u64) << 42 | (second as u64) << 21 | third as u64;
         let hash = mix(packed ^ KEY_SEED);
         let bin = (((hash >> 32) * BINS as u64) >> 32) as usize;
@@ -587,13 +759,25 @@ fn bands(normalised: &str) -> [CampaignKey; BANDS] {
             }
         }
     }
+    let mut salt = 0u64;
+    // A shortener's path rotates per copy (and a run may rotate shorteners), and so may the
+    // domain of a page (a fresh domain per copy): only the paths of pages tell texts apart.
+    for link in links.iter().filter(|link| !link.shortener) {
+        let path = link
+            .target
+            .strip_prefix(link.domain.as_str())
+            .unwrap_or(&link.target);
+        // Order-free: the same links in another order salt alike.
+        salt = salt.wrapping_add(mix(xxh3_64_with_seed(path.as_bytes(), KEY_SEED)));
+    }
     std::array::from_fn(|band| {
-        let mut bytes = [0u8; 8 * ROWS + 1];
+        let mut bytes = [0u8; 8 * ROWS + 9];
         bytes[0] = band as u8;
         for row in 0..ROWS {
             let value = minima[band * ROWS + row];
             bytes[1 + 8 * row..9 + 8 * row].copy_from_slice(&value.to_le_bytes());
         }
+        bytes[1 + 8 * ROWS..].copy_from_slice(&salt.to_le_bytes());
         key(Payload::Band, &bytes)
     })
 }
@@ -649,22 +833,31 @@ mod tests {
             ("visit example.com/a now", "visit example.com/b now"),
         ];
         for (a, b) in pairs {
-            assert!(!share_a_key(a, b), "{a} / {b}");
+            // A domain key is shared (the store counts it only for an unvetted domain).
+            let b: Vec<_> = keys(b).into_iter().filter(|k| !k.is_domain()).collect();
+            assert!(!keys(a).iter().any(|k| b.contains(k)), "{a} / {b:?}");
         }
+    }
+
+    fn targets(text: &str, allow: &DomainList) -> Vec<String> {
+        link_targets(text, allow)
+            .into_iter()
+            .map(|link| link.target)
+            .collect()
     }
 
     #[test]
     fn links_count_by_registrable_domain_and_path() {
         let allow = DomainList::parse("docs.example.org").unwrap();
         assert_eq!(
-            link_targets(
+            targets(
                 "go to https://www.shop.example.co.uk/deal/?x=1 or ｂｉｔ．ｌｙ／Ab1 or docs.example.org/a",
                 &allow
             ),
             vec!["example.co.uk/deal?x=1", "bit.ly/Ab1"]
         );
         assert_eq!(
-            link_targets("t.me/spamchannel and wa.me/15551234567", &allow),
+            targets("t.me/spamchannel and wa.me/15551234567", &allow),
             vec!["t.me/spamchannel", "wa.me/15551234567"]
         );
         // The same target written differently is one payload.
@@ -673,6 +866,142 @@ mod tests {
             "prize waiting: PROMO.example.com/win/ hurry"
         ));
         assert!(!share_a_key("see bit.ly/x1", "see bit.ly/x2"));
+    }
+
+    #[test]
+    fn tracking_parameters_scheme_and_www_never_make_another_target() {
+        let none = DomainList::default();
+        for variant in [
+            "https://promo-x.shop/deal?id=8812&utm_source=sms",
+            "http://www.promo-x.shop/deal/?id=8812&src=sms",
+            "promo-x.shop/deal?id=8812&ref=a7",
+            "www.promo-x.shop/deal?fbclid=abc&id=8812&utm=x&si=q1",
+        ] {
+            assert_eq!(
+                targets(variant, &none),
+                vec!["promo-x.shop/deal?id=8812"],
+                "{variant}"
+            );
+        }
+        // What names the target stays.
+        assert_ne!(
+            targets("youtube.com/watch?v=aaa111", &none),
+            targets("youtube.com/watch?v=bbb222", &none)
+        );
+        assert!(share_a_key(
+            "claim at https://promo-x.shop/deal?id=8812&utm_source=sms",
+            "claim at www.promo-x.shop/deal?id=8812&ref=a7"
+        ));
+    }
+
+    #[test]
+    fn look_alike_spellings_of_a_domain_are_one_domain() {
+        let none = DomainList::default();
+        let latin = targets("deals at promo-x.shop/abcde", &none);
+        for spelling in [
+            "prοmo-x.shop",
+            "рromo-x.shop",
+            "promо-x.shop",
+            "ＰＲΟＭΟ-x.shop",
+        ] {
+            let text = format!("deals at {spelling}/abcde");
+            assert_eq!(targets(&text, &none), latin, "{spelling}");
+        }
+        // A name in another script stays itself.
+        assert_eq!(targets("看 例え.jp/a", &none), vec!["xn--r8jz45g.jp/a"]);
+    }
+
+    #[test]
+    fn a_domain_key_is_marked_and_shorteners_never_get_one() {
+        let domain = |text: &str| -> Vec<CampaignKey> {
+            keys(text).into_iter().filter(|k| k.is_domain()).collect()
+        };
+        let a = domain("new deals at promo-x.shop/a8f3");
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            a,
+            domain("new deals at https://www.promo-x.shop/k2j9?utm_source=x")
+        );
+        assert!(domain("claim it: bit.ly/a8f3 now").is_empty());
+        assert!(domain("join t.me/somechannel").is_empty());
+        // A domain key is never mistaken for another kind.
+        assert!(
+            keys("call 555 123 4567 or write a@b.co")
+                .iter()
+                .all(|k| !k.is_domain())
+        );
+    }
+
+    #[test]
+    fn numbers_do_not_make_near_duplicates_different() {
+        let copy = |n: u64| {
+            format!(
+                "Your parcel {n} is held at our depot because the address was incomplete, \
+                 confirm the delivery within 24 hours or it returns to sender. Ref {}",
+                n * 7 % 100_000_000
+            )
+        };
+        let bands_of = |text: &str| bands(&fingerprint::normalise(text), &[]);
+        let base = bands_of(&copy(48_213_907));
+        for n in 0..50u64 {
+            let other = bands_of(&copy(10_000_000 + n * 7_919_113));
+            assert_eq!(other, base, "copy {n}: every band the same");
+        }
+        // The numbers (read as phone numbers here) still make their own payload keys.
+        assert!(!share_a_key("call 555 123 4567", "call 555 123 4568"));
+        // The digits still make the exact fingerprint.
+        assert_ne!(
+            fingerprint::normalise(&copy(1)),
+            fingerprint::normalise(&copy(2))
+        );
+    }
+
+    #[test]
+    fn greetings_and_filler_around_or_inside_a_pitch_keep_it_one_text() {
+        let pitch = "加入我们的兼职群每天在家动动手指轻松赚三百元日结不收任何费用名额有限快来";
+        let cut = pitch.char_indices().nth(12).map_or(0, |(at, _)| at);
+        let base = keys(pitch);
+        let mut shared = 0;
+        let mut copies = 0;
+        for greeting in ["", "您好，", "好久不见，", "亲，", "朋友你好！", "在吗？"]
+        {
+            for filler in ["", "亲测有效", "真的", "不骗你"] {
+                let copy = format!("{greeting}{}{filler}{}", &pitch[..cut], &pitch[cut..]);
+                copies += 1;
+                shared += usize::from(keys(&copy).iter().any(|k| base.contains(k)));
+            }
+        }
+        assert!(shared * 100 >= copies * 90, "{shared} of {copies}");
+        let pitch =
+            "Join our part time team and earn 300 dollars a day from home with your phone, no fees";
+        let base = keys(pitch);
+        let mut shared = 0;
+        for greeting in ["", "Hi there! ", "Hello friend, ", "Good morning! "] {
+            for filler in ["", " honestly", " trust me", " no joke"] {
+                let copy = format!("{greeting}{}{filler}{}", &pitch[..40], &pitch[40..]);
+                shared += usize::from(keys(&copy).iter().any(|k| base.contains(k)));
+            }
+        }
+        assert!(shared >= 15, "{shared} of 16");
+    }
+
+    #[test]
+    fn different_pages_of_one_site_are_different_texts() {
+        let share = |id: &str| {
+            format!(
+                "you might like this one, I watched it twice last night https://videos.example/watch?v={id}"
+            )
+        };
+        let a = keys(&share("dQw4w9WgXcQ"));
+        let b = keys(&share("kJQP7kiw5Fk"));
+        let shared: Vec<_> = a.iter().filter(|k| b.contains(k)).collect();
+        assert_eq!(shared.len(), 1, "only the domain key is shared: {shared:?}");
+        assert!(shared[0].is_domain());
+        // A shortener's rotated path in one long text stays one text.
+        assert!(share_a_key(
+            "Your parcel is held at the depot, pay the small customs fee here bit.ly/p1 today",
+            "Your parcel is held at the depot, pay the small customs fee here bit.ly/p2 today",
+        ));
     }
 
     #[test]

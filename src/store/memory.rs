@@ -15,8 +15,9 @@ use super::conversations::{self, Memory};
 use super::shards::{KeyMap, LastSeen, Shards};
 use super::window::{SlidingCounter, counts};
 use super::{
-    ActCheck, CampaignKey, Conversation, GroupKey, KeyOutcome, Peer, Recorded, Replay, Reservation,
-    SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
+    ActCheck, CAMPAIGN_RECIPIENTS, CampaignKey, Conversation, GroupKey, KeyOutcome, Peer, Recorded,
+    Replay, Reservation, SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError,
+    StrikeOutcome, StrikeRequest, VET_SHARERS,
 };
 use crate::catalogue::{CATALOGUE, Primitive, Scope};
 use crate::policy::{Act, ByMode, Limit, Mode, Policy, Rule, RuleModes, Violation};
@@ -27,6 +28,8 @@ pub struct MemoryStore {
     counting: Vec<Counting>,
     senders: Shards<u128, SenderState>,
     campaigns: Shards<u64, CampaignState>,
+    /// Each domain key's vouchers (as the `:v` strings of `lua/campaign_check.lua`).
+    vouchers: Shards<u64, Vouchers>,
     /// Each user's conversations (`conversations`), apart from the senders' windows: a
     /// message to B is remembered in B's memory, and it lasts days, not a window.
     memories: Shards<u128, Memory>,
@@ -277,6 +280,20 @@ struct SenderState {
 struct CampaignState {
     senders: KeyMap<SenderKey, u64>,
     by_time: BTreeSet<(u64, u128)>,
+    /// The recipients the copies reached, at most [`CAMPAIGN_RECIPIENTS`], with when (the `:r`
+    /// string of `lua/campaign_check.lua`, which decides alike).
+    recipients: Vec<(u64, u64)>,
+}
+
+/// The last [`VET_SHARERS`] distinct senders who carried a domain in an established
+/// conversation, oldest first, with when.
+#[derive(Default)]
+struct Vouchers(Vec<(u128, u64)>);
+
+impl LastSeen for Vouchers {
+    fn last_seen(&self) -> u64 {
+        self.0.last().map_or(0, |&(_, at)| at)
+    }
 }
 
 impl CampaignState {
@@ -309,6 +326,30 @@ impl CampaignState {
     fn oldest(&self) -> Option<u64> {
         self.by_time.first().map(|&(seen, _)| seen)
     }
+
+    /// Whether a copy to `recipient` makes the copies reach [`CAMPAIGN_RECIPIENTS`] (the
+    /// recipients inside the window only).
+    fn reaches_many(&self, recipient: Option<u64>) -> bool {
+        let Some(recipient) = recipient else {
+            return true;
+        };
+        let others = self.recipients.iter().filter(|&&(r, _)| r != recipient);
+        1 + others.count() as u64 >= CAMPAIGN_RECIPIENTS
+    }
+
+    /// Records a copy to `recipient`: its earlier time, `Some(0)` when added, `None` when
+    /// nothing was recorded (no recipient, or the list is full of others).
+    fn record_recipient(&mut self, recipient: Option<u64>, now: u64) -> Option<u64> {
+        let recipient = recipient?;
+        if let Some(entry) = self.recipients.iter_mut().find(|(r, _)| *r == recipient) {
+            return Some(std::mem::replace(&mut entry.1, now));
+        }
+        if self.recipients.len() as u64 >= CAMPAIGN_RECIPIENTS {
+            return None;
+        }
+        self.recipients.push((recipient, now));
+        Some(0)
+    }
 }
 
 impl MemoryStore {
@@ -318,6 +359,7 @@ impl MemoryStore {
             policy,
             senders: Shards::new(max_entries),
             campaigns: Shards::new(max_entries),
+            vouchers: Shards::new(max_entries),
             memories: Shards::new(max_entries),
             groups: Shards::new(max_entries),
             replays: Shards::new(max_entries),
@@ -623,25 +665,44 @@ impl MemoryStore {
     }
 
     /// The campaign rule on one key: records the sender unless the key is over the limit in
-    /// enforce mode (see [`KeyOutcome`]); [`MemoryStore::undo_campaign`] takes it back.
-    pub fn check_campaign_key(&self, key: CampaignKey, sender: SenderKey, now: u64) -> KeyOutcome {
+    /// enforce mode (see [`KeyOutcome`]); [`MemoryStore::undo_campaign`] takes it back. A
+    /// vetted domain's key counts nothing; a key whose copies, this one included, reach fewer
+    /// than [`CAMPAIGN_RECIPIENTS`] recipients is never over (and, full, takes no more senders).
+    pub fn check_campaign_key(
+        &self,
+        key: CampaignKey,
+        sender: SenderKey,
+        recipient: Option<u64>,
+        now: u64,
+    ) -> KeyOutcome {
         let Some(limit) = self.policy.campaign else {
-            return KeyOutcome::Recorded {
-                previous_ms: 0,
-                over: None,
-            };
+            return KeyOutcome::NOTHING;
         };
+        if key.is_domain() && self.is_vetted(key, now) {
+            return KeyOutcome::NOTHING;
+        }
+        let horizon = now.saturating_sub(limit.window_ms());
         self.campaigns.with(key.0, |state| {
-            state.forget_until(now.saturating_sub(limit.window_ms()));
+            state.forget_until(horizon);
+            state.recipients.retain(|&(_, at)| at > horizon);
             if state.senders.contains_key(&sender) {
-                let previous_ms = state.set(sender, now).unwrap_or(0);
+                let recipient_previous_ms = state.record_recipient(recipient, now);
+                let previous_ms = state.set(sender, now);
                 return KeyOutcome::Recorded {
-                    previous_ms,
+                    previous_ms: Some(previous_ms.unwrap_or(0)),
+                    recipient_previous_ms,
                     over: None,
                 };
             }
             let mut over = None;
             if state.senders.len() as u64 >= limit.count() {
+                if !state.reaches_many(recipient) {
+                    return KeyOutcome::Recorded {
+                        previous_ms: None,
+                        recipient_previous_ms: state.record_recipient(recipient, now),
+                        over: None,
+                    };
+                }
                 let oldest = state.oldest().unwrap_or(now);
                 let retry = Duration::from_millis(oldest + limit.window_ms() - now);
                 let violation = Violation::new(Rule::Campaign, Some(limit), retry);
@@ -655,17 +716,38 @@ impl MemoryStore {
                 }
                 over = Some(violation);
             }
+            let recipient_previous_ms = state.record_recipient(recipient, now);
             state.set(sender, now);
             KeyOutcome::Recorded {
-                previous_ms: 0,
+                previous_ms: Some(0),
+                recipient_previous_ms,
                 over,
             }
         })
     }
 
     /// Takes back what [`MemoryStore::check_campaign_key`] recorded at `at`.
-    pub fn undo_campaign(&self, key: CampaignKey, sender: SenderKey, at: u64, previous_ms: u64) {
+    pub fn undo_campaign(
+        &self,
+        (key, previous_ms, recipient_previous_ms): super::KeyRecord,
+        sender: SenderKey,
+        recipient: Option<u64>,
+        at: u64,
+    ) {
         self.campaigns.with(key.0, |state| {
+            if let (Some(recipient), Some(previous)) = (recipient, recipient_previous_ms) {
+                let entry = state.recipients.iter().position(|&e| e == (recipient, at));
+                if let Some(entry) = entry {
+                    if previous == 0 {
+                        state.recipients.remove(entry);
+                    } else {
+                        state.recipients[entry].1 = previous;
+                    }
+                }
+            }
+            let Some(previous_ms) = previous_ms else {
+                return;
+            };
             if state.senders.get(&sender) != Some(&at) {
                 return; // moved on since
             }
@@ -675,6 +757,42 @@ impl MemoryStore {
                 state.set(sender, previous_ms);
             }
         })
+    }
+
+    /// Whether enough people carried the domain of `key` in established conversations within
+    /// the contact memory (without the memory nothing is vetted, and a domain key counts
+    /// nothing: nobody could ever vouch for a domain).
+    fn is_vetted(&self, key: CampaignKey, now: u64) -> bool {
+        let Some((memory_ms, _)) = self.memory_ms() else {
+            return true;
+        };
+        let horizon = now.saturating_sub(memory_ms);
+        self.vouchers.peek(key.0, |vouchers| {
+            vouchers.is_some_and(|v| {
+                v.0.iter().filter(|&&(_, at)| at > horizon).count() as u64 >= VET_SHARERS
+            })
+        })
+    }
+
+    /// An established message the sender's rules admitted vouches for its domains.
+    pub fn vouch_domains(&self, keys: &[CampaignKey], sender: SenderKey, now: u64) {
+        let Some((memory_ms, _)) = self.memory_ms() else {
+            return;
+        };
+        if self.policy.campaign.is_none() {
+            return;
+        }
+        let horizon = now.saturating_sub(memory_ms);
+        for key in keys.iter().filter(|key| key.is_domain()) {
+            self.vouchers.with(key.0, |vouchers| {
+                vouchers
+                    .0
+                    .retain(|&(who, at)| at > horizon && who != sender.0);
+                vouchers.0.push((sender.0, now));
+                let excess = vouchers.0.len().saturating_sub(VET_SHARERS as usize);
+                vouchers.0.drain(..excess);
+            });
+        }
     }
 
     pub fn status(&self, sender: SenderKey, now: u64) -> SenderStatus {
@@ -789,8 +907,14 @@ impl MemoryStore {
         let horizon = now.saturating_sub(policy.campaign.map_or(0, |l| l.window_ms()));
         self.campaigns.retain(|state| {
             state.forget_until(horizon);
-            !state.senders.is_empty()
+            state.recipients.retain(|&(_, at)| at > horizon);
+            !state.senders.is_empty() || !state.recipients.is_empty()
         });
+        if let Some((memory_ms, _)) = self.memory_ms() {
+            let horizon = now.saturating_sub(memory_ms);
+            self.vouchers
+                .retain(|v| v.0.last().is_some_and(|&(_, at)| at > horizon));
+        }
         if let Some((memory_ms, _)) = self.memory_ms() {
             let pending_ms = conversations::pending_ms(policy);
             self.memories
@@ -815,6 +939,7 @@ impl MemoryStore {
         &self,
         outcome: SenderOutcome,
         sender: SenderKey,
+        recipient: Option<u64>,
         now: u64,
         campaign_keys: &[CampaignKey],
     ) -> Result<SenderOutcome, StoreError> {
@@ -827,12 +952,12 @@ impl MemoryStore {
             || async move {
                 let keys = campaign_keys.iter();
                 Ok(keys
-                    .map(|&key| store.check_campaign_key(key, sender, now))
+                    .map(|&key| store.check_campaign_key(key, sender, recipient, now))
                     .collect())
             },
             |recorded| async move {
-                for (key, previous_ms) in recorded {
-                    store.undo_campaign(key, sender, now, previous_ms);
+                for record in recorded {
+                    store.undo_campaign(record, sender, recipient, now);
                 }
                 Ok(())
             },

@@ -108,6 +108,27 @@ pub struct Fingerprint(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CampaignKey(pub u64);
 
+impl CampaignKey {
+    /// A domain key: it counts only while the domain is unvetted (not shared by several
+    /// people in established conversations within the contact memory), and is what an
+    /// established message carrying the link vouches for. Its lowest bit says so, so the stores
+    /// tell the kinds apart without another argument on every call.
+    pub fn is_domain(self) -> bool {
+        self.0 & 1 == 1
+    }
+}
+
+/// A campaign key is over its limit only when its copies, the one being decided included,
+/// reached this many distinct recipients (one-to-one recipients or groups) within the window:
+/// many strangers writing alike to ONE account — a support desk, a seller, a public figure —
+/// are not a campaign, which reaches many people.
+pub const CAMPAIGN_RECIPIENTS: u64 = 2;
+
+/// Distinct senders who carried a domain in established conversations within
+/// `FLOODGATE_CONTACT_MEMORY` for it to be vetted: its domain key then counts nothing. More than
+/// two, so that two accounts of one spammer writing to each other vet nothing.
+pub const VET_SHARERS: u64 = 3;
+
 /// Fixed so that every replica derives the same keys for the same IDs.
 const KEY_SEED: u64 = 0x6667_5f6b_6579_7321; // "fg_keys!"
 
@@ -166,6 +187,18 @@ impl Replay {
 }
 
 impl SenderCheck {
+    /// Whom the campaign rule counts this message as reaching: the one-to-one recipient, as far
+    /// as the check names them (`None`: no recipient holds a key back). A group message has
+    /// none: a group is many people, so copies from many fresh accounts into one group (a
+    /// raid) stay a campaign; only many strangers writing alike to one account are not.
+    pub fn campaign_recipient(&self) -> Option<u64> {
+        match self.conversation.map(|c| c.peer) {
+            Some(Peer::Group(_)) => None,
+            Some(peer) => Some(peer.id()),
+            None => self.recipient.map(|r| r.0),
+        }
+    }
+
     /// The repeat rule's key: the content to this one peer when the conversation is
     /// `established`, else the message's own.
     pub fn repeat_fingerprint(&self, established: bool) -> Option<Fingerprint> {
@@ -301,13 +334,29 @@ pub struct StrikeOutcome {
 pub enum KeyOutcome {
     /// Over the limit, in enforce mode: nothing recorded.
     Full(Violation),
-    /// The sender was recorded (`previous_ms`: their earlier time, 0 if they were new);
-    /// `over` when the key was over the limit in shadow.
+    /// The message was counted: `previous_ms` is the sender's earlier time (0 if they were new;
+    /// `None`: the sender was not recorded — a vetted domain, or a key whose copies all went to
+    /// one recipient), `recipient_previous_ms` the same for the recipient; `over` when the key
+    /// was over the limit in shadow.
     Recorded {
-        previous_ms: u64,
+        previous_ms: Option<u64>,
+        recipient_previous_ms: Option<u64>,
         over: Option<Violation>,
     },
 }
+
+impl KeyOutcome {
+    /// Nothing recorded and nothing over (a rule that is off, a vetted domain).
+    pub const NOTHING: KeyOutcome = KeyOutcome::Recorded {
+        previous_ms: None,
+        recipient_previous_ms: None,
+        over: None,
+    };
+}
+
+/// What one key recorded, for `undo`: the key, the sender's and the recipient's earlier times
+/// (see [`KeyOutcome::Recorded`]).
+pub type KeyRecord = (CampaignKey, Option<u64>, Option<u64>);
 
 /// What a sender check did to the recipient's entry, so that handing the reservation back undoes
 /// exactly that: a rejected message must not even keep a known recipient fresh.
@@ -415,8 +464,20 @@ impl Store {
                     return Ok(SenderOutcome::Replayed(Box::new(first)));
                 }
                 let outcome = store.check_sender(check);
+                if let SenderOutcome::Admitted { reservation, .. } = &outcome
+                    && reservation.established
+                {
+                    store.vouch_domains(campaign_keys, check.sender, check.now_ms);
+                }
+                let recipient = check.campaign_recipient();
                 let outcome = store
-                    .campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys)
+                    .campaign_in_steps(
+                        outcome,
+                        check.sender,
+                        recipient,
+                        check.now_ms,
+                        campaign_keys,
+                    )
                     .await?;
                 // A block being served strikes nothing and is not recorded (as in sender.lua).
                 let serving_block = matches!(&outcome, SenderOutcome::Rejected { violation, .. }
@@ -449,7 +510,7 @@ impl Store {
                 }
                 let outcome = store.check_act(check);
                 let outcome = store
-                    .campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys)
+                    .campaign_in_steps(outcome, check.actor, None, check.now_ms, campaign_keys)
                     .await?;
                 // As for a message: a block being served is not recorded.
                 let serving_block = matches!(&outcome, SenderOutcome::Rejected { violation, .. }
@@ -549,7 +610,7 @@ async fn campaign_after_sender<KeysFuture, UndoFuture, StrikeFuture>(
     now_ms: u64,
     campaign_keys: &[CampaignKey],
     check_keys: impl FnOnce() -> KeysFuture,
-    undo: impl FnOnce(Vec<(CampaignKey, u64)>) -> UndoFuture,
+    undo: impl FnOnce(Vec<KeyRecord>) -> UndoFuture,
     strike: impl FnOnce(StrikeRequest) -> StrikeFuture,
     block_mode: Mode,
 ) -> Result<SenderOutcome, StoreError>
@@ -582,9 +643,12 @@ where
             }
             KeyOutcome::Recorded {
                 previous_ms,
+                recipient_previous_ms,
                 over: over_here,
             } => {
-                recorded.push((*key, previous_ms));
+                if previous_ms.is_some() || recipient_previous_ms.is_some() {
+                    recorded.push((*key, previous_ms, recipient_previous_ms));
+                }
                 over = over.or(over_here);
             }
         }

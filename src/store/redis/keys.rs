@@ -63,6 +63,16 @@ pub(super) fn campaign_key(prefix: &str, key: CampaignKey) -> String {
     format!("{prefix}:{{f:{:016x}}}", key.0)
 }
 
+/// The recipients a campaign key's copies reached (`lua/campaign_check.lua`), on its slot.
+pub(super) fn campaign_recipients_key(prefix: &str, key: CampaignKey) -> String {
+    format!("{prefix}:{{f:{:016x}}}:r", key.0)
+}
+
+/// A domain key's vouchers (`lua/campaign_check.lua`), on its slot.
+pub(super) fn vouchers_key(prefix: &str, key: CampaignKey) -> String {
+    format!("{prefix}:{{f:{:016x}}}:v", key.0)
+}
+
 /// How a group is written inside a memory hash (after a `g`).
 pub(super) fn group_member(group: GroupKey) -> Vec<u8> {
     group.0.to_be_bytes().to_vec()

@@ -234,25 +234,46 @@ impl RedisStore {
         }
         let outcome = self.check_in_one_call(check, &[]).await?;
         if let SenderOutcome::Replayed(first) = outcome {
+            let sender = (check.sender, check.campaign_recipient());
             return self
-                .replayed_campaign(*first, check.sender, check.now_ms, campaign_keys)
+                .replayed_campaign(*first, sender, check.now_ms, campaign_keys)
                 .await;
         }
         let admitted = match &outcome {
             SenderOutcome::Admitted { reservation, .. } => Some(reservation.established),
             _ => None,
         };
-        let campaign =
-            self.campaign_in_steps(outcome, check.sender, check.now_ms, campaign_keys, true);
-        let (decided, remembered) = tokio::join!(campaign, async {
+        let recipient = check.campaign_recipient();
+        let campaign = self.campaign_in_steps(
+            outcome,
+            (check.sender, recipient),
+            check.now_ms,
+            campaign_keys,
+            true,
+        );
+        let vouched = async {
             match admitted {
-                Some(established) => self.remember_contact(check, established).await,
-                None => Ok(()),
+                Some(true) => self.vouch_domains(campaign_keys, check).await,
+                _ => Ok(()),
             }
-        });
+        };
+        let (decided, remembered, vouched) = tokio::join!(
+            campaign,
+            async {
+                match admitted {
+                    Some(established) => self.remember_contact(check, established).await,
+                    None => Ok(()),
+                }
+            },
+            vouched
+        );
         if let Err(error) = remembered {
             // The decision stands; the conversation is remembered by the next message.
             tracing::warn!(%error, "a conversation was not remembered");
+        }
+        if let Err(error) = vouched {
+            // The decision stands; the next established message with the link vouches again.
+            tracing::warn!(%error, "a domain was not vouched for");
         }
         decided
     }
@@ -266,7 +287,7 @@ impl RedisStore {
     async fn replayed_campaign(
         &self,
         first: SenderOutcome,
-        sender: SenderKey,
+        sender: (SenderKey, Option<u64>),
         now_ms: u64,
         campaign_keys: &[CampaignKey],
     ) -> Result<SenderOutcome, StoreError> {
@@ -279,10 +300,11 @@ impl RedisStore {
     /// The campaign rule after the sender's or actor's own (Redis Cluster): each key on its
     /// own slot, concurrently (see `campaign_after_sender`). A rejection strikes the sender and
     /// hands back its quota, unless `strikes` is false (a replay, which consumed none).
+    /// `sender` is the sender and whom the message reaches (`SenderCheck::campaign_recipient`).
     async fn campaign_in_steps(
         &self,
         outcome: SenderOutcome,
-        sender: SenderKey,
+        (sender, recipient): (SenderKey, Option<u64>),
         now_ms: u64,
         campaign_keys: &[CampaignKey],
         strikes: bool,
@@ -296,13 +318,13 @@ impl RedisStore {
                 try_join_all(
                     campaign_keys
                         .iter()
-                        .map(|&key| self.check_campaign_key(key, sender, now_ms)),
+                        .map(|&key| self.check_campaign_key(key, sender, recipient, now_ms)),
                 )
             },
             |recorded| async move {
-                let undo = recorded.into_iter().map(|(key, previous_ms)| {
-                    self.undo_campaign_key(key, sender, now_ms, previous_ms)
-                });
+                let undo = recorded
+                    .into_iter()
+                    .map(|record| self.undo_campaign_key(record, sender, recipient, now_ms));
                 try_join_all(undo).await.map(drop)
             },
             |strike| async move {
@@ -357,11 +379,12 @@ impl RedisStore {
             (true, false) => Ok(SenderOutcome::Replayed(Box::new(outcome))),
             (false, false) => Ok(outcome),
             (true, true) => {
-                self.replayed_campaign(outcome, check.actor, check.now_ms, campaign_keys)
+                self.replayed_campaign(outcome, (check.actor, None), check.now_ms, campaign_keys)
                     .await
             }
             (false, true) => {
-                self.campaign_in_steps(outcome, check.actor, check.now_ms, campaign_keys, true)
+                let actor = (check.actor, None);
+                self.campaign_in_steps(outcome, actor, check.now_ms, campaign_keys, true)
                     .await
             }
         }
@@ -403,6 +426,7 @@ impl RedisStore {
             conversation: check.conversation,
             remembers_contact: !self.is_cluster(),
             campaign_keys,
+            campaign_recipient: check.campaign_recipient(),
             replay: check.replay,
             ..SenderCall::bare(Op::Check, check.sender, check.now_ms)
         };
@@ -471,13 +495,11 @@ impl RedisStore {
         &self,
         key: CampaignKey,
         sender: SenderKey,
+        recipient: Option<u64>,
         now_ms: u64,
     ) -> Result<KeyOutcome, StoreError> {
         let Some(limit) = self.policy.campaign else {
-            return Ok(KeyOutcome::Recorded {
-                previous_ms: 0,
-                over: None,
-            });
+            return Ok(KeyOutcome::NOTHING);
         };
         let mode = if self.policy.modes.of(Rule::Campaign) == Mode::Enforce {
             "E"
@@ -486,12 +508,19 @@ impl RedisStore {
         };
         let mut call = Call::default();
         call.key(keys::campaign_key(&self.prefix, key))
+            .key(keys::campaign_recipients_key(&self.prefix, key))
+            .key(keys::vouchers_key(&self.prefix, key))
             .arg("check")
             .arg(now_ms)
             .arg(limit.count())
             .arg(limit.window_ms())
             .arg(mode)
-            .arg(keys::sender_member(sender));
+            .arg(keys::sender_member(sender))
+            .arg(recipient.map_or(Vec::new(), |r| r.to_be_bytes().to_vec()))
+            .arg(super::CAMPAIGN_RECIPIENTS)
+            .arg(if key.is_domain() { "d" } else { "k" })
+            .arg(self.contact_memory_ms())
+            .arg(super::VET_SHARERS);
         let reply = self.run(&self.campaign_script, &call).await?;
         protocol::decode_campaign_key(&reply, limit)
     }
@@ -499,20 +528,62 @@ impl RedisStore {
     /// Takes back what `check_campaign_key` recorded for a message another key rejected.
     async fn undo_campaign_key(
         &self,
-        key: CampaignKey,
+        (key, previous_ms, recipient_previous_ms): super::KeyRecord,
         sender: SenderKey,
+        recipient: Option<u64>,
         now_ms: u64,
-        previous_ms: u64,
     ) -> Result<(), StoreError> {
+        let window_ms = self.policy.campaign.map_or(0, |l| l.window_ms());
+        let time = |t: Option<u64>| t.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
         let mut call = Call::default();
         call.key(keys::campaign_key(&self.prefix, key))
+            .key(keys::campaign_recipients_key(&self.prefix, key))
             .arg("undo")
             .arg(now_ms)
-            .arg(previous_ms)
-            .arg(keys::sender_member(sender));
+            .arg(time(previous_ms))
+            .arg(keys::sender_member(sender))
+            .arg(recipient.map_or(Vec::new(), |r| r.to_be_bytes().to_vec()))
+            .arg(time(recipient_previous_ms))
+            .arg(window_ms);
         self.run_value::<i64>(&self.campaign_script, &call)
             .await
             .map(drop)
+    }
+
+    /// `FLOODGATE_CONTACT_MEMORY` in ms, 0 when off.
+    fn contact_memory_ms(&self) -> u64 {
+        self.policy
+            .contact_memory
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// An established message the sender's rules admitted vouches for its domains (Redis
+    /// Cluster: each domain key's vouchers on its own slot; standalone Redis does it in the
+    /// sender's call).
+    async fn vouch_domains(
+        &self,
+        campaign_keys: &[CampaignKey],
+        check: &SenderCheck,
+    ) -> Result<(), StoreError> {
+        let memory_ms = self.contact_memory_ms();
+        if memory_ms == 0 || self.policy.campaign.is_none() {
+            return Ok(());
+        }
+        let calls = campaign_keys.iter().filter(|k| k.is_domain()).map(|&key| {
+            let mut call = Call::default();
+            call.key(keys::vouchers_key(&self.prefix, key))
+                .arg("vouch")
+                .arg(check.now_ms)
+                .arg(keys::sender_member(check.sender))
+                .arg(memory_ms)
+                .arg(super::VET_SHARERS);
+            async move {
+                self.run_value::<i64>(&self.campaign_script, &call)
+                    .await
+                    .map(drop)
+            }
+        });
+        try_join_all(calls).await.map(drop)
     }
 
     /// Remembers in the recipient's memory (its own slot) that the sender wrote to them (a

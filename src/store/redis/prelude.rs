@@ -103,6 +103,11 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     constant("CAMPAIGN_LIMIT", campaign_limit.to_string());
     constant("CAMPAIGN_WINDOW", campaign_window.to_string());
     constant("CAMPAIGN_WINDOW_TEXT", format!("'{campaign_window}'"));
+    constant(
+        "CAMPAIGN_RECIPIENTS",
+        crate::store::CAMPAIGN_RECIPIENTS.to_string(),
+    );
+    constant("VET_SHARERS", crate::store::VET_SHARERS.to_string());
     let counters = Counters::of(policy);
     constant("WINDOW", format!("'{}'", primitive_name(Primitive::Window)));
     constant(

@@ -98,6 +98,8 @@ pub(super) struct SenderCall<'a> {
     pub remembers_contact: bool,
     /// `check`, `act`: the content's campaign keys, decided in this call (standalone Redis).
     pub campaign_keys: &'a [CampaignKey],
+    /// `check`: whom the campaign rule counts the message as reaching (`None`: unknown).
+    pub campaign_recipient: Option<u64>,
     /// `act`, and a `strike` releasing an act: the act whose windows are read and written.
     pub act: Option<Act>,
     /// `act`: a creation's initial members, weighed in the members windows (0: none).
@@ -121,6 +123,7 @@ impl<'a> SenderCall<'a> {
             conversation: None,
             remembers_contact: false,
             campaign_keys: &[],
+            campaign_recipient: None,
             act: None,
             members: 0,
             replay: None,
@@ -170,8 +173,14 @@ impl<'a> SenderCall<'a> {
             }
             None => 0,
         };
+        let mut kinds = String::with_capacity(self.campaign_keys.len());
         for &key in self.campaign_keys {
-            call.key(keys::campaign_key(prefix, key));
+            call.key(keys::campaign_key(prefix, key))
+                .key(keys::campaign_recipients_key(prefix, key));
+            if key.is_domain() {
+                call.key(keys::vouchers_key(prefix, key));
+            }
+            kinds.push(if key.is_domain() { 'd' } else { 'k' });
         }
         let first_campaign_key = if self.campaign_keys.is_empty() {
             0
@@ -207,7 +216,12 @@ impl<'a> SenderCall<'a> {
                     .map_or(Vec::new(), |r| r.id.to_be_bytes().to_vec()),
             )
             .arg(self.replay.map_or(0, |r| r.window_ms))
-            .arg(replay_key);
+            .arg(replay_key)
+            .arg(kinds)
+            .arg(
+                self.campaign_recipient
+                    .map_or(Vec::new(), |r| r.to_be_bytes().to_vec()),
+            );
         call
     }
 }
@@ -307,13 +321,15 @@ pub(super) fn decode_strike(reply: &[i64]) -> Result<StrikeOutcome, StoreError> 
     })
 }
 
-/// A campaign key's reply (`lua/campaign.lua`): `{full, over, retry_ms, previous_ms}`.
+/// A campaign key's reply (`lua/campaign.lua`): `{full, over, retry_ms, previous_ms,
+/// recipient_previous_ms}` (-1: not recorded).
 pub(super) fn decode_campaign_key(reply: &[i64], limit: Limit) -> Result<KeyOutcome, StoreError> {
     let mut fields = Fields::new(reply);
     let full = fields.next()? == 1;
     let over = fields.next()? == 1;
     let retry = Duration::from_millis(fields.next_u64()?);
-    let previous_ms = fields.next_u64()?;
+    let previous_ms = u64::try_from(fields.next()?).ok();
+    let recipient_previous_ms = u64::try_from(fields.next()?).ok();
     fields.end()?;
     let violation = Violation::new(Rule::Campaign, Some(limit), retry);
     Ok(if full {
@@ -321,6 +337,7 @@ pub(super) fn decode_campaign_key(reply: &[i64], limit: Limit) -> Result<KeyOutc
     } else {
         KeyOutcome::Recorded {
             previous_ms,
+            recipient_previous_ms,
             over: over.then_some(violation),
         }
     })
@@ -534,12 +551,13 @@ mod tests {
         );
         assert_eq!(status.blocked_for, Duration::from_millis(1500));
         assert!(decode_status(&[2, 1500, 1, 4, 1, 7], &policy).is_err());
-        let full = decode_campaign_key(&[1, 0, 9000, 0], rates[0]).unwrap();
+        let full = decode_campaign_key(&[1, 0, 9000, 0, -1], rates[0]).unwrap();
         assert!(matches!(full, KeyOutcome::Full(v) if v.rule == Rule::Campaign));
         assert_eq!(
-            decode_campaign_key(&[0, 0, 0, 1234], rates[0]).unwrap(),
+            decode_campaign_key(&[0, 0, 0, 1234, -1], rates[0]).unwrap(),
             KeyOutcome::Recorded {
-                previous_ms: 1234,
+                previous_ms: Some(1234),
+                recipient_previous_ms: None,
                 over: None
             }
         );
