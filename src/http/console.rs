@@ -24,7 +24,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// The console's three routes; merged into the admin router outside the token check.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route("/", get(|| async { file(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route(
+            "/",
+            get(|| async { file(INDEX_HTML, "text/html; charset=utf-8") }),
+        )
         .route(
             "/console.js",
             get(|| async { file(CONSOLE_JS, "text/javascript; charset=utf-8") }),
@@ -96,7 +99,10 @@ mod tests {
         });
         assert!(!handler, "no inline event handler");
         assert!(!page.contains("http:") && !page.contains("https:") && !page.contains("//"));
-        assert!(!CONSOLE_CSS.contains("url("), "no fonts or images from anywhere");
+        assert!(
+            !CONSOLE_CSS.contains("url("),
+            "no fonts or images from anywhere"
+        );
         assert!(!CONSOLE_CSS.contains("@import"));
     }
 }
