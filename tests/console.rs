@@ -201,3 +201,146 @@ fn percent_encode(id: &str) -> String {
         })
         .collect()
 }
+
+/// A spam run with a link, and a moderator who sees it, reports it and lifts a block.
+#[tokio::test]
+async fn a_moderator_sees_a_campaign_reports_it_and_the_next_copy_gets_5012() {
+    let app = app(&[("FLOODGATE_CAMPAIGN_LIMIT", "2/10m")]).await;
+    let spam = format!("Claim your prize at example.com/prizes {IMG_PAYLOAD} {SCRIPT_PAYLOAD}");
+    assert!(app.single("bot0", "v0", &spam).await.is_allow());
+    assert!(app.single("bot1", "v1", &spam).await.is_allow());
+    assert_eq!(app.single("bot2", "v2", &spam).await.err_code(), 5004);
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, TOKEN).await;
+    let title = browser.client.title().await.expect("a title");
+
+    // The rejection appears, its text exactly as the spammer wrote it.
+    let rejection = browser
+        .eventually("the campaign rejection", || async {
+            let rows = browser.table("rejections").await;
+            rows.into_iter()
+                .find(|row| row.len() == 8 && row[3] == "bot2")
+        })
+        .await;
+    assert_eq!(rejection[1], "campaign");
+    assert_eq!(rejection[2], "5004");
+    assert_eq!(rejection[5], spam, "the text is shown as text");
+    assert_nothing_ran(&browser, &title).await;
+
+    // The campaign appears, over its limit.
+    let campaign = browser
+        .eventually("the campaign", || async {
+            let rows = browser.table("campaigns").await;
+            rows.into_iter()
+                .find(|row| row.len() == 7 && row[1].contains("example.com/prizes"))
+        })
+        .await;
+    assert_eq!(campaign[0], "link", "{campaign:?}");
+    assert_eq!(campaign[5], "over-limit", "{campaign:?}");
+    let key = browser
+        .run(
+            "return Array.from(document.querySelectorAll('#campaigns tbody tr'))\
+             .find(tr => tr.cells[1].textContent.includes('example.com/prizes')).dataset.key;",
+        )
+        .await;
+    let key = key.as_str().expect("a key").to_string();
+
+    // Report it from its row, blocking the senders already seen with it.
+    browser
+        .click(&format!(
+            "#campaigns tr[data-key='{key}'] button[aria-label^='Report']"
+        ))
+        .await;
+    let filled = browser
+        .find("#report-key")
+        .await
+        .prop("value")
+        .await
+        .ok()
+        .flatten();
+    assert_eq!(filled.as_deref(), Some(key.as_str()));
+    browser.click("#report-block").await;
+    browser.type_into("#report-reason", "prize spam wave").await;
+    browser.click("#report-submit").await;
+    browser
+        .eventually("the report's answer", || async {
+            let text = browser.find("#action-result").await.text().await.ok()?;
+            text.starts_with("Reported").then_some(())
+        })
+        .await;
+
+    // The next copy, from a sender never seen, is refused at its first copy.
+    assert_eq!(app.single("bot9", "v9", &spam).await.err_code(), 5012);
+
+    // The senders seen with it are blocked, and the console lists them.
+    let blocked = browser
+        .eventually("bot0 in the blocks", || async {
+            let rows = browser.table("blocks").await;
+            rows.into_iter()
+                .find(|row| row.len() == 7 && row[0] == "bot0")
+        })
+        .await;
+    assert!(
+        blocked[5].contains("prize spam wave") || !blocked[5].is_empty(),
+        "{blocked:?}"
+    );
+    browser
+        .eventually("the reported campaign", || async {
+            let rows = browser.table("campaigns").await;
+            rows.into_iter()
+                .find(|row| row.len() == 7 && row[1].contains("example.com/prizes"))
+                .filter(|row| row[5] == "reported")
+        })
+        .await;
+    save_screenshot(&browser).await;
+
+    // Lift bot0's block from its row, with a reason.
+    assert!(blocked_for(&app, "bot0").await > 0);
+    browser
+        .click("#blocks tr[data-send-id='bot0'] button")
+        .await;
+    let filled = browser
+        .find("#lift-user")
+        .await
+        .prop("value")
+        .await
+        .ok()
+        .flatten();
+    assert_eq!(filled.as_deref(), Some("bot0"));
+    browser.type_into("#lift-reason", "a real customer").await;
+    browser.click("#lift-submit").await;
+    browser
+        .eventually("bot0 gone from the blocks", || async {
+            let rows = browser.table("blocks").await;
+            (!rows.iter().any(|row| row[0] == "bot0")).then_some(())
+        })
+        .await;
+    assert_eq!(blocked_for(&app, "bot0").await, 0);
+
+    // The audit lists both actions.
+    browser
+        .eventually("the audit of the report and the lift", || async {
+            let rows = browser.table("audit").await;
+            let report = rows.iter().any(|r| r.len() == 5 && r[1] == "report");
+            let lift = rows
+                .iter()
+                .any(|r| r.len() == 5 && r[1] == "lift" && r[2] == "bot0");
+            (report && lift).then_some(())
+        })
+        .await;
+    assert_nothing_ran(&browser, &title).await;
+    browser.close().await;
+}
+
+/// The console with data in it, for the README: `FLOODGATE_SCREENSHOT=docs/console.png`
+/// writes it there, otherwise to a temporary file.
+async fn save_screenshot(browser: &Browser) {
+    let png = browser.client.screenshot().await.expect("a screenshot");
+    let path = std::env::var_os("FLOODGATE_SCREENSHOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("floodgate-console-{}.png", std::process::id()))
+        });
+    std::fs::write(&path, png).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+}

@@ -185,7 +185,7 @@
       button("Report…", () => prefillReport("", key), "Report key " + key),
     ];
     if (c.state === "allowed") {
-      buttons.push(button("Remove allowance", () => unallow(key), "Remove the allowance of " + key));
+      buttons.push(button("Remove allowance…", () => prefillAllow(key), "Remove the allowance of " + key));
     } else {
       buttons.push(button("Allow…", () => prefillAllow(key), "Allow key " + key));
     }
@@ -203,7 +203,7 @@
     tr.appendChild(cell(when(b.until)));
     tr.appendChild(cell(b.blocks));
     tr.appendChild(cell(b.by, "text"));
-    tr.appendChild(actionsCell([button("Lift", () => lift(user), "Lift the block of " + user)]));
+    tr.appendChild(actionsCell([button("Lift…", () => prefillLift(user), "Lift the block of " + user)]));
     return tr;
   }
 
@@ -221,7 +221,7 @@
   function query(params) {
     const parts = [];
     for (const [name, value] of Object.entries(params)) {
-      if (value !== "") parts.push(encodeURIComponent(name) + "=" + encodeURIComponent(value));
+      if (value !== undefined && value !== null && value !== "") parts.push(encodeURIComponent(name) + "=" + encodeURIComponent(value));
     }
     return parts.length ? "?" + parts.join("&") : "";
   }
@@ -341,12 +341,31 @@
     $("allow-reason").focus();
   }
 
-  function lift(user) {
-    return act("Lift the block of " + user, "DELETE", "/v1/senders/" + encodeURIComponent(user) + "/block");
+  function prefillLift(user) {
+    $("lift-user").value = user;
+    $("lift-reason").focus();
   }
 
-  function unallow(key) {
-    return act("Remove the allowance of " + key, "DELETE", "/v1/allowances/" + encodeURIComponent(key));
+  function lift(user, reason) {
+    const path = "/v1/senders/" + encodeURIComponent(user) + "/block" + query({ reason });
+    return act("Lift the block of " + user, "DELETE", path);
+  }
+
+  function unallow(key, reason) {
+    const path = "/v1/allowances/" + encodeURIComponent(key) + query({ reason });
+    return act("Remove the allowance of " + key, "DELETE", path);
+  }
+
+  // "Reported 2 keys: link example.com/x, near-duplicate …; blocked 3 senders."
+  function taughtSummary(verb, reply) {
+    const keys = reply && Array.isArray(reply.keys) ? reply.keys : [];
+    const named = keys.map((k) => (typeof k === "string" ? k : text(k.kind) + " " + text(k.display || k.key)));
+    let summary = verb + " " + keys.length + (keys.length === 1 ? " key" : " keys");
+    if (named.length) summary += ": " + named.join(", ");
+    if (reply && typeof reply.blockedSenders === "number") {
+      summary += "; blocked " + reply.blockedSenders + (reply.blockedSenders === 1 ? " sender" : " senders");
+    }
+    return summary + ".";
   }
 
   // {"text": …} or {"key": …}: the text wins when both are filled.
@@ -375,7 +394,7 @@
     onSubmit("lift-form", () => {
       const user = $("lift-user").value.trim();
       if (!user) return said("Name the user whose block to lift.", true);
-      lift(user);
+      lift(user, $("lift-reason").value);
     });
     onSubmit("report-form", async () => {
       const body = subject("report-text", "report-key");
@@ -384,19 +403,20 @@
       const reason = $("report-reason").value;
       if (reason) body.reason = reason;
       const reply = await act("Report", "POST", "/v1/reports", body);
-      if (reply) said("Reported: " + JSON.stringify(reply), false);
+      if (reply) said(taughtSummary("Reported", reply), false);
     });
-    onSubmit("allow-form", () => {
+    onSubmit("allow-form", async () => {
       const body = subject("allow-text", "allow-key");
       if (!body) return said("Paste the text or a campaign key to allow.", true);
       const reason = $("allow-reason").value;
       if (reason) body.reason = reason;
-      act("Allow", "POST", "/v1/allowances", body);
+      const reply = await act("Allow", "POST", "/v1/allowances", body);
+      if (reply) said(taughtSummary("Allowed", reply), false);
     });
     $("unallow-submit").addEventListener("click", () => {
       const key = $("allow-key").value.trim();
       if (!key) return said("Name the key whose allowance to remove.", true);
-      unallow(key);
+      unallow(key, $("allow-reason").value);
     });
     onSubmit("rejections-filter", () => refresh());
     $("refresh").addEventListener("click", () => refresh());
