@@ -95,6 +95,20 @@ async fn the_token_is_asked_once_and_kept_for_the_tab_only() {
         .await;
     assert!(!visible(&browser, "console").await);
 
+    // A wrong token is refused by the API, forgotten, and asked for again.
+    sign_in(&browser, &app, "not-the-admin-token").await;
+    let refused = browser
+        .eventually("the refusal", || async {
+            let text = browser.find("#login-error").await.text().await.ok()?;
+            (visible(&browser, "login").await && !text.is_empty()).then_some(text)
+        })
+        .await;
+    assert!(refused.contains("refused"), "{refused}");
+    let kept = browser
+        .run("return sessionStorage.getItem('floodgate-admin-token');")
+        .await;
+    assert!(kept.is_null(), "{kept}");
+
     sign_in(&browser, &app, TOKEN).await;
     browser
         .eventually("the console", || async {
