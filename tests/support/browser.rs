@@ -2,6 +2,9 @@
 //! chromedriver on a free port, Chromium with a profile directory of its own, both killed when
 //! dropped. Not declared in `support/mod.rs`: only tests/console.rs pays for the WebDriver client.
 
+// A test binary is a crate of its own: `pub` here is for its test files, not an API.
+#![allow(unreachable_pub)]
+
 use std::future::Future;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
