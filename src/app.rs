@@ -205,6 +205,25 @@ impl Application {
             }
         });
 
+        // The moderators' lists: records written beside the decisions, and the reported and
+        // allowed keys followed across replicas.
+        for task in [Task::WriteRecords, Task::FollowModeration] {
+            let engine = self.state.engine.clone();
+            let task_stopped = until_stopped(stopped.clone());
+            tokio::spawn(async move {
+                let run = async {
+                    match task {
+                        Task::WriteRecords => engine.write_records().await,
+                        Task::FollowModeration => engine.follow_moderation().await,
+                    }
+                };
+                tokio::select! {
+                    () = run => {}
+                    () = task_stopped => {}
+                }
+            });
+        }
+
         let connections = self.state.metrics.connections.clone();
         let webhook = http::server::serve(
             self.webhook,
@@ -222,6 +241,13 @@ impl Application {
         );
         tokio::join!(webhook, admin);
     }
+}
+
+/// The moderation tasks `run_until` spawns.
+#[derive(Clone, Copy)]
+enum Task {
+    WriteRecords,
+    FollowModeration,
 }
 
 /// The open-file soft limit raised to the hard limit, so that `FLOODGATE_MAX_CONNECTIONS` and

@@ -105,6 +105,43 @@ pub struct Metrics {
     pub connections: ConnectionMetrics,
     /// Retried callbacks answered from their first decision (`FLOODGATE_REPLAY_WINDOW`).
     pub replays: IntCounter,
+    /// Moderator actions, by `ModerationAction`.
+    moderation_actions: [IntCounter; 5],
+    /// Reported keys in force (set at each scrape).
+    pub reported_keys: IntGauge,
+    /// Moderation records (rejections, campaign senders, blocks) not written: the queue was
+    /// full or the store failed.
+    pub moderation_records_dropped: IntCounter,
+}
+
+/// The `action` label of `floodgate_moderation_actions_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModerationAction {
+    Block,
+    Lift,
+    Report,
+    Allow,
+    Unallow,
+}
+
+impl ModerationAction {
+    pub const ALL: [ModerationAction; 5] = [
+        ModerationAction::Block,
+        ModerationAction::Lift,
+        ModerationAction::Report,
+        ModerationAction::Allow,
+        ModerationAction::Unallow,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModerationAction::Block => "block",
+            ModerationAction::Lift => "lift",
+            ModerationAction::Report => "report",
+            ModerationAction::Allow => "allow",
+            ModerationAction::Unallow => "unallow",
+        }
+    }
 }
 
 /// The series of the connection layer, resolved once: they change on every request.
@@ -251,6 +288,29 @@ impl Metrics {
                 "Retried callbacks answered from the first decision.",
             ),
         );
+        let moderation_actions = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "floodgate_moderation_actions_total",
+                    "Moderator actions through the admin API, by action.",
+                ),
+                &["action"],
+            ),
+        );
+        let moderation_actions =
+            ModerationAction::ALL.map(|a| moderation_actions.with_label_values(&[a.name()]));
+        let reported_keys = gauge(
+            "floodgate_reported_keys",
+            "Campaign keys reported by moderators and in force.",
+        );
+        let moderation_records_dropped = registered(
+            &registry,
+            IntCounter::new(
+                "floodgate_moderation_records_dropped_total",
+                "Moderation records (rejections, campaign senders, blocks) dropped: queue full or store unavailable.",
+            ),
+        );
         let tracked_senders = gauge(
             "floodgate_tracked_senders",
             "Senders held by this replica's in-process burst limiter.",
@@ -351,7 +411,14 @@ impl Metrics {
             tracked_senders,
             connections,
             replays,
+            moderation_actions,
+            reported_keys,
+            moderation_records_dropped,
         }
+    }
+
+    pub fn moderation_action(&self, action: ModerationAction) {
+        self.moderation_actions[action as usize].inc();
     }
 
     fn hot_command(&self, command: &str) -> Option<&HotCommand> {

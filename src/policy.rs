@@ -26,11 +26,13 @@ pub enum Rule {
     /// The operator's own webhook failed and `FLOODGATE_UPSTREAM_FAIL_MODE` is `closed`.
     Upstream,
     Unavailable,
+    /// A cold message from an unknown sender carries a key a moderator reported.
+    Reported,
 }
 
 impl Rule {
     /// Every rule, for exporting each metric series from start-up.
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 14] = [
         Rule::Burst,
         Rule::Rate,
         Rule::Repeat,
@@ -44,6 +46,7 @@ impl Rule {
         Rule::Group,
         Rule::Upstream,
         Rule::Unavailable,
+        Rule::Reported,
     ];
 
     /// The errCode OpenIM passes to the sender's client; stable, clients switch on it. An
@@ -63,6 +66,7 @@ impl Rule {
             Rule::Group => 5011,
             Rule::Upstream => 5098,
             Rule::Unavailable => 5099,
+            Rule::Reported => 5012,
         }
     }
 
@@ -82,6 +86,7 @@ impl Rule {
             Rule::Group => "group",
             Rule::Upstream => "upstream",
             Rule::Unavailable => "unavailable",
+            Rule::Reported => "reported",
         }
     }
 
@@ -102,6 +107,7 @@ impl Rule {
             Rule::Group => "too many group requests",
             Rule::Upstream => "message check unavailable",
             Rule::Unavailable => "anti-spam check unavailable",
+            Rule::Reported => "message matches reported spam",
         }
     }
 }
@@ -170,6 +176,7 @@ pub struct RuleModes {
     pub link: Mode,
     pub friend: Mode,
     pub group: Mode,
+    pub reported: Mode,
 }
 
 impl RuleModes {
@@ -186,6 +193,7 @@ impl RuleModes {
             link: mode,
             friend: mode,
             group: mode,
+            reported: mode,
         }
     }
 
@@ -202,6 +210,7 @@ impl RuleModes {
             Rule::Link => self.link,
             Rule::Friend => self.friend,
             Rule::Group => self.group,
+            Rule::Reported => self.reported,
             Rule::Upstream | Rule::Unavailable => Mode::Enforce,
         }
     }

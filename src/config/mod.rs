@@ -71,7 +71,7 @@ pub mod vars {
     /// Not in the contract: the memory bound of each replica's own state (README).
     pub const LOCAL_MAX_SENDERS: (&str, &str) = ("FLOODGATE_LOCAL_MAX_SENDERS", "250000");
     /// Per-rule shadow switches: `FLOODGATE_<RULE>_MODE`.
-    pub const RULE_MODES: [&str; 11] = [
+    pub const RULE_MODES: [&str; 12] = [
         "FLOODGATE_BURST_MODE",
         "FLOODGATE_RATE_MODE",
         "FLOODGATE_REPEAT_MODE",
@@ -83,14 +83,15 @@ pub mod vars {
         "FLOODGATE_LINK_MODE",
         "FLOODGATE_FRIEND_MODE",
         "FLOODGATE_GROUP_MODE",
+        "FLOODGATE_REPORTED_MODE",
     ];
     /// Contract variables read by parts of floodgate that other changes are adding: known, so
     /// that setting one ahead of its part is not warned about as a misspelling.
-    pub const ANNOUNCED: [&str; 3] = [
-        "FLOODGATE_REPORT_TTL",
-        "FLOODGATE_SAMPLES",
-        "FLOODGATE_REPORTED_MODE",
-    ];
+    pub const ANNOUNCED: [&str; 0] = [];
+    /// How long a reported key stays reported (moderation, `POST /v1/reports`).
+    pub const REPORT_TTL: (&str, &str) = ("FLOODGATE_REPORT_TTL", "7d");
+    /// Whether rejected messages' texts are kept for moderators (`on` or `off`).
+    pub const SAMPLES: (&str, &str) = ("FLOODGATE_SAMPLES", "on");
     /// Every name above: a `FLOODGATE_*` variable not in it is warned about at start. A unit
     /// test holds it to the README's configuration table, both ways.
     pub const ALL: &[&str] = &[
@@ -150,10 +151,15 @@ pub mod vars {
         RULE_MODES[8],
         RULE_MODES[9],
         RULE_MODES[10],
-        ANNOUNCED[0],
-        ANNOUNCED[1],
-        ANNOUNCED[2],
+        RULE_MODES[11],
+        REPORT_TTL.0,
+        SAMPLES.0,
     ];
+}
+
+/// A duration written as the variables write them (`10s`, `1d`): for the admin API's bodies.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    parse::duration(text)
 }
 
 /// The shortest `FLOODGATE_IDLE_TIMEOUT`: OpenIM's client never retires an idle connection and
@@ -271,6 +277,10 @@ pub struct Config {
     unknown_variables: Vec<Warning>,
     /// How long a decision is remembered for a retried callback (`off`: not at all).
     pub replay_window: Option<Duration>,
+    /// How long a reported campaign key stays reported (`FLOODGATE_REPORT_TTL`).
+    pub report_ttl: Duration,
+    /// Whether moderators see the text of rejected messages (`FLOODGATE_SAMPLES`).
+    pub samples: bool,
 }
 
 impl Config {
@@ -357,6 +367,7 @@ impl Env {
             &mut modes.link,
             &mut modes.friend,
             &mut modes.group,
+            &mut modes.reported,
         ];
         for (name, slot) in RULE_MODES.into_iter().zip(slots) {
             let rule_mode = self.get((name, "enforce"), mode)?;
@@ -467,6 +478,12 @@ impl Env {
                 }
             })?,
             replay_window: self.get(REPLAY_WINDOW, optional_duration)?,
+            report_ttl: self.get(REPORT_TTL, duration)?,
+            samples: self.get(SAMPLES, |t| match t.trim().to_ascii_lowercase().as_str() {
+                "on" => Ok(true),
+                "off" => Ok(false),
+                _ => Err(format!("`{t}` is not `on` or `off`")),
+            })?,
             log_format: self.get(LOG_FORMAT, |t| match t.trim() {
                 "text" => Ok(LogFormat::Text),
                 "json" => Ok(LogFormat::Json),

@@ -40,6 +40,19 @@ pub enum ActKind {
 }
 
 impl ActKind {
+    /// OpenIM's name of the callback (the plain one where an `…Ex` twin exists).
+    pub fn command(self) -> &'static str {
+        match self {
+            ActKind::FriendRequest => "callbackBeforeAddFriendCommand",
+            ActKind::CreateGroup => "callbackBeforeCreateGroupCommand",
+            ActKind::JoinGroup => "callbackBeforeJoinGroupCommand",
+            ActKind::Invite => "callbackBeforeInviteJoinGroupCommand",
+            ActKind::EditGroup => "callbackBeforeSetGroupInfoCommand",
+            ActKind::EditProfile => "callbackBeforeUpdateUserInfoCommand",
+            ActKind::EditMember => "callbackBeforeSetGroupMemberInfoCommand",
+        }
+    }
+
     /// The windows the act counts against, when it has an actor's windows at all.
     fn act(self) -> Option<Act> {
         match self {
@@ -74,7 +87,9 @@ impl Engine {
     /// Judges an act: exemptions, then keyword and link on its texts, then its windows on the
     /// store (with the same budget, breaker and fail modes as messages).
     pub async fn judge_act(&self, request: &ActRequest<'_>) -> Decision {
-        self.judge_act_as(request, None).await
+        let decision = self.judge_act_as(request, None).await;
+        self.note_act(request, &decision);
+        decision
     }
 
     /// An act callback OpenIM may send again: the same actor and `operation_id` within
@@ -104,7 +119,34 @@ impl Engine {
             }
             _ => None,
         };
-        self.judge_act_as(request, replay).await
+        let decision = self.judge_act_as(request, replay).await;
+        self.note_act(request, &decision);
+        decision
+    }
+
+    /// A rejected act, for the moderators' list of rejections (a retry's is there already).
+    fn note_act(&self, request: &ActRequest<'_>, decision: &Decision) {
+        let Verdict::Reject(violation) = &decision.verdict else {
+            return;
+        };
+        if decision.replayed {
+            return;
+        }
+        let text = std::iter::once(&request.request_text)
+            .chain(&request.texts)
+            .find(|text| !text.is_empty());
+        let sample = text.map(|text| content::judged_part(Cow::Borrowed(text), self.max_text));
+        let seen = super::moderation::Seen {
+            command: request.kind.command(),
+            send_id: &request.actor,
+            recv_id: "",
+            group_id: &request.group_id,
+            text: sample.as_deref(),
+            keys: None,
+            cold: false,
+            now_ms: self.clock.now_ms(),
+        };
+        self.moderation.note(&seen, Some(violation));
     }
 
     async fn judge_act_as<'a>(
@@ -206,7 +248,10 @@ impl Engine {
             return CampaignKeys::default();
         }
         let normalised = fingerprint::normalise_folded(&Folded::of(text));
-        campaign_keys::campaign_keys(text, &normalised, &self.link_allow, Audience::Request)
+        let mut keys =
+            campaign_keys::campaign_keys(text, &normalised, &self.link_allow, Audience::Request);
+        self.moderation.drop_allowed(&mut keys);
+        keys
     }
 
     /// The actor's part on `store`: a text's violation struck on their record, else their

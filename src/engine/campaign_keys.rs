@@ -58,10 +58,64 @@ fn key(kind: Payload, bytes: &[u8]) -> CampaignKey {
     CampaignKey(xxh3_64_with_seed(bytes, KEY_SEED ^ kind as u64))
 }
 
+/// What a key was made from, as moderators see it (`GET /v1/campaigns`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Link,
+    Phone,
+    Email,
+    Handle,
+    NearDuplicate,
+}
+
+impl KeyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::Link => "link",
+            KeyKind::Phone => "phone",
+            KeyKind::Email => "email",
+            KeyKind::Handle => "handle",
+            KeyKind::NearDuplicate => "near-duplicate",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<KeyKind> {
+        [
+            KeyKind::Link,
+            KeyKind::Phone,
+            KeyKind::Email,
+            KeyKind::Handle,
+            KeyKind::NearDuplicate,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+    }
+
+    fn of(payload: Payload) -> KeyKind {
+        match payload {
+            Payload::Link => KeyKind::Link,
+            Payload::Email => KeyKind::Email,
+            Payload::Phone => KeyKind::Phone,
+            Payload::Handle => KeyKind::Handle,
+            Payload::Band => KeyKind::NearDuplicate,
+        }
+    }
+}
+
+/// A key's kind and the payload it was made from (empty for a near-duplicate, whose display is
+/// a sample of the text): kept for the moderators' lists, never read by a rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub kind: KeyKind,
+    pub display: Box<str>,
+}
+
 /// The keys of one message, at most [`MAX_KEYS`], without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CampaignKeys {
     keys: Vec<CampaignKey>,
+    /// Beside each key, in the same order.
+    info: Vec<KeyInfo>,
     has_payload: bool,
 }
 
@@ -80,9 +134,33 @@ impl CampaignKeys {
         self.has_payload
     }
 
-    fn push(&mut self, key: CampaignKey) {
+    /// Each key's kind and display, in the order of [`CampaignKeys::as_slice`].
+    pub fn info(&self) -> &[KeyInfo] {
+        &self.info
+    }
+
+    /// Keeps the keys `keep` accepts (a moderator's allowances); a text left with no payload
+    /// key is small talk again.
+    pub fn retain(&mut self, keep: impl Fn(CampaignKey) -> bool) {
+        let mut i = 0;
+        while i < self.keys.len() {
+            if keep(self.keys[i]) {
+                i += 1;
+            } else {
+                self.keys.remove(i);
+                self.info.remove(i);
+            }
+        }
+        self.has_payload = self
+            .info
+            .iter()
+            .any(|info| info.kind != KeyKind::NearDuplicate);
+    }
+
+    fn push(&mut self, key: CampaignKey, info: KeyInfo) {
         if self.keys.len() < MAX_KEYS && !self.keys.contains(&key) {
             self.keys.push(key);
+            self.info.push(info);
         }
     }
 }
@@ -109,15 +187,19 @@ pub fn campaign_keys(
     let mut keys = CampaignKeys::default();
     let mut payloads = Payloads::default();
     payloads.find(text, allow, audience);
-    for payload in payloads.0.iter().take(MAX_PAYLOADS) {
-        keys.push(*payload);
+    for (payload, info) in payloads.0.into_iter().take(MAX_PAYLOADS) {
+        keys.push(payload, info);
     }
     keys.has_payload = !keys.is_empty();
     // A short text's exact copies need no key of their own: with a payload they share its
     // key, and without one they are what people say to each other.
     if audience != Audience::Request && weighted_len(normalised) >= LONG_TEXT {
         for band in bands(normalised) {
-            keys.push(band);
+            let info = KeyInfo {
+                kind: KeyKind::NearDuplicate,
+                display: Box::default(),
+            };
+            keys.push(band, info);
         }
     }
     keys
@@ -132,13 +214,17 @@ fn weighted_len(normalised: &str) -> usize {
 
 /// The payload keys of a text, in the order found, without duplicates.
 #[derive(Default)]
-struct Payloads(Vec<CampaignKey>);
+struct Payloads(Vec<(CampaignKey, KeyInfo)>);
 
 impl Payloads {
     fn add(&mut self, kind: Payload, bytes: &[u8]) {
         let key = key(kind, bytes);
-        if !self.0.contains(&key) && self.0.len() < MAX_KEYS {
-            self.0.push(key);
+        if !self.0.iter().any(|(k, _)| *k == key) && self.0.len() < MAX_KEYS {
+            let info = KeyInfo {
+                kind: KeyKind::of(kind),
+                display: String::from_utf8_lossy(bytes).into(),
+            };
+            self.0.push((key, info));
         }
     }
 

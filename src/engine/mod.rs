@@ -17,10 +17,14 @@ pub mod folded;
 mod homoglyph;
 pub mod keywords;
 pub mod links;
+mod moderating;
+pub mod moderation;
 
 pub use acts::{ActKind, ActRequest};
 pub use content_rules::ContentRules;
 pub use decision::{Chat, Decision, Message, NOTIFICATION_TYPES, Verdict};
+pub use moderating::{BlockView, Caller, CampaignView, Taught};
+pub use moderation::Moderation;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -58,6 +62,12 @@ pub struct EngineSettings {
     pub max_text: usize,
     /// `FLOODGATE_REPLAY_WINDOW` (`None`: retries are decided anew).
     pub replay_window: Option<Duration>,
+    /// Whether decisions hand records to the moderators' lists (off for benchmarks).
+    pub recording: bool,
+    /// `FLOODGATE_SAMPLES`.
+    pub samples: bool,
+    /// `FLOODGATE_REPORT_TTL`.
+    pub report_ttl: Duration,
 }
 
 impl From<&Config> for EngineSettings {
@@ -71,6 +81,9 @@ impl From<&Config> for EngineSettings {
             links: config.links.clone(),
             max_text: config.max_text,
             replay_window: config.replay_window,
+            recording: true,
+            samples: config.samples,
+            report_ttl: config.report_ttl,
         }
     }
 }
@@ -105,16 +118,29 @@ pub struct Engine {
     /// No rule reads past this many bytes of a text (`FLOODGATE_MAX_TEXT`).
     max_text: usize,
     replay_window_ms: u64,
+    /// The moderators' lists, and the reported and allowed keys.
+    moderation: Moderation,
 }
 
 impl Engine {
     /// An engine on an embedded store of its own, without Redis or metrics series: for
     /// benchmarks and memory measurements. The store is returned too, to look inside it.
     pub fn embedded(config: &Config, clock: Clock) -> (Engine, Arc<MemoryStore>) {
+        Engine::embedded_recording(config, clock, false)
+    }
+
+    /// As [`Engine::embedded`], handing records to the moderators' lists when `recording`
+    /// (written by [`Engine::write_records`]).
+    pub fn embedded_recording(
+        config: &Config,
+        clock: Clock,
+        recording: bool,
+    ) -> (Engine, Arc<MemoryStore>) {
         let policy = Arc::new(config.policy.clone());
         let memory = Arc::new(MemoryStore::new(policy.clone(), config.local_max_senders));
         let store = Store::Memory(memory.clone());
-        let settings = EngineSettings::from(config);
+        let mut settings = EngineSettings::from(config);
+        settings.recording = recording;
         let engine = Engine::new(
             &settings,
             policy,
@@ -139,7 +165,17 @@ impl Engine {
             // Unreachable since start (a cluster): degraded until the probe connects.
             breaker.trip();
         }
+        let moderation = Moderation::new(
+            crate::store::moderation::ModerationStore::of(&store),
+            settings.recording,
+            settings.samples,
+            settings.report_ttl,
+            policy.campaign.map(|limit| limit.window),
+            policy.modes.block,
+            metrics.clone(),
+        );
         Engine {
+            moderation,
             known_blocks: store.is_shared().then(KnownBlocks::new),
             breaker,
             burst: policy
@@ -191,7 +227,10 @@ impl Engine {
             && let Err(violation) = burst.check(sender)
         {
             match self.policy.modes.burst {
-                Mode::Enforce => return Decision::reject(violation, shadow),
+                Mode::Enforce => {
+                    self.note_rejection(message, now_ms, &violation);
+                    return Decision::reject(violation, shadow);
+                }
                 Mode::Shadow => shadow.push(violation),
             }
         }
@@ -204,6 +243,7 @@ impl Engine {
         {
             let text = self.text_to_judge(message, false);
             shadow.extend(self.message_rules(message, text.as_ref()).shadow);
+            self.note_rejection(message, now_ms, &violation);
             return Decision::reject(violation, shadow);
         }
         let decide =
@@ -353,7 +393,11 @@ impl Engine {
         } = self.message_rules(message, text.as_ref());
         shadow.extend(found);
         if let Some(violation) = enforced {
-            return self.strike(store, sender, now_ms, violation, shadow).await;
+            let decision = self
+                .strike(store, sender, now_ms, violation, shadow)
+                .await?;
+            self.note_message(message, now_ms, text.as_ref(), None, false, &decision);
+            return Ok(decision);
         }
 
         let folded = text.as_ref().and_then(|judged| judged.folded.as_ref());
@@ -367,7 +411,7 @@ impl Engine {
         // The campaign keys also tell a pitch (it carries a payload) from small talk, which the
         // repeat rule counts per conversation even when it is cold: one greeting to many people
         // is not spam, one pitch to many people is.
-        let campaign_keys = match (&text, &normalised) {
+        let mut campaign_keys = match (&text, &normalised) {
             (Some(judged), Some(normalised)) if fingerprint.is_some() => {
                 let audience = match message.chat {
                     Chat::Single => Audience::OneToOne,
@@ -378,6 +422,7 @@ impl Engine {
             }
             _ => CampaignKeys::default(),
         };
+        self.moderation.drop_allowed(&mut campaign_keys);
         let peer = Self::peer(message);
         let per_peer = fingerprint
             .zip(peer)
@@ -407,12 +452,12 @@ impl Engine {
                 }),
             replay,
         };
-        let campaign_keys = match self.policy.campaign {
+        let counted_keys = match self.policy.campaign {
             Some(_) => campaign_keys.as_slice(),
             None => &[],
         };
 
-        let check = store.check_message(&sender_check, campaign_keys);
+        let check = store.check_message(&sender_check, counted_keys);
         let outcome = match self.timed(store, "check_message", check).await? {
             SenderOutcome::Replayed(first) => {
                 self.metrics.replays.inc();
@@ -422,7 +467,103 @@ impl Engine {
             }
             outcome => outcome,
         };
-        Ok(outcome_decision(outcome, shadow))
+        // Cold (from the campaign rule's point of view): its keys' senders are recorded.
+        let cold = match &outcome {
+            SenderOutcome::Admitted { reservation, .. } => !reservation.skips_campaign,
+            SenderOutcome::Rejected { violation, .. } => violation.rule == Rule::Campaign,
+            SenderOutcome::Replayed(_) => false,
+        };
+        let decision = match outcome {
+            SenderOutcome::Admitted {
+                reservation,
+                shadow: found,
+            } if cold
+                && self
+                    .moderation
+                    .any_reported(campaign_keys.as_slice(), now_ms) =>
+            {
+                shadow.extend(found);
+                self.reported(store, sender, now_ms, reservation, shadow)
+                    .await?
+            }
+            outcome => outcome_decision(outcome, shadow),
+        };
+        let keys = Some(&campaign_keys).filter(|keys| !keys.is_empty());
+        self.note_message(message, now_ms, text.as_ref(), keys, cold, &decision);
+        Ok(decision)
+    }
+
+    /// A cold message from an unknown sender carrying a reported key (5012): struck like the
+    /// campaign rule's rejections, handing back what the sender check recorded; in shadow,
+    /// admitted and reported.
+    async fn reported(
+        &self,
+        store: &Store,
+        sender: SenderKey,
+        now_ms: u64,
+        reservation: crate::store::Reservation,
+        mut shadow: Vec<Violation>,
+    ) -> Result<Decision, StoreError> {
+        let violation = Violation::new(Rule::Reported, None, Duration::ZERO);
+        if self.policy.modes.reported == Mode::Shadow {
+            shadow.push(violation);
+            return Ok(Decision::allow(shadow));
+        }
+        let request = StrikeRequest {
+            sender,
+            now_ms,
+            rule: Rule::Reported,
+            release: Some(reservation),
+        };
+        let outcome = self.timed(store, "strike", store.strike(&request)).await?;
+        Ok(self.answer_after_strike(violation, outcome, shadow))
+    }
+
+    /// What the moderators' lists keep of a decided message (`moderation::Moderation::note`).
+    fn note_message(
+        &self,
+        message: &Message<'_>,
+        now_ms: u64,
+        text: Option<&Judged<'_>>,
+        keys: Option<&CampaignKeys>,
+        cold: bool,
+        decision: &Decision,
+    ) {
+        let violation = match &decision.verdict {
+            Verdict::Reject(violation) => Some(violation),
+            Verdict::Allow => None,
+        };
+        if violation.is_none() && !(cold && keys.is_some()) {
+            return;
+        }
+        let seen = moderation::Seen {
+            command: command_of(message.chat),
+            send_id: message.send_id,
+            recv_id: message.recv_id,
+            group_id: message.group_id,
+            text: text.map(|judged| judged.text.as_ref()),
+            keys,
+            cold,
+            now_ms,
+        };
+        self.moderation.note(&seen, violation);
+    }
+
+    /// A rejection decided before the store (burst, a block this replica knows of).
+    fn note_rejection(&self, message: &Message<'_>, now_ms: u64, violation: &Violation) {
+        let text = content::judged_text(message.content_type, message.content)
+            .map(|text| content::judged_part(text, self.max_text));
+        let seen = moderation::Seen {
+            command: command_of(message.chat),
+            send_id: message.send_id,
+            recv_id: message.recv_id,
+            group_id: message.group_id,
+            text: text.as_deref(),
+            keys: None,
+            cold: false,
+            now_ms,
+        };
+        self.moderation.note(&seen, Some(violation));
     }
 
     /// A violation found before the store's check (mentions, keyword, link) is struck on the
@@ -586,6 +727,14 @@ impl Engine {
     /// each scrape: a gauge tells the state at the scrape, not at the last housekeeping).
     pub fn tracked_senders(&self) -> usize {
         self.burst.as_ref().map_or(0, BurstLimiter::tracked_senders)
+    }
+}
+
+/// OpenIM's name of a message callback.
+fn command_of(chat: Chat) -> &'static str {
+    match chat {
+        Chat::Single => "callbackBeforeSendSingleMsgCommand",
+        Chat::Group => "callbackBeforeSendGroupMsgCommand",
     }
 }
 

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Request, State};
+use std::collections::HashMap;
+
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -13,12 +15,14 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::AppState;
+use crate::engine::Caller;
 use crate::policy::{Act, HumanDuration, Limit};
 
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/v1/senders/{send_id}", get(sender_status))
         .route("/v1/senders/{send_id}/block", delete(lift_block))
+        .merge(super::moderation::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_admin_token,
@@ -49,6 +53,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     state.metrics.tracked_senders.set(tracked as i64);
     let keywords = state.engine.content_rules().keywords();
     state.metrics.keywords.set(keywords as i64);
+    let now = state.engine.now_ms();
+    let reported = state.engine.moderation().reported_keys(now);
+    state.metrics.reported_keys.set(reported as i64);
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     (
         [(header::CONTENT_TYPE, content_type)],
@@ -94,14 +101,21 @@ async fn sender_status(
     }
 }
 
-/// Every lift is logged with the sender and the caller's address: an audit trail of who lifted
-/// what, since a lift undoes what the rules decided.
+/// Every lift is audited with the sender and the caller's address (`GET /v1/audit`), since a
+/// lift undoes what the rules decided; `?reason=` is kept with it.
 async fn lift_block(
     State(state): State<Arc<AppState>>,
     ConnectInfo(caller): ConnectInfo<SocketAddr>,
     Path(send_id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    match state.engine.lift_block(&send_id).await {
+    let address = caller.ip().to_string();
+    let reason = params.get("reason").cloned().unwrap_or_default();
+    let audited = Caller {
+        address: &address,
+        reason: &reason,
+    };
+    match state.engine.lift_audited(&send_id, audited).await {
         Ok(unblocked) => {
             tracing::info!(
                 send_id = %send_id,

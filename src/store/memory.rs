@@ -605,6 +605,19 @@ impl MemoryStore {
         })
     }
 
+    /// A moderator's block of `length_ms` from `now` (`PUT /v1/senders/{id}/block`), set as a
+    /// block the rules start: it counts as one, strikes are cleared. Returns the blocks so far.
+    pub fn block_by_hand(&self, sender: SenderKey, now: u64, length_ms: u64) -> u32 {
+        self.senders.with(sender.0, |state| {
+            state.blocks = state.blocks.saturating_add(1);
+            state.blocked_until = now + length_ms;
+            state.block_length_ms = length_ms;
+            state.strikes.clear();
+            state.last_seen_ms = state.last_seen_ms.max(now);
+            state.blocks
+        })
+    }
+
     /// Drops every sender and fingerprint whose state no longer counts at `now`.
     pub fn sweep(&self, now: u64) {
         let policy = &*self.policy;

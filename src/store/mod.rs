@@ -11,6 +11,7 @@
 
 pub(crate) mod conversations;
 mod memory;
+pub mod moderation;
 mod redis;
 mod shards;
 pub mod window;

@@ -12,6 +12,7 @@
 
 mod connection;
 mod keys;
+mod moderation;
 mod notices;
 mod prelude;
 mod program;
@@ -85,6 +86,8 @@ pub struct RedisStore {
     /// through them, tried in turn from `next_notice_client`.
     clients: Vec<redis::Client>,
     next_notice_client: AtomicUsize,
+    /// `lua/moderation.lua`: the moderators' records and blocks by hand.
+    moderation_script: Program,
 }
 
 impl RedisStore {
@@ -155,6 +158,7 @@ impl RedisStore {
             timeout,
             clients,
             next_notice_client: AtomicUsize::new(0),
+            moderation_script: moderation::program(),
         })
     }
 
@@ -169,13 +173,17 @@ impl RedisStore {
     /// Subscribes to the unblock notices. On a cluster, to the first seed node that answers,
     /// starting after the one tried last: a lost subscription usually means its node went away.
     pub async fn unblock_notices(&self) -> Result<UnblockNotices, StoreError> {
-        let channel = notices::channel(&self.prefix);
+        self.subscribe_to(&notices::channel(&self.prefix)).await
+    }
+
+    /// Subscribes to `channel` (see [`RedisStore::unblock_notices`]).
+    async fn subscribe_to(&self, channel: &str) -> Result<UnblockNotices, StoreError> {
         let timeout = self.timeout.max(PROBE_TIMEOUT);
         let mut last_error = StoreError::Other("no Redis URL to subscribe to".into());
         for _ in 0..self.clients.len() {
             let i = self.next_notice_client.fetch_add(1, Ordering::Relaxed);
             let client = &self.clients[i % self.clients.len()];
-            match UnblockNotices::subscribe(client, &channel, timeout).await {
+            match UnblockNotices::subscribe(client, channel, timeout).await {
                 Ok(notices) => return Ok(notices),
                 Err(error) => last_error = error,
             }

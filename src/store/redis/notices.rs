@@ -64,13 +64,21 @@ impl UnblockNotices {
     /// The next sender whose block was lifted; `None` once the subscription is lost.
     pub async fn next(&mut self) -> Option<SenderKey> {
         loop {
+            let payload = self.next_payload().await?;
+            match parse(&payload) {
+                Some(sender) => return Some(sender),
+                None => tracing::debug!("ignored an unblock notice that names no sender"),
+            }
+        }
+    }
+
+    /// The next notice's payload as published (the moderation notices carry no more than
+    /// "something changed"); `None` once the subscription is lost.
+    pub async fn next_payload(&mut self) -> Option<Vec<u8>> {
+        loop {
             tokio::select! {
                 message = poll_fn(|cx| Pin::new(&mut self.stream).poll_next(cx)) => {
-                    let message = message?;
-                    match parse(message.get_payload_bytes()) {
-                        Some(sender) => return Some(sender),
-                        None => tracing::debug!("ignored an unblock notice that names no sender"),
-                    }
+                    return Some(message?.get_payload_bytes().to_vec());
                 }
                 _ = self.ping.tick() => {
                     let ping = self.sink.ping::<redis::Value>();
