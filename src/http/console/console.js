@@ -359,7 +359,9 @@
   // "Reported 2 keys: link example.com/x, near-duplicate …; blocked 3 senders."
   function taughtSummary(verb, reply) {
     const keys = reply && Array.isArray(reply.keys) ? reply.keys : [];
-    const named = keys.map((k) => (typeof k === "string" ? k : text(k.kind) + " " + text(k.display || k.key)));
+    const named = keys.map((k) =>
+      typeof k === "string" ? k : (text(k.kind) + " " + text(k.display || k.key)).trim()
+    );
     let summary = verb + " " + keys.length + (keys.length === 1 ? " key" : " keys");
     if (named.length) summary += ": " + named.join(", ");
     if (reply && typeof reply.blockedSenders === "number") {
