@@ -476,3 +476,36 @@ async fn a_block_by_hand_an_allowance_and_its_removal_are_made_from_the_forms() 
         .await;
     browser.close().await;
 }
+
+/// A list longer than a page offers more, up to the API's limit.
+#[tokio::test]
+async fn a_long_list_shows_fifty_entries_and_more_on_request() {
+    let app = app(&[
+        ("FLOODGATE_RATE_LIMITS", "1/1m"),
+        ("FLOODGATE_STRIKES", "off"),
+    ])
+    .await;
+    for i in 0..52 {
+        let reply = app.single("chatty", &format!("v{i}"), "hello there").await;
+        assert_eq!(reply.is_allow(), i == 0, "message {i}");
+    }
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, TOKEN).await;
+    let rows = |wanted: usize| {
+        let browser = &browser;
+        async move {
+            let rows = browser.table("rejections").await;
+            (rows.len() == wanted && rows.iter().all(|r| r[3] == "chatty")).then_some(())
+        }
+    };
+    browser.eventually("a page of 50", || rows(50)).await;
+    assert!(visible(&browser, "rejections-more").await);
+    browser.click("#rejections-more").await;
+    browser.eventually("all 51", || rows(51)).await;
+    browser
+        .eventually("no more to show", || async {
+            (!visible(&browser, "rejections-more").await).then_some(())
+        })
+        .await;
+    browser.close().await;
+}

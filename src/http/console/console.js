@@ -10,6 +10,9 @@
   const TOKEN_KEY = "floodgate-admin-token";
   const REFRESH_MS = 5000;
   const LIST_LIMIT = 50;
+  const MAX_LIMIT = 1000;
+  // How many entries each list shows: "Show more" raises it, the refresh keeps it.
+  const shown = { rejections: LIST_LIMIT, campaigns: LIST_LIMIT, blocks: LIST_LIMIT, audit: LIST_LIMIT };
 
   const $ = (id) => document.getElementById(id);
   let refreshing = false;
@@ -228,8 +231,11 @@
 
   async function load(tableId, path, columns, render) {
     try {
-      const rows = items(await api("GET", path));
+      const reply = await api("GET", path);
+      const rows = items(reply);
       fill(tableId, rows, columns, render);
+      const more = reply && reply.next !== undefined && reply.next !== null;
+      $(tableId + "-more").hidden = !more || shown[tableId] >= MAX_LIMIT;
       return rows.length;
     } catch (error) {
       if (error.status !== 401) failed(tableId, columns, error);
@@ -242,15 +248,15 @@
     refreshing = true;
     try {
       const rejections = "/v1/rejections" + query({
-        limit: LIST_LIMIT,
+        limit: shown.rejections,
         rule: $("filter-rule").value.trim(),
         sendID: $("filter-sender").value.trim(),
       });
       const results = await Promise.allSettled([
         load("rejections", rejections, 8, renderRejection),
-        load("campaigns", "/v1/campaigns" + query({ limit: LIST_LIMIT }), 7, renderCampaign),
-        load("blocks", "/v1/blocks" + query({ limit: LIST_LIMIT }), 7, renderBlock),
-        load("audit", "/v1/audit" + query({ limit: LIST_LIMIT }), 5, renderAudit),
+        load("campaigns", "/v1/campaigns" + query({ limit: shown.campaigns }), 7, renderCampaign),
+        load("blocks", "/v1/blocks" + query({ limit: shown.blocks }), 7, renderBlock),
+        load("audit", "/v1/audit" + query({ limit: shown.audit }), 5, renderAudit),
       ]);
       if (storedToken() === null) return;
       const bad = results.filter((r) => r.status === "rejected");
@@ -421,6 +427,12 @@
       unallow(key, $("allow-reason").value);
     });
     onSubmit("rejections-filter", () => refresh());
+    for (const list of Object.keys(shown)) {
+      $(list + "-more").addEventListener("click", () => {
+        shown[list] = Math.min(shown[list] + LIST_LIMIT, MAX_LIMIT);
+        refresh();
+      });
+    }
     $("refresh").addEventListener("click", () => refresh());
     $("auto-refresh").addEventListener("change", startRefreshing);
     $("logout").addEventListener("click", () => forgetToken("Token forgotten."));
