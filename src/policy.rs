@@ -44,9 +44,9 @@ impl Rule {
         Rule::Link,
         Rule::Friend,
         Rule::Group,
+        Rule::Reported,
         Rule::Upstream,
         Rule::Unavailable,
-        Rule::Reported,
     ];
 
     /// The errCode OpenIM passes to the sender's client; stable, clients switch on it. An
@@ -519,6 +519,9 @@ impl Violation {
                 "the text contains an entry of FLOODGATE_KEYWORDS_FILE".to_string()
             }
             (Rule::Link, _) => "the text links to a domain of FLOODGATE_LINK_DENY".to_string(),
+            (Rule::Reported, _) => {
+                "the text carries content a moderator reported as spam".to_string()
+            }
             (_, Some(limit)) => format!("limit {limit}; retry after {retry}"),
             (_, None) => format!("retry after {retry}"),
         };
@@ -635,7 +638,7 @@ mod tests {
         assert_eq!(
             codes,
             vec![
-                5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010, 5011, 5098, 5099
+                5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010, 5011, 5012, 5098, 5099
             ]
         );
     }

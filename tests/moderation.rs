@@ -53,7 +53,10 @@ async fn admin_as(
     let response = request.send().await.expect("sent");
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// Polls `path` until `done` accepts its body; 10 s at most.
@@ -77,7 +80,9 @@ fn len(body: &Value, list: &str) -> usize {
 /// Three strangers send the spam to three recipients: the third is over the campaign limit.
 async fn campaign_of_three(app: &TestApp) {
     for i in 0..3 {
-        let reply = app.single(&format!("spammer{i}"), &format!("victim{i}"), SPAM).await;
+        let reply = app
+            .single(&format!("spammer{i}"), &format!("victim{i}"), SPAM)
+            .await;
         let expected = if i < 2 { 0 } else { 5004 };
         assert_eq!(reply.err_code(), expected, "copy {i}: {:?}", reply.body);
     }
@@ -94,10 +99,18 @@ async fn rejections_are_listed_with_rule_detail_keys_and_text(backend: Backend) 
     assert_eq!(rejection["recvID"], "victim2");
     assert_eq!(rejection["command"], support::SINGLE);
     assert_eq!(rejection["text"], SPAM);
-    assert!(rejection["detail"].as_str().unwrap().contains("limit 2 per 10m"));
+    assert!(
+        rejection["detail"]
+            .as_str()
+            .unwrap()
+            .contains("limit 2 per 10m")
+    );
     assert!(rejection["at"].as_u64().unwrap() > 1_700_000_000_000);
     let keys = rejection["keys"].as_array().unwrap();
-    let link = keys.iter().find(|k| k["kind"] == "link").expect("a link key");
+    let link = keys
+        .iter()
+        .find(|k| k["kind"] == "link")
+        .expect("a link key");
     assert_eq!(link["display"], "spamshop.xyz/promo");
     let sample = keys.iter().find(|k| k["kind"] == "near-duplicate");
     assert_eq!(sample.expect("a near-duplicate key")["display"], SPAM);
@@ -143,7 +156,13 @@ async fn rejections_page_newest_first(backend: Backend) -> TestApp {
         .collect();
     assert_eq!(ids, ["s3", "s2"]);
     let next = first["next"].as_str().expect("a next cursor");
-    let (_, second) = admin(&app, "GET", &format!("/v1/rejections?limit=2&next={next}"), None).await;
+    let (_, second) = admin(
+        &app,
+        "GET",
+        &format!("/v1/rejections?limit=2&next={next}"),
+        None,
+    )
+    .await;
     assert_eq!(second["rejections"][0]["sendID"], "s1");
     assert_eq!(len(&second, "rejections"), 1);
     assert_eq!(second["next"], Value::Null);
@@ -186,7 +205,11 @@ async fn campaigns_show_their_senders_and_state(backend: Backend) -> TestApp {
 
 async fn a_block_by_hand_rejects_with_5006_is_listed_and_lifted(backend: Backend) -> TestApp {
     let app = app(backend, &[]).await;
-    assert!(app.single("troll", "friend", "hello there").await.is_allow());
+    assert!(
+        app.single("troll", "friend", "hello there")
+            .await
+            .is_allow()
+    );
     let body = json!({"for": "1h", "reason": "abuse reported by users"});
     let (status, reply) = admin(&app, "PUT", "/v1/senders/troll/block", Some(body)).await;
     assert_eq!(status, 200, "{reply}");
@@ -218,7 +241,10 @@ async fn a_block_by_hand_rejects_with_5006_is_listed_and_lifted(backend: Backend
 async fn blocks_the_rules_start_are_listed_by_rules(backend: Backend) -> TestApp {
     let app = app(
         backend,
-        &[("FLOODGATE_STRIKES", "2/10m"), ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m")],
+        &[
+            ("FLOODGATE_STRIKES", "2/10m"),
+            ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m"),
+        ],
     )
     .await;
     app.single("first", "v0", SPAM).await;
@@ -229,14 +255,23 @@ async fn blocks_the_rules_start_are_listed_by_rules(backend: Backend) -> TestApp
     assert_eq!(app.single("pest", "v9", "hi").await.err_code(), 5006);
     let body = eventually(&app, "/v1/blocks", |b| len(b, "blocks") == 1).await;
     let block = &body["blocks"][0];
-    assert_eq!((&block["sendID"], &block["rule"], &block["by"]), (&json!("pest"), &json!("campaign"), &json!("rules")));
+    assert_eq!(
+        (&block["sendID"], &block["rule"], &block["by"]),
+        (&json!("pest"), &json!("campaign"), &json!("rules"))
+    );
     app
 }
 
-async fn a_report_rejects_the_first_cold_copy_but_never_a_conversation(backend: Backend) -> TestApp {
+async fn a_report_rejects_the_first_cold_copy_but_never_a_conversation(
+    backend: Backend,
+) -> TestApp {
     let app = app(backend, &[("FLOODGATE_CAMPAIGN_LIMIT", "100/10m")]).await;
     // Two friends: bob wrote to alice first, so alice's messages to bob are established.
-    assert!(app.single("bob", "alice", "lunch tomorrow?").await.is_allow());
+    assert!(
+        app.single("bob", "alice", "lunch tomorrow?")
+            .await
+            .is_allow()
+    );
 
     let report = json!({"text": SPAM, "reason": "phishing wave"});
     let (status, reported) = admin(&app, "POST", "/v1/reports", Some(report)).await;
@@ -247,13 +282,19 @@ async fn a_report_rejects_the_first_cold_copy_but_never_a_conversation(backend: 
         .iter()
         .map(|k| k["kind"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"link") && kinds.contains(&"near-duplicate"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"link") && kinds.contains(&"near-duplicate"),
+        "{kinds:?}"
+    );
 
     let first = app.single("newcomer", "stranger", SPAM).await;
     assert_eq!(first.err_code(), 5012, "{:?}", first.body);
     // A varied copy still carries the link.
     let varied = "Last chance!!! spamshop.xyz/promo";
-    assert_eq!(app.single("other", "stranger2", varied).await.err_code(), 5012);
+    assert_eq!(
+        app.single("other", "stranger2", varied).await.err_code(),
+        5012
+    );
     // A friend warning another quotes it: established, never rejected for it.
     let warning = format!("careful, this is a scam: {SPAM}");
     assert!(app.single("alice", "bob", &warning).await.is_allow());
@@ -264,7 +305,10 @@ async fn a_report_rejects_the_first_cold_copy_but_never_a_conversation(backend: 
         2.0
     );
     let reported_keys = app.metric("floodgate_reported_keys").await;
-    assert_eq!(reported_keys, reported["keys"].as_array().unwrap().len() as f64);
+    assert_eq!(
+        reported_keys,
+        reported["keys"].as_array().unwrap().len() as f64
+    );
     let body = eventually(&app, "/v1/campaigns", |b| {
         b["campaigns"]
             .as_array()
@@ -285,7 +329,11 @@ async fn a_report_rejects_the_first_cold_copy_but_never_a_conversation(backend: 
 async fn a_report_can_block_every_sender_recorded_for_its_keys(backend: Backend) -> TestApp {
     let app = app(backend, &[("FLOODGATE_CAMPAIGN_LIMIT", "100/10m")]).await;
     for i in 0..3 {
-        assert!(app.single(&format!("spammer{i}"), &format!("v{i}"), SPAM).await.is_allow());
+        assert!(
+            app.single(&format!("spammer{i}"), &format!("v{i}"), SPAM)
+                .await
+                .is_allow()
+        );
     }
     let body = eventually(&app, "/v1/campaigns", |b| {
         b["campaigns"]
@@ -317,11 +365,14 @@ async fn a_report_can_block_every_sender_recorded_for_its_keys(backend: Backend)
 async fn an_allowed_key_never_counts_for_campaign_nor_reported(backend: Backend) -> TestApp {
     let text = "Our club meets at clubsite.org/events every friday, everyone is welcome to join";
     let app = app(backend, &[]).await;
-    let (status, allowed) = admin(&app, "POST", "/v1/allowances", Some(json!({"text": text}))).await;
+    let (status, allowed) =
+        admin(&app, "POST", "/v1/allowances", Some(json!({"text": text}))).await;
     assert_eq!(status, 200, "{allowed}");
     // More copies than the campaign limit (2) from strangers: all pass.
     for i in 0..5 {
-        let reply = app.single(&format!("member{i}"), &format!("guest{i}"), text).await;
+        let reply = app
+            .single(&format!("member{i}"), &format!("guest{i}"), text)
+            .await;
         assert!(reply.is_allow(), "copy {i}: {:?}", reply.body);
     }
     // Reported later: still allowed.
@@ -335,7 +386,10 @@ async fn an_allowed_key_never_counts_for_campaign_nor_reported(backend: Backend)
         let (status, removed) = admin(&app, "DELETE", &path, None).await;
         assert_eq!((status, &removed["removed"]), (200, &json!(true)));
     }
-    assert_eq!(app.single("member10", "guest10", text).await.err_code(), 5012);
+    assert_eq!(
+        app.single("member10", "guest10", text).await.err_code(),
+        5012
+    );
     assert!(!key.is_empty());
     app
 }
@@ -347,15 +401,27 @@ async fn the_audit_lists_every_action_with_its_caller(backend: Backend) -> TestA
     admin(&app, "DELETE", "/v1/senders/u1/block?reason=appeal", None).await;
     let (_, reported) = admin(&app, "POST", "/v1/reports", Some(json!({"text": SPAM}))).await;
     let key = reported["keys"][0]["key"].as_str().unwrap().to_string();
-    admin(&app, "POST", "/v1/allowances", Some(json!({"key": key, "reason": "mistake"}))).await;
+    admin(
+        &app,
+        "POST",
+        "/v1/allowances",
+        Some(json!({"key": key, "reason": "mistake"})),
+    )
+    .await;
     admin(&app, "DELETE", &format!("/v1/allowances/{key}"), None).await;
 
     let (status, audit) = admin(&app, "GET", "/v1/audit", None).await;
     assert_eq!(status, 200);
     let entries = audit["audit"].as_array().unwrap();
-    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["unallow", "allow", "report", "lift", "block"]);
-    assert!(entries.iter().all(|e| e["caller"] == "127.0.0.1"), "{audit}");
+    assert!(
+        entries.iter().all(|e| e["caller"] == "127.0.0.1"),
+        "{audit}"
+    );
     assert_eq!(entries[4]["target"], "u1");
     assert_eq!(entries[4]["reason"], "r1");
     assert_eq!(entries[3]["reason"], "appeal");
@@ -391,7 +457,11 @@ fn endpoints() -> Vec<(&'static str, &'static str, Option<Value>)> {
         ("PUT", "/v1/senders/u1/block", Some(json!({"for": "1m"}))),
         ("DELETE", "/v1/senders/u1/block", None),
         ("POST", "/v1/reports", Some(json!({"text": SPAM}))),
-        ("POST", "/v1/allowances", Some(json!({"key": "00000000000000ab"}))),
+        (
+            "POST",
+            "/v1/allowances",
+            Some(json!({"key": "00000000000000ab"})),
+        ),
         ("DELETE", "/v1/allowances/00000000000000ab", None),
         ("GET", "/v1/audit", None),
         ("GET", "/v1/senders/u1", None),
@@ -418,12 +488,37 @@ async fn every_moderation_endpoint_needs_the_admin_token() {
 async fn bad_requests_are_refused_with_what_is_wrong() {
     let app = app(Backend::Memory, &[]).await;
     let cases = [
-        ("PUT", "/v1/senders/u1/block", Some(json!({"for": "forever"})), "for"),
-        ("PUT", "/v1/senders/u1/block", Some(json!({"reason": "x"})), "for"),
-        ("POST", "/v1/reports", Some(json!({"text": "hi"})), "no campaign key"),
-        ("POST", "/v1/reports", Some(json!({"text": SPAM, "key": "00000000000000ab"})), "either"),
+        (
+            "PUT",
+            "/v1/senders/u1/block",
+            Some(json!({"for": "forever"})),
+            "for",
+        ),
+        (
+            "PUT",
+            "/v1/senders/u1/block",
+            Some(json!({"reason": "x"})),
+            "for",
+        ),
+        (
+            "POST",
+            "/v1/reports",
+            Some(json!({"text": "hi"})),
+            "no campaign key",
+        ),
+        (
+            "POST",
+            "/v1/reports",
+            Some(json!({"text": SPAM, "key": "00000000000000ab"})),
+            "either",
+        ),
         ("POST", "/v1/reports", Some(json!({"key": "zz"})), "16 hex"),
-        ("POST", "/v1/allowances", Some(json!({"text": SPAM, "blockSenders": true})), "blockSenders"),
+        (
+            "POST",
+            "/v1/allowances",
+            Some(json!({"text": SPAM, "blockSenders": true})),
+            "blockSenders",
+        ),
         ("GET", "/v1/rejections?limit=0", None, "limit"),
         ("GET", "/v1/audit?limit=1001", None, "limit"),
         ("GET", "/v1/campaigns/nothex/senders", None, "16 hex"),
@@ -440,9 +535,8 @@ async fn bad_requests_are_refused_with_what_is_wrong() {
 /// Two replicas on one store: what a moderator does through one holds on the other at once.
 async fn two_replicas_see_each_others_actions(backend: Backend) {
     let (a, b) = TestApp::pair(backend, &vars(&[("FLOODGATE_CAMPAIGN_LIMIT", "1000/10m")])).await;
-    // Both follow the notices (Pub/Sub keeps nothing for a later subscriber): two replicas,
-    // each subscribed to the unblock and the moderation channels.
-    support::wait_for_subscribers(4, || a.store.subscribers()).await;
+    // Both follow the notices (Pub/Sub keeps nothing for a later subscriber).
+    support::wait_for_subscribers(2, || a.store.subscribers()).await;
 
     // A report through A: B rejects the first cold copy.
     let (status, reported) = admin(&a, "POST", "/v1/reports", Some(json!({"text": SPAM}))).await;
@@ -451,7 +545,9 @@ async fn two_replicas_see_each_others_actions(backend: Backend) {
     let mut n = 0;
     loop {
         n += 1;
-        let reply = b.single(&format!("fresh{n}"), &format!("target{n}"), SPAM).await;
+        let reply = b
+            .single(&format!("fresh{n}"), &format!("target{n}"), SPAM)
+            .await;
         if reply.err_code() == 5012 {
             break;
         }
@@ -465,7 +561,9 @@ async fn two_replicas_see_each_others_actions(backend: Backend) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         n += 1;
-        let reply = a.single(&format!("fresh{n}"), &format!("target{n}"), SPAM).await;
+        let reply = a
+            .single(&format!("fresh{n}"), &format!("target{n}"), SPAM)
+            .await;
         if reply.is_allow() {
             break;
         }
@@ -474,8 +572,16 @@ async fn two_replicas_see_each_others_actions(backend: Backend) {
 
     // A block by hand through A: B rejects the sender's next message, and lists the block.
     let block = json!({"for": "1h", "reason": "seen on A"});
-    assert_eq!(admin(&a, "PUT", "/v1/senders/villain/block", Some(block)).await.0, 200);
-    assert_eq!(b.single("villain", "anyone", "hello").await.err_code(), 5006);
+    assert_eq!(
+        admin(&a, "PUT", "/v1/senders/villain/block", Some(block))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        b.single("villain", "anyone", "hello").await.err_code(),
+        5006
+    );
     let (_, blocks) = admin(&b, "GET", "/v1/blocks", None).await;
     assert_eq!(blocks["blocks"][0]["sendID"], "villain");
     // …and the audit of either replica holds all three actions.

@@ -129,7 +129,9 @@ impl Engine {
         let Verdict::Reject(violation) = &decision.verdict else {
             return;
         };
-        if decision.replayed {
+        // A block is listed in /v1/blocks; its echo on every act is not (a replica that knows
+        // the block turns it away without the store, and that must stay free in a flood).
+        if decision.replayed || violation.rule == Rule::Blocked {
             return;
         }
         let text = std::iter::once(&request.request_text)

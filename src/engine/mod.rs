@@ -227,10 +227,9 @@ impl Engine {
             && let Err(violation) = burst.check(sender)
         {
             match self.policy.modes.burst {
-                Mode::Enforce => {
-                    self.note_rejection(message, now_ms, &violation);
-                    return Decision::reject(violation, shadow);
-                }
+                // Not recorded for the moderators, like a known block below: what a replica
+                // turns away on its own costs the store nothing, even in a flood.
+                Mode::Enforce => return Decision::reject(violation, shadow),
                 Mode::Shadow => shadow.push(violation),
             }
         }
@@ -243,7 +242,6 @@ impl Engine {
         {
             let text = self.text_to_judge(message, false);
             shadow.extend(self.message_rules(message, text.as_ref()).shadow);
-            self.note_rejection(message, now_ms, &violation);
             return Decision::reject(violation, shadow);
         }
         let decide =
@@ -547,23 +545,6 @@ impl Engine {
             now_ms,
         };
         self.moderation.note(&seen, violation);
-    }
-
-    /// A rejection decided before the store (burst, a block this replica knows of).
-    fn note_rejection(&self, message: &Message<'_>, now_ms: u64, violation: &Violation) {
-        let text = content::judged_text(message.content_type, message.content)
-            .map(|text| content::judged_part(text, self.max_text));
-        let seen = moderation::Seen {
-            command: command_of(message.chat),
-            send_id: message.send_id,
-            recv_id: message.recv_id,
-            group_id: message.group_id,
-            text: text.as_deref(),
-            keys: None,
-            cold: false,
-            now_ms,
-        };
-        self.moderation.note(&seen, Some(violation));
     }
 
     /// A violation found before the store's check (mentions, keyword, link) is struck on the

@@ -145,11 +145,16 @@ impl SharedStore {
     }
 }
 
-/// Waits until `subscribers()` counts at least `replicas` (Pub/Sub keeps nothing for a
-/// subscriber that comes later, so a test about notices starts here); 10 s at most.
+/// Pub/Sub subscriptions each replica holds: the unblock notices and the moderation notices
+/// (reports and allowances), one connection each.
+pub const SUBSCRIPTIONS_PER_REPLICA: usize = 2;
+
+/// Waits until `subscribers()` counts every subscription of `replicas` replicas (Pub/Sub keeps
+/// nothing for a subscriber that comes later, so a test about notices starts here); 10 s at
+/// most.
 pub async fn wait_for_subscribers(replicas: usize, subscribers: impl Fn() -> usize) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while subscribers() < replicas {
+    while subscribers() < replicas * SUBSCRIPTIONS_PER_REPLICA {
         assert!(
             std::time::Instant::now() < deadline,
             "fewer than {replicas} replicas follow the unblock notices"

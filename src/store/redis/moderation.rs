@@ -13,6 +13,10 @@ use redis::Value;
 
 use super::program::{Call, Program};
 use super::{Connection, RedisStore, keys, map_error, notices::UnblockNotices};
+
+/// How often the moderation subscription is checked with a PING: rarely, since the reported
+/// and allowed keys are also reloaded every few seconds whatever it hears.
+const NOTICES_PING_EVERY: Duration = Duration::from_secs(30);
 use crate::store::moderation::{
     AUDIT_KEPT, AuditEntry, BLOCKS_KEPT, Batch, BlockEntry, KEPT_MS, KEYS_KEPT, KeySummary, Limits,
     Page, REJECTIONS_KEPT, REPORTED_KEPT, Rejection, SENDERS_PER_KEY, Teachings, key_id,
@@ -36,12 +40,15 @@ fn list(prefix: &str, name: &str) -> String {
     format!("{prefix}:{{m}}:{name}")
 }
 
+/// A key's senders, on the key's own slot (its campaign set's hash tag, after a name of its
+/// own: nothing that looks for campaign sets, `<prefix>:{f:*`, finds these).
 fn key_senders_key(prefix: &str, key: CampaignKey) -> String {
-    format!("{}:u", keys::campaign_key(prefix, key))
+    format!("{prefix}:mu:{{f:{:016x}}}", key.0)
 }
 
+/// A key's kind, display, first and last sighting and rejections.
 fn key_meta_key(prefix: &str, key: CampaignKey) -> String {
-    format!("{}:k", keys::campaign_key(prefix, key))
+    format!("{prefix}:mk:{{f:{:016x}}}", key.0)
 }
 
 pub(super) fn channel(prefix: &str) -> String {
@@ -136,17 +143,68 @@ impl RedisStore {
         a.and(b.map(drop)).and(c)
     }
 
+    /// Indexes a block (`GET /v1/blocks`), forgetting ended ones and, past [`BLOCKS_KEPT`],
+    /// those that end first; both keys live until the last block indexed ends. Plain commands
+    /// in two round trips (background work: no script, nothing atomic is needed).
     async fn index_block(&self, block: &BlockEntry, now: u64) -> Result<(), StoreError> {
-        let mut call = Call::default();
-        call.key(list(&self.prefix, "blocks"))
-            .key(list(&self.prefix, "blockinfo"))
-            .arg("index_block")
-            .arg(now)
+        let (index, entries) = (
+            list(&self.prefix, "blocks"),
+            list(&self.prefix, "blockinfo"),
+        );
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD")
+            .arg(&index)
             .arg(block.until)
+            .arg(&block.send_id);
+        pipe.cmd("HSET")
+            .arg(&entries)
             .arg(&block.send_id)
-            .arg(serde_json::to_string(block).unwrap_or_default())
-            .arg(BLOCKS_KEPT);
-        self.moderation_call::<i64>(&call).await.map(drop)
+            .arg(serde_json::to_string(block).unwrap_or_default());
+        pipe.cmd("ZRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(now)
+            .arg("LIMIT")
+            .arg(0)
+            .arg(100);
+        pipe.cmd("ZCARD").arg(&index);
+        pipe.cmd("ZRANGE")
+            .arg(&index)
+            .arg(-1)
+            .arg(-1)
+            .arg("WITHSCORES");
+        let reply = self.pipeline_values(&pipe).await?;
+        let ended: Vec<String> = reply
+            .get(2)
+            .and_then(|v| redis::from_redis_value(v.clone()).ok())
+            .unwrap_or_default();
+        let size: usize = reply
+            .get(3)
+            .and_then(|v| redis::from_redis_value(v.clone()).ok())
+            .unwrap_or(0);
+        let last: Vec<(String, u64)> = reply
+            .get(4)
+            .and_then(|v| redis::from_redis_value(v.clone()).ok())
+            .unwrap_or_default();
+        let mut forget = ended;
+        if size > BLOCKS_KEPT + forget.len() {
+            let mut cmd = redis::cmd("ZRANGE");
+            let over = size - BLOCKS_KEPT - forget.len();
+            cmd.arg(&index).arg(0).arg(over - 1);
+            forget.extend(self.command::<Vec<String>>(&cmd).await?);
+        }
+        let mut pipe = redis::pipe();
+        if !forget.is_empty() {
+            pipe.cmd("ZREM").arg(&index).arg(&forget).ignore();
+            pipe.cmd("HDEL").arg(&entries).arg(&forget).ignore();
+        }
+        let keep_ms = last
+            .first()
+            .map_or(0, |(_, until)| until.saturating_sub(now))
+            .max(1000);
+        pipe.cmd("PEXPIRE").arg(&index).arg(keep_ms).ignore();
+        pipe.cmd("PEXPIRE").arg(&entries).arg(keep_ms).ignore();
+        self.pipeline(&pipe).await
     }
 
     /// One call per distinct key of the batch (on its slot), then the index of active keys.
@@ -169,20 +227,14 @@ impl RedisStore {
                 .iter()
                 .filter(|&&i| batch.sightings[i].rejected)
                 .count();
-            let mut call = Call::default();
-            call.key(key_senders_key(&self.prefix, *key))
-                .key(key_meta_key(&self.prefix, *key))
-                .arg("sight")
-                .arg(now)
-                .arg(limits.key_ttl_ms)
-                .arg(SENDERS_PER_KEY)
-                .arg(&first.kind)
-                .arg(&first.display)
-                .arg(rejected);
-            for &i in indices {
-                call.arg(&batch.sightings[i].send_id);
+            let senders: Vec<&str> = indices
+                .iter()
+                .map(|&i| batch.sightings[i].send_id.as_str())
+                .collect();
+            async move {
+                self.sight(*key, first, &senders, rejected, now, limits)
+                    .await
             }
-            async move { self.moderation_call::<i64>(&call).await }
         });
         try_join_all(calls).await?;
         let index = list(&self.prefix, "keys");
@@ -205,6 +257,67 @@ impl RedisStore {
             .ignore();
         pipe.cmd("PEXPIRE")
             .arg(&index)
+            .arg(limits.key_ttl_ms)
+            .ignore();
+        self.pipeline(&pipe).await
+    }
+
+    /// One key's sighting: its senders added while its set holds fewer than
+    /// [`SENDERS_PER_KEY`] (two replicas adding at once may pass it by a batch each), its kind,
+    /// display and first sighting set once, its rejections added; both keys kept for the
+    /// window. Plain commands in two round trips: background work, no script needed.
+    async fn sight(
+        &self,
+        key: CampaignKey,
+        first: &crate::store::moderation::Sighting,
+        senders: &[&str],
+        rejected: usize,
+        now: u64,
+        limits: Limits,
+    ) -> Result<(), StoreError> {
+        let (set, meta) = (
+            key_senders_key(&self.prefix, key),
+            key_meta_key(&self.prefix, key),
+        );
+        let mut pipe = redis::pipe();
+        pipe.cmd("SCARD").arg(&set);
+        pipe.cmd("HSETNX").arg(&meta).arg("first").arg(now).ignore();
+        pipe.cmd("HSETNX")
+            .arg(&meta)
+            .arg("kind")
+            .arg(&first.kind)
+            .ignore();
+        pipe.cmd("HSETNX")
+            .arg(&meta)
+            .arg("display")
+            .arg(&first.display)
+            .ignore();
+        pipe.cmd("HSET").arg(&meta).arg("last").arg(now).ignore();
+        pipe.cmd("HINCRBY")
+            .arg(&meta)
+            .arg("rejected")
+            .arg(rejected)
+            .ignore();
+        pipe.cmd("PEXPIRE")
+            .arg(&meta)
+            .arg(limits.key_ttl_ms)
+            .ignore();
+        let reply = self.pipeline_values(&pipe).await?;
+        let size: usize = reply
+            .first()
+            .and_then(|v| redis::from_redis_value(v.clone()).ok())
+            .unwrap_or(0);
+        let room = SENDERS_PER_KEY.saturating_sub(size);
+        if room == 0 {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.cmd("SADD")
+            .arg(&set)
+            .arg(&senders[..senders.len().min(room)])
+            .ignore();
+        pipe.cmd("PEXPIRE")
+            .arg(&set)
             .arg(limits.key_ttl_ms)
             .ignore();
         self.pipeline(&pipe).await
@@ -480,7 +593,9 @@ impl RedisStore {
     }
 
     pub(crate) async fn moderation_notices(&self) -> Result<UnblockNotices, StoreError> {
-        self.subscribe_to(&channel(&self.prefix)).await
+        let mut notices = self.subscribe_to(&channel(&self.prefix)).await?;
+        notices.ping_every(NOTICES_PING_EVERY);
+        Ok(notices)
     }
 }
 

@@ -61,6 +61,13 @@ impl UnblockNotices {
         Ok(UnblockNotices { sink, stream, ping })
     }
 
+    /// Checks the subscription every `every` instead of every [`PING_EVERY`].
+    pub(super) fn ping_every(&mut self, every: Duration) {
+        self.ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        self.ping
+            .set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+
     /// The next sender whose block was lifted; `None` once the subscription is lost.
     pub async fn next(&mut self) -> Option<SenderKey> {
         loop {
