@@ -509,3 +509,27 @@ async fn a_long_list_shows_fifty_entries_and_more_on_request() {
         .await;
     browser.close().await;
 }
+
+/// An admin listener without `FLOODGATE_ADMIN_TOKEN` (loopback only, say) takes an empty token.
+#[tokio::test]
+async fn without_an_admin_token_an_empty_token_opens_the_console() {
+    let app = TestApp::with_vars(&[("FLOODGATE_RATE_LIMITS", "1/1m")]).await;
+    app.single("alice", "bob", "one").await;
+    assert_eq!(app.single("alice", "bob", "two").await.err_code(), 5002);
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/", app.admin))
+        .await
+        .expect("page opens");
+    browser.click("#login-button").await;
+    browser
+        .eventually("alice's rejection", || async {
+            let rows = browser.table("rejections").await;
+            rows.iter()
+                .any(|row| row.len() == 8 && row[3] == "alice")
+                .then_some(())
+        })
+        .await;
+    browser.close().await;
+}
