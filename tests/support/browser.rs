@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -61,14 +62,19 @@ impl Browser {
                 .process_group(0)
                 .spawn()
                 .expect("chromedriver starts");
-            let reaper = Reaper {
+            let mut reaper = Reaper {
                 driver,
                 profile: profile.clone(),
             };
-            let Some(client) = Browser::session(port, &chromium, &profile, &mut last_error).await
-            else {
-                drop(reaper);
-                continue;
+            let client = match Browser::session(port, &chromium, &mut reaper).await {
+                Ok(client) => client,
+                Err(error) => {
+                    let log = std::fs::read_to_string(profile.join("chromedriver.log"))
+                        .unwrap_or_default();
+                    last_error = format!("{error}\nchromedriver's log:\n{log}");
+                    drop(reaper);
+                    continue;
+                }
             };
             let browser = Browser {
                 client,
@@ -84,13 +90,10 @@ impl Browser {
         panic!("no WebDriver session with headless Chromium: {last_error}");
     }
 
-    /// Deadline-polls chromedriver until it opens a session (it listens a moment after start).
-    async fn session(
-        port: u16,
-        chromium: &str,
-        profile: &std::path::Path,
-        last_error: &mut String,
-    ) -> Option<Client> {
+    /// Deadline-polls chromedriver until it listens (a moment after start), then asks it once
+    /// for a session; an error is the reason this attempt failed.
+    async fn session(port: u16, chromium: &str, reaper: &mut Reaper) -> Result<Client, String> {
+        let profile = reaper.profile.clone();
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -117,18 +120,25 @@ impl Browser {
             unreachable!("an object literal")
         };
         let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
+        loop {
+            if let Ok(Some(status)) = reaper.driver.try_wait() {
+                return Err(format!("chromedriver exited: {status}"));
+            }
             match ClientBuilder::new(HttpConnector::new())
                 .capabilities(capabilities.clone())
                 .connect(&format!("http://127.0.0.1:{port}"))
                 .await
             {
-                Ok(client) => return Some(client),
-                Err(error) => *last_error = error.to_string(),
+                Ok(client) => return Ok(client),
+                // Not listening yet: poll again.
+                Err(NewSessionError::Failed(_) | NewSessionError::FailedC(_))
+                    if Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => return Err(error.to_string()),
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        None
     }
 
     /// Ends the session (Chromium quits), then kills what is left.
