@@ -176,6 +176,57 @@ fn act(c: &mut Criterion) {
     }
 }
 
+/// What the moderators' records cost a decision (README, "Moderation"), on an engine that
+/// records — its writer task on the same thread, so its work is in the time — and one that
+/// does not, in the same run: cold messages each carrying a payload of its own (every one
+/// recorded as its keys' senders), and one link from every sender (most rejected by the
+/// campaign rule: a rejection and the senders recorded).
+fn moderation(c: &mut Criterion) {
+    let (runtime, config, senders) = embedded_setup();
+    let distinct: Vec<String> = (0..senders.len())
+        .map(|i| {
+            let text = format!("Great offer for you today only, see shop{i}.xyz/deal now");
+            serde_json::json!({ "content": text }).to_string()
+        })
+        .collect();
+    let one_link =
+        serde_json::json!({ "content": "Great offer for you today only, see shop.xyz/deal now" })
+            .to_string();
+    for recording in [false, true] {
+        let clock = ManualClock::default();
+        let (engine, _) =
+            Engine::embedded_recording(&config, Clock::Manual(clock.clone()), recording);
+        let engine = std::sync::Arc::new(engine);
+        let writer = engine.clone();
+        runtime.spawn(async move { writer.write_records().await });
+        let name = if recording {
+            "recording"
+        } else {
+            "not_recording"
+        };
+        for (case, one) in [("distinct_payloads", None), ("one_link", Some(&one_link))] {
+            let mut i = 0;
+            c.bench_function(&format!("moderation_{case}_{name}"), |b| {
+                b.iter(|| {
+                    i = (i + 1) % senders.len();
+                    clock.advance(std::time::Duration::from_millis(1));
+                    let message = Message {
+                        chat: Chat::Single,
+                        send_id: &senders[i],
+                        recv_id: "bob",
+                        group_id: "",
+                        at_all: false,
+                        content_type: 101,
+                        content: one.unwrap_or(&distinct[i]),
+                        mentions: 0,
+                    };
+                    black_box(runtime.block_on(engine.decide(&message)))
+                })
+            });
+        }
+    }
+}
+
 /// A list of `n` entries of the shape operators keep: single words and short phrases, Latin and
 /// Chinese, none of which the benchmark's text contains.
 fn keyword_list(n: usize) -> String {
@@ -256,6 +307,7 @@ criterion_group!(
     burst,
     decision,
     act,
+    moderation,
     keywords,
     campaign_keys
 );

@@ -112,8 +112,18 @@ async fn rejections_are_listed_with_rule_detail_keys_and_text(backend: Backend) 
         .find(|k| k["kind"] == "link")
         .expect("a link key");
     assert_eq!(link["display"], "spamshop.xyz/promo");
+    // A near-duplicate's sample is the rejection's own text; the campaigns list shows it.
     let sample = keys.iter().find(|k| k["kind"] == "near-duplicate");
-    assert_eq!(sample.expect("a near-duplicate key")["display"], SPAM);
+    assert_eq!(sample.expect("a near-duplicate key")["display"], "");
+    let campaigns = eventually(&app, "/v1/campaigns", |b| len(b, "campaigns") > 0).await;
+    let near = campaigns["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "near-duplicate")
+        .expect("a near-duplicate key")
+        .clone();
+    assert_eq!(near["display"], SPAM);
 
     // Filters.
     let (_, rate) = admin(&app, "GET", "/v1/rejections?rule=rate", None).await;
@@ -597,4 +607,63 @@ async fn two_replicas_on_one_redis_see_each_others_actions_at_once() {
 #[tokio::test]
 async fn two_replicas_on_one_cluster_see_each_others_actions_at_once() {
     two_replicas_see_each_others_actions(Backend::Cluster).await;
+}
+
+/// What the lists hold in Redis (`MEMORY USAGE`), for BENCHMARKS.md: bytes per rejection kept,
+/// per reported key and per sender recorded for a key. Bounds, not timings; the figures are
+/// printed (`--nocapture`).
+#[tokio::test]
+async fn a_rejection_a_reported_key_and_a_recorded_sender_cost_bounded_bytes_in_redis() {
+    let app = app(Backend::Redis, &[("FLOODGATE_CAMPAIGN_LIMIT", "1/10m")]).await;
+    let n = 200;
+    for i in 0..=n {
+        app.single(&format!("sender{i:05}"), &format!("to{i}"), SPAM)
+            .await;
+    }
+    eventually(&app, "/v1/rejections?limit=1000", |b| {
+        len(b, "rejections") == n
+    })
+    .await;
+    for i in 0..n {
+        let key = format!("{:016x}", i + 1);
+        let (status, _) = admin(&app, "POST", "/v1/reports", Some(json!({"key": key}))).await;
+        assert_eq!(status, 200);
+    }
+    let support::SharedStore::Redis(redis) = &app.store else {
+        unreachable!()
+    };
+    let usage = |pattern: &str| -> f64 {
+        let key = redis.cli(&["--scan", "--pattern", pattern]);
+        let key = key
+            .lines()
+            .next()
+            .unwrap_or_else(|| panic!("no key {pattern}"));
+        redis
+            .cli(&["MEMORY", "USAGE", key, "SAMPLES", "0"])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let per_rejection = usage("*:{m}:rejections") / n as f64;
+    let per_reported = usage("*:{m}:reported") / n as f64;
+    let (_, body) = admin(&app, "GET", "/v1/campaigns", None).await;
+    let link = body["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "link")
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let per_sender = usage(&format!("*:mu:{{f:{link}}}")) / (n + 1) as f64;
+    let meta = usage(&format!("*:mk:{{f:{link}}}"));
+    eprintln!(
+        "bytes per rejection kept (text of {} chars): {per_rejection:.0}; per reported key: \
+         {per_reported:.0}; per recorded sender of a key: {per_sender:.0}; a key's record: {meta:.0}",
+        SPAM.chars().count()
+    );
+    assert!(per_rejection < 1200.0, "{per_rejection}");
+    assert!(per_reported < 160.0, "{per_reported}");
+    assert!(per_sender < 80.0, "{per_sender}");
 }

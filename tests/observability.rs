@@ -14,7 +14,7 @@ use support::{GROUP, SINGLE, SharedStore, single_body};
 const DASHBOARD: &str = include_str!("../grafana/dashboards/floodgate.json");
 
 /// The published metric names (README, "Admin listener"), and what Prometheus adds (`up`, the process collector).
-const PUBLISHED_METRICS: [&str; 15] = [
+const PUBLISHED_METRICS: [&str; 17] = [
     "floodgate_callbacks_total",
     "floodgate_rejections_total",
     "floodgate_decision_seconds",
@@ -30,6 +30,8 @@ const PUBLISHED_METRICS: [&str; 15] = [
     "floodgate_reloads_total",
     "floodgate_connections",
     "floodgate_connections_shed_total",
+    "floodgate_moderation_actions_total",
+    "floodgate_reported_keys",
 ];
 
 fn dashboard_expressions() -> Vec<String> {

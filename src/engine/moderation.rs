@@ -165,7 +165,6 @@ impl Moderation {
         if self.queue.is_none() {
             return;
         }
-        let keys = seen.keys.map(|keys| self.key_records(keys, seen.text));
         if let Some(violation) = violation {
             self.push(Record::Rejection(Rejection {
                 at: seen.now_ms,
@@ -176,7 +175,11 @@ impl Moderation {
                 rule: violation.rule.name().to_string(),
                 err_code: violation.rule.err_code(),
                 detail: violation.detail(),
-                keys: keys.clone().unwrap_or_default(),
+                // A near-duplicate key's sample would repeat the rejection's own `text`.
+                keys: seen
+                    .keys
+                    .map(|keys| self.key_records(keys, None))
+                    .unwrap_or_default(),
                 text: seen
                     .text
                     .filter(|_| self.samples)
@@ -194,9 +197,10 @@ impl Moderation {
                 }));
             }
         }
-        let (Some(keys), Some(records)) = (seen.keys.filter(|_| seen.cold), keys) else {
+        let Some(keys) = seen.keys.filter(|_| seen.cold) else {
             return;
         };
+        let records = self.key_records(keys, seen.text);
         let rejected = violation.is_some_and(|v| matches!(v.rule, Rule::Campaign | Rule::Reported));
         for (key, record) in keys.as_slice().iter().zip(records) {
             self.push(Record::Sighting(Sighting {
