@@ -187,8 +187,17 @@ impl Browser {
         input.send_keys(text).await.expect("typed");
     }
 
+    /// Clicks the element matched by `css`. The console redraws its lists every few seconds,
+    /// so an element found in one list may be replaced before the click lands: found again.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.expect("clicked");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(error) if error.is_stale_element_reference() && Instant::now() < deadline => {}
+                Err(error) => panic!("cannot click {css}: {error}"),
+            }
+        }
     }
 
     /// The text of every cell of the table `#id`'s body, row by row.

@@ -20,7 +20,10 @@
 
   // ---- the token, for this tab only ----
   const storedToken = () => sessionStorage.getItem(TOKEN_KEY);
+  // Called once per refused request: the lists load in parallel, so several 401s arrive
+  // together, and only the first clears the field (the moderator may be typing already).
   function forgetToken(message) {
+    const wasSignedIn = storedToken() !== null;
     sessionStorage.removeItem(TOKEN_KEY);
     stopRefreshing();
     $("console").hidden = true;
@@ -28,8 +31,10 @@
     $("login").hidden = false;
     $("login-error").textContent = message || "";
     $("status").textContent = "Not signed in.";
-    $("token").value = "";
-    $("token").focus();
+    if (wasSignedIn) {
+      $("token").value = "";
+      $("token").focus();
+    }
   }
 
   // ---- the admin API ----
@@ -457,7 +462,11 @@
       $("login-error").textContent = "";
       open();
     });
-    if (storedToken() === null) forgetToken("");
-    else open();
+    if (storedToken() === null) {
+      forgetToken("");
+      $("token").focus();
+    } else {
+      open();
+    }
   });
 })();
