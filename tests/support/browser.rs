@@ -16,14 +16,20 @@ use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How long an element or a condition is waited for: generous, the machine is shared.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Browsers running at once in this test binary: each Chromium takes a few hundred MB and a
+/// core while it starts, and the tests share a small machine.
+static RUNNING: Semaphore = Semaphore::const_new(2);
+
 pub struct Browser {
     pub client: Client,
-    /// Dropped with the browser: kills what it started.
+    /// Dropped with the browser: kills what it started (then the slot is given back).
     _reaper: Reaper,
+    _slot: SemaphorePermit<'static>,
 }
 
 fn binary(name: &str) -> String {
@@ -41,6 +47,10 @@ fn binary(name: &str) -> String {
 impl Browser {
     /// Starts chromedriver and opens a headless Chromium session at 1280x800.
     pub async fn start() -> Browser {
+        let slot = RUNNING
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let profile = std::env::temp_dir().join(format!(
             "floodgate-chromium-{}-{}",
@@ -79,6 +89,7 @@ impl Browser {
             let browser = Browser {
                 client,
                 _reaper: reaper,
+                _slot: slot,
             };
             browser
                 .client
