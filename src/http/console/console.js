@@ -64,7 +64,10 @@
       json = null;
     }
     if (response.status === 401) {
-      forgetToken("The admin token was refused. Enter FLOODGATE_ADMIN_TOKEN again.");
+      // Only the token this request carried is forgotten, not one entered since.
+      if (storedToken() === token) {
+        forgetToken("The admin token was refused. Enter FLOODGATE_ADMIN_TOKEN again.");
+      }
       throw new ApiError(401, "the admin token was refused");
     }
     if (!response.ok) {
