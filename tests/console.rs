@@ -535,3 +535,47 @@ async fn without_an_admin_token_an_empty_token_opens_the_console() {
         .await;
     browser.close().await;
 }
+
+/// The policy is not only sent but enforced: markup injected into the page (as a rendering bug
+/// would) runs no handler, and the browser reports the violation.
+#[tokio::test]
+async fn markup_injected_into_the_page_runs_nothing_under_its_policy() {
+    let app = app(&[]).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, TOKEN).await;
+    browser
+        .eventually("the console", || async {
+            visible(&browser, "console").await.then_some(())
+        })
+        .await;
+    let title = browser.client.title().await.expect("a title");
+    // WebDriver's own script is privileged; the markup it inserts is not.
+    browser
+        .run(&format!(
+            "window.__violations = [];\
+             document.addEventListener('securitypolicyviolation',\
+               e => window.__violations.push(e.effectiveDirective));\
+             const probe = document.createElement('div');\
+             probe.innerHTML = {};\
+             document.querySelector('main').appendChild(probe);\
+             return null;",
+            serde_json::to_string(IMG_PAYLOAD).expect("a JSON string")
+        ))
+        .await;
+    let violated = browser
+        .eventually("the browser's report of the blocked handler", || async {
+            let seen = browser.run("return window.__violations;").await;
+            let seen: Vec<String> = serde_json::from_value(seen).ok()?;
+            (!seen.is_empty()).then_some(seen)
+        })
+        .await;
+    assert!(
+        violated.iter().any(|d| d.starts_with("script-src")),
+        "{violated:?}"
+    );
+    let effects = browser
+        .run("return [typeof window.__pwned, document.title];")
+        .await;
+    assert_eq!(effects, serde_json::json!(["undefined", title]));
+    browser.close().await;
+}
