@@ -245,7 +245,7 @@ impl Moderation {
         }
     }
 
-    /// Writes the queued records until the queue closes: batches of up to [`BATCH`], each in
+    /// Writes the queued records until the queue closes: batches of up to `BATCH`, each in
     /// one go. A batch the store refuses is dropped and counted (a decision never retries it).
     /// Returns at once if another call already runs, or recording is off.
     pub async fn write_records(&self, now_ms: impl Fn() -> u64) {
@@ -281,7 +281,7 @@ impl Moderation {
     }
 
     /// Follows the changes of any replica until the subscription is lost and cannot be had
-    /// again; reloads every [`RELOAD_EVERY`] besides. `now_ms` reads the engine's clock.
+    /// again; reloads every `RELOAD_EVERY` besides. `now_ms` reads the engine's clock.
     pub async fn follow(&self, now_ms: impl Fn() -> u64) {
         let mut every = tokio::time::interval(RELOAD_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -45,24 +45,28 @@ fn bad_request(what: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
-fn limit(params: &HashMap<String, String>) -> Result<usize, Response> {
+/// What is wrong with a request, for its 400 reply (a `Response` is too large to pass
+/// through every helper).
+type Refusal = String;
+
+fn limit(params: &HashMap<String, String>) -> Result<usize, Refusal> {
     match params.get("limit") {
         None => Ok(DEFAULT_LIMIT),
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(bad_request(format!(
+            _ => Err(format!(
                 "limit must be a whole number from 1 to {MAX_LIMIT}"
-            ))),
+            )),
         },
     }
 }
 
-fn offset(params: &HashMap<String, String>) -> Result<usize, Response> {
+fn offset(params: &HashMap<String, String>) -> Result<usize, Refusal> {
     match params.get("next") {
         None => Ok(0),
         Some(text) => text
             .parse::<usize>()
-            .map_err(|_| bad_request("next must be a cursor from a previous page")),
+            .map_err(|_| String::from("next must be a cursor from a previous page")),
     }
 }
 
@@ -79,7 +83,7 @@ fn caller_address(caller: SocketAddr) -> String {
 async fn rejections(State(state): State<Arc<AppState>>, Query(params): Params) -> Response {
     let limit = match limit(&params) {
         Ok(limit) => limit,
-        Err(response) => return response,
+        Err(refusal) => return bad_request(refusal),
     };
     let page = state
         .engine
@@ -113,7 +117,7 @@ fn campaign_json(view: &CampaignView) -> Value {
 async fn campaigns(State(state): State<Arc<AppState>>, Query(params): Params) -> Response {
     let (limit, offset) = match (limit(&params), offset(&params)) {
         (Ok(limit), Ok(offset)) => (limit, offset),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(refusal), _) | (_, Err(refusal)) => return bad_request(refusal),
     };
     match state.engine.campaigns().await {
         Ok(all) => {
@@ -142,7 +146,7 @@ async fn campaign_senders(
         None => crate::store::moderation::SENDERS_PER_KEY,
         Some(_) => match limit(&params) {
             Ok(limit) => limit,
-            Err(response) => return response,
+            Err(refusal) => return bad_request(refusal),
         },
     };
     match state.engine.campaign_senders(id, limit).await {
@@ -154,7 +158,7 @@ async fn campaign_senders(
 async fn blocks(State(state): State<Arc<AppState>>, Query(params): Params) -> Response {
     let (limit, offset) = match (limit(&params), offset(&params)) {
         (Ok(limit), Ok(offset)) => (limit, offset),
-        (Err(response), _) | (_, Err(response)) => return response,
+        (Err(refusal), _) | (_, Err(refusal)) => return bad_request(refusal),
     };
     match state.engine.blocks(offset, limit).await {
         Ok((blocks, next)) => {
@@ -187,10 +191,10 @@ struct BlockBody {
 }
 
 /// A JSON body of type `T`, or a 400 saying what is wrong with it.
-fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, Refusal> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|error| bad_request(format!("invalid JSON body: {error}")))
+        .map_err(|error| format!("invalid JSON body: {error}"))
 }
 
 async fn block(
@@ -201,7 +205,7 @@ async fn block(
 ) -> Response {
     let request: BlockBody = match body(&bytes) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(refusal) => return bad_request(refusal),
     };
     let length = match crate::config::duration(&request.length) {
         Ok(length) => length,
@@ -238,15 +242,15 @@ struct TeachBody {
 }
 
 /// The keys a report or an allowance names: a text's, or one key id.
-fn taught_keys(state: &AppState, request: &TeachBody) -> Result<Vec<KeyRecord>, Response> {
+fn taught_keys(state: &AppState, request: &TeachBody) -> Result<Vec<KeyRecord>, Refusal> {
     match (&request.text, &request.key) {
         (Some(text), None) => {
             if text.len() > MAX_REPORTED_TEXT {
-                return Err(bad_request("text is longer than 64 KiB"));
+                return Err(String::from("text is longer than 64 KiB"));
             }
             let keys = state.engine.keys_of_text(text);
             if keys.is_empty() {
-                return Err(bad_request(
+                return Err(String::from(
                     "the text has no campaign key: no link, phone number, e-mail or handle, \
                      and too short for a near-duplicate",
                 ));
@@ -259,11 +263,11 @@ fn taught_keys(state: &AppState, request: &TeachBody) -> Result<Vec<KeyRecord>, 
                 kind: String::new(),
                 display: String::new(),
             }]),
-            None => Err(bad_request(
+            None => Err(String::from(
                 "key must be a key id from /v1/campaigns (16 hex digits)",
             )),
         },
-        _ => Err(bad_request("give either \"text\" or \"key\"")),
+        _ => Err(String::from("give either \"text\" or \"key\"")),
     }
 }
 
@@ -274,11 +278,11 @@ async fn report(
 ) -> Response {
     let request: TeachBody = match body(&bytes) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(refusal) => return bad_request(refusal),
     };
     let keys = match taught_keys(&state, &request) {
         Ok(keys) => keys,
-        Err(response) => return response,
+        Err(refusal) => return bad_request(refusal),
     };
     let address = caller_address(caller);
     let caller = Caller {
@@ -304,14 +308,14 @@ async fn allow(
 ) -> Response {
     let request: TeachBody = match body(&bytes) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(refusal) => return bad_request(refusal),
     };
     if request.block_senders {
         return bad_request("blockSenders belongs to a report, not an allowance");
     }
     let keys = match taught_keys(&state, &request) {
         Ok(keys) => keys,
-        Err(response) => return response,
+        Err(refusal) => return bad_request(refusal),
     };
     let address = caller_address(caller);
     let caller = Caller {
@@ -348,7 +352,7 @@ async fn unallow(
 async fn audit(State(state): State<Arc<AppState>>, Query(params): Params) -> Response {
     let limit = match limit(&params) {
         Ok(limit) => limit,
-        Err(response) => return response,
+        Err(refusal) => return bad_request(refusal),
     };
     match state
         .engine

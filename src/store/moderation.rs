@@ -447,7 +447,7 @@ impl MemoryModeration {
             .filter(|entry| entry.until > now)
             .cloned()
             .collect();
-        entries.sort_by(|a, b| b.since.cmp(&a.since));
+        entries.sort_by_key(|entry| std::cmp::Reverse(entry.since));
         entries
     }
 

@@ -470,7 +470,7 @@ impl RedisStore {
             .flatten()
             .filter_map(|json| serde_json::from_str(&json).ok())
             .collect();
-        entries.sort_by(|a, b| b.since.cmp(&a.since));
+        entries.sort_by_key(|entry| std::cmp::Reverse(entry.since));
         Ok(entries)
     }
 
