@@ -667,3 +667,31 @@ async fn a_rejection_a_reported_key_and_a_recorded_sender_cost_bounded_bytes_in_
     assert!(per_reported < 160.0, "{per_reported}");
     assert!(per_sender < 80.0, "{per_sender}");
 }
+
+#[tokio::test]
+async fn in_shadow_a_reported_key_is_counted_not_rejected() {
+    let app = app(Backend::Memory, &[("FLOODGATE_REPORTED_MODE", "shadow")]).await;
+    admin(&app, "POST", "/v1/reports", Some(json!({"text": SPAM}))).await;
+    assert!(app.single("newcomer", "stranger", SPAM).await.is_allow());
+    assert_eq!(
+        app.metric("floodgate_rejections_total{mode=\"shadow\",rule=\"reported\"}")
+            .await,
+        1.0
+    );
+}
+
+#[test]
+fn bad_moderation_variables_stop_start_up_naming_them() {
+    use floodgate::config::Config;
+    for (name, value) in [
+        ("FLOODGATE_SAMPLES", "maybe"),
+        ("FLOODGATE_REPORT_TTL", "forever"),
+        ("FLOODGATE_REPORTED_MODE", "loud"),
+    ] {
+        let error = Config::from_vars([(name, value)]).unwrap_err().to_string();
+        assert!(error.contains(name) && error.contains(value), "{error}");
+    }
+    let config = Config::from_vars([("FLOODGATE_SAMPLES", "off")]).unwrap();
+    assert!(!config.samples);
+    assert_eq!(config.report_ttl, Duration::from_secs(7 * 86_400));
+}

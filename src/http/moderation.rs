@@ -22,6 +22,8 @@ use crate::store::moderation::{KeyRecord, parse_key_id};
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1000;
+/// The longest block by hand: a year (a permanent ban is the OpenIM account's business).
+const LONGEST_BLOCK: std::time::Duration = std::time::Duration::from_secs(365 * 86_400);
 /// The longest text a report or an allowance reads, in bytes.
 const MAX_REPORTED_TEXT: usize = 64 * 1024;
 
@@ -208,11 +210,12 @@ async fn block(
         Err(refusal) => return bad_request(refusal),
     };
     let length = match crate::config::duration(&request.length) {
-        Ok(length) => length,
+        Ok(length) if length <= LONGEST_BLOCK => length,
+        Ok(_) => return bad_request("for: at most 365d"),
         Err(reason) => return bad_request(format!("for: {reason}")),
     };
     if send_id.is_empty() || send_id.len() > crate::store::moderation::MAX_ID {
-        return bad_request("sendID must be 1 to 128 bytes");
+        return bad_request("sendID must be 1 to 128 bytes long");
     }
     let address = caller_address(caller);
     let caller = Caller {
