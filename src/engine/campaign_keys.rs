@@ -769,6 +769,43 @@ mod tests {
     }
 
     #[test]
+    fn each_key_keeps_its_kind_and_what_it_was_made_from() {
+        let text = "write to deals@shop.xyz or see shop.xyz/promo?utm_source=x, call 555 123 4567, \
+                    and this text is long enough to be a near-duplicate too";
+        let normalised = fingerprint::normalise_folded(&crate::engine::folded::Folded::of(text));
+        let keys = campaign_keys(
+            text,
+            &normalised,
+            &DomainList::default(),
+            Audience::OneToOne,
+        );
+        assert_eq!(keys.info().len(), keys.as_slice().len());
+        let shown: Vec<(&str, &str)> = keys
+            .info()
+            .iter()
+            .map(|info| (info.kind.name(), &*info.display))
+            .collect();
+        assert!(shown.contains(&("email", "deals@shop.xyz")), "{shown:?}");
+        assert!(shown.contains(&("phone", "5551234567")), "{shown:?}");
+        assert!(
+            shown
+                .iter()
+                .any(|(kind, d)| *kind == "link" && d.starts_with("shop.xyz/promo"))
+        );
+        assert!(shown.contains(&("near-duplicate", "")), "{shown:?}");
+        let mut allowed = keys.clone();
+        let link = keys.as_slice()[keys
+            .info()
+            .iter()
+            .position(|i| i.kind == KeyKind::Link)
+            .unwrap()];
+        allowed.retain(|key| key != link);
+        assert_eq!(allowed.as_slice().len(), keys.as_slice().len() - 1);
+        assert!(allowed.info().iter().all(|info| info.kind != KeyKind::Link));
+        assert!(allowed.has_payload(), "the e-mail and phone remain");
+    }
+
+    #[test]
     fn keys_are_bounded() {
         let text = "a@b.co c@d.co e@f.co g.com/1 h.com/2 i.com/3 555 123 4567 666 123 4567 \
                     wechat: abcdef qq: 12345678 and then a long enough text to get bands too";

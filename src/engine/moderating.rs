@@ -169,6 +169,11 @@ impl Engine {
         Ok((found, next))
     }
 
+    /// Whether `send_id` is in `FLOODGATE_EXEMPT_SENDERS` (never checked, so never blocked).
+    pub fn is_exempt_sender(&self, send_id: &str) -> bool {
+        self.exempt.contains(send_id)
+    }
+
     /// Blocks `send_id` for `length` (5006 from its next message, on every replica).
     pub async fn block_by_hand(
         &self,

@@ -217,6 +217,9 @@ async fn block(
     if send_id.is_empty() || send_id.len() > crate::store::moderation::MAX_ID {
         return bad_request("sendID must be 1 to 128 bytes long");
     }
+    if state.engine.is_exempt_sender(&send_id) {
+        return bad_request("sendID is in FLOODGATE_EXEMPT_SENDERS: never checked, never blocked");
+    }
     let address = caller_address(caller);
     let caller = Caller {
         address: &address,
