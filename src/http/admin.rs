@@ -32,6 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .merge(api)
+        .merge(super::console::router())
         .with_state(state)
 }
 

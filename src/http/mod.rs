@@ -5,6 +5,7 @@ pub mod act_wire;
 pub mod admin;
 pub mod commands;
 pub mod connections;
+pub mod console;
 pub mod moderation;
 pub mod server;
 pub mod stream_reader;
