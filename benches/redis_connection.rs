@@ -40,14 +40,24 @@ fn commands_per_call(server: &RedisServer, calls: u64) -> String {
 
 fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
     let mut invocation = script.prepare_invoke();
+    // As `RedisStore::check_campaign_key` calls it: the key's sender set, its recipients and
+    // its vouchers (one slot); then the sender, the recipient, and the v3 limits.
+    let key = format!("bench:{{f:{}}}", i % 1000);
     invocation
-        .key(format!("bench:{{f:{}}}", i % 1000))
+        .key(&key)
+        .key(format!("{key}:r"))
+        .key(format!("{key}:v"))
         .arg("check")
         .arg(1_767_225_600_000u64 + i)
         .arg(5)
         .arg(600_000)
         .arg("E")
-        .arg(i % 7);
+        .arg(i % 7)
+        .arg((i % 5).to_be_bytes().to_vec())
+        .arg(2)
+        .arg("k")
+        .arg(2_592_000_000u64)
+        .arg(3);
     invocation
 }
 
