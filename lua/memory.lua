@@ -1,7 +1,8 @@
 --[[ floodgate · memory.lua — one user's conversation memory: a hash <prefix>:{s:<id>}:m on the
 user's own slot, beside their state. Functions that sender.lua (the sender's own memory and, on
 standalone Redis, the recipient's) and contact.lua (a recipient's, on a cluster) are built on.
-Rust prepends MEMORY_CAP, MEMORY_KEPT, MEMORY_SLACK_PARTS, KNOWN_WRITERS and MEMORY_FIELD
+Rust prepends MEMORY_CAP, MEMORY_KEPT, PENDING_CAP, PENDING_KEPT, MEMORY_SLACK_PARTS,
+KNOWN_WRITERS and MEMORY_FIELD
 (src/store/redis/prelude.rs); the embedded
 store keeps the same memory in src/store/conversations.rs.
 
@@ -15,7 +16,8 @@ Fields
 Pending (a hash <prefix>:{s:<id>}:p beside it)
   c<user>   decimal ms: that user wrote to this one cold (this one never wrote to them), kept
             PENDING_MEMORY (sender.lua's prelude; contact.lua's ARGV): an answer within it is
-            established. The key lives PENDING_MEMORY past its last write, capped like the memory.
+            established. The key lives PENDING_MEMORY past its last write; past PENDING_CAP fields the
+            oldest are forgotten down to PENDING_KEPT (a support desk hears many strangers).
 
 Bounded: past MEMORY_CAP fields, the least recently active are forgotten down to MEMORY_KEPT
 (every entry at the cut's time goes, so no order among equal times is needed). The hash lives
@@ -31,13 +33,13 @@ local function memory_last(field, value)
   return tonumber(value)
 end
 
-local function trim_memory(key)
+local function trim_memory(key, kept)
   local all, times = redis.call('HGETALL', key), {}
   for i = 1, #all, 2 do
     if all[i] ~= MEMORY_FIELD.writers then times[#times + 1] = memory_last(all[i], all[i + 1]) end
   end
   table.sort(times)
-  local cut = times[#times - MEMORY_KEPT]
+  local cut = times[#times - kept]
   local forgotten = {}
   for i = 1, #all, 2 do
     if all[i] ~= MEMORY_FIELD.writers and memory_last(all[i], all[i + 1]) <= cut then
@@ -63,7 +65,7 @@ end
 local function remember(key, field, value, memory_text)
   if redis.call('HSET', key, field, value) == 1 then
     local entries = redis.call('HLEN', key) - redis.call('HEXISTS', key, MEMORY_FIELD.writers)
-    if entries > MEMORY_CAP then trim_memory(key) end
+    if entries > MEMORY_CAP then trim_memory(key, MEMORY_KEPT) end
   end
   redis.call('PEXPIRE', key, memory_ttl(tonumber(memory_text)))
 end
@@ -93,17 +95,17 @@ local function remember_writer(key, writer, now_text, now, memory_text)
   local added = redis.call('HSET', key, MEMORY_FIELD.contact .. writer, now_text,
     MEMORY_FIELD.writers, cmsgpack.pack(writers))
   if not packed then added = added - 1 end
-  if added == 1 and redis.call('HLEN', key) - 1 > MEMORY_CAP then trim_memory(key) end
+  if added == 1 and redis.call('HLEN', key) - 1 > MEMORY_CAP then trim_memory(key, MEMORY_KEPT) end
   -- Every write sets the TTL to at least its time plus the memory and the slack (remember
   -- always does), so one set within the slack still covers this write.
   if refreshed == now then redis.call('PEXPIRE', key, memory_ttl(memory)) end
 end
 
 -- Remembers that `writer` wrote cold to this user at `now_text`, for `pending_ms`: a stranger
--- makes the recipient hold this only briefly (trimmed like the memory past MEMORY_CAP).
+-- makes the recipient hold this only briefly (trimmed past PENDING_CAP).
 local function remember_pending(key, writer, now_text, pending_ms)
-  if redis.call('HSET', key, MEMORY_FIELD.contact .. writer, now_text) == 1 and redis.call('HLEN', key) > MEMORY_CAP then
-    trim_memory(key)
+  if redis.call('HSET', key, MEMORY_FIELD.contact .. writer, now_text) == 1 and redis.call('HLEN', key) > PENDING_CAP then
+    trim_memory(key, PENDING_KEPT)
   end
   redis.call('PEXPIRE', key, pending_ms)
 end

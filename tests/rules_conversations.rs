@@ -10,6 +10,8 @@ on_every_store!(
     established_conversations_skip_fanout_and_campaign,
     a_conversation_is_forgotten_after_the_contact_memory,
     group_messages_are_established_once_the_sender_is_seasoned,
+    a_support_desk_answers_a_rush_of_strangers_half_an_hour_later,
+    a_support_desk_answers_two_hundred_strangers_who_wrote_within_minutes,
 );
 
 use std::time::Duration;
@@ -182,5 +184,55 @@ async fn group_messages_are_established_once_the_sender_is_seasoned(backend: Bac
         app.group("new2", "hiking", route, &[]).await.err_code(),
         5004
     );
+    app
+}
+
+/// A support desk hears from 200 customers in a 17-minute rush and answers each of them half
+/// an hour after they wrote: every answer is to a stranger who wrote first, so established —
+/// neither fanout (30 people per 10 minutes) nor the campaign rule counts it, however late
+/// after the rules' windows it comes and however many wrote meanwhile.
+async fn a_support_desk_answers_a_rush_of_strangers_half_an_hour_later(
+    backend: Backend,
+) -> TestApp {
+    const CUSTOMERS: usize = 200;
+    let app = TestApp::on(backend, &[]).await;
+    for i in 0..CUSTOMERS {
+        let question = format!("Hi, where is my order {}? It is late.", 7_100_000 + i * 37);
+        let reply = app.single(&format!("customer{i}"), "desk", &question).await;
+        assert!(reply.is_allow(), "customer {i}: {reply:?}");
+        app.advance(Duration::from_secs(5));
+    }
+    app.advance(Duration::from_secs(30 * 60 - 5 * CUSTOMERS as u64));
+    for i in 0..CUSTOMERS {
+        let answer = format!(
+            "Thank you for waiting. Order {} left our warehouse yesterday and arrives within 2 days.",
+            7_100_000 + i * 37
+        );
+        let reply = app.single("desk", &format!("customer{i}"), &answer).await;
+        assert!(reply.is_allow(), "answer to customer {i}: {reply:?}");
+        app.advance(Duration::from_secs(5));
+    }
+    app
+}
+
+/// 200 customers write within 7 minutes and the desk answers each 7 minutes later: more
+/// strangers pending at once than the conversation memory's cap, all remembered.
+async fn a_support_desk_answers_two_hundred_strangers_who_wrote_within_minutes(
+    backend: Backend,
+) -> TestApp {
+    const CUSTOMERS: usize = 200;
+    let app = TestApp::on(backend, &[]).await;
+    for i in 0..CUSTOMERS {
+        let question = format!("Is item {} still in stock?", 5_300 + i);
+        let reply = app.single(&format!("buyer{i}"), "desk", &question).await;
+        assert!(reply.is_allow(), "buyer {i}: {reply:?}");
+        app.advance(Duration::from_secs(2));
+    }
+    for i in 0..CUSTOMERS {
+        let answer = format!("Yes, item {} is in stock and ships today.", 5_300 + i);
+        let reply = app.single("desk", &format!("buyer{i}"), &answer).await;
+        assert!(reply.is_allow(), "answer to buyer {i}: {reply:?}");
+        app.advance(Duration::from_secs(2));
+    }
     app
 }

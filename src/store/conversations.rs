@@ -6,9 +6,9 @@
 //! [`MEMORY_KEPT`], so the trim is paid once per [`MEMORY_CAP`] − [`MEMORY_KEPT`] new entries.
 //!
 //! A cold message (the recipient never wrote to its sender) is remembered by its recipient only
-//! as *pending*, for [`pending_ms`] (the `:p` hash in Redis), capped the same way: it matters
-//! only if the recipient answers soon, and a stranger must not make anyone hold a month of
-//! state. An answer within that time is established, and from then on both sides remember each
+//! as *pending*, for [`pending_ms`] (the `:p` hash in Redis), capped by [`PENDING_CAP`]: it
+//! matters only if the recipient answers soon, and a stranger must not make anyone hold a month
+//! of state. An answer within that time is established, and from then on both sides remember each
 //! other for the whole memory.
 
 use super::shards::{KeyMap, LastSeen};
@@ -24,10 +24,20 @@ pub(crate) const KNOWN_WRITERS: usize = 3;
 /// A conversation going on is rewritten once per this part of the memory, not per message.
 pub(crate) const MEMORY_SLACK_PARTS: u64 = 32;
 
+/// Pending strangers one user remembers at most: a support desk hears from up to a few hundred
+/// customers in a rush, and each one it forgets makes its answer to them cold.
+pub(crate) const PENDING_CAP: usize = 512;
+/// What a trim of the pending memory keeps: the most recent strangers.
+pub(crate) const PENDING_KEPT: usize = 384;
+/// The shortest pending time: people answer strangers within the hour, not within a rule's
+/// window (a support desk in a rush answers after 10–40 minutes).
+pub(crate) const PENDING_MIN_MS: u64 = 3_600_000;
+
 /// How long a cold message's sender stays *pending* in its recipient's memory: the longest of
-/// the fanout and campaign windows (the rules an answer within it skips), ten minutes when
-/// both are off, never longer than the memory itself. One account can then have at most about
-/// one fanout limit of recipients holding it at a time (docs/redis.md, "Sizing").
+/// the fanout and campaign windows (the rules an answer within it skips) and
+/// [`PENDING_MIN_MS`], never longer than the memory itself. One account can then have at most
+/// about one fanout limit per window of recipients holding it at a time, one entry each
+/// (docs/redis.md, "Sizing").
 pub(crate) fn pending_ms(policy: &crate::policy::Policy) -> u64 {
     let memory = policy.contact_memory.map_or(0, |d| d.as_millis() as u64);
     let windows = [policy.fanout, policy.campaign]
@@ -35,8 +45,8 @@ pub(crate) fn pending_ms(policy: &crate::policy::Policy) -> u64 {
         .flatten()
         .map(|limit| limit.window_ms())
         .max()
-        .unwrap_or(600_000);
-    windows.min(memory)
+        .unwrap_or(0);
+    windows.max(PENDING_MIN_MS).min(memory)
 }
 
 /// One user's conversations.
@@ -50,8 +60,8 @@ pub(super) struct Memory {
     /// apart from `wrote_to_me` so that "known" is one lookup, and is never trimmed.
     recent_writers: Vec<(RecipientKey, u64)>,
     last_seen_ms: u64,
-    /// Strangers who wrote to this user (cold) → when, while it is pending: capped like the
-    /// rest, and forgotten after [`pending_ms`].
+    /// Strangers who wrote to this user (cold) → when, while it is pending: capped by
+    /// [`PENDING_CAP`], and forgotten after [`pending_ms`].
     pending: KeyMap<RecipientKey, u64>,
     pending_seen_ms: u64,
 }
@@ -95,8 +105,8 @@ impl Memory {
     pub(super) fn record_pending(&mut self, peer: RecipientKey, now: u64) {
         self.pending.insert(peer, now);
         self.pending_seen_ms = self.pending_seen_ms.max(now);
-        if self.pending.len() > MEMORY_CAP {
-            trim_times(&mut self.pending);
+        if self.pending.len() > PENDING_CAP {
+            trim_times(&mut self.pending, PENDING_KEPT);
         }
     }
 
@@ -198,15 +208,15 @@ impl Memory {
     }
 }
 
-/// Forgets the least recently active entries of one map down to [`MEMORY_KEPT`] (every entry
-/// at the cut's time goes: no order among equals).
-fn trim_times(entries: &mut KeyMap<RecipientKey, u64>) {
+/// Forgets the least recently active entries of one map down to `kept` (every entry at the
+/// cut's time goes: no order among equals).
+fn trim_times(entries: &mut KeyMap<RecipientKey, u64>, kept: usize) {
     let mut times: Vec<u64> = entries.values().copied().collect();
-    if times.len() <= MEMORY_KEPT {
+    if times.len() <= kept {
         return;
     }
     times.sort_unstable();
-    let cut = times[times.len() - MEMORY_KEPT - 1];
+    let cut = times[times.len() - kept - 1];
     entries.retain(|_, at| *at > cut);
 }
 
@@ -246,13 +256,13 @@ mod tests {
     fn strangers_are_pending_briefly_and_capped() {
         let mut memory = Memory::default();
         let (month, pending) = (30 * DAY, 600_000);
-        for i in 0..200u64 {
+        for i in 0..600u64 {
             memory.record_pending(RecipientKey(i), 100 * DAY + i);
-            assert!(memory.pending.len() <= MEMORY_CAP);
+            assert!(memory.pending.len() <= PENDING_CAP);
         }
         assert!(
             memory
-                .pending_from(RecipientKey(199), 100 * DAY + 1000, pending)
+                .pending_from(RecipientKey(599), 100 * DAY + 1000, pending)
                 .is_some()
         );
         assert!(
@@ -263,11 +273,11 @@ mod tests {
         // Nothing of them is remembered for the month, and the user is forgotten with them.
         let (people, _) = memory.counts(100 * DAY + 1000, month, 0, pending);
         assert!(
-            (MEMORY_KEPT as u64..=MEMORY_CAP as u64).contains(&people),
+            (PENDING_KEPT as u64..=PENDING_CAP as u64).contains(&people),
             "{people}"
         );
-        assert!(memory.is_live(100 * DAY + 199 + pending - 1, month, pending));
-        assert!(!memory.is_live(100 * DAY + 199 + pending, month, pending));
+        assert!(memory.is_live(100 * DAY + 599 + pending - 1, month, pending));
+        assert!(!memory.is_live(100 * DAY + 599 + pending, month, pending));
     }
 
     #[test]

@@ -288,9 +288,12 @@ pub(super) fn invite_prelude(policy: &Policy) -> Option<String> {
 
 /// The constants of `lua/memory.lua`, prepended to it in the sender and contact scripts.
 pub(super) fn memory_prelude() -> String {
-    use crate::store::conversations::{KNOWN_WRITERS, MEMORY_CAP, MEMORY_KEPT, MEMORY_SLACK_PARTS};
+    use crate::store::conversations::{
+        KNOWN_WRITERS, MEMORY_CAP, MEMORY_KEPT, MEMORY_SLACK_PARTS, PENDING_CAP, PENDING_KEPT,
+    };
     format!(
         "local MEMORY_CAP = {MEMORY_CAP}\nlocal MEMORY_KEPT = {MEMORY_KEPT}\n\
+         local PENDING_CAP = {PENDING_CAP}\nlocal PENDING_KEPT = {PENDING_KEPT}\n\
          local MEMORY_SLACK_PARTS = {MEMORY_SLACK_PARTS}\n\
          local KNOWN_WRITERS = {KNOWN_WRITERS}\n\
          local MEMORY_FIELD = {{contact = '{}', group = '{}', writers = '{}'}}\n",
