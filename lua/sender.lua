@@ -18,7 +18,7 @@ KEYS
                                            r<fingerprint> = bucket list of admitted copies,
                                            T<window_ms> = bucket ring of recipients' last times,
                                            t<recipient> = last admitted message to them (ms),
-                                           A<window_ms> = bucket ring of AtAllTag uses,
+                                           A<window_ms> = bucket ring of group-wide mentions,
                                            b = msgpack {blocked until (ms), length of the current
                                                block (ms), blocks so far, strike times...},
                                            mt = when entries that left their window were last swept
@@ -43,7 +43,8 @@ ARGV
   [5] sender (as campaign sets hold it)
   [6] strike: at_ms of the reservation to release, 0 = none
   [7] strike: the recipient's time before the reservation, 0 = the reservation added them
-  [8] "1" when the message @-mentions the whole group (AtAllTag, mentions), else ""
+  [8] (TAGGED_ARG) the tags of the windowed rules the message counts in under the sender alone,
+      one letter each (COUNTERS with cold = TAGGED; src/store/mod.rs `Counted`), "" = none
   [9] the repeat fingerprint of an established message ("" = none)
   [10] the peer's kind: "u" (one-to-one), "g" (group) or "" (none)   [11] the peer (8 bytes)
   [12] the sender as the recipient's memory names them, or "" (not recorded in this call)
@@ -101,8 +102,8 @@ Counters: COUNTERS lists the sender's stored rules that are on, in catalogue ord
 one window) or DISTINCT (a ring of distinct keys by the bucket of their last time, field
 <tag><window_ms>, and each key's last time, field <prefix><key>, one window); `cold` and
 `established` the ARGV index of the key a message counts under (ALWAYS: under the sender alone;
-0: not at all), for a cold and an established message; `always` when its fields are in
-SENDER_FIELDS from position `at`. One loop each checks, records, hands back and sweeps them: a
+TAGGED: under the sender alone when ARGV[TAGGED_ARG] holds its tag; 0: not at all), for a cold
+and an established message; `always` when its fields are in SENDER_FIELDS from position `at`. One loop each checks, records, hands back and sweeps them: a
 rule is not written out here.
 
 Windows: the arithmetic of src/store/window.rs, as the rings of ring.lua. Repeat counts, mostly
@@ -132,6 +133,11 @@ local function counter_key(counter, ARGV, established)
   if established then arg = counter.established end
   if arg == ALWAYS then return ALWAYS_KEY end
   if arg == 0 then return '' end
+  if arg == TAGGED then
+    -- One letter per rule in ARGV[TAGGED_ARG]: a plain find over a few bytes.
+    if string.find(ARGV[TAGGED_ARG], counter.prefix, 1, true) then return ALWAYS_KEY end
+    return ''
+  end
   return ARGV[arg]
 end
 

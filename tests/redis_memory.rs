@@ -12,8 +12,8 @@ use std::time::Duration;
 use floodgate::config::{RedisConfig, Secret};
 use floodgate::policy::{Act, Policy};
 use floodgate::store::{
-    ActCheck, CampaignKey, Conversation, Fingerprint, GroupKey, Peer, RecipientKey, RedisStore,
-    SenderCheck, SenderKey, SenderOutcome,
+    ActCheck, CampaignKey, Conversation, Counted, Fingerprint, GroupKey, Peer, RecipientKey,
+    RedisStore, SenderCheck, SenderKey, SenderOutcome,
 };
 use support::redis::RedisServer;
 
@@ -57,7 +57,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
                 now_ms: now + m * 250,
                 fingerprint: Some(Fingerprint(s * 1000 + m)),
                 recipient: Some(RecipientKey(m)),
-                at_all: false,
+                counted: Counted::default(),
                 conversation: None,
                 replay: None,
             };
@@ -85,7 +85,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
             now_ms: now,
             fingerprint: Some(Fingerprint(s)),
             recipient: Some(RecipientKey(1)),
-            at_all: false,
+            counted: Counted::default(),
             conversation: None,
             replay: None,
         };
@@ -124,7 +124,7 @@ async fn campaign_state_per_key_is_small() {
                     now_ms: now,
                     fingerprint: None,
                     recipient: None,
-                    at_all: false,
+                    counted: Counted::default(),
                     conversation: None,
                     replay: None,
                 };
@@ -182,7 +182,7 @@ async fn conversation_memory_costs_at_most_2_kib_per_active_user() {
                         Chat::User(to) => Some(RecipientKey::of(to)),
                         Chat::Group(_) => None,
                     },
-                    at_all: false,
+                    counted: Counted::default(),
                     conversation: memory.map(|_| Conversation {
                         peer,
                         fingerprint: None,
@@ -297,7 +297,7 @@ async fn what_one_account_makes_redis_hold_is_bounded_and_short_lived() {
                     now_ms: now + m * 600,
                     fingerprint: Some(Fingerprint(a * MESSAGES + m)),
                     recipient: Some(RecipientKey::of(&to)),
-                    at_all: false,
+                    counted: Counted::default(),
                     conversation: Some(Conversation {
                         peer: Peer::User {
                             recipient: RecipientKey::of(&to),

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floodgate::config::{RedisConfig, Secret};
-use floodgate::policy::Policy;
+use floodgate::policy::{Policy, Rule};
 use floodgate::store::{
-    Fingerprint, RecipientKey, RedisStore, SenderCheck, SenderKey, SenderOutcome, Store,
+    Counted, Fingerprint, RecipientKey, RedisStore, SenderCheck, SenderKey, SenderOutcome, Store,
 };
 use support::redis::RedisServer;
 
@@ -45,7 +45,11 @@ fn previous_check(con: &mut redis::Connection, check: &SenderCheck) -> i32 {
         .arg(check.sender.0.to_be_bytes().to_vec())
         .arg(0)
         .arg(0)
-        .arg(if check.at_all { "1" } else { "" })
+        .arg(if check.counted.has(Rule::Mentions) {
+            "1"
+        } else {
+            ""
+        })
         .arg("")
         .arg("")
         .arg("")
@@ -109,7 +113,7 @@ async fn the_previous_release_and_this_build_decide_alike_on_one_redis() {
             now_ms: now,
             fingerprint: Some(Fingerprint(content)),
             recipient: Some(RecipientKey(to)),
-            at_all,
+            counted: Counted::default().with(Rule::Mentions, at_all),
             conversation: None,
             replay: None,
         };

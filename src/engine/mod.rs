@@ -37,8 +37,8 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{ByMode, Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    Conversation, GroupKey, MemoryStore, Peer, RecipientKey, Replay, SenderCheck, SenderKey,
-    SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
+    Conversation, Counted, GroupKey, MemoryStore, Peer, RecipientKey, Replay, SenderCheck,
+    SenderKey, SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
 };
 use blocks::KnownBlocks;
 use breaker::Breaker;
@@ -443,7 +443,7 @@ impl Engine {
             now_ms,
             fingerprint: repeat_key,
             recipient,
-            at_all: message.chat == Chat::Group && message.at_all,
+            counted: Self::counted(message),
             // The conversation, when conversation memory is on.
             conversation: peer
                 .filter(|_| self.policy.contact_memory.is_some())
@@ -568,6 +568,17 @@ impl Engine {
         };
         let outcome = self.timed(store, "strike", store.strike(&request)).await?;
         Ok(self.answer_after_strike(violation, outcome, shadow))
+    }
+
+    /// The predicates of the sender's windowed rules ([`Counted::holds`]): which of
+    /// them count this message. A new such rule adds its line here.
+    fn counted(message: &Message<'_>) -> Counted {
+        Counted::default()
+            // `AtAllTag` notifies a whole group; in a one-to-one chat it is one person.
+            .with(
+                Rule::Mentions,
+                message.chat == Chat::Group && message.at_all,
+            )
     }
 
     /// Whom a message is for (its recipient or its group), when it names them.

@@ -23,7 +23,8 @@ use std::time::Duration;
 pub use self::redis::{RedisStore, UnblockNotices};
 pub use memory::MemoryStore;
 
-use crate::policy::{Act, Limit, Mode, Rule, Violation};
+use crate::catalogue::{CATALOGUE, Primitive, Scope};
+use crate::policy::{Act, Limit, Mode, Policy, Rule, Violation};
 
 /// A sender as the stores know it: a 128-bit hash of the sendID, so that an untrusted ID of any
 /// length or character set costs the same memory and cannot steer a Redis key's hash slot.
@@ -141,8 +142,9 @@ pub struct SenderCheck {
     pub fingerprint: Option<Fingerprint>,
     /// Set for one-to-one messages (fanout rule).
     pub recipient: Option<RecipientKey>,
-    /// The message @-mentions the whole group (`AtAllTag`): counted against `policy.at_all`.
-    pub at_all: bool,
+    /// The sender's windowed rules whose predicate (in the engine) counts this message: see
+    /// [`Counted`].
+    pub counted: Counted,
     /// Established messages skip fanout and campaign and count repeat per conversation.
     pub conversation: Option<Conversation>,
     /// Set when a retry of this callback must get its first decision (`FLOODGATE_REPLAY_WINDOW`).
@@ -215,9 +217,56 @@ impl SenderCheck {
             Rule::Rate => Some(0),
             Rule::Repeat => self.repeat_fingerprint(established).map(|f| f.0),
             Rule::Fanout => self.recipient.filter(|_| !established).map(|r| r.0),
-            Rule::Mentions => self.at_all.then_some(0),
-            _ => None,
+            rule => self.counted.has(rule).then_some(0),
         }
+    }
+}
+
+/// A set of the sender's windowed rules (`Scope::Sender`, `Primitive::Window`) that count a
+/// message under its sender alone, beyond the rate rule every message counts in: data, so that
+/// the seam between the engine and the stores names no rule. The engine's predicates fill it
+/// from the message; a rule of another kind is never in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counted(u32);
+
+// One bit per catalogue entry.
+const _: () = assert!(CATALOGUE.len() <= u32::BITS as usize);
+
+impl Counted {
+    /// Whether `rule` counts with such a set: a windowed rule of the sender's, stored under a
+    /// tag, other than the rate rule (which counts every message).
+    pub fn holds(rule: Rule) -> bool {
+        let entry = rule.entry();
+        entry.scope == Scope::Sender
+            && entry.primitive == Primitive::Window
+            && entry.tag.is_some()
+            && rule != Rule::Rate
+    }
+
+    /// This set, with `rule` in it when `counts` (and `rule` is one a set holds).
+    #[must_use]
+    pub fn with(self, rule: Rule, counts: bool) -> Counted {
+        match counts && Counted::holds(rule) {
+            true => Counted(self.0 | 1 << rule.index()),
+            false => self,
+        }
+    }
+
+    pub fn has(self, rule: Rule) -> bool {
+        self.0 & 1 << rule.index() != 0
+    }
+
+    /// The rules in this set, in catalogue order.
+    pub fn rules(self) -> impl Iterator<Item = Rule> {
+        Rule::ALL.into_iter().filter(move |&rule| self.has(rule))
+    }
+
+    /// Those of its rules that `policy` has windows for: what a store counts.
+    #[must_use]
+    pub fn configured(self, policy: &Policy) -> Counted {
+        self.rules().fold(Counted::default(), |set, rule| {
+            set.with(rule, !(rule.entry().windows)(policy).is_empty())
+        })
     }
 }
 
@@ -263,8 +312,8 @@ pub struct Reservation {
     pub fingerprint: Option<Fingerprint>,
     /// The recipient, and what writing to them changed.
     pub recipient: Option<(RecipientKey, Recorded)>,
-    /// An `AtAllTag` use was counted.
-    pub at_all: bool,
+    /// The windowed rules it was counted in (see [`Counted`]).
+    pub counted: Counted,
     /// The message is part of an established conversation: repeat counted it per peer.
     pub established: bool,
     /// The campaign rule skips the message: it is established, or its sender is known (enough
@@ -282,8 +331,7 @@ impl Reservation {
             Rule::Rate => Some((0, None)),
             Rule::Repeat => self.fingerprint.map(|f| (f.0, None)),
             Rule::Fanout => self.recipient.map(|(to, recorded)| (to.0, Some(recorded))),
-            Rule::Mentions => self.at_all.then_some((0, None)),
-            _ => None,
+            rule => self.counted.has(rule).then_some((0, None)),
         }
     }
 
@@ -292,8 +340,7 @@ impl Reservation {
         match rule {
             Rule::Repeat => self.fingerprint = Some(Fingerprint(key)),
             Rule::Fanout => self.recipient = recorded.map(|r| (RecipientKey(key), r)),
-            Rule::Mentions => self.at_all = true,
-            _ => {}
+            rule => self.counted = self.counted.with(rule, true),
         }
     }
 
@@ -303,7 +350,7 @@ impl Reservation {
             at_ms,
             fingerprint: None,
             recipient: None,
-            at_all: false,
+            counted: Counted::default(),
             established: false,
             skips_campaign,
             act,

@@ -31,8 +31,8 @@ use program::{Call, Program};
 use protocol::{CheckReply, Op, SenderCall};
 
 use super::{
-    ActCheck, CampaignKey, GroupKey, KeyOutcome, Peer, Reservation, SenderCheck, SenderKey,
-    SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
+    ActCheck, CampaignKey, Counted, GroupKey, KeyOutcome, Peer, Reservation, SenderCheck,
+    SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
 use crate::config::RedisConfig;
 use crate::policy::{Mode, Policy, Rule, Violation};
@@ -209,7 +209,7 @@ impl RedisStore {
             now_ms,
             fingerprint: None,
             recipient: None,
-            at_all: false,
+            counted: Counted::default(),
             conversation: None,
             replay: None,
         };
@@ -422,7 +422,7 @@ impl RedisStore {
         let call = SenderCall {
             fingerprint: check.fingerprint,
             recipient: check.recipient,
-            at_all: check.at_all,
+            counted: check.counted,
             conversation: check.conversation,
             remembers_contact: !self.is_cluster(),
             campaign_keys,
@@ -458,7 +458,7 @@ impl RedisStore {
                         at_ms,
                         fingerprint: fingerprint.filter(|_| repeat_recorded),
                         recipient: check.recipient.zip(recipient),
-                        at_all: check.at_all && self.policy.at_all.is_some(),
+                        counted: check.counted.configured(&self.policy),
                         established,
                         skips_campaign: established || known_sender,
                         act: None,
@@ -480,7 +480,7 @@ impl RedisStore {
             recipient: recipient.map(|(to, _)| to),
             release_at_ms: release.map_or(0, |r| r.at_ms),
             recipient_previous_ms: recipient.map_or(0, |(_, recorded)| recorded.previous_ms()),
-            at_all: release.is_some_and(|r| r.at_all),
+            counted: release.map_or(Counted::default(), |r| r.counted),
             act: release.and_then(|r| r.act),
             ..SenderCall::bare(Op::Strike, request.sender, request.now_ms)
         };

@@ -119,6 +119,8 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
         format!("'{}'", primitive_name(Primitive::DistinctSet)),
     );
     constant("ALWAYS", protocol::ALWAYS.to_string());
+    constant("TAGGED", protocol::TAGGED.to_string());
+    constant("TAGGED_ARG", protocol::TAGGED_ARG.to_string());
     constant("COUNTERS", table(counters.lua));
     // The counters that keep a field per key, by the key fields' first letter (nil: none).
     constant(
@@ -360,7 +362,7 @@ mod tests {
                  {rule = 'repeat', kind = 'per_key', cold = 3, established = 9, windows = {{3, \
                  600000, 60000, 'r600000'}}, prefix = 'r'}, {rule = 'fanout', kind = 'distinct', \
                  cold = 4, established = 0, windows = {{30, 600000, 60000, 'T600000'}}, prefix = \
-                 't'}, {rule = 'mentions', kind = 'window', cold = 8, established = 8, windows = \
+                 't'}, {rule = 'mentions', kind = 'window', cold = -2, established = -2, windows = \
                  {{3, 3600000, 360000, 'A3600000'}}, prefix = 'A'}}\n"
             ),
             "{lua}"

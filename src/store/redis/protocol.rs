@@ -9,8 +9,8 @@ use super::keys;
 use super::program::Call;
 use crate::policy::{Act, Limit, Policy, Rule, Violation};
 use crate::store::{
-    CampaignKey, Conversation, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, Replay,
-    SenderKey, SenderStatus, StoreError, StrikeOutcome,
+    CampaignKey, Conversation, Counted, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded,
+    Replay, SenderKey, SenderStatus, StoreError, StrikeOutcome,
 };
 
 /// What a call of the sender script does (`ARGV[1]`).
@@ -40,17 +40,32 @@ impl Op {
 /// In `COUNTERS` (the prelude): a stored rule every message counts in, under its sender alone.
 pub(super) const ALWAYS: i64 = -1;
 
+/// In `COUNTERS`: a windowed rule a message counts in, under its sender alone, when the call
+/// names its tag in `ARGV[TAGGED_ARG]` (a rule of [`Counted`]).
+pub(super) const TAGGED: i64 = -2;
+/// The ARGV index of the tags of the rules a message counts in ([`Counted`]).
+pub(super) const TAGGED_ARG: usize = 8;
+
 /// Where a call carries the key a stored rule of the sender counts a message under: the ARGV
-/// index for a cold message and for an established one ([`ALWAYS`]; 0: not counted). An
-/// established message counts repeat per conversation and skips fanout.
+/// index for a cold message and for an established one ([`ALWAYS`], [`TAGGED`]; 0: not
+/// counted). An established message counts repeat per conversation and skips fanout.
 pub(super) fn counted_under(rule: Rule) -> (i64, i64) {
     match rule {
         Rule::Rate => (ALWAYS, ALWAYS),
         Rule::Repeat => (3, 9),
         Rule::Fanout => (4, 0),
-        Rule::Mentions => (8, 8),
+        rule if Counted::holds(rule) => (TAGGED, TAGGED),
         _ => (0, 0),
     }
+}
+
+/// `ARGV[TAGGED_ARG]`: the tags of the rules in `counted`, one letter each (a tag is ASCII: it
+/// starts a hash field).
+fn tags(counted: Counted) -> String {
+    counted
+        .rules()
+        .filter_map(|rule| rule.entry().tag)
+        .collect()
 }
 
 /// `verdict` of a check reply.
@@ -89,8 +104,8 @@ pub(super) struct SenderCall<'a> {
     pub release_at_ms: u64,
     /// `strike`: the recipient's time before that reservation (0: it added them).
     pub recipient_previous_ms: u64,
-    /// The message @-mentions the whole group.
-    pub at_all: bool,
+    /// The windowed rules the message counts in (or, for a strike, was counted in).
+    pub counted: Counted,
     /// `check`: the conversation the message belongs to (its memory is read and written).
     pub conversation: Option<Conversation>,
     /// `check`, one-to-one: the recipient's memory is written in this call (standalone Redis;
@@ -119,7 +134,7 @@ impl<'a> SenderCall<'a> {
             recipient: None,
             release_at_ms: 0,
             recipient_previous_ms: 0,
-            at_all: false,
+            counted: Counted::default(),
             conversation: None,
             remembers_contact: false,
             campaign_keys: &[],
@@ -203,7 +218,7 @@ impl<'a> SenderCall<'a> {
             .arg(keys::sender_member(self.sender))
             .arg(self.release_at_ms)
             .arg(self.recipient_previous_ms)
-            .arg(if self.at_all { "1" } else { "" })
+            .arg(tags(self.counted))
             .arg(member(self.conversation.and_then(|c| c.fingerprint)))
             .arg(kind)
             .arg(peer)
@@ -472,6 +487,37 @@ pub(super) fn malformed(reply: &[i64]) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::{CATALOGUE, Primitive, Scope};
+
+    #[test]
+    fn every_windowed_rule_of_the_sender_is_counted_by_its_tag() {
+        for entry in CATALOGUE.iter() {
+            let windowed = entry.scope == Scope::Sender
+                && entry.primitive == Primitive::Window
+                && entry.rule != Rule::Rate;
+            let Some(tag) = entry.tag.filter(|_| windowed) else {
+                assert!(!Counted::holds(entry.rule), "{}", entry.name);
+                continue;
+            };
+            assert_eq!(
+                counted_under(entry.rule),
+                (TAGGED, TAGGED),
+                "{}",
+                entry.name
+            );
+            let counted = Counted::default().with(entry.rule, true);
+            assert_eq!(tags(counted), tag.to_string());
+            assert_eq!(tags(counted.with(entry.rule, false)), tag.to_string());
+        }
+        assert_eq!(tags(Counted::default()), "");
+        // Tags are one byte each: the script finds them with a plain byte search.
+        assert!(CATALOGUE.iter().filter_map(|e| e.tag).all(|t| t.is_ascii()));
+        assert_eq!(
+            tags(Counted::default().with(Rule::Mentions, true)),
+            "A",
+            "the mentions rule's stored field starts with A"
+        );
+    }
 
     #[test]
     fn check_replies_decode_by_name_and_short_or_long_ones_are_malformed() {
