@@ -347,6 +347,10 @@ pub struct LinkTarget {
 pub fn link_targets(text: &str, allow: &DomainList) -> Vec<LinkTarget> {
     let mut found: Vec<LinkTarget> = Vec::new();
     for url in links::urls(text) {
+        // A full list takes no more: the rest of a long text's links cost nothing here.
+        if found.len() == MAX_LINKS {
+            break;
+        }
         let Some(host) = url.host_str() else { continue };
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         if allow.contains(&host) {
@@ -377,7 +381,7 @@ pub fn link_targets(text: &str, allow: &DomainList) -> Vec<LinkTarget> {
             target,
             shortener,
         };
-        if !found.contains(&link) && found.len() < MAX_LINKS {
+        if !found.contains(&link) {
             found.push(link);
         }
     }
