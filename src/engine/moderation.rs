@@ -63,6 +63,8 @@ pub struct Moderation {
     /// Whether any key is reported or allowed: a decision skips the lock when none is.
     any_reported: AtomicBool,
     any_allowed: AtomicBool,
+    /// The store's version of the keys last loaded (`None`: never, or a store without one).
+    loaded_version: parking_lot::Mutex<Option<u64>>,
     metrics: Metrics,
 }
 
@@ -96,6 +98,7 @@ impl Moderation {
             teachings: parking_lot::RwLock::new(Teachings::default()),
             any_reported: AtomicBool::new(false),
             any_allowed: AtomicBool::new(false),
+            loaded_version: parking_lot::Mutex::new(None),
             metrics,
         }
     }
@@ -151,7 +154,11 @@ impl Moderation {
 
     /// Reloads the reported and allowed keys from the store.
     pub async fn reload(&self, now_ms: u64) -> Result<(), StoreError> {
+        // The version first: a change made while the keys are read bumps it past this one,
+        // so the next periodic reload reads again.
+        let version = self.store.taught_version().await?;
         let teachings = self.store.teachings(now_ms).await?;
+        *self.loaded_version.lock() = version;
         self.any_reported
             .store(!teachings.reported.is_empty(), Ordering::Relaxed);
         self.any_allowed
@@ -290,7 +297,7 @@ impl Moderation {
             let subscribed = tokio::select! {
                 notices = self.store.notices() => notices,
                 _ = every.tick() => {
-                    self.reload_logged(now_ms()).await;
+                    self.reload_if_changed(now_ms()).await;
                     continue;
                 }
             };
@@ -306,7 +313,7 @@ impl Moderation {
                 Some(Err(error)) => {
                     tracing::debug!(%error, "moderation notices: cannot subscribe yet");
                     every.tick().await;
-                    self.reload_logged(now_ms()).await;
+                    self.reload_if_changed(now_ms()).await;
                     continue;
                 }
             };
@@ -318,9 +325,26 @@ impl Moderation {
                         Some(_) => self.reload_logged(now_ms()).await,
                         None => break,
                     },
-                    _ = every.tick() => self.reload_logged(now_ms()).await,
+                    _ = every.tick() => self.reload_if_changed(now_ms()).await,
                 }
             }
+        }
+    }
+
+    /// The periodic reload: reads the keys again only when the store's version moved since
+    /// the last load (expiries need no reload: `until` is checked on every lookup), so a large
+    /// reported set is not read by every replica every `RELOAD_EVERY`.
+    async fn reload_if_changed(&self, now_ms: u64) {
+        let unchanged = match self.store.taught_version().await {
+            Ok(Some(version)) => *self.loaded_version.lock() == Some(version),
+            Ok(None) => false,
+            Err(error) => {
+                tracing::debug!(%error, "reported and allowed keys not reloaded");
+                return;
+            }
+        };
+        if !unchanged {
+            self.reload_logged(now_ms).await;
         }
     }
 

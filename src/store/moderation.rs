@@ -289,6 +289,15 @@ impl ModerationStore {
         }
     }
 
+    /// The version of the reported and allowed keys a periodic reload may skip on (`None`: no
+    /// version kept, reload every time — the embedded store reads its own memory).
+    pub async fn taught_version(&self) -> Result<Option<u64>, StoreError> {
+        match self {
+            ModerationStore::Memory { .. } => Ok(None),
+            ModerationStore::Redis(redis) => redis.taught_version().await.map(Some),
+        }
+    }
+
     /// Reports `keys` until `until`, or (`until` 0) allows them; then tells every replica.
     pub async fn teach(
         &self,

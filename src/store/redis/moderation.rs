@@ -516,6 +516,15 @@ impl RedisStore {
         self.command::<Value>(&cmd).await.map(drop)
     }
 
+    /// How many times the reported and allowed keys were changed (bumped with every change):
+    /// a periodic reload that finds it unchanged has nothing to read.
+    pub(crate) async fn taught_version(&self) -> Result<u64, StoreError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(list(&self.prefix, "taught"));
+        let version: Option<u64> = self.command(&cmd).await?;
+        Ok(version.unwrap_or(0))
+    }
+
     pub(crate) async fn teachings(&self, now: u64) -> Result<Teachings, StoreError> {
         let mut cmd = redis::cmd("ZRANGEBYSCORE");
         cmd.arg(list(&self.prefix, "reported"))
@@ -568,6 +577,7 @@ impl RedisStore {
                     pipe.ignore();
                 }
             }
+            pipe.cmd("INCR").arg(list(&self.prefix, "taught")).ignore();
             self.pipeline(&pipe).await?;
         }
         self.announce().await;
@@ -575,9 +585,16 @@ impl RedisStore {
     }
 
     pub(crate) async fn unallow(&self, key: CampaignKey) -> Result<bool, StoreError> {
-        let mut cmd = redis::cmd("SREM");
-        cmd.arg(list(&self.prefix, "allowed")).arg(key_id(key));
-        let removed: i64 = self.command(&cmd).await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SREM")
+            .arg(list(&self.prefix, "allowed"))
+            .arg(key_id(key));
+        pipe.cmd("INCR").arg(list(&self.prefix, "taught")).ignore();
+        let replies = self.pipeline_values(&pipe).await?;
+        let removed: i64 = replies
+            .first()
+            .and_then(|v| redis::from_redis_value(v.clone()).ok())
+            .ok_or_else(|| StoreError::Reply(format!("SREM answered {replies:?}")))?;
         self.announce().await;
         Ok(removed == 1)
     }
