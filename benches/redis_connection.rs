@@ -40,8 +40,9 @@ fn commands_per_call(server: &RedisServer, calls: u64) -> String {
 
 fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
     let mut invocation = script.prepare_invoke();
-    // As `RedisStore::check_campaign_key` calls it: the key's sender set, its recipients and
-    // its vouchers (one slot); then the sender, the recipient, and the v3 limits.
+    // As `RedisStore::check_campaign_key` calls it: the key's sender set, its recipients (and
+    // a domain key's pages) and its vouchers (one slot); then the sender, the recipient, the v3
+    // limits and the page (none: not a domain key).
     let key = format!("bench:{{f:{}}}", i % 1000);
     invocation
         .key(&key)
@@ -57,7 +58,8 @@ fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
         .arg(2)
         .arg("k")
         .arg(2_592_000_000u64)
-        .arg(3);
+        .arg(3)
+        .arg("");
     invocation
 }
 

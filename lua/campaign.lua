@@ -7,7 +7,8 @@ key of an established message sender.lua admitted.
 
 KEYS
   check, undo: KEYS[1] <prefix>:{f:<key>}    zset  <sender> scored by their last admitted copy (ms)
-               KEYS[2] <prefix>:{f:<key>}:r  string  the recipients (campaign_check.lua)
+               KEYS[2] <prefix>:{f:<key>}:r  string  the recipients and a domain key's pages
+                                                     (campaign_check.lua)
                KEYS[3] <prefix>:{f:<key>}:v  string  a domain key's vouchers (check only)
   vouch:       KEYS[1] <prefix>:{f:<key>}:v
 
@@ -15,13 +16,14 @@ ARGV
   check: [1] 'check' [2] now_ms [3] limit [4] window_ms [5] mode: E (enforce) or S (shadow) [6] sender
          [7] recipient ("" = unknown) [8] recipients that make a campaign [9] 'd' for a domain key
          [10] contact memory (ms, 0 = off: a domain key then counts nothing) [11] vouchers that vet
+         [12] a domain key's page: this copy's (8 bytes, "" = unknown)
   undo:  [1] 'undo'  [2] the check's now_ms [3] the sender's time before it (0: it added them,
          -1: it recorded nothing) [4] sender [5] recipient [6] the recipient's time before it
-         (as for the sender) [7] window_ms
+         (as for the sender) [7] window_ms [8] the page [9] the page's time before it
   vouch: [1] 'vouch' [2] now_ms [3] sender [4] contact memory (ms) [5] vouchers that vet
 
 Returns (integers, packed into one string by reply.lua)
-  check {full, over, retry_ms, previous_ms, recipient_previous_ms}: full = over the limit in
+  check {full, over, retry_ms, previous_ms, recipient_previous_ms, page_previous_ms}: full = over the limit in
         enforce mode (nothing recorded); over = over the limit in shadow (recorded); the
         previous times for undo (-1: nothing recorded)
   undo, vouch  1
@@ -40,27 +42,39 @@ if ARGV[1] == 'undo' then
       if previous == 0 then redis.call('ZREM', KEYS[1], ARGV[4]) else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4]) end
     end
   end
-  recipients_undo(KEYS[2], ARGV[5], tonumber(ARGV[2]), tonumber(ARGV[6]), ARGV[7])
+  local at, recipient_previous, page_previous = tonumber(ARGV[2]), tonumber(ARGV[6]), tonumber(ARGV[9])
+  if recipient_previous >= 0 or page_previous >= 0 then
+    local recipients, pages = lists_read(KEYS[2], -1)
+    local undone = members_take_back(recipients, ARGV[5], at, recipient_previous)
+    undone = members_take_back(pages, page_of(ARGV[8]), at, page_previous) or undone
+    if undone then lists_write(KEYS[2], recipients, pages, ARGV[7]) end
+  end
   return 1
 end
 
 local now, limit, window = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if ARGV[9] == 'd' then
+local domain = ARGV[9] == 'd'
+if domain then
   local memory = tonumber(ARGV[10])
   if memory == 0 or vetted(KEYS[3], now, memory, tonumber(ARGV[11])) then
-    return packed({0, 0, 0, -1, -1})
+    return packed({0, 0, 0, -1, -1, -1})
   end
 end
 local state, retry, extra = campaign_peek(KEYS[1], now, limit, window, ARGV[6], true)
-local recipient, cap = ARGV[7], tonumber(ARGV[8])
-local recipients = entries_read(KEYS[2], 8, now - window)
--- Over the limit of senders, but all to one recipient: not a campaign, and the set (full
--- already) takes no more senders.
-local one_recipient = state == FULL and not reaches_many(recipients, recipient, cap)
-if state == FULL and not one_recipient and ARGV[5] == 'E' then return packed({1, 0, retry, 0, -1}) end
-local recipient_previous = recipients_record(KEYS[2], recipients, recipient, now, ARGV[4], cap)
-if one_recipient then return packed({0, 0, 0, -1, recipient_previous}) end
+local recipient, cap, page = ARGV[7], tonumber(ARGV[8]), page_of(ARGV[12])
+local recipients, pages = lists_read(KEYS[2], now - window)
+-- Over the limit of senders, but all to one recipient, or (a domain) all on few pages: not a
+-- campaign (held), and the set (full already) takes no more senders.
+local held = state == FULL and (not reaches_many(recipients, recipient, cap)
+  or (domain and not reaches_many(pages, page, limit + 1)))
+if state == FULL and not held and ARGV[5] == 'E' then return packed({1, 0, retry, 0, -1, -1}) end
+-- Held copies count their pages too: a few senders on one page cannot hold a domain open for a
+-- run that rotates paths after them.
+local recipient_previous = members_add(recipients, recipient, now, cap)
+local page_previous = domain and members_add(pages, page, now, limit + 1) or -1
+if recipient_previous >= 0 or page_previous >= 0 then lists_write(KEYS[2], recipients, pages, ARGV[4]) end
+if held then return packed({0, 0, 0, -1, recipient_previous, page_previous}) end
 campaign_record(KEYS[1], ARGV[2], ARGV[4], limit, state, extra, ARGV[6])
-if state == KNOWN then return packed({0, 0, 0, extra, recipient_previous}) end
-if state == FULL then return packed({0, 1, retry, 0, recipient_previous}) end
-return packed({0, 0, 0, 0, recipient_previous})
+if state == KNOWN then return packed({0, 0, 0, extra, recipient_previous, page_previous}) end
+if state == FULL then return packed({0, 1, retry, 0, recipient_previous, page_previous}) end
+return packed({0, 0, 0, 0, recipient_previous, page_previous})

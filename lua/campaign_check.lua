@@ -22,6 +22,16 @@ decimal text of ARGV: Redis would format a Lua number with printf for every call
                                 support desk, a seller) are not a campaign. Full of other
                                 recipients, the list takes no new one (its count is all it
                                 answers).
+                                A domain key's string goes on with its pages: the link keys of
+                                the pages its copies (every one it did not reject) carried within
+                                the window, at most `limit` + 1 entries of {page, time}, then one
+                                byte: how many recipients lead (a string without pages is the
+                                recipients alone, as before pages were kept; its length is a
+                                multiple of 16, one with pages is not). A domain key is over the
+                                limit only when its pages, this copy's included, are more than
+                                the limit too: a run rotating paths brings a page per copy, while
+                                a run repeating one page of a big site (its link key catches it)
+                                cannot make the domain catch other people's pages of it.
   <prefix>:{f:<key>}:v  string  a domain key's vouchers: the last `cap` distinct senders who
                                 carried the domain in an established conversation, {sender (16
                                 bytes), time ('>d')} each, kept for the contact memory. With
@@ -62,8 +72,7 @@ local function campaign_record(key, now_text, window_text, limit, state, distinc
   redis.call('PEXPIRE', key, window_text)
 end
 
--- A small list of {member, time} in one string (the :r and :v keys): the entries after
--- `horizon`.
+-- A small list of {member, time} in one string (the :v key): the entries after `horizon`.
 local function entries_read(key, width, horizon)
   local raw, list = redis.call('GET', key), {}
   if not raw then return list end
@@ -81,46 +90,78 @@ local function entries_write(key, list, ttl_text)
   redis.call('SET', key, table.concat(parts), 'PX', ttl_text)
 end
 
--- Whether a message to `recipient` ("" = unknown: no recipient holds the key back) makes the
--- key's copies reach `cap` distinct recipients.
-local function reaches_many(list, recipient, cap)
-  if recipient == '' then return true end
+-- A key's recipients and (a domain key's) pages, read from its :r string: the entries after
+-- `horizon`, each list in the order written.
+local function lists_read(key, horizon)
+  local raw, recipients, pages = redis.call('GET', key), {}, {}
+  if not raw then return recipients, pages end
+  local size, leading = #raw, nil
+  if size % 16 == 1 then size, leading = size - 1, string.byte(raw, size) end
+  local n = 0
+  for i = 1, size - 15, 16 do
+    n = n + 1
+    local at = struct.unpack('>d', raw, i + 8)
+    if at > horizon then
+      local list = (leading == nil or n <= leading) and recipients or pages
+      list[#list + 1] = {string.sub(raw, i, i + 7), at}
+    end
+  end
+  return recipients, pages
+end
+
+local function lists_write(key, recipients, pages, ttl_text)
+  if #recipients == 0 and #pages == 0 then redis.call('DEL', key) return end
+  local parts = {}
+  for _, entry in ipairs(recipients) do parts[#parts + 1] = entry[1] .. struct.pack('>d', entry[2]) end
+  for _, entry in ipairs(pages) do parts[#parts + 1] = entry[1] .. struct.pack('>d', entry[2]) end
+  if #pages > 0 then parts[#parts + 1] = string.char(#recipients) end
+  redis.call('SET', key, table.concat(parts), 'PX', ttl_text)
+end
+
+-- Whether `member` (a recipient or a page, 8 bytes; "" = unknown, which holds nothing back)
+-- makes the list reach `cap` distinct members.
+local function reaches_many(list, member, cap)
+  if member == '' then return true end
   local distinct = 1
   for _, entry in ipairs(list) do
-    if entry[1] ~= recipient then distinct = distinct + 1 end
+    if entry[1] ~= member then distinct = distinct + 1 end
   end
   return distinct >= cap
 end
 
--- Records `recipient` in the list read by entries_read; returns the recipient's earlier time,
--- 0 when added, -1 when nothing was recorded (no recipient, or the list is full of others).
-local function recipients_record(key, list, recipient, now, window_text, cap)
-  if recipient == '' then return -1 end
-  local previous = -1
+-- Adds `member` to `list` at `now` (the caller writes the lists); returns the member's earlier
+-- time, 0 when added, -1 when nothing changed (no member, or the list is full of others).
+local function members_add(list, member, now, cap)
+  if member == '' then return -1 end
   for _, entry in ipairs(list) do
-    if entry[1] == recipient then previous, entry[2] = entry[2], now end
-  end
-  if previous == -1 then
-    if #list >= cap then return -1 end
-    list[#list + 1] = {recipient, now}
-    previous = 0
-  end
-  entries_write(key, list, window_text)
-  return previous
-end
-
--- Takes back recipients_record at `now` (`previous` as it returned).
-local function recipients_undo(key, recipient, now, previous, window_text)
-  if previous < 0 or recipient == '' then return end
-  local list, kept = entries_read(key, 8, -1), {}
-  for _, entry in ipairs(list) do
-    if entry[1] == recipient and entry[2] == now then
-      if previous > 0 then kept[#kept + 1] = {recipient, previous} end
-    else
-      kept[#kept + 1] = entry
+    if entry[1] == member then
+      local previous = entry[2]
+      entry[2] = now
+      return previous
     end
   end
-  entries_write(key, kept, window_text)
+  if #list >= cap then return -1 end
+  list[#list + 1] = {member, now}
+  return 0
+end
+
+-- Takes back members_add at `now` (`previous` as it returned); whether anything changed.
+local function members_take_back(list, member, now, previous)
+  if previous < 0 or member == '' then return false end
+  for k, entry in ipairs(list) do
+    if entry[1] == member and entry[2] == now then
+      if previous > 0 then entry[2] = previous else table.remove(list, k) end
+      return true
+    end
+  end
+  return false
+end
+
+-- A domain key's page as the caller passes it: 8 bytes, zeros (or nothing) when unknown.
+local NO_PAGE = '\0\0\0\0\0\0\0\0'
+local function page_of(raw)
+  if raw == nil or raw == NO_PAGE then return '' end
+  return raw
 end
 
 -- Whether a domain has `cap` vouchers within the contact memory.

@@ -117,27 +117,34 @@ function C.campaign_rule(KEYS, ARGV)
   local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
   if first_campaign_key == 0 or campaign_limit == 0 or C.first then return end
   local peeked, over, k, recipient = {}, nil, first_campaign_key, ARGV[20]
-  local horizon = now - CAMPAIGN_WINDOW
+  local horizon, domains = now - CAMPAIGN_WINDOW, 0
   for kind in string.gmatch(ARGV[19], '.') do
-    local key, recipients_key = KEYS[k], KEYS[k + 1]
+    local key, lists_key = KEYS[k], KEYS[k + 1]
     k = k + 2
-    local counted = true
-    if kind == 'd' then
+    local counted, domain, page = true, kind == 'd', ''
+    if domain then
       counted = CONTACT_MEMORY > 0 and not vetted(KEYS[k], now, CONTACT_MEMORY, VET_SHARERS)
       k = k + 1
+      domains = domains + 1
+      page = page_of(string.sub(ARGV[21] or '', 8 * domains - 7, 8 * domains))
     end
     if counted then
       local status, retry, extra = campaign_peek(key, now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
-      local recipients = entries_read(recipients_key, 8, horizon)
-      local one_recipient = status == FULL and not reaches_many(recipients, recipient, CAMPAIGN_RECIPIENTS)
-      peeked[#peeked + 1] = {key, status, extra, recipients_key, recipients, one_recipient}
-      if status == FULL and not one_recipient and not over then over = retry end
+      local recipients, pages = lists_read(lists_key, horizon)
+      -- Over the limit of senders, but all to one recipient, or (a domain) all on few pages.
+      local held = status == FULL and (not reaches_many(recipients, recipient, CAMPAIGN_RECIPIENTS)
+        or (domain and not reaches_many(pages, page, campaign_limit + 1)))
+      peeked[#peeked + 1] = {key, status, extra, lists_key, recipients, held, pages, domain and page or ''}
+      if status == FULL and not held and not over then over = retry end
     end
   end
   if over then C.note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
   if not C.first then
     for _, key in ipairs(peeked) do
-      recipients_record(key[4], key[5], recipient, now, CAMPAIGN_WINDOW_TEXT, CAMPAIGN_RECIPIENTS)
+      -- Held copies count their pages too (campaign.lua says why).
+      local added = members_add(key[5], recipient, now, CAMPAIGN_RECIPIENTS)
+      added = math.max(added, members_add(key[7], key[8], now, campaign_limit + 1))
+      if added >= 0 then lists_write(key[4], key[5], key[7], CAMPAIGN_WINDOW_TEXT) end
       if not key[6] then
         campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
       end

@@ -55,8 +55,10 @@ ARGV
   [18] the index in KEYS of <prefix>:{s:<sender>}:d, the sender's recent decisions (hash: replay
        id → struct '>d' until when, then the reply as it was sent), 0 = none
   [19] the campaign keys' kinds, one letter each: 'k' (KEYS: the set, its recipients) or 'd' (a
-       domain: the set, its recipients, its vouchers); see decision.lua C.campaign_rule
+       domain: the set, its recipients and pages, its vouchers); see decision.lua
+       C.campaign_rule
   [20] the campaign recipient (8 bytes: the one-to-one recipient or the group), "" = unknown
+  [21] the domain keys' pages, 8 bytes each in the order of [19]'s 'd's (zeros: unknown)
 
 Replays: a check or act whose replay id is in the hash KEYS[n], n = ARGV[18], within its window answers {REPLAYED,
 the first reply...} and records nothing; otherwise its reply (an admission, or a rejection that

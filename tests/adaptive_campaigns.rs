@@ -11,6 +11,7 @@ on_every_store!(
     tracking_parameters_scheme_and_www_do_not_split_a_run,
     a_greeting_and_filler_around_a_pitch_do_not_split_a_run,
     a_path_rotated_on_a_domain_nobody_vouched_for_is_one_run,
+    a_run_on_one_page_of_an_unvetted_site_does_not_catch_its_other_pages,
     a_domain_three_people_share_with_their_contacts_counts_per_page_only,
     two_accounts_of_one_spammer_writing_to_each_other_vet_no_domain,
     a_shortener_is_never_vetted_and_its_path_stays_the_payload,
@@ -131,6 +132,37 @@ async fn a_path_rotated_on_a_domain_nobody_vouched_for_is_one_run(backend: Backe
     })
     .await;
     assert_eq!(allowed, [0, 1, 2]);
+    app
+}
+
+/// A run repeating one page of a site nobody vouched for yet (a marketplace item) is caught by
+/// that page's own key; its senders fill the domain's key too, but with one page, so strangers
+/// sharing other pages of the site still pass — and a run rotating paths after it is caught,
+/// since every copy the domain key holds back still counts its page.
+async fn a_run_on_one_page_of_an_unvetted_site_does_not_catch_its_other_pages(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(backend, &[LIMIT]).await;
+    let allowed = run(&app, "fixed", 8, |i| {
+        format!(
+            "limited offer {i}: https://bigmall.example/item.htm?id=692350127493&utm_source=x{i}"
+        )
+    })
+    .await;
+    assert_eq!(allowed, [0, 1, 2]);
+    for i in 0..2 {
+        let text =
+            format!("这个商品不错，https://bigmall.example/item.htm?id=56992822{i} 快来看看");
+        let reply = app
+            .single(&format!("sharer{i}"), &format!("stranger{i}"), &text)
+            .await;
+        assert!(reply.is_allow(), "sharer {i}: {reply:?}");
+    }
+    let allowed = run(&app, "rotated", 5, |i| {
+        format!("new deals: bigmall.example/p/{:x}", 0xa8f3 + i * 977)
+    })
+    .await;
+    assert!(allowed.is_empty(), "{allowed:?}");
     app
 }
 

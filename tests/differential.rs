@@ -48,7 +48,8 @@ fn shadowable() -> impl Iterator<Item = &'static str> {
         .filter(|variable| *variable != "FLOODGATE_BURST_MODE")
 }
 
-/// Short texts (no campaign key), payloads (one key each, two share a phone number) and two
+/// Short texts (no campaign key), payloads (one key each, two share a phone number; five
+/// pages of one domain, whose domain key is over only on pages as well as senders) and two
 /// near-duplicate long texts (band keys).
 const TEXTS: &[&str] = &[
     "buy cheap followers now",
@@ -58,6 +59,10 @@ const TEXTS: &[&str] = &[
     "hello there friend",
     "ok",
     "promo at example.com/deal now",
+    "promo at example.com/deal2 now",
+    "new page: example.com/p/3",
+    "new page: example.com/p/4",
+    "new page: example.com/p/5",
     "call me on 555 123 4567 today",
     "ring 555-123-4567 for a deal",
     "加我微信：deal_8888",

@@ -12,8 +12,8 @@ use std::time::Duration;
 use floodgate::config::{RedisConfig, Secret};
 use floodgate::policy::{Act, Policy};
 use floodgate::store::{
-    ActCheck, CampaignKey, Conversation, Counted, Fingerprint, GroupKey, Peer, RecipientKey,
-    RedisStore, SenderCheck, SenderKey, SenderOutcome,
+    ActCheck, CampaignKey, Conversation, CopyKeys, Counted, Fingerprint, GroupKey, Peer,
+    RecipientKey, RedisStore, SenderCheck, SenderKey, SenderOutcome,
 };
 use support::redis::RedisServer;
 
@@ -62,7 +62,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
                 replay: None,
             };
             let outcome = store
-                .check_message(&check, &[])
+                .check_message(&check, CopyKeys::NONE)
                 .await
                 .expect("store answers");
             assert_eq!(
@@ -90,7 +90,7 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
             replay: None,
         };
         store
-            .check_message(&check, &[])
+            .check_message(&check, CopyKeys::NONE)
             .await
             .expect("store answers");
     }
@@ -128,7 +128,9 @@ async fn campaign_state_per_key_is_small() {
                     conversation: None,
                     replay: None,
                 };
-                let outcome = store.check_message(&check, &key).await;
+                let outcome = store
+                    .check_message(&check, CopyKeys::without_pages(&key))
+                    .await;
                 assert!(matches!(outcome, Ok(SenderOutcome::Admitted { .. })));
             }
         }
@@ -189,7 +191,7 @@ async fn conversation_memory_costs_at_most_2_kib_per_active_user() {
                     }),
                     replay: None,
                 };
-                let outcome = store.check_message(&check, &[]).await;
+                let outcome = store.check_message(&check, CopyKeys::NONE).await;
                 assert!(
                     matches!(outcome, Ok(SenderOutcome::Admitted { .. })),
                     "{outcome:?}"
@@ -236,7 +238,10 @@ async fn acts_cost_at_most_1_5_kib_per_user_and_invites_little_per_group() {
                     members: if act == Act::CreateGroup { 100 } else { 0 },
                     replay: None,
                 };
-                let outcome = store.check_act(&check, &[]).await.expect("store answers");
+                let outcome = store
+                    .check_act(&check, CopyKeys::NONE)
+                    .await
+                    .expect("store answers");
                 assert_eq!(
                     matches!(outcome, SenderOutcome::Admitted { .. }),
                     n < admitted,
@@ -292,6 +297,8 @@ async fn what_one_account_makes_redis_hold_is_bounded_and_short_lived() {
                 let keys: Vec<CampaignKey> = (0..keys_per_message)
                     .map(|k| CampaignKey(((a * MESSAGES + m) << 3) + k))
                     .collect();
+                // A page for every domain key (odd), so their page lists are written too.
+                let pages: Vec<u64> = keys.iter().map(|k| (k.0 << 1) | 1).collect();
                 let check = SenderCheck {
                     sender,
                     now_ms: now + m * 600,
@@ -308,7 +315,11 @@ async fn what_one_account_makes_redis_hold_is_bounded_and_short_lived() {
                     }),
                     replay: None,
                 };
-                let outcome = store.check_message(&check, &keys).await;
+                let keys = CopyKeys {
+                    keys: &keys,
+                    pages: &pages,
+                };
+                let outcome = store.check_message(&check, keys).await;
                 assert!(
                     matches!(outcome, Ok(SenderOutcome::Admitted { .. })),
                     "{id} message {m}: {outcome:?}"
@@ -357,7 +368,8 @@ async fn what_one_account_makes_redis_hold_is_bounded_and_short_lived() {
             "{prefix}: the strangers' pending memories, {} bytes per account (MEMORY USAGE)",
             pending as u64 / ACCOUNTS
         );
-        // (v3) Each campaign key's recipients beside its set, on its slot, as short-lived.
+        // (v3) Each campaign key's recipients (and a domain key's pages) beside its set, on its
+        // slot, as short-lived.
         let expected = ACCOUNTS * (30 + 2 * keys_per_message * MESSAGES);
         assert_eq!(others, expected, "{prefix}: keys outside the accounts' own");
     }

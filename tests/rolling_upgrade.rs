@@ -12,7 +12,8 @@ use std::time::Duration;
 use floodgate::config::{RedisConfig, Secret};
 use floodgate::policy::{Policy, Rule};
 use floodgate::store::{
-    Counted, Fingerprint, RecipientKey, RedisStore, SenderCheck, SenderKey, SenderOutcome, Store,
+    CopyKeys, Counted, Fingerprint, RecipientKey, RedisStore, SenderCheck, SenderKey,
+    SenderOutcome, Store,
 };
 use support::redis::RedisServer;
 
@@ -123,7 +124,7 @@ async fn the_previous_release_and_this_build_decide_alike_on_one_redis() {
         } else {
             code(
                 &store
-                    .check_message(&message(mixed), &[])
+                    .check_message(&message(mixed), CopyKeys::NONE)
                     .await
                     .expect("answers"),
             )
@@ -131,7 +132,7 @@ async fn the_previous_release_and_this_build_decide_alike_on_one_redis() {
         decisions.0.push(mixed_code);
         let alone_code = code(
             &store
-                .check_message(&message(alone), &[])
+                .check_message(&message(alone), CopyKeys::NONE)
                 .await
                 .expect("answers"),
         );

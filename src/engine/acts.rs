@@ -274,9 +274,12 @@ impl Engine {
             return self.strike(store, actor, now_ms, violation, shadow).await;
         }
         // Empty when the campaign rule is off (`request_keys`).
-        let keys = keys.as_slice();
         let outcome = self
-            .timed(store, "check_act", store.check_act(&check, keys))
+            .timed(
+                store,
+                "check_act",
+                store.check_act(&check, keys.for_store()),
+            )
             .await?;
         let replayed = matches!(outcome, SenderOutcome::Replayed(_));
         let mut decision = super::outcome_decision(outcome, shadow);

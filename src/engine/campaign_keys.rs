@@ -30,7 +30,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use super::content::floor_char_boundary;
 use super::folded::is_cjk_ideograph;
 use super::links::{self, DomainList};
-use crate::store::CampaignKey;
+use crate::store::{CampaignKey, CopyKeys};
 
 /// At most this many keys per message: each is a set the store reads and writes.
 pub const MAX_KEYS: usize = 9;
@@ -129,6 +129,9 @@ pub struct CampaignKeys {
     keys: Vec<CampaignKey>,
     /// Beside each key, in the same order.
     info: Vec<KeyInfo>,
+    /// Beside each key: for a domain key, the page of the domain the text links to (the link
+    /// key of its target); 0 for every other kind. See [`CopyKeys::pages`].
+    pages: Vec<u64>,
     has_payload: bool,
 }
 
@@ -152,6 +155,14 @@ impl CampaignKeys {
         &self.info
     }
 
+    /// The keys and their pages, as the store counts them.
+    pub fn for_store(&self) -> CopyKeys<'_> {
+        CopyKeys {
+            keys: &self.keys,
+            pages: &self.pages,
+        }
+    }
+
     /// Keeps the keys `keep` accepts (a moderator's allowances); a text left with no payload
     /// key is small talk again.
     pub fn retain(&mut self, keep: impl Fn(CampaignKey) -> bool) {
@@ -162,6 +173,7 @@ impl CampaignKeys {
             } else {
                 self.keys.remove(i);
                 self.info.remove(i);
+                self.pages.remove(i);
             }
         }
         self.has_payload = self
@@ -170,10 +182,11 @@ impl CampaignKeys {
             .any(|info| info.kind != KeyKind::NearDuplicate);
     }
 
-    fn push(&mut self, key: CampaignKey, info: KeyInfo) {
+    fn push(&mut self, key: CampaignKey, info: KeyInfo, page: u64) {
         if self.keys.len() < MAX_KEYS && !self.keys.contains(&key) {
             self.keys.push(key);
             self.info.push(info);
+            self.pages.push(page);
         }
     }
 }
@@ -201,8 +214,8 @@ pub fn campaign_keys(
     let mut payloads = Payloads::default();
     let links = link_targets(text, allow);
     payloads.find(text, &links, audience);
-    for (payload, info) in payloads.0.into_iter().take(MAX_PAYLOADS) {
-        keys.push(payload, info);
+    for (payload, info, page) in payloads.0.into_iter().take(MAX_PAYLOADS) {
+        keys.push(payload, info, page);
     }
     keys.has_payload = !keys.is_empty();
     // A short text's exact copies need no key of their own: with a payload they share its
@@ -213,7 +226,7 @@ pub fn campaign_keys(
                 kind: KeyKind::NearDuplicate,
                 display: Box::default(),
             };
-            keys.push(band, info);
+            keys.push(band, info, 0);
         }
     }
     keys
@@ -238,30 +251,34 @@ fn weighted_len(normalised: &str) -> usize {
         .sum()
 }
 
-/// The payload keys of a text, in the order found, without duplicates.
+/// The payload keys of a text, in the order found, without duplicates, each with its page (see
+/// [`CampaignKeys::pages`]).
 #[derive(Default)]
-struct Payloads(Vec<(CampaignKey, KeyInfo)>);
+struct Payloads(Vec<(CampaignKey, KeyInfo, u64)>);
 
 impl Payloads {
-    fn add(&mut self, kind: Payload, bytes: &[u8]) {
+    fn add(&mut self, kind: Payload, bytes: &[u8], page: u64) {
         let key = key(kind, bytes);
-        if !self.0.iter().any(|(k, _)| *k == key) && self.0.len() < MAX_KEYS {
+        if !self.0.iter().any(|(k, ..)| *k == key) && self.0.len() < MAX_KEYS {
             let info = KeyInfo {
                 kind: KeyKind::of(kind),
                 display: String::from_utf8_lossy(bytes).into(),
             };
-            self.0.push((key, info));
+            self.0.push((key, info, page));
         }
     }
 
     fn find(&mut self, text: &str, links: &[LinkTarget], audience: Audience) {
         for link in links {
-            self.add(Payload::Link, link.target.as_bytes());
+            self.add(Payload::Link, link.target.as_bytes(), 0);
         }
         let mut domains = 0;
         for link in links.iter().filter(|link| !link.shortener) {
             if domains < MAX_DOMAINS {
-                self.add(Payload::Domain, link.domain.as_bytes());
+                // The first page linked on the domain (a text linking two pages of one
+                // domain gets one domain key).
+                let page = key(Payload::Link, link.target.as_bytes()).0;
+                self.add(Payload::Domain, link.domain.as_bytes(), page);
                 domains += 1;
             }
         }
@@ -275,13 +292,13 @@ impl Payloads {
         // Read from the NFKC text, lowercased: fullwidth digits and letters are plain ones there.
         let text = nfkc_lower(text);
         for email in emails(&text) {
-            self.add(Payload::Email, email.as_bytes());
+            self.add(Payload::Email, email.as_bytes(), 0);
         }
         for handle in messenger_ids(&text, audience) {
-            self.add(Payload::Handle, handle.as_bytes());
+            self.add(Payload::Handle, handle.as_bytes(), 0);
         }
         for phone in phone_numbers(&text) {
-            self.add(Payload::Phone, phone.as_bytes());
+            self.add(Payload::Phone, phone.as_bytes(), 0);
         }
     }
 }
@@ -807,6 +824,44 @@ mod tests {
 
     fn keys(text: &str) -> Vec<CampaignKey> {
         keys_of(text, Audience::OneToOne)
+    }
+
+    /// A domain key carries, as its page, the link key of the page the text links to on it;
+    /// every other key carries none, and two pages of one domain are two pages of one key.
+    #[test]
+    fn a_domain_key_carries_the_link_key_of_its_page() {
+        let pages_of = |text: &str| {
+            let normalised = fingerprint::normalise(text);
+            let keys = campaign_keys(
+                text,
+                &normalised,
+                &DomainList::default(),
+                Audience::OneToOne,
+            );
+            let store = keys.for_store();
+            store.iter().collect::<Vec<_>>()
+        };
+        let a = pages_of("see bigmall.example/item.htm?id=1&utm_source=x and call 555 123 4567");
+        let b = pages_of("see https://www.bigmall.example/item.htm?id=2");
+        let domain = |keys: &[(CampaignKey, Option<u64>)]| {
+            keys.iter()
+                .copied()
+                .find(|(key, _)| key.is_domain())
+                .expect("a domain key")
+        };
+        let ((domain_a, page_a), (domain_b, page_b)) = (domain(&a), domain(&b));
+        assert_eq!(domain_a, domain_b);
+        assert_ne!(page_a, page_b);
+        let link_a = a.iter().find(|(key, _)| Some(key.0) == page_a);
+        assert!(
+            link_a.is_some_and(|(key, page)| !key.is_domain() && page.is_none()),
+            "{a:?}"
+        );
+        assert!(
+            a.iter()
+                .filter(|(key, _)| !key.is_domain())
+                .all(|(_, page)| page.is_none())
+        );
     }
 
     fn share_a_key(a: &str, b: &str) -> bool {

@@ -37,8 +37,9 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{ByMode, Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    Conversation, Counted, GroupKey, MemoryStore, Peer, RecipientKey, Replay, SenderCheck,
-    SenderKey, SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
+    Conversation, CopyKeys, Counted, GroupKey, MemoryStore, Peer, RecipientKey, Replay,
+    SenderCheck, SenderKey, SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome,
+    StrikeRequest,
 };
 use blocks::KnownBlocks;
 use breaker::Breaker;
@@ -454,8 +455,8 @@ impl Engine {
             replay,
         };
         let counted_keys = match self.policy.campaign {
-            Some(_) => campaign_keys.as_slice(),
-            None => &[],
+            Some(_) => campaign_keys.for_store(),
+            None => CopyKeys::NONE,
         };
 
         let check = store.check_message(&sender_check, counted_keys);

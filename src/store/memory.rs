@@ -282,7 +282,59 @@ struct CampaignState {
     by_time: BTreeSet<(u64, u128)>,
     /// The recipients the copies reached, at most [`CAMPAIGN_RECIPIENTS`], with when (the `:r`
     /// string of `lua/campaign_check.lua`, which decides alike).
-    recipients: Vec<(u64, u64)>,
+    recipients: Latest,
+    /// A domain key's pages its recorded senders' copies carried, at most the limit + 1 (the
+    /// `:t` string of `lua/campaign_check.lua`).
+    pages: Latest,
+}
+
+/// A few distinct members with when each was last recorded, in the order first recorded: the
+/// recipients or pages of a campaign key.
+#[derive(Default)]
+struct Latest(Vec<(u64, u64)>);
+
+impl Latest {
+    fn forget_until(&mut self, horizon: u64) {
+        self.0.retain(|&(_, at)| at > horizon);
+    }
+
+    /// Whether `member` makes the members reach `cap` distinct ones (`None`: an unknown
+    /// member, which holds nothing back).
+    fn reaches(&self, member: Option<u64>, cap: u64) -> bool {
+        let Some(member) = member else {
+            return true;
+        };
+        let others = self.0.iter().filter(|&&(m, _)| m != member);
+        1 + others.count() as u64 >= cap
+    }
+
+    /// Records `member`: its earlier time, `Some(0)` when added, `None` when nothing was
+    /// recorded (no member, or the list is full of others).
+    fn record(&mut self, member: Option<u64>, now: u64, cap: u64) -> Option<u64> {
+        let member = member?;
+        if let Some(entry) = self.0.iter_mut().find(|(m, _)| *m == member) {
+            return Some(std::mem::replace(&mut entry.1, now));
+        }
+        if self.0.len() as u64 >= cap {
+            return None;
+        }
+        self.0.push((member, now));
+        Some(0)
+    }
+
+    /// Takes back [`Latest::record`] at `at` (`previous` as it returned).
+    fn undo(&mut self, member: Option<u64>, at: u64, previous: Option<u64>) {
+        let (Some(member), Some(previous)) = (member, previous) else {
+            return;
+        };
+        if let Some(entry) = self.0.iter().position(|&e| e == (member, at)) {
+            if previous == 0 {
+                self.0.remove(entry);
+            } else {
+                self.0[entry].1 = previous;
+            }
+        }
+    }
 }
 
 /// The last [`VET_SHARERS`] distinct senders who carried a domain in an established
@@ -325,30 +377,6 @@ impl CampaignState {
 
     fn oldest(&self) -> Option<u64> {
         self.by_time.first().map(|&(seen, _)| seen)
-    }
-
-    /// Whether a copy to `recipient` makes the copies reach [`CAMPAIGN_RECIPIENTS`] (the
-    /// recipients inside the window only).
-    fn reaches_many(&self, recipient: Option<u64>) -> bool {
-        let Some(recipient) = recipient else {
-            return true;
-        };
-        let others = self.recipients.iter().filter(|&&(r, _)| r != recipient);
-        1 + others.count() as u64 >= CAMPAIGN_RECIPIENTS
-    }
-
-    /// Records a copy to `recipient`: its earlier time, `Some(0)` when added, `None` when
-    /// nothing was recorded (no recipient, or the list is full of others).
-    fn record_recipient(&mut self, recipient: Option<u64>, now: u64) -> Option<u64> {
-        let recipient = recipient?;
-        if let Some(entry) = self.recipients.iter_mut().find(|(r, _)| *r == recipient) {
-            return Some(std::mem::replace(&mut entry.1, now));
-        }
-        if self.recipients.len() as u64 >= CAMPAIGN_RECIPIENTS {
-            return None;
-        }
-        self.recipients.push((recipient, now));
-        Some(0)
     }
 }
 
@@ -667,10 +695,13 @@ impl MemoryStore {
     /// The campaign rule on one key: records the sender unless the key is over the limit in
     /// enforce mode (see [`KeyOutcome`]); [`MemoryStore::undo_campaign`] takes it back. A
     /// vetted domain's key counts nothing; a key whose copies, this one included, reach fewer
-    /// than [`CAMPAIGN_RECIPIENTS`] recipients is never over (and, full, takes no more senders).
+    /// than [`CAMPAIGN_RECIPIENTS`] recipients — or a domain key whose copies carried no more
+    /// pages than the limit (`page`: this copy's, see [`CopyKeys`](super::CopyKeys)) — is never
+    /// over (and, full, takes no more senders; its recipients and pages are still recorded).
     pub fn check_campaign_key(
         &self,
         key: CampaignKey,
+        page: Option<u64>,
         sender: SenderKey,
         recipient: Option<u64>,
         now: u64,
@@ -682,24 +713,38 @@ impl MemoryStore {
             return KeyOutcome::NOTHING;
         }
         let horizon = now.saturating_sub(limit.window_ms());
+        let page_cap = limit.count() + 1;
         self.campaigns.with(key.0, |state| {
             state.forget_until(horizon);
-            state.recipients.retain(|&(_, at)| at > horizon);
+            state.recipients.forget_until(horizon);
+            state.pages.forget_until(horizon);
             if state.senders.contains_key(&sender) {
-                let recipient_previous_ms = state.record_recipient(recipient, now);
+                let recipient_previous_ms =
+                    state.recipients.record(recipient, now, CAMPAIGN_RECIPIENTS);
+                let page_previous_ms = state.pages.record(page, now, page_cap);
                 let previous_ms = state.set(sender, now);
                 return KeyOutcome::Recorded {
                     previous_ms: Some(previous_ms.unwrap_or(0)),
                     recipient_previous_ms,
+                    page_previous_ms,
                     over: None,
                 };
             }
             let mut over = None;
             if state.senders.len() as u64 >= limit.count() {
-                if !state.reaches_many(recipient) {
+                if !state.recipients.reaches(recipient, CAMPAIGN_RECIPIENTS)
+                    || !state.pages.reaches(page, page_cap)
+                {
                     return KeyOutcome::Recorded {
                         previous_ms: None,
-                        recipient_previous_ms: state.record_recipient(recipient, now),
+                        recipient_previous_ms: state.recipients.record(
+                            recipient,
+                            now,
+                            CAMPAIGN_RECIPIENTS,
+                        ),
+                        // Held copies count their pages: a few senders on one page cannot
+                        // hold a domain open for a run that rotates paths after them.
+                        page_previous_ms: state.pages.record(page, now, page_cap),
                         over: None,
                     };
                 }
@@ -716,11 +761,14 @@ impl MemoryStore {
                 }
                 over = Some(violation);
             }
-            let recipient_previous_ms = state.record_recipient(recipient, now);
+            let recipient_previous_ms =
+                state.recipients.record(recipient, now, CAMPAIGN_RECIPIENTS);
+            let page_previous_ms = state.pages.record(page, now, page_cap);
             state.set(sender, now);
             KeyOutcome::Recorded {
                 previous_ms: Some(0),
                 recipient_previous_ms,
+                page_previous_ms,
                 over,
             }
         })
@@ -729,23 +777,17 @@ impl MemoryStore {
     /// Takes back what [`MemoryStore::check_campaign_key`] recorded at `at`.
     pub fn undo_campaign(
         &self,
-        (key, previous_ms, recipient_previous_ms): super::KeyRecord,
+        record: super::KeyRecord,
         sender: SenderKey,
         recipient: Option<u64>,
         at: u64,
     ) {
-        self.campaigns.with(key.0, |state| {
-            if let (Some(recipient), Some(previous)) = (recipient, recipient_previous_ms) {
-                let entry = state.recipients.iter().position(|&e| e == (recipient, at));
-                if let Some(entry) = entry {
-                    if previous == 0 {
-                        state.recipients.remove(entry);
-                    } else {
-                        state.recipients[entry].1 = previous;
-                    }
-                }
-            }
-            let Some(previous_ms) = previous_ms else {
+        self.campaigns.with(record.key.0, |state| {
+            state
+                .recipients
+                .undo(recipient, at, record.recipient_previous_ms);
+            state.pages.undo(record.page, at, record.page_previous_ms);
+            let Some(previous_ms) = record.previous_ms else {
                 return;
             };
             if state.senders.get(&sender) != Some(&at) {
@@ -907,8 +949,9 @@ impl MemoryStore {
         let horizon = now.saturating_sub(policy.campaign.map_or(0, |l| l.window_ms()));
         self.campaigns.retain(|state| {
             state.forget_until(horizon);
-            state.recipients.retain(|&(_, at)| at > horizon);
-            !state.senders.is_empty() || !state.recipients.is_empty()
+            state.recipients.forget_until(horizon);
+            state.pages.forget_until(horizon);
+            !state.senders.is_empty() || !state.recipients.0.is_empty() || !state.pages.0.is_empty()
         });
         if let Some((memory_ms, _)) = self.memory_ms() {
             let horizon = now.saturating_sub(memory_ms);
@@ -941,7 +984,7 @@ impl MemoryStore {
         sender: SenderKey,
         recipient: Option<u64>,
         now: u64,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: super::CopyKeys<'_>,
     ) -> Result<SenderOutcome, StoreError> {
         let store = self;
         super::campaign_after_sender(
@@ -952,7 +995,7 @@ impl MemoryStore {
             || async move {
                 let keys = campaign_keys.iter();
                 Ok(keys
-                    .map(|&key| store.check_campaign_key(key, sender, recipient, now))
+                    .map(|(key, page)| store.check_campaign_key(key, page, sender, recipient, now))
                     .collect())
             },
             |recorded| async move {

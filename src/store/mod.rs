@@ -119,6 +119,46 @@ impl CampaignKey {
     }
 }
 
+/// The campaign keys of one copy (a message, or a request's text) as the stores count them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CopyKeys<'a> {
+    pub keys: &'a [CampaignKey],
+    /// Beside each key, its page: for a domain key, the link key of the page this copy links to
+    /// on that domain; 0 for other kinds, and when unknown (`pages` may then be empty). A domain
+    /// key is over its limit only when its senders' copies carried more pages than the limit
+    /// too, so a run repeating one page of a big site (which its link key catches) cannot make
+    /// the domain catch other people's pages of it; a run rotating paths carries a page per
+    /// copy.
+    pub pages: &'a [u64],
+}
+
+impl<'a> CopyKeys<'a> {
+    /// No keys: the campaign rule has nothing to count.
+    pub const NONE: CopyKeys<'static> = CopyKeys {
+        keys: &[],
+        pages: &[],
+    };
+
+    /// Keys whose pages are unknown: a domain key among them is held back by nothing but its
+    /// senders and recipients.
+    pub fn without_pages(keys: &'a [CampaignKey]) -> CopyKeys<'a> {
+        CopyKeys { keys, pages: &[] }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Each key with its page (`None`: not a domain key, or unknown).
+    pub fn iter(&self) -> impl Iterator<Item = (CampaignKey, Option<u64>)> + 'a {
+        let pages = self.pages;
+        self.keys.iter().enumerate().map(move |(i, &key)| {
+            let page = pages.get(i).copied().filter(|&page| page != 0);
+            (key, page.filter(|_| key.is_domain()))
+        })
+    }
+}
+
 /// A campaign key is over its limit only when its copies, the one being decided included,
 /// reached this many distinct recipients (one-to-one recipients or groups) within the window:
 /// many strangers writing alike to ONE account — a support desk, a seller, a public figure —
@@ -383,11 +423,13 @@ pub enum KeyOutcome {
     Full(Violation),
     /// The message was counted: `previous_ms` is the sender's earlier time (0 if they were new;
     /// `None`: the sender was not recorded — a vetted domain, or a key whose copies all went to
-    /// one recipient), `recipient_previous_ms` the same for the recipient; `over` when the key
-    /// was over the limit in shadow.
+    /// one recipient or carried too few pages), `recipient_previous_ms` and `page_previous_ms`
+    /// the same for the recipient and the page; `over` when the key was over the limit in
+    /// shadow.
     Recorded {
         previous_ms: Option<u64>,
         recipient_previous_ms: Option<u64>,
+        page_previous_ms: Option<u64>,
         over: Option<Violation>,
     },
 }
@@ -397,13 +439,21 @@ impl KeyOutcome {
     pub const NOTHING: KeyOutcome = KeyOutcome::Recorded {
         previous_ms: None,
         recipient_previous_ms: None,
+        page_previous_ms: None,
         over: None,
     };
 }
 
-/// What one key recorded, for `undo`: the key, the sender's and the recipient's earlier times
-/// (see [`KeyOutcome::Recorded`]).
-pub type KeyRecord = (CampaignKey, Option<u64>, Option<u64>);
+/// What one key recorded, for `undo`: the key and its page, the sender's, the recipient's and
+/// the page's earlier times (see [`KeyOutcome::Recorded`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub key: CampaignKey,
+    pub page: Option<u64>,
+    pub previous_ms: Option<u64>,
+    pub recipient_previous_ms: Option<u64>,
+    pub page_previous_ms: Option<u64>,
+}
 
 /// What a sender check did to the recipient's entry, so that handing the reservation back undoes
 /// exactly that: a rejected message must not even keep a known recipient fresh.
@@ -500,7 +550,7 @@ impl Store {
     pub async fn check_message(
         &self,
         check: &SenderCheck,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: CopyKeys<'_>,
     ) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => {
@@ -514,7 +564,7 @@ impl Store {
                 if let SenderOutcome::Admitted { reservation, .. } = &outcome
                     && reservation.established
                 {
-                    store.vouch_domains(campaign_keys, check.sender, check.now_ms);
+                    store.vouch_domains(campaign_keys.keys, check.sender, check.now_ms);
                 }
                 let recipient = check.campaign_recipient();
                 let outcome = store
@@ -545,7 +595,7 @@ impl Store {
     pub async fn check_act(
         &self,
         check: &ActCheck,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: CopyKeys<'_>,
     ) -> Result<SenderOutcome, StoreError> {
         match self {
             Store::Memory(store) => {
@@ -655,7 +705,7 @@ async fn campaign_after_sender<KeysFuture, UndoFuture, StrikeFuture>(
     outcome: SenderOutcome,
     sender: SenderKey,
     now_ms: u64,
-    campaign_keys: &[CampaignKey],
+    campaign_keys: CopyKeys<'_>,
     check_keys: impl FnOnce() -> KeysFuture,
     undo: impl FnOnce(Vec<KeyRecord>) -> UndoFuture,
     strike: impl FnOnce(StrikeRequest) -> StrikeFuture,
@@ -683,7 +733,7 @@ where
     let mut full = None;
     let mut over = None;
     let mut recorded = Vec::new();
-    for (key, outcome) in campaign_keys.iter().zip(outcomes) {
+    for ((key, page), outcome) in campaign_keys.iter().zip(outcomes) {
         match outcome {
             KeyOutcome::Full(violation) => {
                 full.get_or_insert(violation);
@@ -691,10 +741,21 @@ where
             KeyOutcome::Recorded {
                 previous_ms,
                 recipient_previous_ms,
+                page_previous_ms,
                 over: over_here,
             } => {
-                if previous_ms.is_some() || recipient_previous_ms.is_some() {
-                    recorded.push((*key, previous_ms, recipient_previous_ms));
+                let record = KeyRecord {
+                    key,
+                    page,
+                    previous_ms,
+                    recipient_previous_ms,
+                    page_previous_ms,
+                };
+                if previous_ms.is_some()
+                    || recipient_previous_ms.is_some()
+                    || page_previous_ms.is_some()
+                {
+                    recorded.push(record);
                 }
                 over = over.or(over_here);
             }

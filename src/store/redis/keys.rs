@@ -63,7 +63,8 @@ pub(super) fn campaign_key(prefix: &str, key: CampaignKey) -> String {
     format!("{prefix}:{{f:{:016x}}}", key.0)
 }
 
-/// The recipients a campaign key's copies reached (`lua/campaign_check.lua`), on its slot.
+/// The recipients a campaign key's copies reached, and a domain key's pages
+/// (`lua/campaign_check.lua`), on its slot.
 pub(super) fn campaign_recipients_key(prefix: &str, key: CampaignKey) -> String {
     format!("{prefix}:{{f:{:016x}}}:r", key.0)
 }

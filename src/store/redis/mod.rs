@@ -31,7 +31,7 @@ use program::{Call, Program};
 use protocol::{CheckReply, Op, SenderCall};
 
 use super::{
-    ActCheck, CampaignKey, Counted, GroupKey, KeyOutcome, Peer, Reservation, SenderCheck,
+    ActCheck, CampaignKey, CopyKeys, Counted, GroupKey, KeyOutcome, Peer, Reservation, SenderCheck,
     SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
 use crate::config::RedisConfig;
@@ -213,7 +213,7 @@ impl RedisStore {
             conversation: None,
             replay: None,
         };
-        let decide = self.check_in_one_call(&check, &[]);
+        let decide = self.check_in_one_call(&check, CopyKeys::NONE);
         match tokio::time::timeout(self.timeout.max(PROBE_TIMEOUT), decide).await {
             Ok(result) => result.map(drop),
             Err(_) => Err(StoreError::Timeout),
@@ -227,12 +227,12 @@ impl RedisStore {
     pub async fn check_message(
         &self,
         check: &SenderCheck,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: CopyKeys<'_>,
     ) -> Result<SenderOutcome, StoreError> {
         if !self.is_cluster() {
             return self.check_in_one_call(check, campaign_keys).await;
         }
-        let outcome = self.check_in_one_call(check, &[]).await?;
+        let outcome = self.check_in_one_call(check, CopyKeys::NONE).await?;
         if let SenderOutcome::Replayed(first) = outcome {
             let sender = (check.sender, check.campaign_recipient());
             return self
@@ -289,7 +289,7 @@ impl RedisStore {
         first: SenderOutcome,
         sender: (SenderKey, Option<u64>),
         now_ms: u64,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: CopyKeys<'_>,
     ) -> Result<SenderOutcome, StoreError> {
         let decided = self
             .campaign_in_steps(first, sender, now_ms, campaign_keys, false)
@@ -306,7 +306,7 @@ impl RedisStore {
         outcome: SenderOutcome,
         (sender, recipient): (SenderKey, Option<u64>),
         now_ms: u64,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: CopyKeys<'_>,
         strikes: bool,
     ) -> Result<SenderOutcome, StoreError> {
         super::campaign_after_sender(
@@ -315,11 +315,9 @@ impl RedisStore {
             now_ms,
             campaign_keys,
             || {
-                try_join_all(
-                    campaign_keys
-                        .iter()
-                        .map(|&key| self.check_campaign_key(key, sender, recipient, now_ms)),
-                )
+                try_join_all(campaign_keys.iter().map(|(key, page)| {
+                    self.check_campaign_key(key, page, sender, recipient, now_ms)
+                }))
             },
             |recorded| async move {
                 let undo = recorded
@@ -343,10 +341,10 @@ impl RedisStore {
     pub async fn check_act(
         &self,
         check: &ActCheck,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: CopyKeys<'_>,
     ) -> Result<SenderOutcome, StoreError> {
         let in_call = if self.is_cluster() {
-            &[]
+            CopyKeys::NONE
         } else {
             campaign_keys
         };
@@ -417,7 +415,7 @@ impl RedisStore {
     async fn check_in_one_call(
         &self,
         check: &SenderCheck,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: CopyKeys<'_>,
     ) -> Result<SenderOutcome, StoreError> {
         let call = SenderCall {
             fingerprint: check.fingerprint,
@@ -494,6 +492,7 @@ impl RedisStore {
     async fn check_campaign_key(
         &self,
         key: CampaignKey,
+        page: Option<u64>,
         sender: SenderKey,
         recipient: Option<u64>,
         now_ms: u64,
@@ -520,7 +519,8 @@ impl RedisStore {
             .arg(super::CAMPAIGN_RECIPIENTS)
             .arg(if key.is_domain() { "d" } else { "k" })
             .arg(self.contact_memory_ms())
-            .arg(super::VET_SHARERS);
+            .arg(super::VET_SHARERS)
+            .arg(page.map_or(Vec::new(), |p| p.to_be_bytes().to_vec()));
         let reply = self.run(&self.campaign_script, &call).await?;
         protocol::decode_campaign_key(&reply, limit)
     }
@@ -528,23 +528,27 @@ impl RedisStore {
     /// Takes back what `check_campaign_key` recorded for a message another key rejected.
     async fn undo_campaign_key(
         &self,
-        (key, previous_ms, recipient_previous_ms): super::KeyRecord,
+        record: super::KeyRecord,
         sender: SenderKey,
         recipient: Option<u64>,
         now_ms: u64,
     ) -> Result<(), StoreError> {
         let window_ms = self.policy.campaign.map_or(0, |l| l.window_ms());
         let time = |t: Option<u64>| t.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
+        let bytes = |m: Option<u64>| m.map_or(Vec::new(), |m| m.to_be_bytes().to_vec());
+        let key = record.key;
         let mut call = Call::default();
         call.key(keys::campaign_key(&self.prefix, key))
             .key(keys::campaign_recipients_key(&self.prefix, key))
             .arg("undo")
             .arg(now_ms)
-            .arg(time(previous_ms))
+            .arg(time(record.previous_ms))
             .arg(keys::sender_member(sender))
-            .arg(recipient.map_or(Vec::new(), |r| r.to_be_bytes().to_vec()))
-            .arg(time(recipient_previous_ms))
-            .arg(window_ms);
+            .arg(bytes(recipient))
+            .arg(time(record.recipient_previous_ms))
+            .arg(window_ms)
+            .arg(bytes(record.page))
+            .arg(time(record.page_previous_ms));
         self.run_value::<i64>(&self.campaign_script, &call)
             .await
             .map(drop)
@@ -562,14 +566,15 @@ impl RedisStore {
     /// sender's call).
     async fn vouch_domains(
         &self,
-        campaign_keys: &[CampaignKey],
+        campaign_keys: CopyKeys<'_>,
         check: &SenderCheck,
     ) -> Result<(), StoreError> {
         let memory_ms = self.contact_memory_ms();
         if memory_ms == 0 || self.policy.campaign.is_none() {
             return Ok(());
         }
-        let calls = campaign_keys.iter().filter(|k| k.is_domain()).map(|&key| {
+        let domains = campaign_keys.keys.iter().filter(|k| k.is_domain());
+        let calls = domains.map(|&key| {
             let mut call = Call::default();
             call.key(keys::vouchers_key(&self.prefix, key))
                 .arg("vouch")

@@ -9,8 +9,8 @@ use super::keys;
 use super::program::Call;
 use crate::policy::{Act, Limit, Policy, Rule, Violation};
 use crate::store::{
-    CampaignKey, Conversation, Counted, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded,
-    Replay, SenderKey, SenderStatus, StoreError, StrikeOutcome,
+    Conversation, CopyKeys, Counted, Fingerprint, KeyOutcome, Peer, RecipientKey, Recorded, Replay,
+    SenderKey, SenderStatus, StoreError, StrikeOutcome,
 };
 
 /// What a call of the sender script does (`ARGV[1]`).
@@ -112,7 +112,7 @@ pub(super) struct SenderCall<'a> {
     /// a cluster keeps it on another slot and writes it with `lua/contact.lua`).
     pub remembers_contact: bool,
     /// `check`, `act`: the content's campaign keys, decided in this call (standalone Redis).
-    pub campaign_keys: &'a [CampaignKey],
+    pub campaign_keys: CopyKeys<'a>,
     /// `check`: whom the campaign rule counts the message as reaching (`None`: unknown).
     pub campaign_recipient: Option<u64>,
     /// `act`, and a `strike` releasing an act: the act whose windows are read and written.
@@ -137,7 +137,7 @@ impl<'a> SenderCall<'a> {
             counted: Counted::default(),
             conversation: None,
             remembers_contact: false,
-            campaign_keys: &[],
+            campaign_keys: CopyKeys::NONE,
             campaign_recipient: None,
             act: None,
             members: 0,
@@ -188,12 +188,15 @@ impl<'a> SenderCall<'a> {
             }
             None => 0,
         };
-        let mut kinds = String::with_capacity(self.campaign_keys.len());
-        for &key in self.campaign_keys {
+        let mut kinds = String::with_capacity(self.campaign_keys.keys.len());
+        let mut pages = Vec::new();
+        for (key, page) in self.campaign_keys.iter() {
             call.key(keys::campaign_key(prefix, key))
                 .key(keys::campaign_recipients_key(prefix, key));
             if key.is_domain() {
                 call.key(keys::vouchers_key(prefix, key));
+                // 8 bytes per domain key, zeros when its page is unknown.
+                pages.extend_from_slice(&page.unwrap_or(0).to_be_bytes());
             }
             kinds.push(if key.is_domain() { 'd' } else { 'k' });
         }
@@ -236,7 +239,8 @@ impl<'a> SenderCall<'a> {
             .arg(
                 self.campaign_recipient
                     .map_or(Vec::new(), |r| r.to_be_bytes().to_vec()),
-            );
+            )
+            .arg(pages);
         call
     }
 }
@@ -337,7 +341,7 @@ pub(super) fn decode_strike(reply: &[i64]) -> Result<StrikeOutcome, StoreError> 
 }
 
 /// A campaign key's reply (`lua/campaign.lua`): `{full, over, retry_ms, previous_ms,
-/// recipient_previous_ms}` (-1: not recorded).
+/// recipient_previous_ms, page_previous_ms}` (-1: not recorded).
 pub(super) fn decode_campaign_key(reply: &[i64], limit: Limit) -> Result<KeyOutcome, StoreError> {
     let mut fields = Fields::new(reply);
     let full = fields.next()? == 1;
@@ -345,6 +349,7 @@ pub(super) fn decode_campaign_key(reply: &[i64], limit: Limit) -> Result<KeyOutc
     let retry = Duration::from_millis(fields.next_u64()?);
     let previous_ms = u64::try_from(fields.next()?).ok();
     let recipient_previous_ms = u64::try_from(fields.next()?).ok();
+    let page_previous_ms = u64::try_from(fields.next()?).ok();
     fields.end()?;
     let violation = Violation::new(Rule::Campaign, Some(limit), retry);
     Ok(if full {
@@ -353,6 +358,7 @@ pub(super) fn decode_campaign_key(reply: &[i64], limit: Limit) -> Result<KeyOutc
         KeyOutcome::Recorded {
             previous_ms,
             recipient_previous_ms,
+            page_previous_ms,
             over: over.then_some(violation),
         }
     })
@@ -597,15 +603,17 @@ mod tests {
         );
         assert_eq!(status.blocked_for, Duration::from_millis(1500));
         assert!(decode_status(&[2, 1500, 1, 4, 1, 7], &policy).is_err());
-        let full = decode_campaign_key(&[1, 0, 9000, 0, -1], rates[0]).unwrap();
+        let full = decode_campaign_key(&[1, 0, 9000, 0, -1, -1], rates[0]).unwrap();
         assert!(matches!(full, KeyOutcome::Full(v) if v.rule == Rule::Campaign));
         assert_eq!(
-            decode_campaign_key(&[0, 0, 0, 1234, -1], rates[0]).unwrap(),
+            decode_campaign_key(&[0, 0, 0, 1234, -1, 0], rates[0]).unwrap(),
             KeyOutcome::Recorded {
                 previous_ms: Some(1234),
                 recipient_previous_ms: None,
+                page_previous_ms: Some(0),
                 over: None
             }
         );
+        assert!(decode_campaign_key(&[0, 0, 0, 1234, -1], rates[0]).is_err());
     }
 }
