@@ -14,7 +14,7 @@ use support::{GROUP, SINGLE, SharedStore, single_body};
 const DASHBOARD: &str = include_str!("../grafana/dashboards/floodgate.json");
 
 /// The published metric names (README, "Admin listener"), and what Prometheus adds (`up`, the process collector).
-const PUBLISHED_METRICS: [&str; 17] = [
+const PUBLISHED_METRICS: [&str; 19] = [
     "floodgate_callbacks_total",
     "floodgate_rejections_total",
     "floodgate_decision_seconds",
@@ -32,6 +32,9 @@ const PUBLISHED_METRICS: [&str; 17] = [
     "floodgate_connections_shed_total",
     "floodgate_moderation_actions_total",
     "floodgate_reported_keys",
+    "floodgate_replays_total",
+    // Added beside the contract's list (README, "Where the contract needed a decision").
+    "floodgate_moderation_records_dropped_total",
 ];
 
 fn dashboard_expressions() -> Vec<String> {
