@@ -51,7 +51,8 @@ ARGV
   [13] the index in KEYS of the first campaign key, 0 = none
   [14] act, and a strike releasing one: the act's name in ACTS ("" = none: the block only)
   [15] act: a creation's initial members, weighed in ACTS.members (0 = none)
-  [16] check, act: the callback's replay id (8 bytes, "" = none)   [17] its replay window (ms)
+  [16] check, act, strike: the callback's replay id (8 bytes, "" = none; a strike's is apart
+       from its check's)   [17] its replay window (ms)
   [18] the index in KEYS of <prefix>:{s:<sender>}:d, the sender's recent decisions (hash: replay
        id → struct '>d' until when, then the reply as it was sent), 0 = none
   [19] the campaign keys' kinds, one letter each: 'k' (KEYS: the set, its recipients) or 'd' (a
@@ -60,7 +61,7 @@ ARGV
   [20] the campaign recipient (8 bytes: the one-to-one recipient or the group), "" = unknown
   [21] the domain keys' pages, 8 bytes each in the order of [19]'s 'd's (zeros: unknown)
 
-Replays: a check or act whose replay id is in the hash KEYS[n], n = ARGV[18], within its window answers {REPLAYED,
+Replays: a check, act or strike whose replay id is in the hash KEYS[n], n = ARGV[18], within its window answers {REPLAYED,
 the first reply...} and records nothing; otherwise its reply (an admission, or a rejection that
 struck) is recorded there for ARGV[17] ms. At most REPLAY_CAP ids per sender: past it those
 whose window ended go, and if none did, all of them. (On a cluster the campaign rule decides
@@ -452,6 +453,9 @@ function OPS.unblock(KEYS, ARGV)
 end
 
 function OPS.strike(KEYS, ARGV)
+  -- A content rule's strike on a retried callback: the first strike's reply, nothing struck.
+  local first = replayed(KEYS, ARGV)
+  if first then return first end
   read_sender(KEYS[1], ARGV, false)
   local at = tonumber(ARGV[6])
   if at > 0 and ARGV[14] ~= '' then
@@ -477,7 +481,7 @@ function OPS.strike(KEYS, ARGV)
   end
   local started = C.add_strike()
   C.commit()
-  return packed({0, 0, 0, 0, started})
+  return decided(packed({0, 0, 0, 0, started}), ARGV)
 end
 
 function OPS.act(KEYS, ARGV)

@@ -46,6 +46,7 @@ on_every_store!(
     replays_off_counts_every_retry,
     a_reused_client_msg_id_replays_only_the_same_message_to_the_same_peer,
     a_retry_of_a_message_refused_as_a_campaign_is_refused_again,
+    a_retry_of_a_message_a_content_rule_refused_strikes_once,
     a_retried_friend_request_gets_its_first_decision_and_counts_once,
     a_reused_operation_id_replays_only_the_same_friend_request,
     a_retry_of_a_friend_request_refused_as_a_campaign_is_refused_again,
@@ -93,6 +94,49 @@ async fn a_retried_message_gets_its_first_decision_and_counts_once(backend: Back
             .is_allow()
     );
     assert_eq!(counted(&app, "cat").await, 1);
+}
+
+/// A content rule (here the link deny list) decides before the store, so its strike is the
+/// only thing a retry could count twice: it strikes once, and the retry gets the first answer —
+/// a user whose message a rule refused by mistake is not blocked by a load balancer's retries.
+async fn a_retry_of_a_message_a_content_rule_refused_strikes_once(backend: Backend) {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_LINK_DENY", "bad.example"),
+            ("FLOODGATE_STRIKES", "2/10m"),
+            ("FLOODGATE_REPLAY_WINDOW", "1m"),
+        ],
+    )
+    .await;
+    let mut body = single_body("ann", "bob", "have a look at bad.example/offer");
+    body["clientMsgID"] = "m1".into();
+    let refused = app.post(SINGLE, &body).await;
+    assert_eq!(refused.err_code(), 5009);
+    for _ in 0..3 {
+        let again = app.post(SINGLE, &body).await;
+        assert_eq!(again.err_code(), 5009, "{again:?}");
+        assert_eq!(again.detail(), refused.detail());
+    }
+    assert_eq!(strikes(&app, "ann").await, 1);
+    assert_eq!(app.metric("floodgate_replays_total").await, 3.0);
+    assert!(
+        app.post(SINGLE, &message("ann", "bob", "m2"))
+            .await
+            .is_allow(),
+        "not blocked"
+    );
+    // Another message refused by the rule is another strike: the second starts the block.
+    body["clientMsgID"] = "m3".into();
+    let second = app.post(SINGLE, &body).await;
+    assert_eq!(second.err_code(), 5009);
+    assert!(second.detail().contains("blocked for"), "{second:?}");
+    assert_eq!(
+        app.post(SINGLE, &message("ann", "bob", "m4"))
+            .await
+            .err_code(),
+        5006
+    );
 }
 
 async fn a_retry_after_the_window_counts_again(backend: Backend) {

@@ -271,7 +271,9 @@ impl Engine {
                 return Ok(Decision::reject(violation, shadow));
             }
             let (actor, now_ms) = (check.actor, check.now_ms);
-            return self.strike(store, actor, now_ms, violation, shadow).await;
+            return self
+                .strike(store, (actor, check.replay), now_ms, violation, shadow)
+                .await;
         }
         // Empty when the campaign rule is off (`request_keys`).
         let outcome = self

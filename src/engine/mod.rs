@@ -396,7 +396,7 @@ impl Engine {
         shadow.extend(found);
         if let Some(violation) = enforced {
             let decision = self
-                .strike(store, sender, now_ms, violation, shadow)
+                .strike(store, (sender, replay), now_ms, violation, shadow)
                 .await?;
             self.note_message(message, now_ms, text.as_ref(), None, false, &decision);
             return Ok(decision);
@@ -516,6 +516,7 @@ impl Engine {
             now_ms,
             rule: Rule::Reported,
             release: Some(reservation),
+            replay: None,
         };
         let outcome = self.timed(store, "strike", store.strike(&request)).await?;
         Ok(self.answer_after_strike(violation, outcome, shadow))
@@ -552,11 +553,12 @@ impl Engine {
     }
 
     /// A violation found before the store's check (mentions, keyword, link) is struck on the
-    /// sender's record, and answered as `answer_after_strike` says.
+    /// sender's record, and answered as `answer_after_strike` says. A retry of the callback
+    /// (`replay`) gets the first strike's answer and strikes nothing again.
     async fn strike(
         &self,
         store: &Store,
-        sender: SenderKey,
+        (sender, replay): (SenderKey, Option<Replay>),
         now_ms: u64,
         violation: Violation,
         shadow: Vec<Violation>,
@@ -566,9 +568,16 @@ impl Engine {
             now_ms,
             rule: violation.rule,
             release: None,
+            replay,
         };
         let outcome = self.timed(store, "strike", store.strike(&request)).await?;
-        Ok(self.answer_after_strike(violation, outcome, shadow))
+        let replayed = outcome.replayed;
+        let mut decision = self.answer_after_strike(violation, outcome, shadow);
+        if replayed {
+            self.metrics.replays.inc();
+            decision.replayed = true;
+        }
+        Ok(decision)
     }
 
     /// The predicates of the sender's windowed rules ([`Counted::holds`]): which of

@@ -44,8 +44,16 @@ pub struct MemoryStore {
 /// a forgotten one counts again, which only a sender deciding that fast can cause).
 #[derive(Default)]
 struct Replays {
-    decided: KeyMap<u64, (u64, SenderOutcome)>,
+    decided: KeyMap<u64, (u64, Remembered)>,
     expires_ms: u64,
+}
+
+/// What a retry gets again: a check's or act's outcome, or a strike's (under its own id,
+/// `Replay::of_strike`).
+#[derive(Clone)]
+enum Remembered {
+    Decided(SenderOutcome),
+    Struck(StrikeOutcome),
 }
 
 /// Decisions remembered per sender at most (both stores): above every default rate limit's
@@ -396,9 +404,32 @@ impl MemoryStore {
 
     /// The first outcome of a callback decided within its replay window.
     pub fn replayed(&self, sender: SenderKey, replay: Replay, now: u64) -> Option<SenderOutcome> {
+        match self.remembered(sender, replay, now)? {
+            Remembered::Decided(outcome) => Some(outcome),
+            Remembered::Struck(_) => None,
+        }
+    }
+
+    /// The first strike of a callback struck within its replay window, as a retry gets it.
+    pub fn replayed_strike(
+        &self,
+        sender: SenderKey,
+        replay: Replay,
+        now: u64,
+    ) -> Option<StrikeOutcome> {
+        match self.remembered(sender, replay, now)? {
+            Remembered::Struck(outcome) => Some(StrikeOutcome {
+                replayed: true,
+                ..outcome
+            }),
+            Remembered::Decided(_) => None,
+        }
+    }
+
+    fn remembered(&self, sender: SenderKey, replay: Replay, now: u64) -> Option<Remembered> {
         self.replays.peek(sender.0, |log| {
-            let (expires, outcome) = log?.decided.get(&replay.id)?;
-            (*expires > now).then(|| outcome.clone())
+            let (expires, remembered) = log?.decided.get(&replay.id)?;
+            (*expires > now).then(|| remembered.clone())
         })
     }
 
@@ -410,6 +441,21 @@ impl MemoryStore {
         now: u64,
         outcome: &SenderOutcome,
     ) {
+        self.remember_replay(sender, replay, now, Remembered::Decided(outcome.clone()));
+    }
+
+    /// Remembers a strike's outcome for its replay window.
+    pub fn record_strike(
+        &self,
+        sender: SenderKey,
+        replay: Replay,
+        now: u64,
+        outcome: &StrikeOutcome,
+    ) {
+        self.remember_replay(sender, replay, now, Remembered::Struck(outcome.clone()));
+    }
+
+    fn remember_replay(&self, sender: SenderKey, replay: Replay, now: u64, remembered: Remembered) {
         let expires = now + replay.window_ms;
         self.replays.with(sender.0, |log| {
             if log.decided.len() >= REPLAY_CAP {
@@ -418,7 +464,7 @@ impl MemoryStore {
                     log.decided.clear();
                 }
             }
-            log.decided.insert(replay.id, (expires, outcome.clone()));
+            log.decided.insert(replay.id, (expires, remembered));
             log.expires_ms = log.expires_ms.max(expires);
         })
     }
@@ -672,22 +718,19 @@ impl MemoryStore {
                 .and_then(|r| r.act)
                 .is_some_and(|act| !act.strikes())
             {
-                return StrikeOutcome {
-                    blocked: None,
-                    started_block: None,
-                };
+                return StrikeOutcome::default();
             }
             if state.blocked_until > now {
                 return StrikeOutcome {
                     blocked: Some(state.block_violation(now)),
-                    started_block: None,
+                    ..StrikeOutcome::default()
                 };
             }
             let violation = Violation::new(request.rule, None, Duration::ZERO);
             let struck = state.add_strike(policy, violation, now);
             StrikeOutcome {
-                blocked: None,
                 started_block: struck.started_block,
+                ..StrikeOutcome::default()
             }
         })
     }

@@ -202,6 +202,15 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// The id a strike's outcome is remembered under, apart from a check's: a retry that a
+    /// reloaded keyword list now rejects before the store never reads an admission as a strike.
+    pub(crate) fn of_strike(self) -> Replay {
+        Replay {
+            id: self.id ^ 0x7374_7269_6b65_2121, // "strike!!"
+            ..self
+        }
+    }
+
     /// `None` without a `clientMsgID` (nothing tells a retry from a new message) or a window.
     pub fn of(
         send_id: &str,
@@ -406,6 +415,10 @@ pub struct StrikeRequest {
     pub now_ms: u64,
     pub rule: Rule,
     pub release: Option<Reservation>,
+    /// A violation found before the store (a content rule) on a callback that may be retried:
+    /// a retry within the window gets the first strike's outcome and strikes nothing. (A
+    /// strike that releases a reservation is answered through its check's replay.)
+    pub replay: Option<Replay>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -414,6 +427,8 @@ pub struct StrikeOutcome {
     pub blocked: Option<Violation>,
     /// This strike reached the limit and started a block of this length.
     pub started_block: Option<Duration>,
+    /// A retry's: the first strike's outcome, nothing struck again.
+    pub replayed: bool,
 }
 
 /// What checking one campaign key did, so that a rejection by another key can undo it.
@@ -656,7 +671,20 @@ impl Store {
 
     pub async fn strike(&self, request: &StrikeRequest) -> Result<StrikeOutcome, StoreError> {
         match self {
-            Store::Memory(store) => Ok(store.strike(request)),
+            Store::Memory(store) => {
+                let replay = request.replay.map(Replay::of_strike);
+                if let Some(first) =
+                    replay.and_then(|r| store.replayed_strike(request.sender, r, request.now_ms))
+                {
+                    return Ok(first);
+                }
+                let outcome = store.strike(request);
+                // A block being served strikes nothing and is not remembered (as in sender.lua).
+                if let Some(replay) = replay.filter(|_| outcome.blocked.is_none()) {
+                    store.record_strike(request.sender, replay, request.now_ms, &outcome);
+                }
+                Ok(outcome)
+            }
             Store::Redis(store) => store.strike(request).await,
         }
     }
@@ -776,6 +804,7 @@ where
         now_ms,
         rule: Rule::Campaign,
         release: Some(reservation),
+        replay: None,
     })
     .await?;
     // A block being served was answered by the sender's rules already.

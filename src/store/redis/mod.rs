@@ -31,8 +31,8 @@ use program::{Call, Program};
 use protocol::{CheckReply, Op, SenderCall};
 
 use super::{
-    ActCheck, CampaignKey, CopyKeys, Counted, GroupKey, KeyOutcome, Peer, Reservation, SenderCheck,
-    SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
+    ActCheck, CampaignKey, CopyKeys, Counted, GroupKey, KeyOutcome, Peer, Replay, Reservation,
+    SenderCheck, SenderKey, SenderOutcome, SenderStatus, StoreError, StrikeOutcome, StrikeRequest,
 };
 use crate::config::RedisConfig;
 use crate::policy::{Mode, Policy, Rule, Violation};
@@ -480,12 +480,18 @@ impl RedisStore {
             recipient_previous_ms: recipient.map_or(0, |(_, recorded)| recorded.previous_ms()),
             counted: release.map_or(Counted::default(), |r| r.counted),
             act: release.and_then(|r| r.act),
+            replay: request.replay.map(Replay::of_strike),
             ..SenderCall::bare(Op::Strike, request.sender, request.now_ms)
         };
         let reply = self
             .run(&self.sender_script, &call.call(&self.prefix))
             .await?;
-        protocol::decode_strike(&reply)
+        let (replayed, reply) = protocol::replayed(&reply);
+        let outcome = protocol::decode_strike(reply)?;
+        Ok(StrikeOutcome {
+            replayed,
+            ..outcome
+        })
     }
 
     /// The campaign rule on one key's slot (Redis Cluster): see `lua/campaign.lua`.

@@ -337,6 +337,7 @@ pub(super) fn decode_strike(reply: &[i64]) -> Result<StrikeOutcome, StoreError> 
     Ok(StrikeOutcome {
         blocked,
         started_block: started,
+        replayed: false,
     })
 }
 
