@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{Chat, Message};
+
 /// `atUserList`'s entry for "the whole group" (OpenIM's protocol constants).
 pub const AT_ALL_TAG: &str = "AtAllTag";
 
@@ -175,6 +177,21 @@ impl<'a> CallbackRequest<'a> {
                 },
             }
         })
+    }
+
+    /// What the rules read of a message callback of `chat`: every field the engine's
+    /// [`Message`] has, taken from the body here and nowhere else. A missing field is empty.
+    pub fn message(&self, chat: Chat) -> Message<'_> {
+        Message {
+            chat,
+            send_id: self.send_id.as_deref().unwrap_or(""),
+            recv_id: self.recv_id.as_deref().unwrap_or(""),
+            group_id: self.group_id.as_deref().unwrap_or(""),
+            content_type: self.content_type.unwrap_or(0),
+            content: self.content.as_deref().unwrap_or(""),
+            mentions: self.mentions(),
+            at_all: self.mentions_all(),
+        }
     }
 
     /// Whether the whole group is mentioned (`AtAllTag`).
