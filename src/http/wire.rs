@@ -359,6 +359,28 @@ mod tests {
     }
 
     #[test]
+    fn the_engine_message_is_every_field_the_rules_read() {
+        let body = br#"{"sendID":"al","recvID":"bo","groupID":"g","contentType":101,
+            "content":"{\"content\":\"hi\"}","atUserList":["AtAllTag","bo","bo"]}"#;
+        let request = CallbackRequest::parse(body).unwrap();
+        let message = request.message(Chat::Group);
+        assert_eq!(message.chat, Chat::Group);
+        assert_eq!(
+            (message.send_id, message.recv_id, message.group_id),
+            ("al", "bo", "g")
+        );
+        assert_eq!(message.content_type, 101);
+        assert_eq!(message.content, r#"{"content":"hi"}"#);
+        assert_eq!((message.mentions, message.at_all), (2, true));
+        let empty = CallbackRequest::parse(b"{}").unwrap();
+        let message = empty.message(Chat::Single);
+        assert_eq!(
+            (message.send_id, message.content_type, message.at_all),
+            ("", 0, false)
+        );
+    }
+
+    #[test]
     fn at_all_is_one_mention_and_is_seen() {
         let request =
             CallbackRequest::parse(br#"{"atUserList":["AtAllTag","bob","bob"]}"#).unwrap();
