@@ -107,14 +107,10 @@ fn decision(c: &mut Criterion) {
                 i = (i + 1) % senders.len();
                 clock.advance(std::time::Duration::from_millis(1));
                 let message = Message {
-                    chat: Chat::Group,
-                    send_id: &senders[i],
-                    recv_id: "",
                     group_id: "g",
                     content_type: 101,
                     content: &content,
-                    mentions: 0,
-                    at_all: false,
+                    ..Message::new(Chat::Group, &senders[i])
                 };
                 black_box(runtime.block_on(engine.decide(&message)))
             })

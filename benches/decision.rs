@@ -102,14 +102,10 @@ fn decision(c: &mut Criterion) {
                 i = (i + 1) % senders.len();
                 clock.advance(std::time::Duration::from_millis(1));
                 let message = Message {
-                    chat: Chat::Single,
-                    send_id: &senders[i],
                     recv_id: "bob",
-                    group_id: "",
-                    at_all: false,
                     content_type: 101,
                     content: &content,
-                    mentions: 0,
+                    ..Message::new(Chat::Single, &senders[i])
                 };
                 black_box(runtime.block_on(engine.decide(&message)))
             })
@@ -211,14 +207,10 @@ fn moderation(c: &mut Criterion) {
                     i = (i + 1) % senders.len();
                     clock.advance(std::time::Duration::from_millis(1));
                     let message = Message {
-                        chat: Chat::Single,
-                        send_id: &senders[i],
                         recv_id: "bob",
-                        group_id: "",
-                        at_all: false,
                         content_type: 101,
                         content: one.unwrap_or(&distinct[i]),
-                        mentions: 0,
+                        ..Message::new(Chat::Single, &senders[i])
                     };
                     black_box(runtime.block_on(engine.decide(&message)))
                 })

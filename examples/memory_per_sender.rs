@@ -34,14 +34,10 @@ async fn main() {
         for n in 0..3 {
             let content = format!("{{\"content\":\"message number {n} from {send_id}\"}}");
             let message = Message {
-                chat: Chat::Single,
-                send_id: &send_id,
                 recv_id: &recv_id,
-                group_id: "",
-                at_all: false,
                 content_type: 101,
                 content: &content,
-                mentions: 0,
+                ..Message::new(Chat::Single, &send_id)
             };
             engine.decide(&message).await;
         }

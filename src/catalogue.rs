@@ -1,9 +1,12 @@
 //! The catalogue of rules: each rule once — its errCode, its one name, its mode variable, its
-//! errMsg, its scope, the primitive its state is and the windows it counts in. The mode
-//! variables, the metric labels, errMsg and the constants handed to the Lua scripts are
-//! generated from [`CATALOGUE`]; nothing else lists the rules by hand.
+//! errMsg, its scope, the primitive its state is and the windows it counts in (its threshold
+//! variable, default and errDlt unit). The mode and threshold variables, the metric labels,
+//! errMsg, errDlt and the constants handed to the Lua scripts are generated from [`CATALOGUE`];
+//! nothing else lists the rules by hand.
 
-use crate::policy::{Limit, Policy};
+use std::ops::{Index, IndexMut};
+
+use crate::policy::{Limit, Policy, text};
 
 /// The rules (README, "Rules and error codes"). Their order is the catalogue's: a rule's
 /// position is its index in [`CATALOGUE`] and in [`RuleModes`].
@@ -15,7 +18,7 @@ pub enum Rule {
     Campaign,
     Fanout,
     Blocked,
-    /// Mentions per message, and `AtAllTag` uses per sender.
+    /// Mentions per message, and uses of the whole group's mention per sender.
     Mentions,
     /// The text contains an entry of the operator's keyword list.
     Keyword,
@@ -82,13 +85,72 @@ pub struct Entry {
     pub reason: &'static str,
     pub scope: Scope,
     pub primitive: Primitive,
-    /// The windows its state counts in, as configured (empty: off, or counted elsewhere — an
-    /// act's windows are its `Act`'s).
-    pub windows: fn(&Policy) -> &[Limit],
+    /// Where the windows its state counts in are set ([`Policy::windows`] reads them).
+    pub windows: Windows,
     /// The letter naming its state in a stored record (a Redis hash field starts with it; a
     /// distinct set's keys start with it in lower case). Part of the stored layout: changing it
     /// would reset every count on upgrade.
     pub tag: Option<char>,
+}
+
+/// Where a rule's windows are set.
+#[derive(Clone, Copy, Debug)]
+pub enum Windows {
+    /// None of its own: no state, or an act's windows (its `Act`'s).
+    None,
+    /// Its threshold variable, parsed into [`Policy::thresholds`].
+    Set(Threshold),
+    /// A field of [`Policy`] that the code of its rule reads by name (the campaign rule's).
+    Field(fn(&Policy) -> &[Limit]),
+}
+
+/// A rule's threshold variable: its `COUNT/DURATION` limit, or a comma-separated list of them,
+/// or `off`.
+#[derive(Clone, Copy, Debug)]
+pub struct Threshold {
+    pub variable: &'static str,
+    /// The default, as the README states it; `Policy::default()` parses it too.
+    pub default: &'static str,
+    /// Several windows (a list), or at most one.
+    pub list: bool,
+    /// What errDlt says is counted (`limit 3 @all per 1h`); `None` for messages, left unsaid
+    /// (`limit 30 per 10s`).
+    pub unit: Option<&'static str>,
+}
+
+impl Threshold {
+    const fn one(variable: &'static str, default: &'static str) -> Threshold {
+        Threshold {
+            variable,
+            default,
+            list: false,
+            unit: None,
+        }
+    }
+
+    const fn list(variable: &'static str, default: &'static str) -> Threshold {
+        Threshold {
+            list: true,
+            ..Threshold::one(variable, default)
+        }
+    }
+
+    /// errDlt names what it counts `unit`, not messages.
+    const fn counting(self, unit: &'static str) -> Threshold {
+        Threshold {
+            unit: Some(unit),
+            ..self
+        }
+    }
+
+    /// The windows a value of the variable sets (`off`: none). The error says what is wrong
+    /// with the value; the caller names the variable.
+    pub fn parse(&self, value: &str) -> Result<Vec<Limit>, String> {
+        match self.list {
+            true => text::limit_list(value),
+            false => Ok(text::optional_limit(value)?.into_iter().collect()),
+        }
+    }
 }
 
 /// `FLOODGATE_<RULE>_MODE`, spelled once.
@@ -96,10 +158,6 @@ macro_rules! mode {
     ($rule:literal) => {
         Some(concat!("FLOODGATE_", $rule, "_MODE"))
     };
-}
-
-const fn none(_: &Policy) -> &[Limit] {
-    &[]
 }
 
 /// Every rule, in [`Rule`] order.
@@ -112,7 +170,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "sending too fast",
         scope: Scope::Replica,
         primitive: Primitive::Window,
-        windows: |p| p.burst.as_slice(),
+        windows: Windows::Set(Threshold::one("FLOODGATE_BURST", "10/1s")),
         tag: None,
     },
     Entry {
@@ -123,7 +181,10 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "too many messages",
         scope: Scope::Sender,
         primitive: Primitive::Window,
-        windows: |p| &p.rate,
+        windows: Windows::Set(Threshold::list(
+            "FLOODGATE_RATE_LIMITS",
+            "30/10s,120/1m,1000/1h",
+        )),
         // `W`, not the `w` of the msgpack lists an earlier version kept: a replica of either
         // version never misreads the other's field during a rolling upgrade.
         tag: Some('W'),
@@ -136,7 +197,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "same message sent too often",
         scope: Scope::Sender,
         primitive: Primitive::CountPerKey,
-        windows: |p| p.repeat.as_slice(),
+        windows: Windows::Set(Threshold::one("FLOODGATE_REPEAT_LIMIT", "3/10m")),
         tag: Some('r'),
     },
     Entry {
@@ -147,7 +208,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "message is part of a spam campaign",
         scope: Scope::Shared,
         primitive: Primitive::DistinctSet,
-        windows: |p| p.campaign.as_slice(),
+        windows: Windows::Field(|p| p.campaign.as_slice()),
         tag: None,
     },
     Entry {
@@ -158,7 +219,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "too many different recipients",
         scope: Scope::Sender,
         primitive: Primitive::DistinctSet,
-        windows: |p| p.fanout.as_slice(),
+        windows: Windows::Set(Threshold::one("FLOODGATE_FANOUT_LIMIT", "30/10m")),
         // `T<window>` holds the ring; each recipient's last time is `t<recipient>`.
         tag: Some('T'),
     },
@@ -170,7 +231,8 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "sender is temporarily blocked",
         scope: Scope::Sender,
         primitive: Primitive::Flag,
-        windows: |p| p.strikes.as_slice(),
+        // Strikes (a violation of any rule) in a window: the one that reaches the limit blocks.
+        windows: Windows::Set(Threshold::one("FLOODGATE_STRIKES", "5/10m")),
         tag: None,
     },
     Entry {
@@ -182,7 +244,7 @@ pub const CATALOGUE: [Entry; 14] = [
         scope: Scope::Sender,
         // The per-message count is stateless; the stores keep the `AtAllTag` uses.
         primitive: Primitive::Window,
-        windows: |p| p.at_all.as_slice(),
+        windows: Windows::Set(Threshold::one("FLOODGATE_AT_ALL_LIMIT", "3/1h").counting("@all")),
         tag: Some('A'),
     },
     Entry {
@@ -194,7 +256,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "message contains blocked content",
         scope: Scope::Message,
         primitive: Primitive::Stateless,
-        windows: none,
+        windows: Windows::None,
         tag: None,
     },
     Entry {
@@ -205,7 +267,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "message links to a blocked site",
         scope: Scope::Message,
         primitive: Primitive::Stateless,
-        windows: none,
+        windows: Windows::None,
         tag: None,
     },
     Entry {
@@ -216,7 +278,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "too many friend requests",
         scope: Scope::Actor,
         primitive: Primitive::Window,
-        windows: none,
+        windows: Windows::None,
         tag: None,
     },
     Entry {
@@ -227,7 +289,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "too many group requests",
         scope: Scope::Actor,
         primitive: Primitive::Window,
-        windows: none,
+        windows: Windows::None,
         tag: None,
     },
     Entry {
@@ -240,7 +302,7 @@ pub const CATALOGUE: [Entry; 14] = [
         // per campaign key, never counted per sender.
         scope: Scope::Shared,
         primitive: Primitive::Flag,
-        windows: none,
+        windows: Windows::None,
         tag: None,
     },
     Entry {
@@ -251,7 +313,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "message check unavailable",
         scope: Scope::Service,
         primitive: Primitive::Stateless,
-        windows: none,
+        windows: Windows::None,
         tag: None,
     },
     Entry {
@@ -262,7 +324,7 @@ pub const CATALOGUE: [Entry; 14] = [
         reason: "anti-spam check unavailable",
         scope: Scope::Service,
         primitive: Primitive::Stateless,
-        windows: none,
+        windows: Windows::None,
         tag: None,
     },
 ];
@@ -394,6 +456,73 @@ pub const MODE_VARIABLES: [&str; MODE_COUNT] = {
     vars
 };
 
+/// How many rules have a threshold variable.
+const THRESHOLD_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < CATALOGUE.len() {
+        if let Windows::Set(_) = CATALOGUE[i].windows {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// The threshold variable of every rule that has one, in catalogue order.
+pub const THRESHOLD_VARIABLES: [&str; THRESHOLD_COUNT] = {
+    let mut vars = [""; THRESHOLD_COUNT];
+    let (mut n, mut i) = (0, 0);
+    while i < CATALOGUE.len() {
+        if let Windows::Set(threshold) = CATALOGUE[i].windows {
+            vars[n] = threshold.variable;
+            n += 1;
+        }
+        i += 1;
+    }
+    vars
+};
+
+impl Entry {
+    /// Its threshold variable, if its windows are set by one.
+    pub fn threshold(&self) -> Option<&'static Threshold> {
+        match &CATALOGUE[self.rule as usize].windows {
+            Windows::Set(threshold) => Some(threshold),
+            Windows::None | Windows::Field(_) => None,
+        }
+    }
+}
+
+/// The rules with a threshold variable, and their thresholds, in catalogue order.
+pub fn thresholds() -> impl Iterator<Item = (Rule, &'static Threshold)> {
+    CATALOGUE
+        .iter()
+        .filter_map(|entry| Some((entry.rule, entry.threshold()?)))
+}
+
+/// One value per rule, indexed by rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleMap<T>([T; CATALOGUE.len()]);
+
+impl<T> RuleMap<T> {
+    pub fn from_fn(mut value: impl FnMut(Rule) -> T) -> RuleMap<T> {
+        RuleMap(std::array::from_fn(|i| value(Rule::ALL[i])))
+    }
+}
+
+impl<T> Index<Rule> for RuleMap<T> {
+    type Output = T;
+
+    fn index(&self, rule: Rule) -> &T {
+        &self.0[rule.index()]
+    }
+}
+
+impl<T> IndexMut<Rule> for RuleMap<T> {
+    fn index_mut(&mut self, rule: Rule) -> &mut T {
+        &mut self.0[rule.index()]
+    }
+}
+
 /// The mode variables with their rules, in catalogue order.
 pub fn mode_variables() -> impl Iterator<Item = (Rule, &'static str)> {
     CATALOGUE
@@ -444,6 +573,30 @@ mod tests {
                 "reported",
                 "upstream",
                 "unavailable"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_threshold_default_parses_and_the_variables_are_the_contracts() {
+        let defaults = Policy::default();
+        for (rule, threshold) in thresholds() {
+            let windows = threshold.parse(threshold.default);
+            assert!(windows.is_ok(), "{}: {windows:?}", rule.name());
+            let windows = windows.unwrap_or_default();
+            assert!(threshold.list || windows.len() <= 1, "{}", rule.name());
+            assert_eq!(defaults.windows(rule), windows, "{}", rule.name());
+            assert_eq!(threshold.parse("off"), Ok(Vec::new()));
+        }
+        assert_eq!(
+            THRESHOLD_VARIABLES,
+            [
+                "FLOODGATE_BURST",
+                "FLOODGATE_RATE_LIMITS",
+                "FLOODGATE_REPEAT_LIMIT",
+                "FLOODGATE_FANOUT_LIMIT",
+                "FLOODGATE_STRIKES",
+                "FLOODGATE_AT_ALL_LIMIT"
             ]
         );
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use crate::catalogue::{CATALOGUE, Scope};
+use crate::catalogue::{CATALOGUE, RuleMap, Scope, Windows};
 pub use crate::catalogue::{Mode, Rule, RuleModes};
 
 /// `COUNT` events per `window`: the unit of every windowed rule.
@@ -44,16 +44,13 @@ impl fmt::Display for Limit {
 /// Every threshold (README, "Configuration"); `None` (or an empty list) means the rule is `off`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
-    pub burst: Option<Limit>,
-    pub rate: Vec<Limit>,
-    pub repeat: Option<Limit>,
+    /// The windows of each rule whose catalogue entry has a threshold variable (burst, rate,
+    /// repeat, fanout, strikes, the mentions rule's whole-group uses); empty for the others.
+    /// Read through [`Policy::windows`] and [`Policy::limit`].
+    pub thresholds: RuleMap<Vec<Limit>>,
     pub repeat_min_chars: usize,
     pub campaign: Option<Limit>,
-    pub fanout: Option<Limit>,
     pub mention_limit: Option<u32>,
-    /// `AtAllTag` uses per sender (it notifies a whole group): judged with the mentions rule.
-    pub at_all: Option<Limit>,
-    pub strikes: Option<Limit>,
     pub block_for: Duration,
     pub block_max: Duration,
     /// How long a recipient's message keeps a conversation established (`None`: every message
@@ -81,15 +78,16 @@ impl Default for Policy {
     fn default() -> Self {
         let limit = |count, secs| Limit::new(count, Duration::from_secs(secs)).expect("non-zero");
         Policy {
-            burst: Some(limit(10, 1)),
-            rate: vec![limit(30, 10), limit(120, 60), limit(1000, 3600)],
-            repeat: Some(limit(3, 600)),
+            // The catalogue's defaults (a unit test there parses every one).
+            thresholds: RuleMap::from_fn(|rule| match rule.entry().threshold() {
+                Some(threshold) => threshold
+                    .parse(threshold.default)
+                    .expect("the catalogue's defaults parse"),
+                None => Vec::new(),
+            }),
             repeat_min_chars: 10,
             campaign: Some(limit(5, 600)),
-            fanout: Some(limit(30, 600)),
             mention_limit: Some(10),
-            at_all: Some(limit(3, 3600)),
-            strikes: Some(limit(5, 600)),
             block_for: Duration::from_secs(600),
             block_max: Duration::from_secs(86_400),
             contact_memory: Some(Duration::from_secs(30 * 86_400)),
@@ -105,12 +103,27 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// `rule`'s windows, as configured (empty: off, or counted elsewhere — an act's windows
+    /// are its `Act`'s).
+    pub fn windows(&self, rule: Rule) -> &[Limit] {
+        match rule.entry().windows {
+            Windows::Set(_) => &self.thresholds[rule],
+            Windows::Field(field) => field(self),
+            Windows::None => &[],
+        }
+    }
+
+    /// The first of `rule`'s windows (the one of a rule that has at most one); `None`: off.
+    pub fn limit(&self, rule: Rule) -> Option<Limit> {
+        self.windows(rule).first().copied()
+    }
+
     /// The longest window of any rule kept in a store: how long a sender's state can matter.
     pub fn longest_window_ms(&self) -> u64 {
         CATALOGUE
             .iter()
             .filter(|entry| entry.scope == Scope::Sender)
-            .flat_map(|entry| (entry.windows)(self))
+            .flat_map(|entry| self.windows(entry.rule))
             .map(Limit::window_ms)
             .max()
             .unwrap_or(0)
@@ -134,6 +147,82 @@ impl Policy {
             .checked_mul(factor)
             .unwrap_or(self.block_max)
             .min(self.block_max)
+    }
+}
+
+/// The text form of durations and limits, as the variables write them (README,
+/// "Configuration"); [`HumanDuration`] writes durations back the same way. Each error says
+/// what is wrong with the text; the caller names the variable.
+pub mod text {
+    use std::time::Duration;
+
+    use super::Limit;
+
+    /// `500ms`, `10s`, `1m`, `1h`, `1d`; a positive integer and exactly one unit.
+    pub fn duration(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("`{text}` has no unit (use ms, s, m, h or d)"))?;
+        let (digits, unit) = text.split_at(split);
+        let amount: u64 = digits
+            .parse()
+            .map_err(|_| format!("`{text}` does not start with a whole number"))?;
+        let millis_per_unit = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => {
+                return Err(format!(
+                    "`{text}` has unknown unit `{unit}` (use ms, s, m, h or d)"
+                ));
+            }
+        };
+        let millis = amount
+            .checked_mul(millis_per_unit)
+            .ok_or_else(|| format!("`{text}` is too long"))?;
+        if millis == 0 {
+            return Err(format!("`{text}` must be longer than zero"));
+        }
+        Ok(Duration::from_millis(millis))
+    }
+
+    /// `COUNT/DURATION`, or `off` (`None`).
+    pub fn optional_limit(text: &str) -> Result<Option<Limit>, String> {
+        if is_off(text) {
+            return Ok(None);
+        }
+        limit(text).map(Some)
+    }
+
+    /// `COUNT/DURATION` with COUNT ≥ 1.
+    pub fn limit(text: &str) -> Result<Limit, String> {
+        let text = text.trim();
+        let (count, window) = text
+            .split_once('/')
+            .ok_or_else(|| format!("`{text}` is not COUNT/DURATION (for example 30/10s)"))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}`: `{count}` is not a whole number"))?;
+        let window = duration(window)?;
+        Limit::new(count, window).ok_or_else(|| format!("`{text}`: the count must be at least 1"))
+    }
+
+    /// A comma-separated list of limits, or `off` (empty list).
+    pub fn limit_list(text: &str) -> Result<Vec<Limit>, String> {
+        if is_off(text) {
+            return Ok(Vec::new());
+        }
+        let limits = text.split(',').map(limit).collect::<Result<Vec<_>, _>>()?;
+        Ok(limits)
+    }
+
+    /// `off`, in any case: the rule or setting is off.
+    pub fn is_off(text: &str) -> bool {
+        text.trim().eq_ignore_ascii_case("off")
     }
 }
 

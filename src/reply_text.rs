@@ -3,7 +3,7 @@
 //! the reply (`http`) and the moderators' records (`engine::moderation`); every string is part
 //! of what clients and operators read, so tests pin them.
 
-use crate::policy::{HumanDuration, Rule, Violation};
+use crate::policy::{HumanDuration, Limit, Rule, Violation};
 
 /// A violation's errMsg and errDlt.
 pub trait ReplyText {
@@ -28,12 +28,8 @@ impl ReplyText for Violation {
     fn detail(&self) -> String {
         let retry = HumanDuration(self.retry_after);
         let mut text = match (self.rule, self.limit) {
-            (Rule::Mentions, Some(limit)) if self.observed.is_none() => format!(
-                "limit {} @all per {}; retry after {retry}",
-                limit.count(),
-                HumanDuration(limit.window)
-            ),
-            (Rule::Mentions, _) => format!(
+            // The count in one message; the rule's windowed violations have a limit and none.
+            (Rule::Mentions, limit) if self.observed.is_some() || limit.is_none() => format!(
                 "limit {} mentions per message; message has {}; retry now with fewer mentions",
                 self.limit.map(|l| l.count()).unwrap_or(0),
                 self.observed.unwrap_or(0)
@@ -72,13 +68,30 @@ impl ReplyText for Violation {
             (Rule::Reported, _) => {
                 "the text carries content a moderator reported as spam".to_string()
             }
-            (_, Some(limit)) => format!("limit {limit}; retry after {retry}"),
+            (rule, Some(limit)) => format!("limit {}; retry after {retry}", counted(rule, limit)),
             (_, None) => format!("retry after {retry}"),
         };
         if let Some(block) = self.started_block {
             text.push_str(&format!("; blocked for {}", HumanDuration(block)));
         }
         text
+    }
+}
+
+/// `30 per 10s`, or `3 <unit> per 1h` when the rule's threshold names what it counts (when
+/// that is not messages).
+fn counted(rule: Rule, limit: Limit) -> String {
+    match rule
+        .entry()
+        .threshold()
+        .and_then(|threshold| threshold.unit)
+    {
+        Some(unit) => format!(
+            "{} {unit} per {}",
+            limit.count(),
+            HumanDuration(limit.window)
+        ),
+        None => limit.to_string(),
     }
 }
 

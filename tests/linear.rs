@@ -42,14 +42,10 @@ fn no_rule_reads_a_message_past_the_max_text() {
         let judge = |text: &str, sender: &str| {
             let content = serde_json::json!({ "content": text }).to_string();
             let message = Message {
-                chat: Chat::Group,
-                send_id: sender,
-                recv_id: "",
                 group_id: "g",
                 content_type: 101,
                 content: &content,
-                mentions: 0,
-                at_all: false,
+                ..Message::new(Chat::Group, sender)
             };
             rule_of(runtime.block_on(engine.decide(&message)).verdict)
         };

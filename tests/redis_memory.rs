@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floodgate::config::{RedisConfig, Secret};
-use floodgate::policy::{Act, Policy};
+use floodgate::policy::{Act, Policy, Rule};
 use floodgate::store::{
     ActCheck, CampaignKey, Conversation, CopyKeys, Counted, Fingerprint, GroupKey, Peer,
     RecipientKey, RedisStore, SenderCheck, SenderKey, SenderOutcome,
@@ -104,14 +104,13 @@ async fn a_fully_active_sender_costs_at_most_4_kib_of_redis() {
 async fn campaign_state_per_key_is_small() {
     let redis = RedisServer::start();
     // The campaign rule alone, so that the few senders' own state does not count.
-    let policy = Policy {
-        rate: Vec::new(),
-        repeat: None,
-        fanout: None,
-        strikes: None,
+    let mut policy = Policy {
         contact_memory: None,
         ..Policy::default()
     };
+    for rule in [Rule::Rate, Rule::Repeat, Rule::Fanout, Rule::Blocked] {
+        policy.thresholds[rule].clear();
+    }
     let store = store_with(&redis, "fg", policy).await;
     let now = 1_767_225_600_000u64;
     for senders in [1u64, 5] {

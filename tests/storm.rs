@@ -32,14 +32,10 @@ async fn a_million_distinct_senders_stay_within_the_memory_cap() {
         let send_id = format!("storm-{i:07}");
         let content = format!("{{\"content\":\"spam wave number {i} join now\"}}");
         let message = Message {
-            chat: Chat::Single,
-            send_id: &send_id,
             recv_id: "victim",
-            group_id: "",
-            at_all: false,
             content_type: 101,
             content: &content,
-            mentions: 0,
+            ..Message::new(Chat::Single, &send_id)
         };
         let decision = engine.decide(&message).await;
         assert_eq!(

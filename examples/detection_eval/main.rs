@@ -172,8 +172,7 @@ async fn main() {
             group_id,
             content_type: 101,
             content: &content,
-            mentions: 0,
-            at_all: false,
+            ..Message::new(event.chat, &event.from)
         };
         let decision = engine.decide(&message).await;
         let rejected = match &decision.verdict {

@@ -14,6 +14,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::catalogue::RuleMap;
 use crate::domains::DomainList;
 use crate::policy::{Mode, Policy, RuleModes};
 
@@ -33,19 +34,13 @@ pub mod vars {
     pub const ADMIN_TOKEN: (&str, &str) = ("FLOODGATE_ADMIN_TOKEN", "");
     pub const MAX_BODY: (&str, &str) = ("FLOODGATE_MAX_BODY", "256KiB");
     pub const MAX_TEXT: (&str, &str) = ("FLOODGATE_MAX_TEXT", "64KiB");
-    pub const BURST: (&str, &str) = ("FLOODGATE_BURST", "10/1s");
-    pub const RATE_LIMITS: (&str, &str) = ("FLOODGATE_RATE_LIMITS", "30/10s,120/1m,1000/1h");
-    pub const REPEAT_LIMIT: (&str, &str) = ("FLOODGATE_REPEAT_LIMIT", "3/10m");
     pub const REPEAT_MIN_CHARS: (&str, &str) = ("FLOODGATE_REPEAT_MIN_CHARS", "10");
     pub const CAMPAIGN_LIMIT: (&str, &str) = ("FLOODGATE_CAMPAIGN_LIMIT", "5/10m");
-    pub const FANOUT_LIMIT: (&str, &str) = ("FLOODGATE_FANOUT_LIMIT", "30/10m");
     pub const MENTION_LIMIT: (&str, &str) = ("FLOODGATE_MENTION_LIMIT", "10");
-    pub const STRIKES: (&str, &str) = ("FLOODGATE_STRIKES", "5/10m");
     pub const BLOCK_FOR: (&str, &str) = ("FLOODGATE_BLOCK_FOR", "10m");
     pub const BLOCK_MAX: (&str, &str) = ("FLOODGATE_BLOCK_MAX", "24h");
     pub const EXEMPT_SENDERS: (&str, &str) = ("FLOODGATE_EXEMPT_SENDERS", "imAdmin");
     pub const CHECK_SYSTEM: (&str, &str) = ("FLOODGATE_CHECK_SYSTEM", "false");
-    pub const AT_ALL_LIMIT: (&str, &str) = ("FLOODGATE_AT_ALL_LIMIT", "3/1h");
     pub const CONTACT_MEMORY: (&str, &str) = ("FLOODGATE_CONTACT_MEMORY", "30d");
     pub const GROUP_SEASONING: (&str, &str) = ("FLOODGATE_GROUP_SEASONING", "1h");
     pub const REPLAY_WINDOW: (&str, &str) = ("FLOODGATE_REPLAY_WINDOW", "1m");
@@ -70,6 +65,10 @@ pub mod vars {
     pub const LOG_FORMAT: (&str, &str) = ("FLOODGATE_LOG_FORMAT", "text");
     /// Not in the contract: the memory bound of each replica's own state (README).
     pub const LOCAL_MAX_SENDERS: (&str, &str) = ("FLOODGATE_LOCAL_MAX_SENDERS", "250000");
+    /// The rules' thresholds (`FLOODGATE_BURST`, `FLOODGATE_RATE_LIMITS`, …): each with its
+    /// default in its rule's catalogue entry.
+    pub const THRESHOLDS: [&str; crate::catalogue::THRESHOLD_VARIABLES.len()] =
+        crate::catalogue::THRESHOLD_VARIABLES;
     /// Per-rule shadow switches: `FLOODGATE_<RULE>_MODE`.
     pub const RULE_MODES: [&str; crate::catalogue::MODE_VARIABLES.len()] =
         crate::catalogue::MODE_VARIABLES;
@@ -82,8 +81,12 @@ pub mod vars {
     pub const SAMPLES: (&str, &str) = ("FLOODGATE_SAMPLES", "on");
     /// Every name above: a `FLOODGATE_*` variable not in it is warned about at start. A unit
     /// test holds it to the README's configuration table, both ways.
-    pub const ALL: &[&str] = &join::<{ LISTED.len() + RULE_MODES.len() }>(LISTED, &RULE_MODES);
-    /// The names above but the rules' modes (which the catalogue generates).
+    pub const ALL: &[&str] = &join::<{ LISTED.len() + THRESHOLDS.len() + RULE_MODES.len() }>(&[
+        LISTED,
+        &THRESHOLDS,
+        &RULE_MODES,
+    ]);
+    /// The names above but the rules' thresholds and modes (which the catalogue generates).
     const LISTED: &[&str] = &[
         LISTEN.0,
         ADMIN_LISTEN.0,
@@ -96,19 +99,13 @@ pub mod vars {
         AUTH_TOKEN.0,
         ADMIN_TOKEN.0,
         MAX_BODY.0,
-        BURST.0,
-        RATE_LIMITS.0,
-        REPEAT_LIMIT.0,
         REPEAT_MIN_CHARS.0,
         CAMPAIGN_LIMIT.0,
-        FANOUT_LIMIT.0,
         MENTION_LIMIT.0,
-        STRIKES.0,
         BLOCK_FOR.0,
         BLOCK_MAX.0,
         EXEMPT_SENDERS.0,
         CHECK_SYSTEM.0,
-        AT_ALL_LIMIT.0,
         CONTACT_MEMORY.0,
         GROUP_SEASONING.0,
         UPSTREAM_URL.0,
@@ -134,13 +131,19 @@ pub mod vars {
         SAMPLES.0,
     ];
 
-    const fn join<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    const fn join<const N: usize>(lists: &[&[&'static str]]) -> [&'static str; N] {
         let mut all = [""; N];
-        let mut i = 0;
-        while i < N {
-            all[i] = if i < a.len() { a[i] } else { b[i - a.len()] };
-            i += 1;
+        let (mut n, mut list) = (0, 0);
+        while list < lists.len() {
+            let mut i = 0;
+            while i < lists[list].len() {
+                all[n] = lists[list][i];
+                n += 1;
+                i += 1;
+            }
+            list += 1;
         }
+        assert!(n == N, "vars::ALL's length is its lists' lengths");
         all
     }
 }
@@ -356,20 +359,20 @@ impl Env {
             modes.set(rule, rule_mode);
         }
 
+        let mut thresholds = RuleMap::default();
+        for (rule, threshold) in crate::catalogue::thresholds() {
+            let variable = (threshold.variable, threshold.default);
+            thresholds[rule] = self.get(variable, |value| threshold.parse(value))?;
+        }
         let policy = Policy {
-            burst: self.get(BURST, optional_limit)?,
-            rate: self.get(RATE_LIMITS, limit_list)?,
-            repeat: self.get(REPEAT_LIMIT, optional_limit)?,
+            thresholds,
             repeat_min_chars: self.get(REPEAT_MIN_CHARS, |t| {
                 t.trim()
                     .parse()
                     .map_err(|_| format!("`{t}` is not a whole number"))
             })?,
             campaign: self.get(CAMPAIGN_LIMIT, optional_limit)?,
-            fanout: self.get(FANOUT_LIMIT, optional_limit)?,
             mention_limit: self.get(MENTION_LIMIT, optional_count)?,
-            at_all: self.get(AT_ALL_LIMIT, optional_limit)?,
-            strikes: self.get(STRIKES, optional_limit)?,
             block_for: self.get(BLOCK_FOR, duration)?,
             block_max: self.get(BLOCK_MAX, duration)?,
             contact_memory: self.get(CONTACT_MEMORY, optional_duration)?,
@@ -556,6 +559,7 @@ fn token(text: &str) -> Result<Option<Secret>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Rule;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
@@ -609,9 +613,36 @@ mod tests {
         ])
         .unwrap();
         let p = config.policy;
-        assert!(p.burst.is_none() && p.rate.is_empty() && p.repeat.is_none());
-        assert!(p.campaign.is_none() && p.fanout.is_none() && p.mention_limit.is_none());
-        assert!(p.strikes.is_none());
+        for rule in [
+            Rule::Burst,
+            Rule::Rate,
+            Rule::Repeat,
+            Rule::Fanout,
+            Rule::Blocked,
+        ] {
+            assert!(p.windows(rule).is_empty(), "{}", rule.name());
+        }
+        assert!(p.campaign.is_none() && p.mention_limit.is_none());
+    }
+
+    #[test]
+    fn every_threshold_variable_is_read_and_named_in_its_errors() {
+        for (rule, threshold) in crate::catalogue::thresholds() {
+            let set = config(&[(threshold.variable, "7/3s")]).unwrap();
+            let seven = crate::policy::Limit::new(7, Duration::from_secs(3));
+            assert_eq!(set.policy.limit(rule), seven, "{}", threshold.variable);
+            assert_eq!(set.policy.windows(rule).len(), 1);
+            let error = config(&[(threshold.variable, "7 per 3s")]).unwrap_err();
+            assert_eq!(error.variable, threshold.variable);
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "invalid {}=\"7 per 3s\": `7 per 3s` is not COUNT/DURATION (for example \
+                     30/10s)",
+                    threshold.variable
+                )
+            );
+        }
     }
 
     #[test]

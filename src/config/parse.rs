@@ -3,38 +3,9 @@
 
 use std::time::Duration;
 
-use crate::policy::{Limit, Mode};
-
-/// `500ms`, `10s`, `1m`, `1h`, `1d`; a positive integer and exactly one unit.
-pub(super) fn duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{text}` has no unit (use ms, s, m, h or d)"))?;
-    let (digits, unit) = text.split_at(split);
-    let amount: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a whole number"))?;
-    let millis_per_unit = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "`{text}` has unknown unit `{unit}` (use ms, s, m, h or d)"
-            ));
-        }
-    };
-    let millis = amount
-        .checked_mul(millis_per_unit)
-        .ok_or_else(|| format!("`{text}` is too long"))?;
-    if millis == 0 {
-        return Err(format!("`{text}` must be longer than zero"));
-    }
-    Ok(Duration::from_millis(millis))
-}
+use crate::policy::Mode;
+// The durations and limits are the policy's own syntax; the config reads it from there.
+pub(super) use crate::policy::text::{duration, is_off, limit_list, optional_limit};
 
 /// A duration, or `off` (`None`).
 pub(super) fn optional_duration(text: &str) -> Result<Option<Duration>, String> {
@@ -42,37 +13,6 @@ pub(super) fn optional_duration(text: &str) -> Result<Option<Duration>, String> 
         return Ok(None);
     }
     duration(text).map(Some)
-}
-
-/// `COUNT/DURATION`, or `off` (`None`).
-pub(super) fn optional_limit(text: &str) -> Result<Option<Limit>, String> {
-    if is_off(text) {
-        return Ok(None);
-    }
-    limit(text).map(Some)
-}
-
-/// `COUNT/DURATION` with COUNT ≥ 1.
-pub(super) fn limit(text: &str) -> Result<Limit, String> {
-    let text = text.trim();
-    let (count, window) = text
-        .split_once('/')
-        .ok_or_else(|| format!("`{text}` is not COUNT/DURATION (for example 30/10s)"))?;
-    let count: u32 = count
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}`: `{count}` is not a whole number"))?;
-    let window = duration(window)?;
-    Limit::new(count, window).ok_or_else(|| format!("`{text}`: the count must be at least 1"))
-}
-
-/// A comma-separated list of limits, or `off` (empty list).
-pub(super) fn limit_list(text: &str) -> Result<Vec<Limit>, String> {
-    if is_off(text) {
-        return Ok(Vec::new());
-    }
-    let limits = text.split(',').map(limit).collect::<Result<Vec<_>, _>>()?;
-    Ok(limits)
 }
 
 /// A count, or `off` (`None`).
@@ -131,13 +71,10 @@ pub(super) fn mode(text: &str) -> Result<Mode, String> {
     }
 }
 
-fn is_off(text: &str) -> bool {
-    text.trim().eq_ignore_ascii_case("off")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::text::limit;
 
     #[test]
     fn durations_take_every_documented_unit() {
@@ -172,7 +109,10 @@ mod tests {
         assert_eq!(optional_limit("off"), Ok(None));
         assert_eq!(optional_limit("OFF"), Ok(None));
         for bad in ["0/10s", "30", "30/", "/10s", "x/1m", "30/10"] {
-            assert!(super::limit(bad).is_err(), "{bad} should be refused");
+            assert!(
+                crate::policy::text::limit(bad).is_err(),
+                "{bad} should be refused"
+            );
         }
     }
 

@@ -1,7 +1,8 @@
 //! What the engine decides on and what it answers, as values: the parts of a callback the rules
 //! look at ([`Message`]) and the verdict with what rules in shadow found ([`Decision`]).
 
-use crate::policy::Violation;
+use crate::policy::{Rule, Violation};
+use crate::store::Counted;
 
 /// OpenIM's notification content types (docs/openim.md): not written by a user, exempt unless
 /// `FLOODGATE_CHECK_SYSTEM=true`. `msgFrom` 200 exempts nothing: any modified client sets it.
@@ -15,7 +16,9 @@ pub enum Chat {
     Group,
 }
 
-/// The parts of a before-send callback the rules look at.
+/// The parts of a before-send callback the rules look at. Built in one place from the wire
+/// (`http::wire`); elsewhere start from [`Message::new`] (`..Message::new(chat, sender)`), so
+/// that a field added for a new rule touches no other caller.
 #[derive(Clone, Copy, Debug)]
 pub struct Message<'a> {
     pub chat: Chat,
@@ -30,6 +33,32 @@ pub struct Message<'a> {
     pub mentions: usize,
     /// `atUserList` holds `AtAllTag`: the whole group is notified.
     pub at_all: bool,
+}
+
+impl<'a> Message<'a> {
+    /// A message known by its chat and sender alone: no recipient, text or mentions (a body
+    /// read only in part).
+    pub fn new(chat: Chat, send_id: &'a str) -> Message<'a> {
+        Message {
+            chat,
+            send_id,
+            recv_id: "",
+            group_id: "",
+            content_type: 0,
+            content: "",
+            mentions: 0,
+            at_all: false,
+        }
+    }
+
+    /// The predicates of the sender's windowed rules that count a message under its sender
+    /// alone (`Counted::holds`): which of them count this one. A new such rule adds its line
+    /// here, beside the field it reads.
+    pub fn counted(&self) -> Counted {
+        Counted::default()
+            // `AtAllTag` notifies a whole group; in a one-to-one chat it is one person.
+            .with(Rule::Mentions, self.chat == Chat::Group && self.at_all)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

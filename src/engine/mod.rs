@@ -37,9 +37,8 @@ use crate::config::{Config, FailMode};
 use crate::metrics::Metrics;
 use crate::policy::{ByMode, Limit, Mode, Policy, Rule, Violation};
 use crate::store::{
-    Conversation, CopyKeys, Counted, GroupKey, MemoryStore, Peer, RecipientKey, Replay,
-    SenderCheck, SenderKey, SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome,
-    StrikeRequest,
+    Conversation, CopyKeys, GroupKey, MemoryStore, Peer, RecipientKey, Replay, SenderCheck,
+    SenderKey, SenderOutcome, SenderStatus, Store, StoreError, StrikeOutcome, StrikeRequest,
 };
 use blocks::KnownBlocks;
 use breaker::Breaker;
@@ -183,7 +182,7 @@ impl Engine {
             known_blocks: store.is_shared().then(KnownBlocks::new),
             breaker,
             burst: policy
-                .burst
+                .limit(Rule::Burst)
                 .map(|limit| BurstLimiter::new(limit, clock.clone(), settings.local_max_senders)),
             policy,
             store,
@@ -387,7 +386,8 @@ impl Engine {
         replay: Option<Replay>,
         mut shadow: Vec<Violation>,
     ) -> Result<Decision, StoreError> {
-        let fingerprinted = self.policy.repeat.is_some() || self.policy.campaign.is_some();
+        let fingerprinted =
+            self.policy.limit(Rule::Repeat).is_some() || self.policy.campaign.is_some();
         let text = self.text_to_judge(message, fingerprinted);
         let ByMode {
             enforced,
@@ -436,7 +436,7 @@ impl Engine {
         };
         // No recipient (a body read only in part) is no recipient to count.
         let recipient = (message.chat == Chat::Single
-            && self.policy.fanout.is_some()
+            && self.policy.limit(Rule::Fanout).is_some()
             && !message.recv_id.is_empty())
         .then(|| RecipientKey::of(message.recv_id));
         let sender_check = SenderCheck {
@@ -444,7 +444,7 @@ impl Engine {
             now_ms,
             fingerprint: repeat_key,
             recipient,
-            counted: Self::counted(message),
+            counted: message.counted(),
             // The conversation, when conversation memory is on.
             conversation: peer
                 .filter(|_| self.policy.contact_memory.is_some())
@@ -578,17 +578,6 @@ impl Engine {
             decision.replayed = true;
         }
         Ok(decision)
-    }
-
-    /// The predicates of the sender's windowed rules ([`Counted::holds`]): which of
-    /// them count this message. A new such rule adds its line here.
-    fn counted(message: &Message<'_>) -> Counted {
-        Counted::default()
-            // `AtAllTag` notifies a whole group; in a one-to-one chat it is one person.
-            .with(
-                Rule::Mentions,
-                message.chat == Chat::Group && message.at_all,
-            )
     }
 
     /// Whom a message is for (its recipient or its group), when it names them.

@@ -848,7 +848,7 @@ mod tests {
     const MESSAGE: &str = r#"{"sendID":"al\"ice","callbackCommand":"callbackBeforeSendSingleMsgCommand",
         "clientMsgID":"c1","operationID":"op","senderPlatformID":1,"senderNickname":"Al",
         "sessionType":1,"msgFrom":100,"contentType":101,"content":"{\"content\":\"get free money \u00e9\"}",
-        "seq":-1.5e3,"atUserList":["b","AtAllTag"],"faceURL":"http://x","ex":"pad",
+        "seq":-1.5e3,"atUserList":["b","c"],"faceURL":"http://x","ex":"pad",
         "offlinePushInfo":{"title":"t","desc":[1,2,{"a":null}]},"recvID":"bob","groupID":"",
         "status":true}"#;
 

@@ -223,16 +223,7 @@ async fn judge(state: &AppState, label: &'static str, chat: Chat, body: &[u8]) -
             return judge_unreadable(state, label, &wire::leading_strings(body), own).await;
         }
     };
-    let message = Message {
-        chat,
-        send_id: request.send_id.as_deref().unwrap_or(""),
-        recv_id: request.recv_id.as_deref().unwrap_or(""),
-        group_id: request.group_id.as_deref().unwrap_or(""),
-        content_type: request.content_type.unwrap_or(0),
-        content: request.content.as_deref().unwrap_or(""),
-        mentions: request.mentions(),
-        at_all: request.mentions_all(),
-    };
+    let message = request.message(chat);
     let client_msg_id = request.client_msg_id.as_deref().unwrap_or("");
     let decision = state.engine.decide_once(&message, client_msg_id).await;
     let operation_id = request.operation_id.as_deref().unwrap_or("");
@@ -318,16 +309,7 @@ async fn judge_unreadable(
     let Some(send_id) = field(fields, "sendID") else {
         return unjudged(own);
     };
-    let message = Message {
-        chat,
-        send_id,
-        recv_id: "",
-        group_id: "",
-        content_type: 0,
-        content: "",
-        mentions: 0,
-        at_all: false,
-    };
+    let message = Message::new(chat, send_id);
     let decision = state.engine.decide(&message).await;
     let operation_id = field(fields, "operationID").unwrap_or("");
     match answer(state, label, operation_id, &decision) {

@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{Chat, Message};
+
 /// `atUserList`'s entry for "the whole group" (OpenIM's protocol constants).
 pub const AT_ALL_TAG: &str = "AtAllTag";
 
@@ -177,6 +179,21 @@ impl<'a> CallbackRequest<'a> {
         })
     }
 
+    /// What the rules read of a message callback of `chat`: every field the engine's
+    /// [`Message`] has, taken from the body here and nowhere else. A missing field is empty.
+    pub fn message(&self, chat: Chat) -> Message<'_> {
+        Message {
+            chat,
+            send_id: self.send_id.as_deref().unwrap_or(""),
+            recv_id: self.recv_id.as_deref().unwrap_or(""),
+            group_id: self.group_id.as_deref().unwrap_or(""),
+            content_type: self.content_type.unwrap_or(0),
+            content: self.content.as_deref().unwrap_or(""),
+            mentions: self.mentions(),
+            at_all: self.mentions_all(),
+        }
+    }
+
     /// Whether the whole group is mentioned (`AtAllTag`).
     pub fn mentions_all(&self) -> bool {
         self.at_user_list
@@ -339,6 +356,28 @@ mod tests {
         assert!(leading_strings(br#"{"sendID":"cut of"#).is_empty());
         assert!(leading_strings(b"[\"sendID\"]").is_empty());
         assert!(leading_strings(b"").is_empty());
+    }
+
+    #[test]
+    fn the_engine_message_is_every_field_the_rules_read() {
+        let body = br#"{"sendID":"al","recvID":"bo","groupID":"g","contentType":101,
+            "content":"{\"content\":\"hi\"}","atUserList":["AtAllTag","bo","bo"]}"#;
+        let request = CallbackRequest::parse(body).unwrap();
+        let message = request.message(Chat::Group);
+        assert_eq!(message.chat, Chat::Group);
+        assert_eq!(
+            (message.send_id, message.recv_id, message.group_id),
+            ("al", "bo", "g")
+        );
+        assert_eq!(message.content_type, 101);
+        assert_eq!(message.content, r#"{"content":"hi"}"#);
+        assert_eq!((message.mentions, message.at_all), (2, true));
+        let empty = CallbackRequest::parse(b"{}").unwrap();
+        let message = empty.message(Chat::Single);
+        assert_eq!(
+            (message.send_id, message.content_type, message.at_all),
+            ("", 0, false)
+        );
     }
 
     #[test]

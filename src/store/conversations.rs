@@ -40,7 +40,7 @@ pub(crate) const PENDING_MIN_MS: u64 = 3_600_000;
 /// (docs/redis.md, "Sizing").
 pub(crate) fn pending_ms(policy: &crate::policy::Policy) -> u64 {
     let memory = policy.contact_memory.map_or(0, |d| d.as_millis() as u64);
-    let windows = [policy.fanout, policy.campaign]
+    let windows = [policy.limit(crate::policy::Rule::Fanout), policy.campaign]
         .into_iter()
         .flatten()
         .map(|limit| limit.window_ms())

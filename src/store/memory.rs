@@ -105,7 +105,7 @@ impl Counting {
             .map(|entry| Counting {
                 rule: entry.rule,
                 primitive: entry.primitive,
-                limits: (entry.windows)(policy).to_vec(),
+                limits: policy.windows(entry.rule).to_vec(),
             })
             .filter(|counting| !counting.limits.is_empty())
             .collect()
@@ -893,7 +893,7 @@ impl MemoryStore {
         };
         let status = self.senders.peek(sender.0, |state| {
             let Some(state) = state else {
-                let windows = policy.rate.iter().map(|&l| (l, 0)).collect();
+                let windows = policy.windows(Rule::Rate).iter().map(|&l| (l, 0)).collect();
                 let acts = Act::ALL
                     .iter()
                     .map(|&act| (act, act.limits(policy).iter().map(|&l| (l, 0)).collect()))
@@ -911,7 +911,7 @@ impl MemoryStore {
                 .position(|counting| counting.rule == Rule::Rate)
                 .and_then(|i| state.counters.get(i));
             let windows = policy
-                .rate
+                .windows(Rule::Rate)
                 .iter()
                 .enumerate()
                 .map(|(i, limit)| {
@@ -924,7 +924,9 @@ impl MemoryStore {
                     (*limit, count)
                 })
                 .collect();
-            let strike_horizon = policy.strikes.map(|l| now.saturating_sub(l.window_ms()));
+            let strike_horizon = policy
+                .limit(Rule::Blocked)
+                .map(|l| now.saturating_sub(l.window_ms()));
             let acts = Act::ALL
                 .iter()
                 .map(|&act| {
@@ -1104,7 +1106,7 @@ impl SenderState {
     /// Records a strike for `violation` (none during a block); the one that reaches the strike
     /// limit starts a block, announced on the violation it answers.
     fn add_strike(&mut self, policy: &Policy, mut violation: Violation, now: u64) -> Violation {
-        let Some(limit) = policy.strikes else {
+        let Some(limit) = policy.limit(Rule::Blocked) else {
             return violation;
         };
         if self.blocked_until > now {

@@ -314,7 +314,7 @@ impl Counted {
     #[must_use]
     pub fn configured(self, policy: &Policy) -> Counted {
         self.rules().fold(Counted::default(), |set, rule| {
-            set.with(rule, !(rule.entry().windows)(policy).is_empty())
+            set.with(rule, !policy.windows(rule).is_empty())
         })
     }
 }

@@ -24,7 +24,7 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
     let pair = |limit: Option<Limit>| limit.map_or((0, 0), |l| (l.count(), l.window_ms()));
     // At least a second, so that a TTL is never zero (which would delete the key).
     let longest = policy.longest_window_ms().max(1000);
-    let (strike_limit, strike_window) = pair(policy.strikes);
+    let (strike_limit, strike_window) = pair(policy.limit(Rule::Blocked));
     let (campaign_limit, campaign_window) = pair(policy.campaign);
     let acts = Act::ALL
         .iter()
@@ -183,7 +183,7 @@ impl Counters {
         // SENDER_FIELDS starts with the block and the sweep time.
         let mut at = 3;
         for entry in CATALOGUE.iter().filter(|e| e.scope == Scope::Sender) {
-            let (Some(tag), limits) = (entry.tag, (entry.windows)(policy)) else {
+            let (Some(tag), limits) = (entry.tag, policy.windows(entry.rule)) else {
                 continue;
             };
             if limits.is_empty() || primitive_name(entry.primitive).is_empty() {

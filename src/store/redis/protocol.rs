@@ -368,7 +368,7 @@ pub(super) fn decode_campaign_key(reply: &[i64], limit: Limit) -> Result<KeyOutc
 /// A status reply: `{strikes, blocked_for_ms, blocks, established contacts, established
 /// groups, count of each rate window…, count of each act window…}` (acts in `Act::ALL` order).
 pub(super) fn decode_status(reply: &[i64], policy: &Policy) -> Result<SenderStatus, StoreError> {
-    let rates = &policy.rate;
+    let rates = policy.windows(Rule::Rate);
     let mut fields = Fields::new(reply);
     let strikes = fields.next_u64()?;
     let blocked_for = Duration::from_millis(fields.next_u64()?);
@@ -587,14 +587,14 @@ mod tests {
         assert_eq!(struck.blocked.unwrap().rule, Rule::Blocked);
         assert!(decode_strike(&[0, 0, 0, 0]).is_err());
         let rates = [Limit::new(30, Duration::from_secs(10)).unwrap()];
-        let policy = Policy {
-            rate: rates.to_vec(),
+        let mut policy = Policy {
             friend: rates.to_vec(),
             group_create: Vec::new(),
             group_join: Vec::new(),
             group_members: Vec::new(),
             ..Policy::default()
         };
+        policy.thresholds[Rule::Rate] = rates.to_vec();
         let status = decode_status(&[2, 1500, 1, 4, 1, 7, 3], &policy).unwrap();
         assert_eq!(status.acts[0], (Act::FriendRequest, vec![(rates[0], 3)]));
         assert_eq!(status.windows[0].1, 7);
