@@ -47,6 +47,7 @@ on_every_store!(
     a_reused_client_msg_id_replays_only_the_same_message_to_the_same_peer,
     a_retry_of_a_message_refused_as_a_campaign_is_refused_again,
     a_retry_of_a_message_a_content_rule_refused_strikes_once,
+    a_reused_client_msg_id_that_adds_at_all_is_another_message,
     a_retried_friend_request_gets_its_first_decision_and_counts_once,
     a_reused_operation_id_replays_only_the_same_friend_request,
     a_retry_of_a_friend_request_refused_as_a_campaign_is_refused_again,
@@ -137,6 +138,35 @@ async fn a_retry_of_a_message_a_content_rule_refused_strikes_once(backend: Backe
             .err_code(),
         5006
     );
+}
+
+/// `atUserList` is a field of its own beside the content: a modified client that reuses an
+/// admitted message's `clientMsgID` and text to notify the whole group sends another message,
+/// which the @all window counts (else every reuse within the replay window is a free @all).
+async fn a_reused_client_msg_id_that_adds_at_all_is_another_message(backend: Backend) {
+    let app = TestApp::on(
+        backend,
+        &[
+            ("FLOODGATE_AT_ALL_LIMIT", "1/1h"),
+            ("FLOODGATE_REPLAY_WINDOW", "1m"),
+        ],
+    )
+    .await;
+    // The same clientMsgID (the helper's) throughout.
+    assert!(app.group("ann", "g", "meeting now", &[]).await.is_allow());
+    assert!(
+        app.group("ann", "g", "meeting now", &["AtAllTag"])
+            .await
+            .is_allow()
+    );
+    assert_eq!(app.metric("floodgate_replays_total").await, 0.0);
+    let again = app.group("ann", "g", "meeting now", &["AtAllTag"]).await;
+    assert!(again.is_allow(), "a true retry: {again:?}");
+    assert_eq!(app.metric("floodgate_replays_total").await, 1.0);
+    let third = app
+        .group("ann", "g", "another meeting", &["AtAllTag"])
+        .await;
+    assert_eq!(third.err_code(), 5007, "the @all was counted: {third:?}");
 }
 
 async fn a_retry_after_the_window_counts_again(backend: Backend) {

@@ -209,11 +209,17 @@ impl Engine {
     /// decision, counted once (`Decision::replayed`).
     pub async fn decide_once(&self, message: &Message<'_>, client_msg_id: &str) -> Decision {
         let content_type = message.content_type.to_le_bytes();
+        // `atUserList` sits beside the content, and the mention and @all rules read it: a
+        // reused clientMsgID that adds @all to an admitted text is another message, not a retry.
+        let mentions = (message.mentions as u64).to_le_bytes();
+        let at_all = [u8::from(message.at_all)];
         let said = [
             message.recv_id.as_bytes(),
             message.group_id.as_bytes(),
             &content_type,
             message.content.as_bytes(),
+            &mentions,
+            &at_all,
         ];
         let replay = Replay::of(message.send_id, client_msg_id, &said, self.replay_window_ms);
         self.decide_as(message, replay).await
