@@ -59,7 +59,8 @@ fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
         .arg("k")
         .arg(2_592_000_000u64)
         .arg(3)
-        .arg("");
+        .arg("")
+        .arg(6);
     invocation
 }
 

@@ -16,7 +16,8 @@ ARGV
   check: [1] 'check' [2] now_ms [3] limit [4] window_ms [5] mode: E (enforce) or S (shadow) [6] sender
          [7] recipient ("" = unknown) [8] recipients that make a campaign [9] 'd' for a domain key
          [10] contact memory (ms, 0 = off: a domain key then counts nothing) [11] vouchers that vet
-         [12] a domain key's page: this copy's (8 bytes, "" = unknown)
+         [12] a domain key's page: this copy's (8 bytes, "" = unknown) [13] page_cap (see
+         campaign_check.lua)
   undo:  [1] 'undo'  [2] the check's now_ms [3] the sender's time before it (0: it added them,
          -1: it recorded nothing) [4] sender [5] recipient [6] the recipient's time before it
          (as for the sender) [7] window_ms [8] the page [9] the page's time before it
@@ -62,16 +63,17 @@ if domain then
 end
 local state, retry, extra = campaign_peek(KEYS[1], now, limit, window, ARGV[6], true)
 local recipient, cap, page = ARGV[7], tonumber(ARGV[8]), page_of(ARGV[12])
+local page_cap = tonumber(ARGV[13])
 local recipients, pages = lists_read(KEYS[2], now - window)
 -- Over the limit of senders, but all to one recipient, or (a domain) all on few pages: not a
 -- campaign (held), and the set (full already) takes no more senders.
 local held = state == FULL and (not reaches_many(recipients, recipient, cap)
-  or (domain and not reaches_many(pages, page, limit + 1)))
+  or (domain and pages_hold_back(pages, page, page_cap)))
 if state == FULL and not held and ARGV[5] == 'E' then return packed({1, 0, retry, 0, -1, -1}) end
 -- Held copies count their pages too: a few senders on one page cannot hold a domain open for a
 -- run that rotates paths after them.
 local recipient_previous = members_add(recipients, recipient, now, cap)
-local page_previous = domain and members_add(pages, page, now, limit + 1) or -1
+local page_previous = domain and members_add(pages, page, now, page_cap) or -1
 if recipient_previous >= 0 or page_previous >= 0 then lists_write(KEYS[2], recipients, pages, ARGV[4]) end
 if held then return packed({0, 0, 0, -1, recipient_previous, page_previous}) end
 campaign_record(KEYS[1], ARGV[2], ARGV[4], limit, state, extra, ARGV[6])

@@ -24,14 +24,16 @@ decimal text of ARGV: Redis would format a Lua number with printf for every call
                                 answers).
                                 A domain key's string goes on with its pages: the link keys of
                                 the pages its copies (every one it did not reject) carried within
-                                the window, at most `limit` + 1 entries of {page, time}, then one
+                                the window, at most `page_cap` entries of {page, time}, then one
                                 byte: how many recipients lead (a string without pages is the
                                 recipients alone, as before pages were kept; its length is a
-                                multiple of 16, one with pages is not). A domain key is over the
-                                limit only when its pages, this copy's included, are more than
-                                the limit too: a run rotating paths brings a page per copy, while
-                                a run repeating one page of a big site (its link key catches it)
-                                cannot make the domain catch other people's pages of it.
+                                multiple of 16, one with pages is not). A domain key full of
+                                senders still admits a copy bringing a page its copies have not
+                                carried, while they carried fewer than `page_cap` (the limit + 1,
+                                at most 16): a run repeating one page of a big site (its link key
+                                catches it) cannot make the domain catch other people's pages of
+                                it; a copy repeating a page is not held back, so a run spread over
+                                a few pages is caught from the sender past the limit as before.
   <prefix>:{f:<key>}:v  string  a domain key's vouchers: the last `cap` distinct senders who
                                 carried the domain in an established conversation, {sender (16
                                 bytes), time ('>d')} each, kept for the contact memory. With
@@ -127,6 +129,17 @@ local function reaches_many(list, member, cap)
     if entry[1] ~= member then distinct = distinct + 1 end
   end
   return distinct >= cap
+end
+
+-- Whether a domain key's pages hold back a copy on `page`: a page its copies have not carried
+-- yet, while they carried fewer than `cap` ("" = unknown holds nothing back; a copy repeating a
+-- page, as a run spread over a few pages sends, is not held back).
+local function pages_hold_back(pages, page, cap)
+  if page == '' then return false end
+  for _, entry in ipairs(pages) do
+    if entry[1] == page then return false end
+  end
+  return not reaches_many(pages, page, cap)
 end
 
 -- Adds `member` to `list` at `now` (the caller writes the lists); returns the member's earlier

@@ -133,7 +133,7 @@ function C.campaign_rule(KEYS, ARGV)
       local recipients, pages = lists_read(lists_key, horizon)
       -- Over the limit of senders, but all to one recipient, or (a domain) all on few pages.
       local held = status == FULL and (not reaches_many(recipients, recipient, CAMPAIGN_RECIPIENTS)
-        or (domain and not reaches_many(pages, page, campaign_limit + 1)))
+        or (domain and pages_hold_back(pages, page, CAMPAIGN_PAGES)))
       peeked[#peeked + 1] = {key, status, extra, lists_key, recipients, held, pages, domain and page or ''}
       if status == FULL and not held and not over then over = retry end
     end
@@ -143,7 +143,7 @@ function C.campaign_rule(KEYS, ARGV)
     for _, key in ipairs(peeked) do
       -- Held copies count their pages too (campaign.lua says why).
       local added = members_add(key[5], recipient, now, CAMPAIGN_RECIPIENTS)
-      added = math.max(added, members_add(key[7], key[8], now, campaign_limit + 1))
+      added = math.max(added, members_add(key[7], key[8], now, CAMPAIGN_PAGES))
       if added >= 0 then lists_write(key[4], key[5], key[7], CAMPAIGN_WINDOW_TEXT) end
       if not key[6] then
         campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])

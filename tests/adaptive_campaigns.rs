@@ -12,6 +12,7 @@ on_every_store!(
     a_greeting_and_filler_around_a_pitch_do_not_split_a_run,
     a_path_rotated_on_a_domain_nobody_vouched_for_is_one_run,
     a_run_on_one_page_of_an_unvetted_site_does_not_catch_its_other_pages,
+    a_run_spread_over_a_few_pages_of_an_unvetted_domain_is_one_run,
     a_domain_three_people_share_with_their_contacts_counts_per_page_only,
     two_accounts_of_one_spammer_writing_to_each_other_vet_no_domain,
     a_shortener_is_never_vetted_and_its_path_stays_the_payload,
@@ -163,6 +164,21 @@ async fn a_run_on_one_page_of_an_unvetted_site_does_not_catch_its_other_pages(
     })
     .await;
     assert!(allowed.is_empty(), "{allowed:?}");
+    app
+}
+
+/// Each page's own key lets `limit` senders through; the domain key, full of senders, must not
+/// hold back copies that repeat its pages, or a run spread over `limit` pages would pass
+/// `limit`² senders.
+async fn a_run_spread_over_a_few_pages_of_an_unvetted_domain_is_one_run(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(backend, &[LIMIT]).await;
+    let allowed = run(&app, "spread", 12, |i| {
+        format!("new deals: promo-x.shop/p{}", i % 3)
+    })
+    .await;
+    assert_eq!(allowed, [0, 1, 2]);
     app
 }
 

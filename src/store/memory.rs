@@ -316,6 +316,15 @@ impl Latest {
         1 + others.count() as u64 >= cap
     }
 
+    /// Whether a domain key's pages hold back a copy on `page`: a page its copies have not
+    /// carried yet, while they carried fewer than `cap` (a copy repeating a page, as a run
+    /// spread over a few pages does, or on an unknown page, is held back by nothing).
+    fn holds_back(&self, page: Option<u64>, cap: u64) -> bool {
+        page.is_some_and(|page| {
+            !self.0.iter().any(|&(p, _)| p == page) && !self.reaches(Some(page), cap)
+        })
+    }
+
     /// Records `member`: its earlier time, `Some(0)` when added, `None` when nothing was
     /// recorded (no member, or the list is full of others).
     fn record(&mut self, member: Option<u64>, now: u64, cap: u64) -> Option<u64> {
@@ -756,7 +765,7 @@ impl MemoryStore {
             return KeyOutcome::NOTHING;
         }
         let horizon = now.saturating_sub(limit.window_ms());
-        let page_cap = limit.count() + 1;
+        let page_cap = super::page_cap(limit);
         self.campaigns.with(key.0, |state| {
             state.forget_until(horizon);
             state.recipients.forget_until(horizon);
@@ -776,7 +785,7 @@ impl MemoryStore {
             let mut over = None;
             if state.senders.len() as u64 >= limit.count() {
                 if !state.recipients.reaches(recipient, CAMPAIGN_RECIPIENTS)
-                    || !state.pages.reaches(page, page_cap)
+                    || state.pages.holds_back(page, page_cap)
                 {
                     return KeyOutcome::Recorded {
                         previous_ms: None,

@@ -125,10 +125,12 @@ pub struct CopyKeys<'a> {
     pub keys: &'a [CampaignKey],
     /// Beside each key, its page: for a domain key, the link key of the page this copy links to
     /// on that domain; 0 for other kinds, and when unknown (`pages` may then be empty). A domain
-    /// key is over its limit only when its senders' copies carried more pages than the limit
-    /// too, so a run repeating one page of a big site (which its link key catches) cannot make
-    /// the domain catch other people's pages of it; a run rotating paths carries a page per
-    /// copy.
+    /// key full of senders still admits a copy that brings a page its copies have not carried,
+    /// while they carried no more pages than the limit: a run repeating one page of a big site
+    /// (which that page's own key catches) cannot make the domain catch other people's pages of
+    /// it. A copy repeating a page is not held back — a run spread over a few pages is caught
+    /// from the sender past the limit as before — and a run rotating a path per copy is caught
+    /// once it carried more pages than the limit.
     pub pages: &'a [u64],
 }
 
@@ -158,6 +160,17 @@ impl<'a> CopyKeys<'a> {
         })
     }
 }
+
+/// The pages a domain key keeps, and one more than the pages that hold it back: the campaign
+/// limit + 1, at most [`MAX_PAGES`] + 1 (so that a large limit does not make every cold
+/// message linking the domain parse and rewrite a long list).
+pub fn page_cap(limit: crate::policy::Limit) -> u64 {
+    limit.count().min(MAX_PAGES) + 1
+}
+
+/// The most pages a domain key's copies may carry and still be held back (when the campaign
+/// limit is larger).
+pub const MAX_PAGES: u64 = 15;
 
 /// A campaign key is over its limit only when its copies, the one being decided included,
 /// reached this many distinct recipients (one-to-one recipients or groups) within the window:

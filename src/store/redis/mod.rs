@@ -526,7 +526,8 @@ impl RedisStore {
             .arg(if key.is_domain() { "d" } else { "k" })
             .arg(self.contact_memory_ms())
             .arg(super::VET_SHARERS)
-            .arg(page.map_or(Vec::new(), |p| p.to_be_bytes().to_vec()));
+            .arg(page.map_or(Vec::new(), |p| p.to_be_bytes().to_vec()))
+            .arg(super::page_cap(limit));
         let reply = self.run(&self.campaign_script, &call).await?;
         protocol::decode_campaign_key(&reply, limit)
     }

@@ -108,6 +108,13 @@ pub(super) fn sender_prelude(policy: &Policy) -> String {
         crate::store::CAMPAIGN_RECIPIENTS.to_string(),
     );
     constant("VET_SHARERS", crate::store::VET_SHARERS.to_string());
+    constant(
+        "CAMPAIGN_PAGES",
+        policy
+            .campaign
+            .map_or(0, crate::store::page_cap)
+            .to_string(),
+    );
     let counters = Counters::of(policy);
     constant("WINDOW", format!("'{}'", primitive_name(Primitive::Window)));
     constant(
