@@ -13,6 +13,7 @@ on_every_store!(
     a_path_rotated_on_a_domain_nobody_vouched_for_is_one_run,
     a_run_on_one_page_of_an_unvetted_site_does_not_catch_its_other_pages,
     a_run_spread_over_a_few_pages_of_an_unvetted_domain_is_one_run,
+    rotated_decoy_links_around_a_payload_do_not_split_a_run,
     a_domain_three_people_share_with_their_contacts_counts_per_page_only,
     two_accounts_of_one_spammer_writing_to_each_other_vet_no_domain,
     a_shortener_is_never_vetted_and_its_path_stays_the_payload,
@@ -176,6 +177,25 @@ async fn a_run_spread_over_a_few_pages_of_an_unvetted_domain_is_one_run(
     let app = TestApp::on(backend, &[LIMIT]).await;
     let allowed = run(&app, "spread", 12, |i| {
         format!("new deals: promo-x.shop/p{}", i % 3)
+    })
+    .await;
+    assert_eq!(allowed, [0, 1, 2]);
+    app
+}
+
+/// Four decoy pages rotated per copy take a message's payload keys before the real payload;
+/// with several pages in the text, the pages do not set its near-duplicate bands apart, so the
+/// text around them still makes one run.
+async fn rotated_decoy_links_around_a_payload_do_not_split_a_run(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend, &[LIMIT]).await;
+    let allowed = run(&app, "decoy", 8, |i| {
+        let decoys: Vec<String> = (0..4)
+            .map(|k| format!("news.example/story/{}", 1000 + 10 * i + k))
+            .collect();
+        format!(
+            "Read {} and then claim your prize at prize-x.shop/claim before it expires",
+            decoys.join(" ")
+        )
     })
     .await;
     assert_eq!(allowed, [0, 1, 2]);

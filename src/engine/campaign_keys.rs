@@ -780,17 +780,22 @@ fn bands(normalised: &str, links: &[LinkTarget]) -> [CampaignKey; BANDS] {
             }
         }
     }
-    let mut salt = 0u64;
     // A shortener's path rotates per copy (and a run may rotate shorteners), and so may the
-    // domain of a page (a fresh domain per copy): only the paths of pages tell texts apart.
-    for link in links.iter().filter(|link| !link.shortener) {
-        let path = link
-            .target
-            .strip_prefix(link.domain.as_str())
-            .unwrap_or(&link.target);
-        // Order-free: the same links in another order salt alike.
-        salt = salt.wrapping_add(mix(xxh3_64_with_seed(path.as_bytes(), KEY_SEED)));
-    }
+    // domain of a page (a fresh domain per copy): only the path of a page tells texts apart.
+    // And only in a text with one page, as a share button writes it: with several, rotated
+    // decoy pages (which also push the payload out of a message's few keys) would split a run
+    // that repeats everything else.
+    let mut pages = links.iter().filter(|link| !link.shortener);
+    let salt = match (pages.next(), pages.next()) {
+        (Some(link), None) => {
+            let path = link
+                .target
+                .strip_prefix(link.domain.as_str())
+                .unwrap_or(&link.target);
+            mix(xxh3_64_with_seed(path.as_bytes(), KEY_SEED))
+        }
+        _ => 0,
+    };
     std::array::from_fn(|band| {
         let mut bytes = [0u8; 8 * ROWS + 9];
         bytes[0] = band as u8;
