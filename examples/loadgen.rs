@@ -5,6 +5,12 @@
 //! With `LOADGEN_MIX=viral`, every request carries one text (a link, long enough for
 //! near-duplicate keys) from the 10,000 senders: the campaign rule's worst case.
 //!
+//! With `LOADGEN_MIX=links`, the same senders write one-to-one to a few friends each (so
+//! conversations are established both ways), and most texts carry a link: to about forty
+//! domains with varied paths and queries (tracking parameters, item and video ids), a few
+//! through shorteners, in English and Chinese. The mix of link and domain campaign keys that
+//! ordinary traffic makes, rather than the default mix's few links.
+//!
 //! `loadgen URL SECONDS CONNECTIONS [RATE]`: without RATE, as fast as answers come (peak); with
 //! RATE requests/s in total, paced on an absolute schedule with latency counted from each
 //! request's scheduled time (so a stall is not hidden). Prints one JSON line.
@@ -47,6 +53,8 @@ struct Mix {
     /// `LOADGEN_MIX=limitador`: Limitador's `check_and_report` for the same senders (one
     /// counter per sender), to compare with a rate limiter that is not floodgate.
     limitador: bool,
+    /// `LOADGEN_MIX=links`: texts with links, one-to-one to a few friends each.
+    links: bool,
 }
 
 impl Mix {
@@ -56,6 +64,7 @@ impl Mix {
             viral: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "viral"),
             acts: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "acts"),
             limitador: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "limitador"),
+            links: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "links"),
         }
     }
 
@@ -85,6 +94,8 @@ impl Mix {
         }
         let text = if self.viral {
             VIRAL.to_string()
+        } else if self.links {
+            link_text(self, text)
         } else if roll.is_multiple_of(3) {
             format!("{text} #{n}")
         } else {
@@ -92,7 +103,14 @@ impl Mix {
         };
         let content = serde_json::json!({ "content": text }).to_string();
         let content = serde_json::to_string(&content).unwrap_or_default();
-        let recipient = (roll >> 16) % SENDERS;
+        let recipient = if self.links {
+            // A few friends each, symmetric (a friend's friend offset back is the sender), so
+            // the pairs recur and answers make conversations established.
+            let offset = FRIEND_OFFSETS[(roll >> 16) as usize % FRIEND_OFFSETS.len()];
+            (roll % SENDERS + offset) % SENDERS
+        } else {
+            (roll >> 16) % SENDERS
+        };
         // OpenIM's field order (Go's encoder writes a struct's fields in order), not a map's
         // sorted keys: floodgate reads the command from the leading fields.
         format!(
@@ -103,6 +121,117 @@ impl Mix {
              \"seq\":0,\"atUserList\":null,\"faceURL\":\"\",\"ex\":\"\",\"recvID\":\"user{recipient}\"}}\n"
         )
     }
+}
+
+/// The links mix's friends of user `u`: `u + offset` for each of these (mod SENDERS); each
+/// offset's negation is there too, so friendship goes both ways.
+const FRIEND_OFFSETS: [u64; 8] = [
+    1,
+    7,
+    31,
+    127,
+    SENDERS - 1,
+    SENDERS - 7,
+    SENDERS - 31,
+    SENDERS - 127,
+];
+
+/// Hosts of the links mix and the shape of their paths: `v` video id, `i` item page, `w`
+/// wiki title, `r` repository, `a` dated article, `p` post id, `s` shortener code.
+#[rustfmt::skip]
+const HOSTS: [(&str, u8); 40] = [
+    ("www.youtube.com", b'v'), ("youtu.be", b's'), ("www.bilibili.com", b'v'),
+    ("v.douyin.com", b's'), ("www.tiktok.com", b'p'), ("item.taobao.com", b'i'),
+    ("item.jd.com", b'i'), ("detail.tmall.com", b'i'), ("www.amazon.com", b'i'),
+    ("www.ebay.com", b'i'), ("en.wikipedia.org", b'w'), ("zh.wikipedia.org", b'w'),
+    ("baike.baidu.com", b'w'), ("github.com", b'r'), ("gitlab.com", b'r'),
+    ("stackoverflow.com", b'p'), ("news.ycombinator.com", b'p'), ("www.reddit.com", b'p'),
+    ("www.zhihu.com", b'p'), ("weibo.com", b'p'), ("mp.weixin.qq.com", b'p'),
+    ("x.com", b'p'), ("www.instagram.com", b'p'), ("www.facebook.com", b'p'),
+    ("www.linkedin.com", b'p'), ("medium.com", b'a'), ("www.nytimes.com", b'a'),
+    ("www.bbc.co.uk", b'a'), ("www.theguardian.com", b'a'), ("www.sina.com.cn", b'a'),
+    ("docs.google.com", b'p'), ("drive.google.com", b'p'), ("open.spotify.com", b'p'),
+    ("www.imdb.com", b'p'), ("www.booking.com", b'i'), ("www.airbnb.com", b'i'),
+    ("bit.ly", b's'), ("t.co", b's'), ("tinyurl.com", b's'), ("b23.tv", b's'),
+];
+
+const WORDS: [&str; 16] = [
+    "rust", "tokio", "summer", "recipe", "travel", "budget", "review", "guide", "camera", "garden",
+    "history", "python", "concert", "market", "coffee", "design",
+];
+
+/// Texts around a link: `{}` is the link.
+const AROUND: [(&str, &str); 8] = [
+    ("check this out ", ""),
+    ("看看这个 ", " 挺有意思的"),
+    ("", ""),
+    (
+        "Here's the doc for tomorrow: ",
+        " let me know what you think",
+    ),
+    ("这个 ", " 你看一下，价格还可以"),
+    ("lol ", " 😂"),
+    (
+        "found the one I told you about ",
+        ", we could go on saturday?",
+    ),
+    ("", " 分享给你"),
+];
+
+/// An id of `len` letters and digits drawn from `mix`.
+fn id(mix: &mut Mix, len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
+    let mut bits = mix.next();
+    (0..len)
+        .map(|_| {
+            let c = ALPHABET[(bits % ALPHABET.len() as u64) as usize] as char;
+            bits /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// One text of the links mix: three in four carry a link (an ordinary chat text otherwise).
+fn link_text(mix: &mut Mix, chat: &str) -> String {
+    let roll = mix.next();
+    if roll.is_multiple_of(4) {
+        return chat.to_string();
+    }
+    let (host, shape) = HOSTS[(roll >> 8) as usize % HOSTS.len()];
+    let word = |k: u64| WORDS[((roll >> k) % WORDS.len() as u64) as usize];
+    let path = match shape {
+        b'v' => format!("/watch?v={}", id(mix, 11)),
+        b'i' => format!("/item/{}.html", mix.next() % 10_000_000_000),
+        b'w' => format!("/wiki/{}_{}", word(16), word(20)),
+        b'r' => format!("/{}/{}-{}", word(16), word(20), word(24)),
+        b'a' => format!(
+            "/2026/{:02}/{:02}/{}-{}-{}",
+            1 + (roll >> 28) % 12,
+            1 + (roll >> 32) % 28,
+            word(16),
+            word(20),
+            word(24)
+        ),
+        b's' => format!("/{}", id(mix, 7)),
+        _ => format!("/p/{}", id(mix, 10)),
+    };
+    let query = match (roll >> 40) % 6 {
+        0 => format!("?utm_source=share&utm_medium=app&utm_campaign={}", word(44)),
+        1 if shape != b'v' => format!(
+            "?spm=a2141.{}&id={}",
+            mix.next() % 100_000,
+            mix.next() % 1_000_000
+        ),
+        2 if shape == b'v' => format!("&t={}s", (roll >> 48) % 600),
+        _ => String::new(),
+    };
+    let scheme = if (roll >> 56).is_multiple_of(5) {
+        ""
+    } else {
+        "https://"
+    };
+    let (before, after) = AROUND[((roll >> 60) % AROUND.len() as u64) as usize];
+    format!("{before}{scheme}{host}{path}{query}{after}")
 }
 
 /// One non-message callback of the `acts` mix, chosen by `roll`: mostly friend requests (the
