@@ -5,11 +5,12 @@
 //! With `LOADGEN_MIX=viral`, every request carries one text (a link, long enough for
 //! near-duplicate keys) from the 10,000 senders: the campaign rule's worst case.
 //!
-//! With `LOADGEN_MIX=links`, the same senders write one-to-one to a few friends each (so
-//! conversations are established both ways), and most texts carry a link: to about forty
-//! domains with varied paths and queries (tracking parameters, item and video ids), a few
-//! through shorteners, in English and Chinese. The mix of link and domain campaign keys that
-//! ordinary traffic makes, rather than the default mix's few links.
+//! With `LOADGEN_MIX=links`, 2,000 people write one-to-one to a few friends each, and every
+//! other message is the answer to the one before (so most conversations are established, as
+//! ordinary traffic is); three texts in four carry a link: to forty domains with varied paths
+//! and queries (tracking parameters, item and video ids), a few through shorteners, in English
+//! and Chinese, between words drawn at random. The link and domain keys, recipients and
+//! vouchers that ordinary traffic makes, where the default mix has few links.
 //!
 //! `loadgen URL SECONDS CONNECTIONS [RATE]`: without RATE, as fast as answers come (peak); with
 //! RATE requests/s in total, paced on an absolute schedule with latency counted from each
@@ -55,6 +56,8 @@ struct Mix {
     limitador: bool,
     /// `LOADGEN_MIX=links`: texts with links, one-to-one to a few friends each.
     links: bool,
+    /// The links mix's last message (sender, recipient): the next may answer it.
+    last: Option<(u64, u64)>,
 }
 
 impl Mix {
@@ -65,6 +68,7 @@ impl Mix {
             acts: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "acts"),
             limitador: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "limitador"),
             links: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "links"),
+            last: None,
         }
     }
 
@@ -77,6 +81,9 @@ impl Mix {
 
     fn body(&mut self, n: u64) -> String {
         let roll = self.next();
+        if self.links {
+            return self.link_body(roll, n);
+        }
         // One request in twenty comes from a flooder; the rest from 10,000 ordinary senders.
         let sender = if roll.is_multiple_of(20) && !self.viral {
             format!("flooder{}", roll % FLOODERS)
@@ -94,47 +101,59 @@ impl Mix {
         }
         let text = if self.viral {
             VIRAL.to_string()
-        } else if self.links {
-            link_text(self, text)
         } else if roll.is_multiple_of(3) {
             format!("{text} #{n}")
         } else {
             text.to_string()
         };
-        let content = serde_json::json!({ "content": text }).to_string();
-        let content = serde_json::to_string(&content).unwrap_or_default();
-        let recipient = if self.links {
-            // A few friends each, symmetric (a friend's friend offset back is the sender), so
-            // the pairs recur and answers make conversations established.
-            let offset = FRIEND_OFFSETS[(roll >> 16) as usize % FRIEND_OFFSETS.len()];
-            (roll % SENDERS + offset) % SENDERS
-        } else {
-            (roll >> 16) % SENDERS
+        let recipient = (roll >> 16) % SENDERS;
+        message_body(&sender, &format!("user{recipient}"), &text, n)
+    }
+
+    /// One message of the links mix: every other one answers the message before it.
+    fn link_body(&mut self, roll: u64, n: u64) -> String {
+        let (sender, recipient) = match self.last {
+            Some((sender, recipient)) if roll.is_multiple_of(2) => (recipient, sender),
+            _ => {
+                let sender = (roll >> 1) % LINK_USERS;
+                // A friend: the pairs recur, and each goes both ways.
+                let offset = FRIEND_OFFSETS[(roll >> 16) as usize % FRIEND_OFFSETS.len()];
+                (sender, (sender + offset) % LINK_USERS)
+            }
         };
-        // OpenIM's field order (Go's encoder writes a struct's fields in order), not a map's
-        // sorted keys: floodgate reads the command from the leading fields.
-        format!(
-            "{{\"sendID\":\"{sender}\",\"callbackCommand\":\"callbackBeforeSendSingleMsgCommand\",\
-             \"serverMsgID\":\"s{n}\",\"clientMsgID\":\"c{n}\",\"operationID\":\"op{n}\",\
-             \"senderPlatformID\":1,\"senderNickname\":\"nick\",\"sessionType\":1,\"msgFrom\":100,\
-             \"contentType\":101,\"status\":1,\"sendTime\":0,\"createTime\":0,\"content\":{content},\
-             \"seq\":0,\"atUserList\":null,\"faceURL\":\"\",\"ex\":\"\",\"recvID\":\"user{recipient}\"}}\n"
+        self.last = Some((sender, recipient));
+        let chat = TEXTS[(roll >> 8) as usize % TEXTS.len()];
+        let text = link_text(self, chat);
+        message_body(
+            &format!("user{sender}"),
+            &format!("user{recipient}"),
+            &text,
+            n,
         )
     }
 }
 
-/// The links mix's friends of user `u`: `u + offset` for each of these (mod SENDERS); each
+/// A one-to-one message callback.
+fn message_body(sender: &str, recipient: &str, text: &str, n: u64) -> String {
+    let content = serde_json::json!({ "content": text }).to_string();
+    let content = serde_json::to_string(&content).unwrap_or_default();
+    // OpenIM's field order (Go's encoder writes a struct's fields in order), not a map's
+    // sorted keys: floodgate reads the command from the leading fields.
+    format!(
+        "{{\"sendID\":\"{sender}\",\"callbackCommand\":\"callbackBeforeSendSingleMsgCommand\",\
+             \"serverMsgID\":\"s{n}\",\"clientMsgID\":\"c{n}\",\"operationID\":\"op{n}\",\
+             \"senderPlatformID\":1,\"senderNickname\":\"nick\",\"sessionType\":1,\"msgFrom\":100,\
+             \"contentType\":101,\"status\":1,\"sendTime\":0,\"createTime\":0,\"content\":{content},\
+             \"seq\":0,\"atUserList\":null,\"faceURL\":\"\",\"ex\":\"\",\"recvID\":\"{recipient}\"}}\n"
+    )
+}
+
+/// The people of the links mix.
+const LINK_USERS: u64 = 2_000;
+
+/// The links mix's friends of user `u`: `u + offset` for each of these (mod LINK_USERS); each
 /// offset's negation is there too, so friendship goes both ways.
-const FRIEND_OFFSETS: [u64; 8] = [
-    1,
-    7,
-    31,
-    127,
-    SENDERS - 1,
-    SENDERS - 7,
-    SENDERS - 31,
-    SENDERS - 127,
-];
+const FRIEND_OFFSETS: [u64; 6] = [1, 7, 31, LINK_USERS - 1, LINK_USERS - 7, LINK_USERS - 31];
 
 /// Hosts of the links mix and the shape of their paths: `v` video id, `i` item page, `w`
 /// wiki title, `r` repository, `a` dated article, `p` post id, `s` shortener code.
@@ -160,22 +179,16 @@ const WORDS: [&str; 16] = [
     "history", "python", "concert", "market", "coffee", "design",
 ];
 
-/// Texts around a link: `{}` is the link.
-const AROUND: [(&str, &str); 8] = [
-    ("check this out ", ""),
-    ("看看这个 ", " 挺有意思的"),
-    ("", ""),
-    (
-        "Here's the doc for tomorrow: ",
-        " let me know what you think",
-    ),
-    ("这个 ", " 你看一下，价格还可以"),
-    ("lol ", " 😂"),
-    (
-        "found the one I told you about ",
-        ", we could go on saturday?",
-    ),
-    ("", " 分享给你"),
+/// What comes before and after a link: short, as people write around a link they share.
+#[rustfmt::skip]
+const BEFORE: [&str; 10] = [
+    "", "check this out ", "看看这个 ", "lol ", "这个 ", "here ", "the one I meant: ", "found it ",
+    "刚看到 ", "you'll like this ",
+];
+#[rustfmt::skip]
+const AFTER: [&str; 10] = [
+    "", " 😂", " 挺有意思的", " what do you think?", " 你看一下", " for saturday", " 分享给你",
+    " haha", " 价格还可以", " (long but worth it)",
 ];
 
 /// An id of `len` letters and digits drawn from `mix`.
@@ -230,8 +243,17 @@ fn link_text(mix: &mut Mix, chat: &str) -> String {
     } else {
         "https://"
     };
-    let (before, after) = AROUND[((roll >> 60) % AROUND.len() as u64) as usize];
-    format!("{before}{scheme}{host}{path}{query}{after}")
+    let words = mix.next();
+    let before = BEFORE[(words % BEFORE.len() as u64) as usize];
+    let after = AFTER[((words >> 8) % AFTER.len() as u64) as usize];
+    // One in four says a little more, in words of its own.
+    let more = if (words >> 16).is_multiple_of(4) {
+        let word = |k: u64| WORDS[((words >> k) % WORDS.len() as u64) as usize];
+        format!(" {} {} {}", word(20), word(24), word(28))
+    } else {
+        String::new()
+    };
+    format!("{before}{scheme}{host}{path}{query}{after}{more}")
 }
 
 /// One non-message callback of the `acts` mix, chosen by `roll`: mostly friend requests (the
