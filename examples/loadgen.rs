@@ -5,6 +5,13 @@
 //! With `LOADGEN_MIX=viral`, every request carries one text (a link, long enough for
 //! near-duplicate keys) from the 10,000 senders: the campaign rule's worst case.
 //!
+//! With `LOADGEN_MIX=links`, 2,000 people write one-to-one to a few friends each, and every
+//! other message is the answer to the one before (so most conversations are established, as
+//! ordinary traffic is); three texts in four carry a link: to forty domains with varied paths
+//! and queries (tracking parameters, item and video ids), a few through shorteners, in English
+//! and Chinese, between words drawn at random. The link and domain keys, recipients and
+//! vouchers that ordinary traffic makes, where the default mix has few links.
+//!
 //! `loadgen URL SECONDS CONNECTIONS [RATE]`: without RATE, as fast as answers come (peak); with
 //! RATE requests/s in total, paced on an absolute schedule with latency counted from each
 //! request's scheduled time (so a stall is not hidden). Prints one JSON line.
@@ -47,6 +54,10 @@ struct Mix {
     /// `LOADGEN_MIX=limitador`: Limitador's `check_and_report` for the same senders (one
     /// counter per sender), to compare with a rate limiter that is not floodgate.
     limitador: bool,
+    /// `LOADGEN_MIX=links`: texts with links, one-to-one to a few friends each.
+    links: bool,
+    /// The links mix's last message (sender, recipient): the next may answer it.
+    last: Option<(u64, u64)>,
 }
 
 impl Mix {
@@ -56,6 +67,8 @@ impl Mix {
             viral: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "viral"),
             acts: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "acts"),
             limitador: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "limitador"),
+            links: std::env::var("LOADGEN_MIX").is_ok_and(|mix| mix == "links"),
+            last: None,
         }
     }
 
@@ -68,6 +81,9 @@ impl Mix {
 
     fn body(&mut self, n: u64) -> String {
         let roll = self.next();
+        if self.links {
+            return self.link_body(roll, n);
+        }
         // One request in twenty comes from a flooder; the rest from 10,000 ordinary senders.
         let sender = if roll.is_multiple_of(20) && !self.viral {
             format!("flooder{}", roll % FLOODERS)
@@ -90,19 +106,154 @@ impl Mix {
         } else {
             text.to_string()
         };
-        let content = serde_json::json!({ "content": text }).to_string();
-        let content = serde_json::to_string(&content).unwrap_or_default();
         let recipient = (roll >> 16) % SENDERS;
-        // OpenIM's field order (Go's encoder writes a struct's fields in order), not a map's
-        // sorted keys: floodgate reads the command from the leading fields.
-        format!(
-            "{{\"sendID\":\"{sender}\",\"callbackCommand\":\"callbackBeforeSendSingleMsgCommand\",\
+        message_body(&sender, &format!("user{recipient}"), &text, n)
+    }
+
+    /// One message of the links mix: every other one answers the message before it.
+    fn link_body(&mut self, roll: u64, n: u64) -> String {
+        let (sender, recipient) = match self.last {
+            Some((sender, recipient)) if roll.is_multiple_of(2) => (recipient, sender),
+            _ => {
+                let sender = (roll >> 1) % LINK_USERS;
+                // A friend: the pairs recur, and each goes both ways.
+                let offset = FRIEND_OFFSETS[(roll >> 16) as usize % FRIEND_OFFSETS.len()];
+                (sender, (sender + offset) % LINK_USERS)
+            }
+        };
+        self.last = Some((sender, recipient));
+        let chat = TEXTS[(roll >> 8) as usize % TEXTS.len()];
+        let text = link_text(self, chat);
+        message_body(
+            &format!("user{sender}"),
+            &format!("user{recipient}"),
+            &text,
+            n,
+        )
+    }
+}
+
+/// A one-to-one message callback.
+fn message_body(sender: &str, recipient: &str, text: &str, n: u64) -> String {
+    let content = serde_json::json!({ "content": text }).to_string();
+    let content = serde_json::to_string(&content).unwrap_or_default();
+    // OpenIM's field order (Go's encoder writes a struct's fields in order), not a map's
+    // sorted keys: floodgate reads the command from the leading fields.
+    format!(
+        "{{\"sendID\":\"{sender}\",\"callbackCommand\":\"callbackBeforeSendSingleMsgCommand\",\
              \"serverMsgID\":\"s{n}\",\"clientMsgID\":\"c{n}\",\"operationID\":\"op{n}\",\
              \"senderPlatformID\":1,\"senderNickname\":\"nick\",\"sessionType\":1,\"msgFrom\":100,\
              \"contentType\":101,\"status\":1,\"sendTime\":0,\"createTime\":0,\"content\":{content},\
-             \"seq\":0,\"atUserList\":null,\"faceURL\":\"\",\"ex\":\"\",\"recvID\":\"user{recipient}\"}}\n"
-        )
+             \"seq\":0,\"atUserList\":null,\"faceURL\":\"\",\"ex\":\"\",\"recvID\":\"{recipient}\"}}\n"
+    )
+}
+
+/// The people of the links mix.
+const LINK_USERS: u64 = 2_000;
+
+/// The links mix's friends of user `u`: `u + offset` for each of these (mod LINK_USERS); each
+/// offset's negation is there too, so friendship goes both ways.
+const FRIEND_OFFSETS: [u64; 6] = [1, 7, 31, LINK_USERS - 1, LINK_USERS - 7, LINK_USERS - 31];
+
+/// Hosts of the links mix and the shape of their paths: `v` video id, `i` item page, `w`
+/// wiki title, `r` repository, `a` dated article, `p` post id, `s` shortener code.
+#[rustfmt::skip]
+const HOSTS: [(&str, u8); 40] = [
+    ("www.youtube.com", b'v'), ("youtu.be", b's'), ("www.bilibili.com", b'v'),
+    ("v.douyin.com", b's'), ("www.tiktok.com", b'p'), ("item.taobao.com", b'i'),
+    ("item.jd.com", b'i'), ("detail.tmall.com", b'i'), ("www.amazon.com", b'i'),
+    ("www.ebay.com", b'i'), ("en.wikipedia.org", b'w'), ("zh.wikipedia.org", b'w'),
+    ("baike.baidu.com", b'w'), ("github.com", b'r'), ("gitlab.com", b'r'),
+    ("stackoverflow.com", b'p'), ("news.ycombinator.com", b'p'), ("www.reddit.com", b'p'),
+    ("www.zhihu.com", b'p'), ("weibo.com", b'p'), ("mp.weixin.qq.com", b'p'),
+    ("x.com", b'p'), ("www.instagram.com", b'p'), ("www.facebook.com", b'p'),
+    ("www.linkedin.com", b'p'), ("medium.com", b'a'), ("www.nytimes.com", b'a'),
+    ("www.bbc.co.uk", b'a'), ("www.theguardian.com", b'a'), ("www.sina.com.cn", b'a'),
+    ("docs.google.com", b'p'), ("drive.google.com", b'p'), ("open.spotify.com", b'p'),
+    ("www.imdb.com", b'p'), ("www.booking.com", b'i'), ("www.airbnb.com", b'i'),
+    ("bit.ly", b's'), ("t.co", b's'), ("tinyurl.com", b's'), ("b23.tv", b's'),
+];
+
+const WORDS: [&str; 16] = [
+    "rust", "tokio", "summer", "recipe", "travel", "budget", "review", "guide", "camera", "garden",
+    "history", "python", "concert", "market", "coffee", "design",
+];
+
+/// What comes before and after a link: short, as people write around a link they share.
+#[rustfmt::skip]
+const BEFORE: [&str; 10] = [
+    "", "check this out ", "看看这个 ", "lol ", "这个 ", "here ", "the one I meant: ", "found it ",
+    "刚看到 ", "you'll like this ",
+];
+#[rustfmt::skip]
+const AFTER: [&str; 10] = [
+    "", " 😂", " 挺有意思的", " what do you think?", " 你看一下", " for saturday", " 分享给你",
+    " haha", " 价格还可以", " (long but worth it)",
+];
+
+/// An id of `len` letters and digits drawn from `mix`.
+fn id(mix: &mut Mix, len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789";
+    let mut bits = mix.next();
+    (0..len)
+        .map(|_| {
+            let c = ALPHABET[(bits % ALPHABET.len() as u64) as usize] as char;
+            bits /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// One text of the links mix: three in four carry a link (an ordinary chat text otherwise).
+fn link_text(mix: &mut Mix, chat: &str) -> String {
+    let roll = mix.next();
+    if roll.is_multiple_of(4) {
+        return chat.to_string();
     }
+    let (host, shape) = HOSTS[(roll >> 8) as usize % HOSTS.len()];
+    let word = |k: u64| WORDS[((roll >> k) % WORDS.len() as u64) as usize];
+    let path = match shape {
+        b'v' => format!("/watch?v={}", id(mix, 11)),
+        b'i' => format!("/item/{}.html", mix.next() % 10_000_000_000),
+        b'w' => format!("/wiki/{}_{}", word(16), word(20)),
+        b'r' => format!("/{}/{}-{}", word(16), word(20), word(24)),
+        b'a' => format!(
+            "/2026/{:02}/{:02}/{}-{}-{}",
+            1 + (roll >> 28) % 12,
+            1 + (roll >> 32) % 28,
+            word(16),
+            word(20),
+            word(24)
+        ),
+        b's' => format!("/{}", id(mix, 7)),
+        _ => format!("/p/{}", id(mix, 10)),
+    };
+    let query = match (roll >> 40) % 6 {
+        0 => format!("?utm_source=share&utm_medium=app&utm_campaign={}", word(44)),
+        1 if shape != b'v' => format!(
+            "?spm=a2141.{}&id={}",
+            mix.next() % 100_000,
+            mix.next() % 1_000_000
+        ),
+        2 if shape == b'v' => format!("&t={}s", (roll >> 48) % 600),
+        _ => String::new(),
+    };
+    let scheme = if (roll >> 56).is_multiple_of(5) {
+        ""
+    } else {
+        "https://"
+    };
+    let words = mix.next();
+    let before = BEFORE[(words % BEFORE.len() as u64) as usize];
+    let after = AFTER[((words >> 8) % AFTER.len() as u64) as usize];
+    // One in four says a little more, in words of its own.
+    let more = if (words >> 16).is_multiple_of(4) {
+        let word = |k: u64| WORDS[((words >> k) % WORDS.len() as u64) as usize];
+        format!(" {} {} {}", word(20), word(24), word(28))
+    } else {
+        String::new()
+    };
+    format!("{before}{scheme}{host}{path}{query}{after}{more}")
 }
 
 /// One non-message callback of the `acts` mix, chosen by `roll`: mostly friend requests (the

@@ -1,5 +1,5 @@
-"""What scripts/loadbench and scripts/script-replay share: free ports, a redis-server of their
-own, and floodgate started on a store. Everything binds 127.0.0.1."""
+"""What scripts/loadbench, script-replay and detection-eval share: free ports, a redis-server of
+their own and a small RESP client for it, and floodgate started on a store. Everything binds 127.0.0.1."""
 import os
 import socket
 import subprocess
@@ -9,6 +9,58 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
 WEBHOOK_PATH = "/openim/callbackBeforeSendSingleMsgCommand"
+
+
+def encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        arg = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
+class Connection:
+    """Just enough RESP2 for replies of scripts and INFO."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise SystemExit("redis closed the connection")
+        self.buf += data
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"*":
+            return None if int(rest) < 0 else [self.read() for _ in range(int(rest))]
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            value, self.buf = self.buf[:n], self.buf[n + 2:]
+            return value
+        if kind == b":":
+            return int(rest)
+        if kind == b"-":
+            return ("error", rest)
+        return rest
+
+    def call(self, *args):
+        self.sock.sendall(encode(args))
+        return self.read()
+
 
 _handed_out = set()
 
