@@ -291,8 +291,8 @@ struct CampaignState {
     /// The recipients the copies reached, at most [`CAMPAIGN_RECIPIENTS`], with when (the `:r`
     /// string of `lua/campaign_check.lua`, which decides alike).
     recipients: Latest,
-    /// A domain key's pages its recorded senders' copies carried, at most the limit + 1 (the
-    /// `:t` string of `lua/campaign_check.lua`).
+    /// A domain key's pages its copies carried, at most [`page_cap`](super::page_cap) (after
+    /// the recipients in the `:r` string of `lua/campaign_check.lua`).
     pages: Latest,
 }
 
