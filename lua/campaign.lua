@@ -62,19 +62,16 @@ if domain then
   end
 end
 local state, retry, extra = campaign_peek(KEYS[1], now, limit, window, ARGV[6], true)
-local recipient, cap, page = ARGV[7], tonumber(ARGV[8]), page_of(ARGV[12])
+-- A page only for a domain key ("": nothing held back or recorded by pages).
+local recipient, cap, page = ARGV[7], tonumber(ARGV[8]), domain and page_of(ARGV[12]) or ''
 local page_cap = tonumber(ARGV[13])
 local recipients, pages = lists_read(KEYS[2], now - window)
--- Over the limit of senders, but all to one recipient, or (a domain) all on few pages: not a
--- campaign (held), and the set (full already) takes no more senders.
-local held = state == FULL and (not reaches_many(recipients, recipient, cap)
-  or (domain and pages_hold_back(pages, page, page_cap)))
+-- Over the limit of senders, but not a campaign yet (campaign_check.lua held_back): the set
+-- (full already) takes no more senders.
+local held = state == FULL and held_back(recipients, recipient, cap, pages, page, page_cap)
 if state == FULL and not held and ARGV[5] == 'E' then return packed({1, 0, retry, 0, -1, -1}) end
--- Held copies count their pages too: a few senders on one page cannot hold a domain open for a
--- run that rotates paths after them.
-local recipient_previous = members_add(recipients, recipient, now, cap)
-local page_previous = domain and members_add(pages, page, now, page_cap) or -1
-if recipient_previous >= 0 or page_previous >= 0 then lists_write(KEYS[2], recipients, pages, ARGV[4]) end
+local recipient_previous, page_previous =
+  lists_record(KEYS[2], recipients, recipient, cap, pages, page, page_cap, now, ARGV[4])
 if held then return packed({0, 0, 0, -1, recipient_previous, page_previous}) end
 campaign_record(KEYS[1], ARGV[2], ARGV[4], limit, state, extra, ARGV[6])
 if state == KNOWN then return packed({0, 0, 0, extra, recipient_previous, page_previous}) end

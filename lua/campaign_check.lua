@@ -85,11 +85,15 @@ local function entries_read(key, width, horizon)
   return list
 end
 
+-- Appends `list`'s entries to `parts`, each {member, time ('>d')}.
+local function pack_entries(parts, list)
+  for _, entry in ipairs(list) do parts[#parts + 1] = entry[1] .. struct.pack('>d', entry[2]) end
+  return parts
+end
+
 local function entries_write(key, list, ttl_text)
   if #list == 0 then redis.call('DEL', key) return end
-  local parts = {}
-  for k, entry in ipairs(list) do parts[k] = entry[1] .. struct.pack('>d', entry[2]) end
-  redis.call('SET', key, table.concat(parts), 'PX', ttl_text)
+  redis.call('SET', key, table.concat(pack_entries({}, list)), 'PX', ttl_text)
 end
 
 -- A key's recipients and (a domain key's) pages, read from its :r string: the entries after
@@ -113,9 +117,7 @@ end
 
 local function lists_write(key, recipients, pages, ttl_text)
   if #recipients == 0 and #pages == 0 then redis.call('DEL', key) return end
-  local parts = {}
-  for _, entry in ipairs(recipients) do parts[#parts + 1] = entry[1] .. struct.pack('>d', entry[2]) end
-  for _, entry in ipairs(pages) do parts[#parts + 1] = entry[1] .. struct.pack('>d', entry[2]) end
+  local parts = pack_entries(pack_entries({}, recipients), pages)
   if #pages > 0 then parts[#parts + 1] = string.char(#recipients) end
   redis.call('SET', key, table.concat(parts), 'PX', ttl_text)
 end
@@ -132,14 +134,22 @@ local function reaches_many(list, member, cap)
 end
 
 -- Whether a domain key's pages hold back a copy on `page`: a page its copies have not carried
--- yet, while they carried fewer than `cap` ("" = unknown holds nothing back; a copy repeating a
--- page, as a run spread over a few pages sends, is not held back).
+-- yet, while they and it are fewer than `cap` ("" = unknown, or not a domain key, holds nothing
+-- back; a copy repeating a page, as a run spread over a few pages sends, is not held back). The
+-- list's members are distinct, so a new page makes one more.
 local function pages_hold_back(pages, page, cap)
   if page == '' then return false end
   for _, entry in ipairs(pages) do
     if entry[1] == page then return false end
   end
-  return not reaches_many(pages, page, cap)
+  return #pages + 1 < cap
+end
+
+-- Whether a key at its limit of senders holds this copy back (not a campaign yet, and the
+-- copy's sender is not recorded): its copies, this one included, reach fewer than
+-- `recipient_cap` recipients, or (a domain key) it brings a new page (pages_hold_back).
+local function held_back(recipients, recipient, recipient_cap, pages, page, page_cap)
+  return not reaches_many(recipients, recipient, recipient_cap) or pages_hold_back(pages, page, page_cap)
 end
 
 -- Adds `member` to `list` at `now` (the caller writes the lists); returns the member's earlier
@@ -156,6 +166,17 @@ local function members_add(list, member, now, cap)
   if #list >= cap then return -1 end
   list[#list + 1] = {member, now}
   return 0
+end
+
+-- Records a copy's recipient and (a domain key's, "" otherwise) page in the key's :r string,
+-- as read by lists_read; returns their earlier times as members_add does. Held copies record
+-- theirs too: a few senders on one page cannot hold a domain open for a run that rotates paths
+-- after them.
+local function lists_record(key, recipients, recipient, recipient_cap, pages, page, page_cap, now, ttl_text)
+  local recipient_previous = members_add(recipients, recipient, now, recipient_cap)
+  local page_previous = members_add(pages, page, now, page_cap)
+  if recipient_previous >= 0 or page_previous >= 0 then lists_write(key, recipients, pages, ttl_text) end
+  return recipient_previous, page_previous
 end
 
 -- Takes back members_add at `now` (`previous` as it returned); whether anything changed.

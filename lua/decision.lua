@@ -108,11 +108,12 @@ function C.with_shadow(reply)
 end
 
 -- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..], each key's set then
--- its recipients, and a domain key's vouchers: ARGV[19] says 'k' or 'd' per key), for a cold
--- message or act the sender's own rules admitted (a rejected message is not a copy, and records
--- nothing there). Every key is checked before any is recorded: one over the limit rejects, and
--- then none is. A vetted domain's key counts nothing; a key whose copies all went to one
--- recipient (ARGV[20]) is not over its limit.
+-- its recipients' string, and a domain key's vouchers: ARGV[19] says 'k' or 'd' per key), for a
+-- cold message or act the sender's own rules admitted (a rejected message is not a copy, and
+-- records nothing there). Every key is checked before any is recorded: one over the limit
+-- rejects, and then none is. A vetted domain's key counts nothing; a key at its limit holds back
+-- a copy whose key's copies all went to one recipient (ARGV[20]) or, a domain key, that brings
+-- a new page (ARGV[21]): campaign_check.lua held_back.
 function C.campaign_rule(KEYS, ARGV)
   local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
   if first_campaign_key == 0 or campaign_limit == 0 or C.first then return end
@@ -131,20 +132,17 @@ function C.campaign_rule(KEYS, ARGV)
     if counted then
       local status, retry, extra = campaign_peek(key, now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
       local recipients, pages = lists_read(lists_key, horizon)
-      -- Over the limit of senders, but all to one recipient, or (a domain) all on few pages.
-      local held = status == FULL and (not reaches_many(recipients, recipient, CAMPAIGN_RECIPIENTS)
-        or (domain and pages_hold_back(pages, page, CAMPAIGN_PAGES)))
-      peeked[#peeked + 1] = {key, status, extra, lists_key, recipients, held, pages, domain and page or ''}
+      local held = status == FULL
+        and held_back(recipients, recipient, CAMPAIGN_RECIPIENTS, pages, page, CAMPAIGN_PAGES)
+      peeked[#peeked + 1] = {key, status, extra, lists_key, recipients, held, pages, page}
       if status == FULL and not held and not over then over = retry end
     end
   end
   if over then C.note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
   if not C.first then
     for _, key in ipairs(peeked) do
-      -- Held copies count their pages too (campaign.lua says why).
-      local added = members_add(key[5], recipient, now, CAMPAIGN_RECIPIENTS)
-      added = math.max(added, members_add(key[7], key[8], now, CAMPAIGN_PAGES))
-      if added >= 0 then lists_write(key[4], key[5], key[7], CAMPAIGN_WINDOW_TEXT) end
+      lists_record(key[4], key[5], recipient, CAMPAIGN_RECIPIENTS, key[7], key[8], CAMPAIGN_PAGES,
+        now, CAMPAIGN_WINDOW_TEXT)
       if not key[6] then
         campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
       end

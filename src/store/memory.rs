@@ -317,11 +317,12 @@ impl Latest {
     }
 
     /// Whether a domain key's pages hold back a copy on `page`: a page its copies have not
-    /// carried yet, while they carried fewer than `cap` (a copy repeating a page, as a run
+    /// carried yet, while they and it are fewer than `cap` (a copy repeating a page, as a run
     /// spread over a few pages does, or on an unknown page, is held back by nothing).
     fn holds_back(&self, page: Option<u64>, cap: u64) -> bool {
         page.is_some_and(|page| {
-            !self.0.iter().any(|&(p, _)| p == page) && !self.reaches(Some(page), cap)
+            // The members are distinct: a new page makes one more.
+            !self.0.iter().any(|&(p, _)| p == page) && self.0.len() as u64 + 1 < cap
         })
     }
 
@@ -394,6 +395,31 @@ impl CampaignState {
 
     fn oldest(&self) -> Option<u64> {
         self.by_time.first().map(|&(seen, _)| seen)
+    }
+
+    /// Whether a key at its limit of senders holds this copy back (not a campaign yet, and its
+    /// sender is not recorded): its copies, this one included, reach fewer than
+    /// [`CAMPAIGN_RECIPIENTS`] recipients, or (a domain key) it brings a new page
+    /// (`lua/campaign_check.lua` `held_back`).
+    fn holds_back(&self, recipient: Option<u64>, page: Option<u64>, page_cap: u64) -> bool {
+        !self.recipients.reaches(recipient, CAMPAIGN_RECIPIENTS)
+            || self.pages.holds_back(page, page_cap)
+    }
+
+    /// Records a copy's recipient and page (a domain key's), held back or not: a few senders on
+    /// one page cannot hold a domain open for a run that rotates paths after them. Their
+    /// earlier times, as [`Latest::record`] answers (`lua/campaign_check.lua` `lists_record`).
+    fn record_copy(
+        &mut self,
+        recipient: Option<u64>,
+        page: Option<u64>,
+        now: u64,
+        page_cap: u64,
+    ) -> (Option<u64>, Option<u64>) {
+        (
+            self.recipients.record(recipient, now, CAMPAIGN_RECIPIENTS),
+            self.pages.record(page, now, page_cap),
+        )
     }
 }
 
@@ -771,9 +797,8 @@ impl MemoryStore {
             state.recipients.forget_until(horizon);
             state.pages.forget_until(horizon);
             if state.senders.contains_key(&sender) {
-                let recipient_previous_ms =
-                    state.recipients.record(recipient, now, CAMPAIGN_RECIPIENTS);
-                let page_previous_ms = state.pages.record(page, now, page_cap);
+                let (recipient_previous_ms, page_previous_ms) =
+                    state.record_copy(recipient, page, now, page_cap);
                 let previous_ms = state.set(sender, now);
                 return KeyOutcome::Recorded {
                     previous_ms: Some(previous_ms.unwrap_or(0)),
@@ -784,19 +809,13 @@ impl MemoryStore {
             }
             let mut over = None;
             if state.senders.len() as u64 >= limit.count() {
-                if !state.recipients.reaches(recipient, CAMPAIGN_RECIPIENTS)
-                    || state.pages.holds_back(page, page_cap)
-                {
+                if state.holds_back(recipient, page, page_cap) {
+                    let (recipient_previous_ms, page_previous_ms) =
+                        state.record_copy(recipient, page, now, page_cap);
                     return KeyOutcome::Recorded {
                         previous_ms: None,
-                        recipient_previous_ms: state.recipients.record(
-                            recipient,
-                            now,
-                            CAMPAIGN_RECIPIENTS,
-                        ),
-                        // Held copies count their pages: a few senders on one page cannot
-                        // hold a domain open for a run that rotates paths after them.
-                        page_previous_ms: state.pages.record(page, now, page_cap),
+                        recipient_previous_ms,
+                        page_previous_ms,
                         over: None,
                     };
                 }
@@ -813,9 +832,8 @@ impl MemoryStore {
                 }
                 over = Some(violation);
             }
-            let recipient_previous_ms =
-                state.recipients.record(recipient, now, CAMPAIGN_RECIPIENTS);
-            let page_previous_ms = state.pages.record(page, now, page_cap);
+            let (recipient_previous_ms, page_previous_ms) =
+                state.record_copy(recipient, page, now, page_cap);
             state.set(sender, now);
             KeyOutcome::Recorded {
                 previous_ms: Some(0),
