@@ -43,12 +43,9 @@ if ARGV[1] == 'undo' then
       if previous == 0 then redis.call('ZREM', KEYS[1], ARGV[4]) else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4]) end
     end
   end
-  local at, recipient_previous, page_previous = tonumber(ARGV[2]), tonumber(ARGV[6]), tonumber(ARGV[9])
+  local recipient_previous, page_previous = tonumber(ARGV[6]), tonumber(ARGV[9])
   if recipient_previous >= 0 or page_previous >= 0 then
-    local recipients, pages = lists_read(KEYS[2], -1)
-    local undone = members_take_back(recipients, ARGV[5], at, recipient_previous)
-    undone = members_take_back(pages, page_of(ARGV[8]), at, page_previous) or undone
-    if undone then lists_write(KEYS[2], recipients, pages, ARGV[7]) end
+    lists_take_back(KEYS[2], ARGV[5], recipient_previous, page_of(ARGV[8]), page_previous, tonumber(ARGV[2]), ARGV[7])
   end
   return 1
 end
@@ -64,14 +61,14 @@ end
 local state, retry, extra = campaign_peek(KEYS[1], now, limit, window, ARGV[6], true)
 -- A page only for a domain key ("": nothing held back or recorded by pages).
 local recipient, cap, page = ARGV[7], tonumber(ARGV[8]), domain and page_of(ARGV[12]) or ''
-local page_cap = tonumber(ARGV[13])
-local recipients, pages = lists_read(KEYS[2], now - window)
+local page_cap, horizon = tonumber(ARGV[13]), now - window
+local raw = redis.call('GET', KEYS[2])
 -- Over the limit of senders, but not a campaign yet (campaign_check.lua held_back): the set
 -- (full already) takes no more senders.
-local held = state == FULL and held_back(recipients, recipient, cap, pages, page, page_cap)
+local held = state == FULL and held_back(raw, horizon, recipient, cap, page, page_cap)
 if state == FULL and not held and ARGV[5] == 'E' then return packed({1, 0, retry, 0, -1, -1}) end
 local recipient_previous, page_previous =
-  lists_record(KEYS[2], recipients, recipient, cap, pages, page, page_cap, now, ARGV[4])
+  lists_record(KEYS[2], raw, horizon, recipient, cap, page, page_cap, now, ARGV[4])
 if held then return packed({0, 0, 0, -1, recipient_previous, page_previous}) end
 campaign_record(KEYS[1], ARGV[2], ARGV[4], limit, state, extra, ARGV[6])
 if state == KNOWN then return packed({0, 0, 0, extra, recipient_previous, page_previous}) end

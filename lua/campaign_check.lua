@@ -74,121 +74,132 @@ local function campaign_record(key, now_text, window_text, limit, state, distinc
   redis.call('PEXPIRE', key, window_text)
 end
 
--- A small list of {member, time} in one string (the :v key): the entries after `horizon`.
-local function entries_read(key, width, horizon)
-  local raw, list = redis.call('GET', key), {}
-  if not raw then return list end
-  for i = 1, #raw - width - 7, width + 8 do
-    local at = struct.unpack('>d', raw, i + width)
-    if at > horizon then list[#list + 1] = {string.sub(raw, i, i + width - 1), at} end
-  end
-  return list
+-- The :r and :v strings are read and written in place, entry by entry, with no table per entry:
+-- this runs for every campaign key of every cold message, and a Redis Function's time goes to
+-- the Lua it runs more than to the commands it sends. PARTS holds the pieces of a string being
+-- written (reused by every call: one call at a time runs).
+local PARTS = {}
+
+-- The recipients and (a domain key's) pages in a key's :r string (nil: none): where the entries
+-- end, and how many recipients lead (the rest are pages).
+local function lists_layout(raw)
+  local size = #raw
+  if size % 16 == 1 then return size - 1, string.byte(raw, size) end
+  return size, size / 16
 end
 
--- Appends `list`'s entries to `parts`, each {member, time ('>d')}.
-local function pack_entries(parts, list)
-  for _, entry in ipairs(list) do parts[#parts + 1] = entry[1] .. struct.pack('>d', entry[2]) end
-  return parts
-end
-
-local function entries_write(key, list, ttl_text)
-  if #list == 0 then redis.call('DEL', key) return end
-  redis.call('SET', key, table.concat(pack_entries({}, list)), 'PX', ttl_text)
-end
-
--- A key's recipients and (a domain key's) pages, read from its :r string: the entries after
--- `horizon`, each list in the order written.
-local function lists_read(key, horizon)
-  local raw, recipients, pages = redis.call('GET', key), {}, {}
-  if not raw then return recipients, pages end
-  local size, leading = #raw, nil
-  if size % 16 == 1 then size, leading = size - 1, string.byte(raw, size) end
-  local n = 0
-  for i = 1, size - 15, 16 do
-    n = n + 1
-    local at = struct.unpack('>d', raw, i + 8)
-    if at > horizon then
-      local list = (leading == nil or n <= leading) and recipients or pages
-      list[#list + 1] = {string.sub(raw, i, i + 7), at}
+-- Whether a key at its limit of senders holds this copy back (not a campaign yet, and the copy's
+-- sender is not recorded), from its :r string `raw`: its copies, this one included, reach fewer
+-- than `recipient_cap` recipients within the window (`recipient` "": unknown, which holds nothing
+-- back), or (a domain key) it brings a page its copies have not carried while they carried fewer
+-- than `page_cap` - 1 (`page` "": unknown, or not a domain key: nothing held back; a copy
+-- repeating a page, as a run spread over a few pages sends, is not held back).
+local function held_back(raw, horizon, recipient, recipient_cap, page, page_cap)
+  local recipients, pages, page_known = 1, 0, false
+  if raw then
+    local size, leading = lists_layout(raw)
+    local n = 0
+    for i = 1, size - 15, 16 do
+      n = n + 1
+      if struct.unpack('>d', raw, i + 8) > horizon then
+        local member = string.sub(raw, i, i + 7)
+        if n <= leading then
+          if member ~= recipient then recipients = recipients + 1 end
+        else
+          pages = pages + 1
+          if member == page then page_known = true end
+        end
+      end
     end
   end
-  return recipients, pages
+  if recipient ~= '' and recipients < recipient_cap then return true end
+  return page ~= '' and not page_known and pages + 1 < page_cap
 end
 
-local function lists_write(key, recipients, pages, ttl_text)
-  if #recipients == 0 and #pages == 0 then redis.call('DEL', key) return end
-  local parts = pack_entries(pack_entries({}, recipients), pages)
-  if #pages > 0 then parts[#parts + 1] = string.char(#recipients) end
-  redis.call('SET', key, table.concat(parts), 'PX', ttl_text)
-end
-
--- Whether `member` (a recipient or a page, 8 bytes; "" = unknown, which holds nothing back)
--- makes the list reach `cap` distinct members.
-local function reaches_many(list, member, cap)
-  if member == '' then return true end
-  local distinct = 1
-  for _, entry in ipairs(list) do
-    if entry[1] ~= member then distinct = distinct + 1 end
-  end
-  return distinct >= cap
-end
-
--- Whether a domain key's pages hold back a copy on `page`: a page its copies have not carried
--- yet, while they and it are fewer than `cap` ("" = unknown, or not a domain key, holds nothing
--- back; a copy repeating a page, as a run spread over a few pages sends, is not held back). The
--- list's members are distinct, so a new page makes one more.
-local function pages_hold_back(pages, page, cap)
-  if page == '' then return false end
-  for _, entry in ipairs(pages) do
-    if entry[1] == page then return false end
-  end
-  return #pages + 1 < cap
-end
-
--- Whether a key at its limit of senders holds this copy back (not a campaign yet, and the
--- copy's sender is not recorded): its copies, this one included, reach fewer than
--- `recipient_cap` recipients, or (a domain key) it brings a new page (pages_hold_back).
-local function held_back(recipients, recipient, recipient_cap, pages, page, page_cap)
-  return not reaches_many(recipients, recipient, recipient_cap) or pages_hold_back(pages, page, page_cap)
-end
-
--- Adds `member` to `list` at `now` (the caller writes the lists); returns the member's earlier
--- time, 0 when added, -1 when nothing changed (no member, or the list is full of others).
-local function members_add(list, member, now, cap)
-  if member == '' then return -1 end
-  for _, entry in ipairs(list) do
-    if entry[1] == member then
-      local previous = entry[2]
-      entry[2] = now
-      return previous
+-- Appends to PARTS (from n) the live entries of one list of `raw` (entries first..last), `member`
+-- refreshed to `stamp` (its time, packed) or, when absent, added if fewer than `cap` are live.
+-- Returns the new n, how many entries were written, and the member's earlier time (0: added,
+-- -1: nothing changed, as when `member` is "").
+local function list_record(n, raw, first, last, horizon, member, cap, now_packed)
+  local written, previous = 0, -1
+  if raw then
+    for i = first, last - 15, 16 do
+      local at = struct.unpack('>d', raw, i + 8)
+      if at > horizon then
+        local entry = string.sub(raw, i, i + 7)
+        if entry == member then
+          previous = at
+          n = n + 1
+          PARTS[n] = member .. now_packed
+        else
+          n = n + 1
+          PARTS[n] = string.sub(raw, i, i + 15)
+        end
+        written = written + 1
+      end
     end
   end
-  if #list >= cap then return -1 end
-  list[#list + 1] = {member, now}
-  return 0
+  if member ~= '' and previous < 0 and written < cap then
+    n, written, previous = n + 1, written + 1, 0
+    PARTS[n] = member .. now_packed
+  end
+  return n, written, previous
 end
 
--- Records a copy's recipient and (a domain key's, "" otherwise) page in the key's :r string,
--- as read by lists_read; returns their earlier times as members_add does. Held copies record
--- theirs too: a few senders on one page cannot hold a domain open for a run that rotates paths
--- after them.
-local function lists_record(key, recipients, recipient, recipient_cap, pages, page, page_cap, now, ttl_text)
-  local recipient_previous = members_add(recipients, recipient, now, recipient_cap)
-  local page_previous = members_add(pages, page, now, page_cap)
-  if recipient_previous >= 0 or page_previous >= 0 then lists_write(key, recipients, pages, ttl_text) end
+-- Records a copy's recipient and (a domain key's, "" otherwise) page in the key's :r string
+-- (`raw` as read before this call wrote anything): returns their earlier times, 0 when added,
+-- -1 when nothing changed (no member, or the list is full of others); rewrites the string, with
+-- only its entries within the window, when either changed. Held copies record theirs too: a
+-- few senders on one page cannot hold a domain open for a run that rotates paths after them.
+local function lists_record(key, raw, horizon, recipient, recipient_cap, page, page_cap, now, ttl_text)
+  local size, leading = 0, 0
+  if raw then size, leading = lists_layout(raw) end
+  local now_packed = struct.pack('>d', now)
+  local n, recipients, recipient_previous =
+    list_record(0, raw, 1, leading * 16, horizon, recipient, recipient_cap, now_packed)
+  local pages, page_previous
+  n, pages, page_previous = list_record(n, raw, leading * 16 + 1, size, horizon, page, page_cap, now_packed)
+  if recipient_previous >= 0 or page_previous >= 0 then
+    if pages > 0 then
+      n = n + 1
+      PARTS[n] = string.char(recipients)
+    end
+    redis.call('SET', key, table.concat(PARTS, '', 1, n), 'PX', ttl_text)
+  end
   return recipient_previous, page_previous
 end
 
--- Takes back members_add at `now` (`previous` as it returned); whether anything changed.
-local function members_take_back(list, member, now, previous)
-  if previous < 0 or member == '' then return false end
-  for k, entry in ipairs(list) do
-    if entry[1] == member and entry[2] == now then
-      if previous > 0 then entry[2] = previous else table.remove(list, k) end
-      return true
+-- Takes back lists_record at `at` (`previous` as it returned for each member) in the key's :r
+-- string, unless a later copy has moved a member on since.
+local function lists_take_back(key, recipient, recipient_previous, page, page_previous, at, ttl_text)
+  local raw = redis.call('GET', key)
+  if not raw then return end
+  local size, leading = lists_layout(raw)
+  local n, recipients, pages, changed = 0, 0, 0, false
+  local index = 0
+  for i = 1, size - 15, 16 do
+    index = index + 1
+    local leads = index <= leading
+    local member, previous = string.sub(raw, i, i + 7), page_previous
+    if leads then previous = recipient_previous end
+    local entry = string.sub(raw, i, i + 15)
+    if previous >= 0 and member == (leads and recipient or page) and struct.unpack('>d', raw, i + 8) == at then
+      changed = true
+      entry = previous > 0 and member .. struct.pack('>d', previous) or nil
+    end
+    if entry then
+      n = n + 1
+      PARTS[n] = entry
+      if leads then recipients = recipients + 1 else pages = pages + 1 end
     end
   end
-  return false
+  if not changed then return end
+  if n == 0 then redis.call('DEL', key) return end
+  if pages > 0 then
+    n = n + 1
+    PARTS[n] = string.char(recipients)
+  end
+  redis.call('SET', key, table.concat(PARTS, '', 1, n), 'PX', ttl_text)
 end
 
 -- A domain key's page as the caller passes it: 8 bytes, zeros (or nothing) when unknown.
@@ -198,19 +209,31 @@ local function page_of(raw)
   return raw
 end
 
--- Whether a domain has `cap` vouchers within the contact memory.
+-- Whether a domain has `cap` vouchers (the :v string: {sender (16 bytes), time ('>d')} each)
+-- within the contact memory.
 local function vetted(key, now, memory, cap)
-  return #entries_read(key, 16, now - memory) >= cap
+  local raw = redis.call('GET', key)
+  if not raw then return false end
+  local live, horizon = 0, now - memory
+  for i = 1, #raw - 23, 24 do
+    if struct.unpack('>d', raw, i + 16) > horizon then live = live + 1 end
+  end
+  return live >= cap
 end
 
--- A sender who carried the domain in an established conversation.
+-- A sender who carried the domain in an established conversation: the newest `cap` distinct
+-- vouchers within the memory, oldest first, this one last.
 local function vouch(key, sender, now, memory, memory_text, cap)
-  local list, kept = entries_read(key, 16, now - memory), {}
-  for _, entry in ipairs(list) do
-    if entry[1] ~= sender then kept[#kept + 1] = entry end
+  local raw, n, horizon = redis.call('GET', key), 0, now - memory
+  if raw then
+    for i = 1, #raw - 23, 24 do
+      if struct.unpack('>d', raw, i + 16) > horizon and string.sub(raw, i, i + 15) ~= sender then
+        n = n + 1
+        PARTS[n] = string.sub(raw, i, i + 23)
+      end
+    end
   end
-  kept[#kept + 1] = {sender, now}
-  -- The newest `cap`: oldest first, as written.
-  while #kept > cap do table.remove(kept, 1) end
-  entries_write(key, kept, memory_text)
+  n = n + 1
+  PARTS[n] = sender .. struct.pack('>d', now)
+  redis.call('SET', key, table.concat(PARTS, '', math.max(1, n - cap + 1), n), 'PX', memory_text)
 end

@@ -107,45 +107,59 @@ function C.with_shadow(reply)
   return packed(reply)
 end
 
+-- The campaign keys checked in one call, by position (kept per load and overwritten: no table
+-- per call or per key): each key's set, what campaign_peek answered, its :r string's name and
+-- contents (true: not read yet; false: none), whether it holds the copy back, and its page.
+local PEEKED_KEY, PEEKED_STATUS, PEEKED_EXTRA, PEEKED_LISTS, PEEKED_RAW, PEEKED_HELD, PEEKED_PAGE =
+  {}, {}, {}, {}, {}, {}, {}
+
 -- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..], each key's set then
 -- its recipients' string, and a domain key's vouchers: ARGV[19] says 'k' or 'd' per key), for a
 -- cold message or act the sender's own rules admitted (a rejected message is not a copy, and
 -- records nothing there). Every key is checked before any is recorded: one over the limit
 -- rejects, and then none is. A vetted domain's key counts nothing; a key at its limit holds back
 -- a copy whose key's copies all went to one recipient (ARGV[20]) or, a domain key, that brings
--- a new page (ARGV[21]): campaign_check.lua held_back.
+-- a new page (ARGV[21]): campaign_check.lua held_back. A key's recipients are read where they
+-- decide (at its limit) or when the copy is recorded: a rejected copy reads none of the others.
 function C.campaign_rule(KEYS, ARGV)
   local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
   if first_campaign_key == 0 or campaign_limit == 0 or C.first then return end
-  local peeked, over, k, recipient = {}, nil, first_campaign_key, ARGV[20]
-  local horizon, domains = now - CAMPAIGN_WINDOW, 0
-  for kind in string.gmatch(ARGV[19], '.') do
+  local over, k, recipient, kinds, pages = nil, first_campaign_key, ARGV[20], ARGV[19], ARGV[21] or ''
+  local horizon, domains, peeked = now - CAMPAIGN_WINDOW, 0, 0
+  for j = 1, #kinds do
     local key, lists_key = KEYS[k], KEYS[k + 1]
     k = k + 2
-    local counted, domain, page = true, kind == 'd', ''
-    if domain then
+    local counted, page = true, ''
+    if string.byte(kinds, j) == 100 then -- 'd': a domain key, then its vouchers
       counted = CONTACT_MEMORY > 0 and not vetted(KEYS[k], now, CONTACT_MEMORY, VET_SHARERS)
       k = k + 1
       domains = domains + 1
-      page = page_of(string.sub(ARGV[21] or '', 8 * domains - 7, 8 * domains))
+      page = page_of(string.sub(pages, 8 * domains - 7, 8 * domains))
     end
     if counted then
       local status, retry, extra = campaign_peek(key, now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
-      local recipients, pages = lists_read(lists_key, horizon)
-      local held = status == FULL
-        and held_back(recipients, recipient, CAMPAIGN_RECIPIENTS, pages, page, CAMPAIGN_PAGES)
-      peeked[#peeked + 1] = {key, status, extra, lists_key, recipients, held, pages, page}
-      if status == FULL and not held and not over then over = retry end
+      local raw, held = true, false
+      if status == FULL then
+        raw = redis.call('GET', lists_key)
+        held = held_back(raw, horizon, recipient, CAMPAIGN_RECIPIENTS, page, CAMPAIGN_PAGES)
+        if not held and not over then over = retry end
+      end
+      peeked = peeked + 1
+      PEEKED_KEY[peeked], PEEKED_STATUS[peeked], PEEKED_EXTRA[peeked] = key, status, extra
+      PEEKED_LISTS[peeked], PEEKED_RAW[peeked], PEEKED_HELD[peeked], PEEKED_PAGE[peeked] =
+        lists_key, raw, held, page
     end
   end
   if over then C.note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
-  if not C.first then
-    for _, key in ipairs(peeked) do
-      lists_record(key[4], key[5], recipient, CAMPAIGN_RECIPIENTS, key[7], key[8], CAMPAIGN_PAGES,
-        now, CAMPAIGN_WINDOW_TEXT)
-      if not key[6] then
-        campaign_record(key[1], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, key[2], key[3], ARGV[5])
-      end
+  if C.first then return end
+  for j = 1, peeked do
+    local raw = PEEKED_RAW[j]
+    if raw == true then raw = redis.call('GET', PEEKED_LISTS[j]) end
+    lists_record(PEEKED_LISTS[j], raw, horizon, recipient, CAMPAIGN_RECIPIENTS, PEEKED_PAGE[j], CAMPAIGN_PAGES,
+      now, CAMPAIGN_WINDOW_TEXT)
+    if not PEEKED_HELD[j] then
+      campaign_record(PEEKED_KEY[j], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, PEEKED_STATUS[j],
+        PEEKED_EXTRA[j], ARGV[5])
     end
   end
 end
@@ -155,9 +169,10 @@ end
 function C.vouch_domains(KEYS, ARGV)
   local k = tonumber(ARGV[13])
   if k == 0 or CONTACT_MEMORY == 0 then return end
-  for kind in string.gmatch(ARGV[19], '.') do
+  local kinds = ARGV[19]
+  for j = 1, #kinds do
     k = k + 2
-    if kind == 'd' then
+    if string.byte(kinds, j) == 100 then -- 'd'
       vouch(KEYS[k], ARGV[5], now, CONTACT_MEMORY, CONTACT_MEMORY_TEXT, VET_SHARERS)
       k = k + 1
     end

@@ -18,6 +18,7 @@ on_every_store!(
     two_accounts_of_one_spammer_writing_to_each_other_vet_no_domain,
     a_shortener_is_never_vetted_and_its_path_stays_the_payload,
     thirty_strangers_writing_alike_to_one_support_desk_all_pass,
+    a_copy_another_key_refused_leaves_no_recipient_behind,
 );
 
 use support::{Backend, TestApp};
@@ -292,5 +293,39 @@ async fn thirty_strangers_writing_alike_to_one_support_desk_all_pass(backend: Ba
     })
     .await;
     assert!(allowed.len() < 8, "{allowed:?}");
+    app
+}
+
+/// A copy one of its keys refuses is recorded in none: on a Redis Cluster, where each key decides
+/// on its own slot, the other keys take back its sender and the recipient it named. Left behind,
+/// that recipient would make the other key's copies look spread over two people.
+async fn a_copy_another_key_refused_leaves_no_recipient_behind(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend, &[("FLOODGATE_CAMPAIGN_LIMIT", "2/10m")]).await;
+    // The mail address's key: two senders to two people, at its limit.
+    for i in 0..2 {
+        let reply = app
+            .single(
+                &format!("mail{i}"),
+                &format!("reader{i}"),
+                "write to deals@promo-x.shop",
+            )
+            .await;
+        assert!(reply.is_allow(), "{reply:?}");
+    }
+    // The phone number's key: one sender, to the help desk.
+    let phone = "call me back on 5551234567";
+    assert!(app.single("caller0", "helpdesk", phone).await.is_allow());
+    // Both: refused by the mail address's key, so the phone's key records nothing of it.
+    let both = app
+        .single("both", "stranger", "deals@promo-x.shop or 5551234567")
+        .await;
+    assert_eq!(both.err_code(), 5004, "{both:?}");
+    // The phone's key at its limit, every copy to the help desk: not a campaign.
+    assert!(app.single("caller1", "helpdesk", phone).await.is_allow());
+    let third = app.single("caller2", "helpdesk", phone).await;
+    assert!(
+        third.is_allow(),
+        "one recipient is not a campaign: {third:?}"
+    );
     app
 }
