@@ -55,11 +55,11 @@ local function campaign_peek(key, now, limit, window, sender, wants_previous)
   -- set whose oldest member is inside the window has nothing to sweep (the usual rejection).
   local oldest = nil
   if distinct >= limit then
-    oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    oldest = redis.call('ZRANGE', key, '0', '0', 'WITHSCORES')
     if tonumber(oldest[2]) <= horizon then
       redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
       distinct = redis.call('ZCARD', key)
-      oldest = distinct >= limit and redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      oldest = distinct >= limit and redis.call('ZRANGE', key, '0', '0', 'WITHSCORES')
     end
   end
   if distinct >= limit then return FULL, tonumber(oldest[2]) + window - now, distinct end
@@ -221,15 +221,26 @@ local function vetted(key, now, memory, cap)
   return live >= cap
 end
 
+-- A voucher's time is refreshed once per this part of the memory, not per message, as a
+-- conversation's is (src/store/conversations.rs MEMORY_SLACK_PARTS; campaign.lua has no prelude,
+-- a unit test in src/store/redis/keys.rs holds the two alike).
+local VOUCH_SLACK_PARTS = 32
+
 -- A sender who carried the domain in an established conversation: the newest `cap` distinct
--- vouchers within the memory, oldest first, this one last.
+-- vouchers within the memory, oldest first, this one last; nothing is written when they vouched
+-- within the slack.
 local function vouch(key, sender, now, memory, memory_text, cap)
   local raw, n, horizon = redis.call('GET', key), 0, now - memory
   if raw then
     for i = 1, #raw - 23, 24 do
-      if struct.unpack('>d', raw, i + 16) > horizon and string.sub(raw, i, i + 15) ~= sender then
-        n = n + 1
-        PARTS[n] = string.sub(raw, i, i + 23)
+      local at = struct.unpack('>d', raw, i + 16)
+      if at > horizon then
+        if string.sub(raw, i, i + 15) ~= sender then
+          n = n + 1
+          PARTS[n] = string.sub(raw, i, i + 23)
+        elseif at + math.floor(memory / VOUCH_SLACK_PARTS) > now then
+          return
+        end
       end
     end
   end

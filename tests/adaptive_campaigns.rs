@@ -19,7 +19,10 @@ on_every_store!(
     a_shortener_is_never_vetted_and_its_path_stays_the_payload,
     thirty_strangers_writing_alike_to_one_support_desk_all_pass,
     a_copy_another_key_refused_leaves_no_recipient_behind,
+    a_voucher_is_refreshed_once_per_slack_of_the_memory,
 );
+
+use std::time::Duration;
 
 use support::{Backend, TestApp};
 
@@ -327,5 +330,32 @@ async fn a_copy_another_key_refused_leaves_no_recipient_behind(backend: Backend)
         third.is_allow(),
         "one recipient is not a campaign: {third:?}"
     );
+    app
+}
+
+/// A voucher's time is refreshed once per slack of the contact memory (a 32nd, as a
+/// conversation's), not by every message: vouching again within it writes nothing, so the
+/// domain is vetted until a memory after the first vouches, on every store alike.
+async fn a_voucher_is_refreshed_once_per_slack_of_the_memory(backend: Backend) -> TestApp {
+    let app = TestApp::on(backend, &[LIMIT, ("FLOODGATE_CONTACT_MEMORY", "32h")]).await;
+    let pairs = [("ann", "bea"), ("cal", "dan"), ("eve", "fay")];
+    for (user, friend) in pairs {
+        befriend(&app, user, &[friend]).await;
+        let text = format!("look at promo-z.shop/{user}");
+        assert!(app.single(user, friend, &text).await.is_allow());
+    }
+    // Within the slack (an hour): the same three vouch again, and nothing is written.
+    app.advance(Duration::from_secs(30 * 60));
+    for (user, friend) in pairs {
+        let text = format!("and promo-z.shop/{user}2");
+        assert!(app.single(user, friend, &text).await.is_allow());
+    }
+    let rotated = |i: usize| format!("new deals: promo-z.shop/{:x}", 0xcafe + i * 31);
+    let allowed = run(&app, "vetted", 5, rotated).await;
+    assert_eq!(allowed.len(), 5, "vetted: the domain counts nothing");
+    // A memory after the first vouches (not after the second): no longer vetted.
+    app.advance(Duration::from_secs(31 * 3600 + 31 * 60));
+    let allowed = run(&app, "lapsed", 5, rotated).await;
+    assert_eq!(allowed, [0, 1, 2], "the vouchers left the memory");
     app
 }

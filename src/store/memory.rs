@@ -895,8 +895,16 @@ impl MemoryStore {
             return;
         }
         let horizon = now.saturating_sub(memory_ms);
+        // Refreshed once per slack of the memory, as a conversation is (`lua/campaign_check.lua`
+        // `vouch`).
+        let slack = memory_ms / conversations::MEMORY_SLACK_PARTS;
         for key in keys.iter().filter(|key| key.is_domain()) {
             self.vouchers.with(key.0, |vouchers| {
+                let recent =
+                    |&(who, at): &(u128, u64)| who == sender.0 && at > horizon && at + slack > now;
+                if vouchers.0.iter().any(recent) {
+                    return;
+                }
                 vouchers
                     .0
                     .retain(|&(who, at)| at > horizon && who != sender.0);

@@ -102,6 +102,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_campaign_scripts_refresh_vouchers_as_the_embedded_store_does() {
+        let line = format!(
+            "local VOUCH_SLACK_PARTS = {}\n",
+            crate::store::conversations::MEMORY_SLACK_PARTS
+        );
+        assert!(include_str!("../../../lua/campaign_check.lua").contains(&line));
+    }
+
+    #[test]
     fn a_senders_key_has_one_hash_tag_and_a_bounded_length_whatever_the_id() {
         for id in [
             "alice",
