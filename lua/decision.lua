@@ -95,10 +95,6 @@ function C.rejection()
   return C.with_shadow({REJECTED, C.first[1], C.first[2], C.first[3], C.first[4], started})
 end
 
--- Once an enforced rule has rejected the message, another enforced rule cannot change the
--- answer: only rules in shadow are still worth their Redis calls.
-function C.worth_checking(rule) return not C.first or not ENFORCED[rule] end
-
 function C.with_shadow(reply)
   reply[#reply + 1] = #C.shadow
   for _, v in ipairs(C.shadow) do

@@ -28,6 +28,18 @@ local function load_ring(stored)
   return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 end
 
+-- load_ring into a ring kept across calls (sender.lua's counters), so that a call builds no
+-- table for it: the stored ring, or an empty one; its rebased mark cleared.
+local function load_ring_into(r, stored)
+  if stored then
+    r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12] = struct.unpack(RING_FORMAT, stored)
+  else
+    r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12] = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+  end
+  r.rebased = false
+  return r
+end
+
 local function dump_ring(r)
   return struct.pack(RING_FORMAT, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
 end

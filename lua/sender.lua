@@ -123,60 +123,77 @@ count entries inside the window.
 
 -- Call state kept beside C (decision.lua): the counters this call counts in, its replay record.
 local OPS = {}
--- Per counter, its state in this call ({counter, key, at, rings, ...}); COUNTED, those this
--- message counts in. Built here, once per load (numeric loops: ipairs is not there yet).
+-- Tables a call fills are built here, once per load, and refilled by each call: a table built
+-- per call, and grown entry by entry, cost more Redis time than the loops over the catalogue.
+-- Per counter, its state in this call, with the catalogue's fields the loops read copied in
+-- (one lookup each instead of two), reset by read_sender; every field holds a value from the
+-- start and is never set to nil (a field that comes and goes is re-inserted, and sometimes the
+-- table re-hashed). `rings`: one ring per window, refilled in place (ring.lua load_ring_into).
+-- COUNTED, the entries this message counts in. (Numeric loops: ipairs is not there yet.)
 local ENTRIES, COUNTED = {}, {}
-for i = 1, #COUNTERS do ENTRIES[i] = {counter = COUNTERS[i]} end
+for i = 1, #COUNTERS do
+  local counter = COUNTERS[i]
+  local rings = {}
+  for k = 1, #counter.windows do rings[k] = load_ring(nil) end
+  ENTRIES[i] = {counter = counter, rule = counter.rule, kind = counter.kind, windows = counter.windows,
+    cold = counter.cold, established = counter.established, prefix = counter.prefix, fixed_at = counter.at or false,
+    rings = rings, at = 0, loaded = false, checked = false, buckets = false, known = false, seen = 0}
+end
+-- The HMGET's fields (SENDER_FIELDS first, never overwritten) and the HSET's writes (C.write).
+local FIELDS, WRITES, SENDER_COUNT = {}, {}, #SENDER_FIELDS
+for i = 1, SENDER_COUNT do FIELDS[i] = SENDER_FIELDS[i] end
 -- The key of a counter every message counts in (any text but '', which counts in none).
 local ALWAYS_KEY = '*'
-
--- The key `counter` counts this message under ('' : the message does not count in it).
-local function counter_key(counter, ARGV, established)
-  local arg = counter.cold
-  if established then arg = counter.established end
-  if arg == ALWAYS then return ALWAYS_KEY end
-  if arg == 0 then return '' end
-  if arg == TAGGED then
-    -- One letter per rule in ARGV[TAGGED_ARG]: a plain find over a few bytes.
-    if string.find(ARGV[TAGGED_ARG], counter.prefix, 1, true) then return ALWAYS_KEY end
-    return ''
-  end
-  return ARGV[arg]
-end
 
 -- One HMGET for everything this call may read: SENDER_FIELDS (the block, the sweep time, the
 -- counters always read), then the fields of each counter the message counts in. (Fields that are
 -- missing cost the most in a listpack hash, a scan to its end: blocks and strikes share one
 -- field for that reason.) Then the block, as the call's state C.
 local function read_sender(state, ARGV, established)
-  local fields, counted, n = SENDER_FIELDS, COUNTED, 0
-  for i = 1, #COUNTERS do
-    local counter = COUNTERS[i]
-    local key = counter_key(counter, ARGV, established)
+  local fields, counted, n, last = FIELDS, COUNTED, 0, SENDER_COUNT
+  for i = 1, #ENTRIES do
+    local entry = ENTRIES[i]
+    -- The key the message counts under ('': none), from the ARGV index its kind of message
+    -- names (0: none; ALWAYS: the sender alone; TAGGED: the sender alone when ARGV[TAGGED_ARG],
+    -- one letter per rule, holds this counter's tag).
+    local arg, key = entry.cold, ''
+    if established then arg = entry.established end
+    if arg == ALWAYS then
+      key = ALWAYS_KEY
+    elseif arg == TAGGED then
+      if string.find(ARGV[TAGGED_ARG], entry.prefix, 1, true) then key = ALWAYS_KEY end
+    elseif arg ~= 0 then
+      key = ARGV[arg]
+    end
     if key ~= '' then
-      local at = counter.at
+      local at = entry.fixed_at
       if not at then
-        if fields == SENDER_FIELDS then fields = {unpack(SENDER_FIELDS)} end
-        at = #fields + 1
-        local windows = counter.windows
-        if counter.kind == PER_KEY then
-          fields[at] = counter.prefix .. key
+        at = last + 1
+        local kind = entry.kind
+        if kind == PER_KEY then
+          fields[at] = entry.prefix .. key
+          last = at
         else
+          local windows = entry.windows
           for k = 1, #windows do fields[at + k - 1] = windows[k][4] end
-          if counter.kind == DISTINCT then fields[#fields + 1] = counter.prefix .. key end
+          last = at + #windows - 1
+          if kind == DISTINCT then
+            last = last + 1
+            fields[last] = entry.prefix .. key
+          end
         end
       end
-      -- Each counter's entry is built once per load and reset here: no table per call.
-      local entry = ENTRIES[i]
-      entry.key, entry.at, entry.checked, entry.rings, entry.buckets, entry.known, entry.seen = key, at, false, nil, nil, false, 0
+      entry.at, entry.loaded, entry.checked, entry.buckets, entry.known = at, false, false, false, false
       n = n + 1
       counted[n] = entry
     end
   end
   for j = n + 1, #counted do counted[j] = nil end
+  for j = #fields, last + 1, -1 do fields[j] = nil end
+  for j = #WRITES, 1, -1 do WRITES[j] = nil end
   local stored = redis.call('HMGET', state, unpack(fields))
   local block = stored[1] and cmsgpack.unpack(stored[1]) or NO_BLOCK
-  C.state, C.writes, C.swept_at, C.refresh_all = state, {}, stored[2], false
+  C.state, C.writes, C.swept_at, C.refresh_all = state, WRITES, stored[2], false
   C.fields, C.stored, C.counted = fields, stored, counted
   C.block = block
   C.blocked_until, C.block_length, C.blocks = block[1], block[2], block[3]
@@ -194,42 +211,46 @@ end
 
 -- A counted counter's rings, as stored (a DISTINCT one has one).
 local function load_rings(entry)
-  local rings, stored, at = {}, C.stored, entry.at
-  for k = 1, #entry.counter.windows do rings[k] = load_ring(stored[at + k - 1]) end
-  entry.rings = rings
+  local rings, stored, at, windows = entry.rings, C.stored, entry.at, entry.windows
+  for k = 1, #windows do load_ring_into(rings[k], stored[at + k - 1]) end
+  entry.loaded = true
   return rings
 end
 
--- Each counter this message counts in, against its limits; the violations go to C.note. Once
--- an enforced rule has rejected, only rules in shadow are still worth their work.
+-- Each counter this message counts in, against its limits; the violations go to C.note.
 local function check_counters()
-  local counted = C.counted
+  local counted, stored = C.counted, C.stored
   for j = 1, #counted do
     local entry = counted[j]
-    local counter = entry.counter
-    local rule, kind = counter.rule, counter.kind
-    if C.worth_checking(rule) then
+    local rule, kind = entry.rule, entry.kind
+    -- Once an enforced rule has rejected the message, another enforced rule cannot change the
+    -- answer: only rules in shadow are still worth their work.
+    if not C.first or not ENFORCED[rule] then
       entry.checked = true
+      local windows, at = entry.windows, entry.at
       if kind == WINDOW then
-        local rings, windows = load_rings(entry), counter.windows
+        local rings = entry.rings
+        entry.loaded = true
         for k = 1, #windows do
-          local window = windows[k]
-          local sum = advance(rings[k], window[3])
-          if sum >= window[1] then C.note(rule, ring_retry(rings[k], window[3], window[1], sum), window[1], window[2]) end
+          local window, ring = windows[k], load_ring_into(rings[k], stored[at + k - 1])
+          local sum = advance(ring, window[3])
+          if sum >= window[1] then C.note(rule, ring_retry(ring, window[3], window[1], sum), window[1], window[2]) end
         end
       elseif kind == PER_KEY then
-        local window = counter.windows[1]
-        local buckets, sum = prune(load(C.stored[entry.at]), window[2])
+        local window = windows[1]
+        local buckets, sum = prune(load(stored[at]), window[2])
         entry.buckets = buckets
         if sum >= window[1] then C.note(rule, retry_after(buckets, window[2], window[1], sum), window[1], window[2]) end
       else
         -- DISTINCT: a key's last time is a field of the hash, and the ring counts keys by the
         -- bucket of their last time, so a known key moves within it and a new one adds one.
-        local window, ring = counter.windows[1], load_rings(entry)[1]
+        local window, ring = windows[1], load_ring_into(entry.rings[1], stored[at])
+        entry.loaded = true
         local distinct = advance(ring, window[3])
-        local seen = tonumber(C.stored[entry.at + 1])
-        entry.known = seen ~= nil and counts(seen, window[3])
-        if entry.known then
+        local seen = tonumber(stored[at + 1])
+        local known = seen ~= nil and counts(seen, window[3])
+        entry.known = known
+        if known then
           entry.seen = seen
         elseif distinct >= window[1] then
           C.note(rule, ring_retry(ring, window[3], window[1], distinct), window[1], window[2])
@@ -245,9 +266,10 @@ local function keep_rebased()
   local counted = C.counted
   for j = 1, #counted do
     local entry = counted[j]
-    if entry.rings then
-      for k, window in ipairs(entry.counter.windows) do
-        if entry.rings[k].rebased then C.write(window[4], dump_ring(entry.rings[k])) end
+    if entry.loaded then
+      local rings, windows = entry.rings, entry.windows
+      for k = 1, #windows do
+        if rings[k].rebased then C.write(windows[k][4], dump_ring(rings[k])) end
       end
     end
   end
@@ -257,24 +279,24 @@ end
 -- back: whether a PER_KEY counter recorded it, and what a DISTINCT one did to its key (0, or
 -- RECIPIENT_NEW or RECIPIENT_REFRESHED) with the key's time before.
 local function record_counters(ARGV)
-  local per_key, distinct, seen, counted = 0, 0, 0, C.counted
+  local per_key, distinct, seen, counted, fields = 0, 0, 0, C.counted, C.fields
   for j = 1, #counted do
     local entry = counted[j]
-    local counter = entry.counter
-    local kind = counter.kind
+    local kind, windows = entry.kind, entry.windows
     if not entry.checked then -- (never for an admitted message: every rule was worth checking)
     elseif kind == WINDOW then
-      local rings, windows = entry.rings, counter.windows
+      local rings = entry.rings
       for k = 1, #windows do
         ring_add(rings[k], windows[k][3], now, 1)
         C.write(windows[k][4], dump_ring(rings[k]))
       end
     elseif kind == PER_KEY then
-      add(entry.buckets, now, counter.windows[1][2])
-      C.write(C.fields[entry.at], cmsgpack.pack(entry.buckets))
+      local buckets = entry.buckets
+      add(buckets, now, windows[1][2])
+      C.write(fields[entry.at], cmsgpack.pack(buckets))
       per_key = 1
     else
-      local window, ring = counter.windows[1], entry.rings[1]
+      local window, ring = windows[1], entry.rings[1]
       distinct = RECIPIENT_NEW
       if entry.known then
         ring_add(ring, window[3], entry.seen, -1)
@@ -282,7 +304,7 @@ local function record_counters(ARGV)
       end
       ring_add(ring, window[3], now, 1)
       C.write(window[4], dump_ring(ring))
-      C.write(C.fields[entry.at + 1], ARGV[2])
+      C.write(fields[entry.at + 1], ARGV[2])
     end
   end
   return per_key, distinct, seen
@@ -294,11 +316,10 @@ local function release_counters(ARGV)
   local at, stored, fields, counted = tonumber(ARGV[6]), C.stored, C.fields, C.counted
   for j = 1, #counted do
     local entry = counted[j]
-    local counter = entry.counter
-    local kind = counter.kind
+    local kind, windows, from = entry.kind, entry.windows, entry.at
     if kind == WINDOW then
-      for k, window in ipairs(counter.windows) do
-        local field = stored[entry.at + k - 1]
+      for k = 1, #windows do
+        local window, field = windows[k], stored[from + k - 1]
         if field then
           local ring = load_ring(field)
           ring_add(ring, window[3], at, -1)
@@ -306,21 +327,21 @@ local function release_counters(ARGV)
         end
       end
     elseif kind == PER_KEY then
-      if stored[entry.at] then
-        local buckets = load(stored[entry.at])
-        remove(buckets, at, counter.windows[1][2])
-        if #buckets == 0 then redis.call('HDEL', C.state, fields[entry.at]) else C.write(fields[entry.at], cmsgpack.pack(buckets)) end
+      if stored[from] then
+        local buckets = load(stored[from])
+        remove(buckets, at, windows[1][2])
+        if #buckets == 0 then redis.call('HDEL', C.state, fields[from]) else C.write(fields[from], cmsgpack.pack(buckets)) end
       end
-    elseif stored[entry.at + 1] == ARGV[6] then
+    elseif stored[from + 1] == ARGV[6] then
       -- DISTINCT: the key back to its time before the check (or gone, if the check added it),
       -- unless a later message has moved it on since.
-      local window, ring, previous = counter.windows[1], load_ring(stored[entry.at]), tonumber(ARGV[7])
+      local window, ring, previous = windows[1], load_ring(stored[from]), tonumber(ARGV[7])
       ring_add(ring, window[3], at, -1)
       if previous > 0 then
-        C.write(fields[entry.at + 1], ARGV[7])
+        C.write(fields[from + 1], ARGV[7])
         if counts(previous, window[3]) then ring_add(ring, window[3], previous, 1) end
       else
-        redis.call('HDEL', C.state, fields[entry.at + 1])
+        redis.call('HDEL', C.state, fields[from + 1])
       end
       C.write(window[4], dump_ring(ring))
     end
@@ -432,7 +453,7 @@ function OPS.status(KEYS, ARGV)
   for _, entry in ipairs(C.counted) do
     if entry.counter.always then
       local rings = load_rings(entry)
-      for k, window in ipairs(entry.counter.windows) do reply[#reply + 1] = advance(rings[k], window[3]) end
+      for k, window in ipairs(entry.windows) do reply[#reply + 1] = advance(rings[k], window[3]) end
     end
   end
   -- Then each act's windows (KEYS[3]), in ACT_NAMES order.

@@ -637,3 +637,94 @@ async fn a_users_conversation_memory_is_capped() {
     }
     app.assert_store_healthy().await;
 }
+
+/// The sender program keeps its counters' tables from one call to the next (built once per
+/// library load and refilled by each call, which saves Redis time): nothing a call leaves in
+/// them may reach the next. Here rings moved back from a replica's clock hours ahead, which a
+/// call writes back even when it rejects, must not make the next sender's rejected message
+/// write rings it never counted in: a campaign rejection leaves only its strike and sweep time.
+#[tokio::test]
+async fn a_call_leaves_nothing_in_the_programs_tables_for_the_next() {
+    use std::time::Duration;
+    let (on_time, ahead) = TestApp::pair(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "30/10s,120/1m"),
+            ("FLOODGATE_CAMPAIGN_LIMIT", "1/10m"),
+        ],
+    )
+    .await;
+    let text = "a message with a link: example.com/offer";
+    assert!(on_time.single("dave", "bob", text).await.is_allow());
+    ahead.advance(Duration::from_secs(3 * 3600));
+    assert!(ahead.single("alice", "bob", "hello").await.is_allow());
+    // Alice's rings, hours ahead, are moved back by this call.
+    assert!(
+        on_time
+            .single("alice", "bob", "hello again")
+            .await
+            .is_allow()
+    );
+    assert_eq!(on_time.single("carol", "erin", text).await.err_code(), 5004);
+
+    let redis = server(&on_time);
+    // The senders' state hashes (not their `…}:m`, `…}:p`, … keys); only carol was struck.
+    let struck: Vec<String> = redis
+        .cli(&["--scan", "--pattern", "*{s:*}"])
+        .lines()
+        .filter(|key| redis.cli(&["HEXISTS", key, "b"]).trim() == "1")
+        .map(String::from)
+        .collect();
+    assert_eq!(struck.len(), 1, "{struck:?}");
+    let mut fields: Vec<String> = redis
+        .cli(&["HKEYS", &struck[0]])
+        .lines()
+        .map(String::from)
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["b", "mt"], "the rejected sender's state");
+    on_time.assert_store_healthy().await;
+}
+
+/// The same for the fields a call reads: a call that counts in fewer counters than the one
+/// before reads (and so keeps from the sweep) only its own. Alice's recipient left the fanout
+/// window; carol's message to the same person just before must not keep it in alice's state.
+#[tokio::test]
+async fn a_call_reads_only_its_own_fields_after_a_call_that_read_more() {
+    let app = TestApp::on(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_RATE_LIMITS", "30/10s,120/1m"),
+            ("FLOODGATE_REPEAT_LIMIT", "3/1m"),
+            ("FLOODGATE_FANOUT_LIMIT", "30/1m"),
+            ("FLOODGATE_AT_ALL_LIMIT", "off"),
+        ],
+    )
+    .await;
+    let recipients = |redis: &RedisServer| {
+        // The recipients' last times (`t…`) in every sender's state, quoted (--no-raw).
+        let keys = redis.cli(&["--scan", "--pattern", "*{s:*}"]);
+        keys.lines()
+            .map(|hash| {
+                let fields = redis.cli(&["--no-raw", "HKEYS", hash]);
+                fields.lines().filter(|f| f.contains(") \"t")).count()
+            })
+            .sum::<usize>()
+    };
+    assert!(
+        app.single("alice", "r1", "an old message with some words")
+            .await
+            .is_allow()
+    );
+    app.advance(std::time::Duration::from_secs(120));
+    // Carol's call reads a fingerprint's copies and r1's time; alice's next (too short for a
+    // fingerprint) reads r2's time only, and sweeps her r1.
+    assert!(
+        app.single("carol", "r1", "another message with some words")
+            .await
+            .is_allow()
+    );
+    assert!(app.single("alice", "r2", "ok").await.is_allow());
+    assert_eq!(recipients(server(&app)), 2, "carol's r1 and alice's r2");
+    app.assert_store_healthy().await;
+}
