@@ -424,7 +424,8 @@ local function decided(reply, ARGV)
       redis.call('HDEL', replay_key, unpack(stale))
     end
   end
-  redis.call('PEXPIRE', replay_key, window)
+  -- The window as the caller's text: a Lua number would be formatted with printf.
+  redis.call('PEXPIRE', replay_key, ARGV[17])
   return reply
 end
 
