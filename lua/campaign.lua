@@ -6,11 +6,11 @@ taken back with `undo`, so a rejected message is recorded nowhere. `vouch` runs 
 key of an established message sender.lua admitted.
 
 KEYS
-  check, undo: KEYS[1] <prefix>:{f:<key>}    zset  <sender> scored by their last admitted copy (ms)
-               KEYS[2] <prefix>:{f:<key>}:r  string  the recipients and a domain key's pages
-                                                     (campaign_check.lua)
-               KEYS[3] <prefix>:{f:<key>}:v  string  a domain key's vouchers (check only)
-  vouch:       KEYS[1] <prefix>:{f:<key>}:v
+  check:  KEYS[1] <prefix>:{f:<key>}:c  string  the key's copies: senders, recipients and a
+                                                domain key's pages (campaign_check.lua)
+          KEYS[2] <prefix>:{f:<key>}:v  string  a domain key's vouchers
+  undo:   KEYS[1] <prefix>:{f:<key>}:c
+  vouch:  KEYS[1] <prefix>:{f:<key>}:v
 
 ARGV
   check: [1] 'check' [2] now_ms [3] limit [4] window_ms [5] mode: E (enforce) or S (shadow) [6] sender
@@ -36,17 +36,8 @@ if ARGV[1] == 'vouch' then
 end
 
 if ARGV[1] == 'undo' then
-  local previous = tonumber(ARGV[3])
-  if previous >= 0 then
-    local seen = redis.call('ZSCORE', KEYS[1], ARGV[4])
-    if seen and tonumber(seen) == tonumber(ARGV[2]) then
-      if previous == 0 then redis.call('ZREM', KEYS[1], ARGV[4]) else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4]) end
-    end
-  end
-  local recipient_previous, page_previous = tonumber(ARGV[6]), tonumber(ARGV[9])
-  if recipient_previous >= 0 or page_previous >= 0 then
-    lists_take_back(KEYS[2], ARGV[5], recipient_previous, page_of(ARGV[8]), page_previous, tonumber(ARGV[2]), ARGV[7])
-  end
+  campaign_take_back(KEYS[1], ARGV[4], tonumber(ARGV[3]), ARGV[5], tonumber(ARGV[6]), page_of(ARGV[8]),
+    tonumber(ARGV[9]), tonumber(ARGV[2]), ARGV[7])
   return 1
 end
 
@@ -54,23 +45,22 @@ local now, limit, window = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4
 local domain = ARGV[9] == 'd'
 if domain then
   local memory = tonumber(ARGV[10])
-  if memory == 0 or vetted(KEYS[3], now, memory, tonumber(ARGV[11])) then
+  if memory == 0 or vetted(KEYS[2], now, memory, tonumber(ARGV[11])) then
     return packed({0, 0, 0, -1, -1, -1})
   end
 end
-local state, retry, extra = campaign_peek(KEYS[1], now, limit, window, ARGV[6], true)
+local raw = redis.call('GET', KEYS[1])
+local state, retry, extra = campaign_peek(raw, now, limit, window, ARGV[6], true)
 -- A page only for a domain key ("": nothing held back or recorded by pages).
 local recipient, cap, page = ARGV[7], tonumber(ARGV[8]), domain and page_of(ARGV[12]) or ''
 local page_cap, horizon = tonumber(ARGV[13]), now - window
-local raw = redis.call('GET', KEYS[2])
--- Over the limit of senders, but not a campaign yet (campaign_check.lua held_back): the set
+-- Over the limit of senders, but not a campaign yet (campaign_check.lua held_back): the key
 -- (full already) takes no more senders.
 local held = state == FULL and held_back(raw, horizon, recipient, cap, page, page_cap)
 if state == FULL and not held and ARGV[5] == 'E' then return packed({1, 0, retry, 0, -1, -1}) end
-local recipient_previous, page_previous =
-  lists_record(KEYS[2], raw, horizon, recipient, cap, page, page_cap, now, ARGV[4])
+local recipient_previous, page_previous = campaign_record(KEYS[1], raw, horizon, state, extra, limit,
+  not held and ARGV[6], recipient, cap, page, page_cap, now, ARGV[4])
 if held then return packed({0, 0, 0, -1, recipient_previous, page_previous}) end
-campaign_record(KEYS[1], ARGV[2], ARGV[4], limit, state, extra, ARGV[6])
 if state == KNOWN then return packed({0, 0, 0, extra, recipient_previous, page_previous}) end
 if state == FULL then return packed({0, 1, retry, 0, recipient_previous, page_previous}) end
 return packed({0, 0, 0, 0, recipient_previous, page_previous})

@@ -1,95 +1,82 @@
---[[ floodgate · campaign_check.lua — the distinct senders of one campaign key: functions that
-campaign.lua (Redis Cluster: one call per key, each on its key's slot) and sender.lua
-(standalone Redis: every key in the same call as the sender's rules) are built on; Rust
-prepends this file to them. Either way they run only for a cold message the sender's rules
-admitted.
+--[[ floodgate · campaign_check.lua — one campaign key's copies: functions that campaign.lua
+(Redis Cluster: one call per key, each on its key's slot) and sender.lua (standalone Redis: every
+key in the same call as the sender's rules) are built on; Rust prepends this file to them. Either
+way they run only for a cold message the sender's rules admitted.
 
-The set (a zset: <sender> scored by their last admitted copy, in ms) holds senders seen within
-the window. Only admitted senders are added, so in enforce mode it never exceeds the limit; in
-shadow it keeps the most recent `limit` senders, enough to answer "over the limit" exactly
-without growing for a viral text. The key lives one window past its last write.
+<prefix>:{f:<key>}:c  string, alive one campaign window past its last write: the key's copies
+  within the window, as three lists of {member, time ('>d', ms)} and a trailer:
+    senders     {sender (16 bytes), time of their last admitted copy}: the distinct senders.
+                Only admitted senders are added, so in enforce mode they never exceed the limit;
+                in shadow the most recent `limit` are kept, enough to answer "over the limit"
+                exactly without growing for a viral text.
+    recipients  {recipient (8 bytes), time}: the recipients the key's copies reached, at most
+                `recipient_cap`. A key is over the limit only when its copies, this one
+                included, reach `recipient_cap` distinct recipients: strangers writing alike to
+                ONE account (a support desk, a seller) are not a campaign. Full of other
+                recipients, the list takes no new one (its count is all it answers).
+    pages       {page (8 bytes), time}: a domain key's pages, the link keys of the pages its
+                copies (every one it did not reject) carried, at most `page_cap`. A domain key
+                full of senders still admits a copy bringing a page its copies have not carried,
+                while they carried fewer than `page_cap` (the limit + 1, at most 16): a run
+                repeating one page of a big site (its link key catches it) cannot make the
+                domain catch other people's pages of it; a copy repeating a page is not held
+                back, so a run spread over a few pages is caught from the sender past the limit
+                as before. Copies held back record their recipient and page too.
+    trailer     '>I4I4': how many senders, how many recipients (the pages are the rest).
+  Every entry is read with its time: those outside the window count for nothing, and a write
+  keeps only those inside it.
 
-campaign_peek answers KNOWN (the sender is in the set; `previous` is their time), ROOM, or FULL
-(with the retry and the set's size); campaign_record then records the sender. Below the limit
-it reads only the set's size, unless the caller may undo and needs the sender's earlier time. Times come as the
-decimal text of ARGV: Redis would format a Lua number with printf for every call.
+  One string, read with one GET and written with one SET, rather than a sorted set of senders
+  and a string of recipients beside it: this runs for every campaign key of every cold message,
+  and a Redis Function's time goes to the keys it creates and the Lua it runs more than to the
+  size of what it reads (BENCHMARKS.md, "One string per campaign key"). The senders are at most
+  the limit, so a check is linear in the limit, not in the traffic.
 
-(v3) Beside the set, on the same slot:
-  <prefix>:{f:<key>}:r  string  the recipients the key's copies reached within the window: at most
-                                `cap` entries of {recipient (8 bytes), time ('>d')}. A key is over
-                                the limit only when its copies, this one included, reach `cap`
-                                distinct recipients: strangers writing alike to ONE account (a
-                                support desk, a seller) are not a campaign. Full of other
-                                recipients, the list takes no new one (its count is all it
-                                answers).
-                                A domain key's string goes on with its pages: the link keys of
-                                the pages its copies (every one it did not reject) carried within
-                                the window, at most `page_cap` entries of {page, time}, then one
-                                byte: how many recipients lead (a string without pages is the
-                                recipients alone, as before pages were kept; its length is a
-                                multiple of 16, one with pages is not). A domain key full of
-                                senders still admits a copy bringing a page its copies have not
-                                carried, while they carried fewer than `page_cap` (the limit + 1,
-                                at most 16): a run repeating one page of a big site (its link key
-                                catches it) cannot make the domain catch other people's pages of
-                                it; a copy repeating a page is not held back, so a run spread over
-                                a few pages is caught from the sender past the limit as before.
-  <prefix>:{f:<key>}:v  string  a domain key's vouchers: the last `cap` distinct senders who
-                                carried the domain in an established conversation, {sender (16
-                                bytes), time ('>d')} each, kept for the contact memory. With
-                                `cap` of them inside it the domain is vetted and its key counts
-                                nothing.
+<prefix>:{f:<key>}:v  string  a domain key's vouchers: the last `cap` distinct senders who
+                              carried the domain in an established conversation, {sender (16
+                              bytes), time ('>d')} each, kept for the contact memory. With `cap`
+                              of them inside it the domain is vetted and its key counts nothing.
+
+The strings are read and written in place, entry by entry, with no table per entry; PARTS holds
+the pieces of a string being written (reused by every call: one call at a time runs).
 ]]
 local KNOWN, ROOM, FULL = 0, 1, 2
+local PARTS = {}
+local SENDER, ENTRY, TRAILER = 24, 16, 8
 
-local function campaign_peek(key, now, limit, window, sender, wants_previous)
-  local horizon = now - window
-  -- Below the limit the answer is "record" whether the sender is in the set or not: their
-  -- earlier time is read only when the caller may have to undo (`wants_previous`).
-  local distinct = redis.call('ZCARD', key)
-  if distinct < limit and not wants_previous then return ROOM, 0, 0 end
-  local seen = redis.call('ZSCORE', key, sender)
-  if seen and tonumber(seen) > horizon then return KNOWN, 0, tonumber(seen) end
-  -- Stale senders only need sweeping when the set looks full: with fewer members than the
-  -- limit in total, fewer are inside the window, and the set stays bounded by the limit. A full
-  -- set whose oldest member is inside the window has nothing to sweep (the usual rejection).
-  local oldest = nil
-  if distinct >= limit then
-    oldest = redis.call('ZRANGE', key, '0', '0', 'WITHSCORES')
-    if tonumber(oldest[2]) <= horizon then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
-      distinct = redis.call('ZCARD', key)
-      oldest = distinct >= limit and redis.call('ZRANGE', key, '0', '0', 'WITHSCORES')
+-- Where a copies string's lists are: the number of senders, the first byte of the recipients,
+-- of the pages, and the last byte of the pages.
+local function copies_layout(raw)
+  local size = #raw
+  local senders, recipients = struct.unpack('>I4I4', raw, size - TRAILER + 1)
+  local recipients_at = senders * SENDER + 1
+  return senders, recipients_at, recipients_at + recipients * ENTRY, size - TRAILER
+end
+
+-- The key's state for this copy, from its copies string `raw` (false: none): KNOWN (the sender
+-- is among its senders within the window; `extra` is their time), ROOM, or FULL (with the retry
+-- and the number of senders within the window). With fewer senders stored than the limit the
+-- answer is "record" whether the sender is among them or not: their earlier time is looked for
+-- only when the caller may have to undo (`wants_previous`).
+local function campaign_peek(raw, now, limit, window, sender, wants_previous)
+  if not raw then return ROOM, 0, 0 end
+  local stored = struct.unpack('>I4', raw, #raw - TRAILER + 1)
+  if stored < limit and not wants_previous then return ROOM, 0, 0 end
+  local horizon, live, oldest = now - window, 0, nil
+  for i = 1, stored * SENDER, SENDER do
+    local at = struct.unpack('>d', raw, i + 16)
+    if at > horizon then
+      if string.sub(raw, i, i + 15) == sender then return KNOWN, 0, at end
+      live = live + 1
+      if not oldest or at < oldest then oldest = at end
     end
   end
-  if distinct >= limit then return FULL, tonumber(oldest[2]) + window - now, distinct end
+  if live >= limit then return FULL, oldest + window - now, live end
   return ROOM, 0, 0
 end
 
--- Records the sender after campaign_peek answered `state` (FULL only in shadow, where the
--- oldest senders make room; `distinct` is the set's size then).
-local function campaign_record(key, now_text, window_text, limit, state, distinct, sender)
-  if state == FULL then redis.call('ZPOPMIN', key, distinct - limit + 1) end
-  redis.call('ZADD', key, now_text, sender)
-  redis.call('PEXPIRE', key, window_text)
-end
-
--- The :r and :v strings are read and written in place, entry by entry, with no table per entry:
--- this runs for every campaign key of every cold message, and a Redis Function's time goes to
--- the Lua it runs more than to the commands it sends. PARTS holds the pieces of a string being
--- written (reused by every call: one call at a time runs).
-local PARTS = {}
-
--- The recipients and (a domain key's) pages in a key's :r string (nil: none): where the entries
--- end, and how many recipients lead (the rest are pages).
-local function lists_layout(raw)
-  local size = #raw
-  if size % 16 == 1 then return size - 1, string.byte(raw, size) end
-  return size, size / 16
-end
-
 -- Whether a key at its limit of senders holds this copy back (not a campaign yet, and the copy's
--- sender is not recorded), from its :r string `raw`: its copies, this one included, reach fewer
+-- sender is not recorded), from its copies string: its copies, this one included, reach fewer
 -- than `recipient_cap` recipients within the window (`recipient` "": unknown, which holds nothing
 -- back), or (a domain key) it brings a page its copies have not carried while they carried fewer
 -- than `page_cap` - 1 (`page` "": unknown, or not a domain key: nothing held back; a copy
@@ -97,13 +84,11 @@ end
 local function held_back(raw, horizon, recipient, recipient_cap, page, page_cap)
   local recipients, pages, page_known = 1, 0, false
   if raw then
-    local size, leading = lists_layout(raw)
-    local n = 0
-    for i = 1, size - 15, 16 do
-      n = n + 1
+    local _, recipients_at, pages_at, last = copies_layout(raw)
+    for i = recipients_at, last - ENTRY + 1, ENTRY do
       if struct.unpack('>d', raw, i + 8) > horizon then
         local member = string.sub(raw, i, i + 7)
-        if n <= leading then
+        if i < pages_at then
           if member ~= recipient then recipients = recipients + 1 end
         else
           pages = pages + 1
@@ -116,26 +101,23 @@ local function held_back(raw, horizon, recipient, recipient_cap, page, page_cap)
   return page ~= '' and not page_known and pages + 1 < page_cap
 end
 
--- Appends to PARTS (from n) the live entries of one list of `raw` (entries first..last), `member`
--- refreshed to `stamp` (its time, packed) or, when absent, added if fewer than `cap` are live.
--- Returns the new n, how many entries were written, and the member's earlier time (0: added,
--- -1: nothing changed, as when `member` is "").
+-- Appends to PARTS (from n) the entries of one list of `raw` (bytes first..last) still inside the
+-- window, `member` refreshed to `now_packed` or, when absent, added if fewer than `cap` are
+-- there. Returns the new n, how many entries were written, and the member's earlier time (0:
+-- added, -1: nothing changed, as when `member` is "").
 local function list_record(n, raw, first, last, horizon, member, cap, now_packed)
   local written, previous = 0, -1
   if raw then
-    for i = first, last - 15, 16 do
+    for i = first, last - ENTRY + 1, ENTRY do
       local at = struct.unpack('>d', raw, i + 8)
       if at > horizon then
-        local entry = string.sub(raw, i, i + 7)
-        if entry == member then
+        n, written = n + 1, written + 1
+        if string.sub(raw, i, i + 7) == member then
           previous = at
-          n = n + 1
           PARTS[n] = member .. now_packed
         else
-          n = n + 1
           PARTS[n] = string.sub(raw, i, i + 15)
         end
-        written = written + 1
       end
     end
   end
@@ -146,59 +128,108 @@ local function list_record(n, raw, first, last, horizon, member, cap, now_packed
   return n, written, previous
 end
 
--- Records a copy's recipient and (a domain key's, "" otherwise) page in the key's :r string
--- (`raw` as read before this call wrote anything): returns their earlier times, 0 when added,
--- -1 when nothing changed (no member, or the list is full of others); rewrites the string, with
--- only its entries within the window, when either changed. Held copies record theirs too: a
--- few senders on one page cannot hold a domain open for a run that rotates paths after them.
-local function lists_record(key, raw, horizon, recipient, recipient_cap, page, page_cap, now, ttl_text)
-  local size, leading = 0, 0
-  if raw then size, leading = lists_layout(raw) end
-  local now_packed = struct.pack('>d', now)
-  local n, recipients, recipient_previous =
-    list_record(0, raw, 1, leading * 16, horizon, recipient, recipient_cap, now_packed)
-  local pages, page_previous
-  n, pages, page_previous = list_record(n, raw, leading * 16 + 1, size, horizon, page, page_cap, now_packed)
-  if recipient_previous >= 0 or page_previous >= 0 then
-    if pages > 0 then
-      n = n + 1
-      PARTS[n] = string.char(recipients)
+-- Appends to PARTS the senders of `raw` inside the window, but `sender` (recorded by the caller)
+-- and, when `pops` > 0, the `pops` oldest (by time, then by sender: in shadow the most recent
+-- `limit` are kept). Returns the new n and how many were written.
+local function senders_kept(raw, horizon, sender, pops)
+  local n = 0
+  if not raw then return 0 end
+  local stored = struct.unpack('>I4', raw, #raw - TRAILER + 1)
+  local cut_at, cut_who = -1, ''
+  -- The pops-th oldest (pops is at most the senders over the limit: a few at most).
+  for _ = 1, pops do
+    local next_at, next_who = nil, nil
+    for i = 1, stored * SENDER, SENDER do
+      local at, who = struct.unpack('>d', raw, i + 16), string.sub(raw, i, i + 15)
+      if at > horizon and (at > cut_at or at == cut_at and who > cut_who)
+        and (not next_at or at < next_at or at == next_at and who < next_who) then
+        next_at, next_who = at, who
+      end
     end
+    if next_at then cut_at, cut_who = next_at, next_who end
+  end
+  for i = 1, stored * SENDER, SENDER do
+    local at = struct.unpack('>d', raw, i + 16)
+    if at > horizon then
+      local who = string.sub(raw, i, i + 15)
+      if who ~= sender and (at > cut_at or at == cut_at and who > cut_who) then
+        n = n + 1
+        PARTS[n] = string.sub(raw, i, i + 23)
+      end
+    end
+  end
+  return n
+end
+
+-- Records a copy in the key's copies string (`raw` as read before this call wrote anything): its
+-- sender (false: held back, not recorded) at `now`, its recipient and (a domain key's, ""
+-- otherwise) page. `state` and `distinct` are campaign_peek's: FULL only in shadow (or held),
+-- where the oldest senders make room. Returns the recipient's and the page's earlier times
+-- (0: added, -1: nothing changed); writes only what is inside the window, and nothing when
+-- nothing changed.
+local function campaign_record(key, raw, horizon, state, distinct, limit, sender, recipient, recipient_cap,
+                               page, page_cap, now, ttl_text)
+  local now_packed = struct.pack('>d', now)
+  local pops = 0
+  if sender and state == FULL then pops = distinct - limit + 1 end
+  local n = senders_kept(raw, horizon, sender or '', pops)
+  local _, recipients_at, pages_at, last = 0, 1, 1, 0
+  if raw then _, recipients_at, pages_at, last = copies_layout(raw) end
+  local senders = n
+  if sender then
+    n, senders = n + 1, senders + 1
+    PARTS[n] = sender .. now_packed
+  end
+  local recipients, recipient_previous, page_previous
+  n, recipients, recipient_previous =
+    list_record(n, raw, recipients_at, pages_at - 1, horizon, recipient, recipient_cap, now_packed)
+  n, _, page_previous = list_record(n, raw, pages_at, last, horizon, page, page_cap, now_packed)
+  if sender or recipient_previous >= 0 or page_previous >= 0 then
+    n = n + 1
+    PARTS[n] = struct.pack('>I4I4', senders, recipients)
     redis.call('SET', key, table.concat(PARTS, '', 1, n), 'PX', ttl_text)
   end
   return recipient_previous, page_previous
 end
 
--- Takes back lists_record at `at` (`previous` as it returned for each member) in the key's :r
--- string, unless a later copy has moved a member on since.
-local function lists_take_back(key, recipient, recipient_previous, page, page_previous, at, ttl_text)
+-- Takes back campaign_record at `at` (each `previous` as the check answered: the earlier time, 0
+-- when it added the member, -1 when it recorded none), unless a later copy has moved a member
+-- on since. Entries outside the window are kept as they are (the key expires on its own).
+local function campaign_take_back(key, sender, sender_previous, recipient, recipient_previous, page,
+                                  page_previous, at, ttl_text)
   local raw = redis.call('GET', key)
   if not raw then return end
-  local size, leading = lists_layout(raw)
-  local n, recipients, pages, changed = 0, 0, 0, false
-  local index = 0
-  for i = 1, size - 15, 16 do
-    index = index + 1
-    local leads = index <= leading
-    local member, previous = string.sub(raw, i, i + 7), page_previous
-    if leads then previous = recipient_previous end
-    local entry = string.sub(raw, i, i + 15)
-    if previous >= 0 and member == (leads and recipient or page) and struct.unpack('>d', raw, i + 8) == at then
+  local stored, recipients_at, pages_at, last = copies_layout(raw)
+  local n, senders, recipients, changed = 0, 0, 0, false
+  -- One pass over the three lists: each entry's member width, and what it is taken back to.
+  local i = 1
+  while i <= last do
+    local width, member, previous, list = ENTRY, nil, nil, 2
+    if i < recipients_at then
+      width, member, previous, list = SENDER, sender, sender_previous, 1
+    elseif i < pages_at then
+      member, previous = recipient, recipient_previous
+    else
+      member, previous, list = page, page_previous, 3
+    end
+    local name_width = width - 8
+    local entry = string.sub(raw, i, i + width - 1)
+    if previous >= 0 and string.sub(entry, 1, name_width) == member
+      and struct.unpack('>d', raw, i + name_width) == at then
       changed = true
       entry = previous > 0 and member .. struct.pack('>d', previous) or nil
     end
     if entry then
       n = n + 1
       PARTS[n] = entry
-      if leads then recipients = recipients + 1 else pages = pages + 1 end
+      if list == 1 then senders = senders + 1 elseif list == 2 then recipients = recipients + 1 end
     end
+    i = i + width
   end
   if not changed then return end
   if n == 0 then redis.call('DEL', key) return end
-  if pages > 0 then
-    n = n + 1
-    PARTS[n] = string.char(recipients)
-  end
+  n = n + 1
+  PARTS[n] = struct.pack('>I4I4', senders, recipients)
   redis.call('SET', key, table.concat(PARTS, '', 1, n), 'PX', ttl_text)
 end
 

@@ -104,27 +104,25 @@ function C.with_shadow(reply)
 end
 
 -- The campaign keys checked in one call, by position (kept per load and overwritten: no table
--- per call or per key): each key's set, what campaign_peek answered, its :r string's name and
--- contents (true: not read yet; false: none), whether it holds the copy back, and its page.
-local PEEKED_KEY, PEEKED_STATUS, PEEKED_EXTRA, PEEKED_LISTS, PEEKED_RAW, PEEKED_HELD, PEEKED_PAGE =
-  {}, {}, {}, {}, {}, {}, {}
+-- per call or per key): each key's copies string (its name and contents, false: none), what
+-- campaign_peek answered, whether the key holds the copy back, and its page.
+local PEEKED_KEY, PEEKED_RAW, PEEKED_STATUS, PEEKED_EXTRA, PEEKED_HELD, PEEKED_PAGE = {}, {}, {}, {}, {}, {}
 
--- Standalone Redis: the campaign keys' distinct senders (KEYS[ARGV[13]..], each key's set then
--- its recipients' string, and a domain key's vouchers: ARGV[19] says 'k' or 'd' per key), for a
--- cold message or act the sender's own rules admitted (a rejected message is not a copy, and
--- records nothing there). Every key is checked before any is recorded: one over the limit
--- rejects, and then none is. A vetted domain's key counts nothing; a key at its limit holds back
--- a copy whose key's copies all went to one recipient (ARGV[20]) or, a domain key, that brings
--- a new page (ARGV[21]): campaign_check.lua held_back. A key's recipients are read where they
--- decide (at its limit) or when the copy is recorded: a rejected copy reads none of the others.
+-- Standalone Redis: the campaign keys' copies (KEYS[ARGV[13]..], each key's copies string, and
+-- a domain key's vouchers after it: ARGV[19] says 'k' or 'd' per key), for a cold message or
+-- act the sender's own rules admitted (a rejected message is not a copy, and records nothing
+-- there). Every key is checked before any is recorded: one over the limit rejects, and then
+-- none is. A vetted domain's key counts nothing; a key at its limit holds back a copy whose
+-- key's copies all went to one recipient (ARGV[20]) or, a domain key, that brings a new page
+-- (ARGV[21]): campaign_check.lua held_back. One GET per key, and one SET per key recorded.
 function C.campaign_rule(KEYS, ARGV)
   local campaign_limit, first_campaign_key = CAMPAIGN_LIMIT, tonumber(ARGV[13])
   if first_campaign_key == 0 or campaign_limit == 0 or C.first then return end
   local over, k, recipient, kinds, pages = nil, first_campaign_key, ARGV[20], ARGV[19], ARGV[21] or ''
-  local horizon, domains, peeked = now - CAMPAIGN_WINDOW, 0, 0
+  local horizon, domains, peeked, sender = now - CAMPAIGN_WINDOW, 0, 0, ARGV[5]
   for j = 1, #kinds do
-    local key, lists_key = KEYS[k], KEYS[k + 1]
-    k = k + 2
+    local key = KEYS[k]
+    k = k + 1
     local counted, page = true, ''
     if string.byte(kinds, j) == 100 then -- 'd': a domain key, then its vouchers
       counted = CONTACT_MEMORY > 0 and not vetted(KEYS[k], now, CONTACT_MEMORY, VET_SHARERS)
@@ -133,30 +131,24 @@ function C.campaign_rule(KEYS, ARGV)
       page = page_of(string.sub(pages, 8 * domains - 7, 8 * domains))
     end
     if counted then
-      local status, retry, extra = campaign_peek(key, now, campaign_limit, CAMPAIGN_WINDOW, ARGV[5], false)
-      local raw, held = true, false
+      local raw = redis.call('GET', key)
+      local status, retry, extra = campaign_peek(raw, now, campaign_limit, CAMPAIGN_WINDOW, sender, false)
+      local held = false
       if status == FULL then
-        raw = redis.call('GET', lists_key)
         held = held_back(raw, horizon, recipient, CAMPAIGN_RECIPIENTS, page, CAMPAIGN_PAGES)
         if not held and not over then over = retry end
       end
       peeked = peeked + 1
-      PEEKED_KEY[peeked], PEEKED_STATUS[peeked], PEEKED_EXTRA[peeked] = key, status, extra
-      PEEKED_LISTS[peeked], PEEKED_RAW[peeked], PEEKED_HELD[peeked], PEEKED_PAGE[peeked] =
-        lists_key, raw, held, page
+      PEEKED_KEY[peeked], PEEKED_RAW[peeked], PEEKED_STATUS[peeked], PEEKED_EXTRA[peeked] = key, raw, status, extra
+      PEEKED_HELD[peeked], PEEKED_PAGE[peeked] = held, page
     end
   end
   if over then C.note('campaign', over, campaign_limit, CAMPAIGN_WINDOW) end
   if C.first then return end
   for j = 1, peeked do
-    local raw = PEEKED_RAW[j]
-    if raw == true then raw = redis.call('GET', PEEKED_LISTS[j]) end
-    lists_record(PEEKED_LISTS[j], raw, horizon, recipient, CAMPAIGN_RECIPIENTS, PEEKED_PAGE[j], CAMPAIGN_PAGES,
-      now, CAMPAIGN_WINDOW_TEXT)
-    if not PEEKED_HELD[j] then
-      campaign_record(PEEKED_KEY[j], ARGV[2], CAMPAIGN_WINDOW_TEXT, campaign_limit, PEEKED_STATUS[j],
-        PEEKED_EXTRA[j], ARGV[5])
-    end
+    campaign_record(PEEKED_KEY[j], PEEKED_RAW[j], horizon, PEEKED_STATUS[j], PEEKED_EXTRA[j], campaign_limit,
+      not PEEKED_HELD[j] and sender, recipient, CAMPAIGN_RECIPIENTS, PEEKED_PAGE[j], CAMPAIGN_PAGES, now,
+      CAMPAIGN_WINDOW_TEXT)
   end
 end
 
@@ -167,7 +159,7 @@ function C.vouch_domains(KEYS, ARGV)
   if k == 0 or CONTACT_MEMORY == 0 then return end
   local kinds = ARGV[19]
   for j = 1, #kinds do
-    k = k + 2
+    k = k + 1
     if string.byte(kinds, j) == 100 then -- 'd'
       vouch(KEYS[k], ARGV[5], now, CONTACT_MEMORY, CONTACT_MEMORY_TEXT, VET_SHARERS)
       k = k + 1

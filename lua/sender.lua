@@ -32,9 +32,9 @@ KEYS
   KEYS[5]  <prefix>:{s:<recipient>}:p      ARGV[12] is set, and their pending memory
                                            (standalone Redis only: another slot on a cluster);
                                            status: KEYS[4] is the sender's pending memory
-  KEYS[ARGV[13]..] <prefix>:{f:<key>} zsets: the message's campaign keys (standalone Redis
-                                       only, where keys of several slots may meet): see
-                                       campaign_check.lua
+  KEYS[ARGV[13]..] <prefix>:{f:<key>}:c strings: the message's campaign keys' copies (standalone
+                                       Redis only, where keys of several slots may meet), a
+                                       domain key's followed by its vouchers: see campaign_check.lua
 
 ARGV
   [1] op: OP.check | OP.act | OP.strike | OP.status | OP.unblock (anything else is an error)
@@ -55,9 +55,8 @@ ARGV
        from its check's)   [17] its replay window (ms)
   [18] the index in KEYS of <prefix>:{s:<sender>}:d, the sender's recent decisions (hash: replay
        id → struct '>d' until when, then the reply as it was sent), 0 = none
-  [19] the campaign keys' kinds, one letter each: 'k' (KEYS: the set, its recipients) or 'd' (a
-       domain: the set, its recipients and pages, its vouchers); see decision.lua
-       C.campaign_rule
+  [19] the campaign keys' kinds, one letter each: 'k' (KEYS: its copies) or 'd' (a domain: its
+       copies, its vouchers); see decision.lua C.campaign_rule
   [20] the campaign recipient (8 bytes: the one-to-one recipient or the group), "" = unknown
   [21] the domain keys' pages, 8 bytes each in the order of [19]'s 'd's (zeros: unknown)
 

@@ -288,11 +288,11 @@ struct SenderState {
 struct CampaignState {
     senders: KeyMap<SenderKey, u64>,
     by_time: BTreeSet<(u64, u128)>,
-    /// The recipients the copies reached, at most [`CAMPAIGN_RECIPIENTS`], with when (the `:r`
-    /// string of `lua/campaign_check.lua`, which decides alike).
+    /// The recipients the copies reached, at most [`CAMPAIGN_RECIPIENTS`], with when (in the
+    /// key's copies string of `lua/campaign_check.lua`, which decides alike).
     recipients: Latest,
     /// A domain key's pages its copies carried, at most [`page_cap`](super::page_cap) (after
-    /// the recipients in the `:r` string of `lua/campaign_check.lua`).
+    /// the recipients in the copies string).
     pages: Latest,
 }
 

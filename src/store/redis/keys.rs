@@ -56,17 +56,12 @@ pub(super) const GROUP_FIELD: char = 'g';
 /// The last few people who wrote to this user (whether the user is known).
 pub(super) const WRITERS_FIELD: &str = "w";
 
-/// The key of `lua/campaign.lua`: a campaign key's set of senders (the layout of the
-/// fingerprint sets of earlier versions, whose keys never collide with a campaign key's but in
-/// a 64-bit hash's chance, and expire within a window).
+/// A campaign key's copies (`lua/campaign_check.lua`): one string of its senders, the
+/// recipients they reached and a domain key's pages. Not the `{f:…}` sorted set of senders of
+/// earlier releases: a replica of the release before meets only its own keys (another type
+/// under the same name would answer it WRONGTYPE), so the two count apart while both run.
 pub(super) fn campaign_key(prefix: &str, key: CampaignKey) -> String {
-    format!("{prefix}:{{f:{:016x}}}", key.0)
-}
-
-/// The recipients a campaign key's copies reached, and a domain key's pages
-/// (`lua/campaign_check.lua`), on its slot.
-pub(super) fn campaign_recipients_key(prefix: &str, key: CampaignKey) -> String {
-    format!("{prefix}:{{f:{:016x}}}:r", key.0)
+    format!("{prefix}:{{f:{:016x}}}:c", key.0)
 }
 
 /// A domain key's vouchers (`lua/campaign_check.lua`), on its slot.
@@ -87,7 +82,7 @@ pub(super) fn fingerprint_member(fingerprint: Fingerprint) -> Vec<u8> {
     fingerprint.0.to_be_bytes().to_vec()
 }
 
-/// How a sender is written inside a campaign set.
+/// How a sender is written inside a campaign key's copies (and a domain's vouchers).
 pub(super) fn sender_member(sender: SenderKey) -> Vec<u8> {
     sender.0.to_be_bytes().to_vec()
 }
@@ -135,7 +130,7 @@ mod tests {
     fn campaign_keys_are_tagged_by_their_hash() {
         assert_eq!(
             campaign_key("fg", CampaignKey(0xdead)),
-            "fg:{f:000000000000dead}"
+            "fg:{f:000000000000dead}:c"
         );
     }
 }

@@ -513,7 +513,6 @@ impl RedisStore {
         };
         let mut call = Call::default();
         call.key(keys::campaign_key(&self.prefix, key))
-            .key(keys::campaign_recipients_key(&self.prefix, key))
             .key(keys::vouchers_key(&self.prefix, key))
             .arg("check")
             .arg(now_ms)
@@ -546,7 +545,6 @@ impl RedisStore {
         let key = record.key;
         let mut call = Call::default();
         call.key(keys::campaign_key(&self.prefix, key))
-            .key(keys::campaign_recipients_key(&self.prefix, key))
             .arg("undo")
             .arg(now_ms)
             .arg(time(record.previous_ms))

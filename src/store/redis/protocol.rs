@@ -191,8 +191,7 @@ impl<'a> SenderCall<'a> {
         let mut kinds = String::with_capacity(self.campaign_keys.keys.len());
         let mut pages = Vec::new();
         for (key, page) in self.campaign_keys.iter() {
-            call.key(keys::campaign_key(prefix, key))
-                .key(keys::campaign_recipients_key(prefix, key));
+            call.key(keys::campaign_key(prefix, key));
             if key.is_domain() {
                 call.key(keys::vouchers_key(prefix, key));
                 // 8 bytes per domain key, zeros when its page is unknown.
