@@ -40,20 +40,19 @@ fn commands_per_call(server: &RedisServer, calls: u64) -> String {
 
 fn invocation(script: &Script, i: u64) -> redis::ScriptInvocation<'_> {
     let mut invocation = script.prepare_invoke();
-    // As `RedisStore::check_campaign_key` calls it: the key's sender set, its recipients (and
-    // a domain key's pages) and its vouchers (one slot); then the sender, the recipient, the v3
-    // limits and the page (none: not a domain key).
+    // As `RedisStore::check_campaign_key` calls it: the key's copies and its vouchers (one
+    // slot); then the sender (16 bytes), the recipient, the v3 limits and the page (none: not a
+    // domain key).
     let key = format!("bench:{{f:{}}}", i % 1000);
     invocation
-        .key(&key)
-        .key(format!("{key}:r"))
+        .key(format!("{key}:c"))
         .key(format!("{key}:v"))
         .arg("check")
         .arg(1_767_225_600_000u64 + i)
         .arg(5)
         .arg(600_000)
         .arg("E")
-        .arg(i % 7)
+        .arg(u128::from(i % 7).to_be_bytes().to_vec())
         .arg((i % 5).to_be_bytes().to_vec())
         .arg(2)
         .arg("k")

@@ -49,7 +49,7 @@ if domain then
     return packed({0, 0, 0, -1, -1, -1})
   end
 end
-local raw = redis.call('GET', KEYS[1])
+local raw = copies_read(KEYS[1])
 local state, retry, extra = campaign_peek(raw, now, limit, window, ARGV[6], true)
 -- A page only for a domain key ("": nothing held back or recorded by pages).
 local recipient, cap, page = ARGV[7], tonumber(ARGV[8]), domain and page_of(ARGV[12]) or ''

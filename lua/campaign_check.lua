@@ -53,6 +53,17 @@ local function copies_layout(raw)
   return senders, recipients_at, recipients_at + recipients * ENTRY, size - TRAILER
 end
 
+-- A key's copies string, or false: none, or one whose lists do not fit its length (written by
+-- something else; the next copy recorded replaces it).
+local function copies_read(key)
+  local raw = redis.call('GET', key)
+  if not raw or #raw < TRAILER then return false end
+  local senders, recipients = struct.unpack('>I4I4', raw, #raw - TRAILER + 1)
+  local rest = #raw - TRAILER - senders * SENDER - recipients * ENTRY
+  if rest < 0 or rest % ENTRY ~= 0 then return false end
+  return raw
+end
+
 -- The key's state for this copy, from its copies string `raw` (false: none): KNOWN (the sender
 -- is among its senders within the window; `extra` is their time), ROOM, or FULL (with the retry
 -- and the number of senders within the window). With fewer senders stored than the limit the
@@ -197,7 +208,7 @@ end
 -- on since. Entries outside the window are kept as they are (the key expires on its own).
 local function campaign_take_back(key, sender, sender_previous, recipient, recipient_previous, page,
                                   page_previous, at, ttl_text)
-  local raw = redis.call('GET', key)
+  local raw = copies_read(key)
   if not raw then return end
   local stored, recipients_at, pages_at, last = copies_layout(raw)
   local n, senders, recipients, changed = 0, 0, 0, false

@@ -131,7 +131,7 @@ function C.campaign_rule(KEYS, ARGV)
       page = page_of(string.sub(pages, 8 * domains - 7, 8 * domains))
     end
     if counted then
-      local raw = redis.call('GET', key)
+      local raw = copies_read(key)
       local status, retry, extra = campaign_peek(raw, now, campaign_limit, CAMPAIGN_WINDOW, sender, false)
       local held = false
       if status == FULL then

@@ -502,6 +502,38 @@ async fn state_left_by_an_earlier_layout_is_ignored_then_swept() {
 }
 
 #[tokio::test]
+async fn a_campaign_key_holding_something_else_is_counted_afresh() {
+    // A key written by something else (a tool, a half-restored backup): no script error, no
+    // refused message; the next copy replaces it.
+    let app = TestApp::on(
+        Backend::Redis,
+        &[
+            ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
+            ("FLOODGATE_KEY_PREFIX", "garbled"),
+        ],
+    )
+    .await;
+    let redis = server(&app);
+    let spam = "加我微信领红包 限时优惠 vx123456";
+    assert!(app.single("seed", "v", spam).await.is_allow());
+    let key = redis.cli(&["--scan", "--pattern", "garbled:{f:*}:c"]);
+    let key = key.trim();
+    assert!(!key.is_empty() && !key.contains('\n'), "{key:?}");
+    for garbage in [
+        "x",
+        "0123456789abcdef",
+        "\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}",
+    ] {
+        redis.cli(&["SET", key, garbage]);
+        let reply = app
+            .single(&format!("next{}", garbage.len()), "w", spam)
+            .await;
+        assert!(reply.is_allow(), "{garbage:?}: {reply:?}");
+    }
+    app.assert_store_healthy().await;
+}
+
+#[tokio::test]
 async fn a_campaign_key_fuller_than_the_limit_still_refuses() {
     // Left by replicas with a higher limit, before it was lowered to 2: one sender who left the
     // window and three inside it. The first counts for nothing; the retry comes from the oldest
