@@ -141,11 +141,9 @@ end
 
 -- Appends to PARTS the senders of `raw` inside the window, but `sender` (recorded by the caller)
 -- and, when `pops` > 0, the `pops` oldest (by time, then by sender: in shadow the most recent
--- `limit` are kept). Returns the new n and how many were written.
-local function senders_kept(raw, horizon, sender, pops)
+-- `limit` are kept); `stored` is how many the string holds. Returns how many were written.
+local function senders_kept(raw, stored, horizon, sender, pops)
   local n = 0
-  if not raw then return 0 end
-  local stored = struct.unpack('>I4', raw, #raw - TRAILER + 1)
   local cut_at, cut_who = -1, ''
   -- The pops-th oldest (pops is at most the senders over the limit: a few at most).
   for _ = 1, pops do
@@ -183,9 +181,9 @@ local function campaign_record(key, raw, horizon, state, distinct, limit, sender
   local now_packed = struct.pack('>d', now)
   local pops = 0
   if sender and state == FULL then pops = distinct - limit + 1 end
-  local n = senders_kept(raw, horizon, sender or '', pops)
-  local _, recipients_at, pages_at, last = 0, 1, 1, 0
-  if raw then _, recipients_at, pages_at, last = copies_layout(raw) end
+  local stored, recipients_at, pages_at, last = 0, 1, 1, 0
+  if raw then stored, recipients_at, pages_at, last = copies_layout(raw) end
+  local n = senders_kept(raw, stored, horizon, sender or '', pops)
   local senders = n
   if sender then
     n, senders = n + 1, senders + 1
@@ -194,6 +192,7 @@ local function campaign_record(key, raw, horizon, state, distinct, limit, sender
   local recipients, recipient_previous, page_previous
   n, recipients, recipient_previous =
     list_record(n, raw, recipients_at, pages_at - 1, horizon, recipient, recipient_cap, now_packed)
+  local _
   n, _, page_previous = list_record(n, raw, pages_at, last, horizon, page, page_cap, now_packed)
   if sender or recipient_previous >= 0 or page_previous >= 0 then
     n = n + 1
@@ -210,7 +209,7 @@ local function campaign_take_back(key, sender, sender_previous, recipient, recip
                                   page_previous, at, ttl_text)
   local raw = copies_read(key)
   if not raw then return end
-  local stored, recipients_at, pages_at, last = copies_layout(raw)
+  local _, recipients_at, pages_at, last = copies_layout(raw)
   local n, senders, recipients, changed = 0, 0, 0, false
   -- One pass over the three lists: each entry's member width, and what it is taken back to.
   local i = 1

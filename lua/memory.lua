@@ -64,7 +64,7 @@ end
 -- A TTL as the decimal text Redis reads: given a Lua number, redis.call formats it with printf on
 -- every call. The TTLs are the configuration's, so the texts are made once per load.
 local TTL_TEXTS = {}
-local function ttl_text(ms)
+local function ttl_as_text(ms)
   local text = TTL_TEXTS[ms]
   if not text then
     text = string.format('%d', ms)
@@ -79,7 +79,7 @@ local function remember(key, field, value, memory_text)
     local entries = redis.call('HLEN', key) - redis.call('HEXISTS', key, MEMORY_FIELD.writers)
     if entries > MEMORY_CAP then trim_memory(key, MEMORY_KEPT) end
   end
-  redis.call('PEXPIRE', key, ttl_text(memory_ttl(tonumber(memory_text))))
+  redis.call('PEXPIRE', key, ttl_as_text(memory_ttl(tonumber(memory_text))))
 end
 
 -- Remembers that `writer` wrote to this user at `now` (unless they did within the slack): their
@@ -110,7 +110,7 @@ local function remember_writer(key, writer, now_text, now, memory_text)
   if added == 1 and redis.call('HLEN', key) - 1 > MEMORY_CAP then trim_memory(key, MEMORY_KEPT) end
   -- Every write sets the TTL to at least its time plus the memory and the slack (remember
   -- always does), so one set within the slack still covers this write.
-  if refreshed == now then redis.call('PEXPIRE', key, ttl_text(memory_ttl(memory))) end
+  if refreshed == now then redis.call('PEXPIRE', key, ttl_as_text(memory_ttl(memory))) end
 end
 
 -- Remembers that `writer` wrote cold to this user at `now_text`, for `pending_ms`: a stranger
@@ -119,7 +119,7 @@ local function remember_pending(key, writer, now_text, pending_ms)
   if redis.call('HSET', key, MEMORY_FIELD.contact .. writer, now_text) == 1 and redis.call('HLEN', key) > PENDING_CAP then
     trim_memory(key, PENDING_KEPT)
   end
-  redis.call('PEXPIRE', key, ttl_text(pending_ms))
+  redis.call('PEXPIRE', key, ttl_as_text(pending_ms))
 end
 
 -- Whether a memory entry (a group's when `in_group`, else a person's) makes its conversation

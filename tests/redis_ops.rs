@@ -501,24 +501,34 @@ async fn state_left_by_an_earlier_layout_is_ignored_then_swept() {
     app.assert_store_healthy().await;
 }
 
-#[tokio::test]
-async fn a_campaign_key_holding_something_else_is_counted_afresh() {
-    // A key written by something else (a tool, a half-restored backup): no script error, no
-    // refused message; the next copy replaces it.
+/// The text `seeded_campaign_key` seeds: one payload key (a messenger ID), no bands.
+const SEEDED_SPAM: &str = "加我微信领红包 限时优惠 vx123456";
+
+/// An app on standalone Redis (campaign limit 2/10m, key prefix `prefix`) where one copy of
+/// [`SEEDED_SPAM`] was admitted, and the name of its campaign key's copies (`:c`, not the
+/// moderators' records of the key).
+async fn seeded_campaign_key(prefix: &str) -> (TestApp, String) {
     let app = TestApp::on(
         Backend::Redis,
         &[
             ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
-            ("FLOODGATE_KEY_PREFIX", "garbled"),
+            ("FLOODGATE_KEY_PREFIX", prefix),
         ],
     )
     .await;
-    let redis = server(&app);
-    let spam = "加我微信领红包 限时优惠 vx123456";
-    assert!(app.single("seed", "v", spam).await.is_allow());
-    let key = redis.cli(&["--scan", "--pattern", "garbled:{f:*}:c"]);
-    let key = key.trim();
+    assert!(app.single("seed", "v", SEEDED_SPAM).await.is_allow());
+    let key = server(&app).cli(&["--scan", "--pattern", &format!("{prefix}:{{f:*}}:c")]);
+    let key = key.trim().to_string();
     assert!(!key.is_empty() && !key.contains('\n'), "{key:?}");
+    (app, key)
+}
+
+#[tokio::test]
+async fn a_campaign_key_holding_something_else_is_counted_afresh() {
+    // A key written by something else (a tool, a half-restored backup): no script error, no
+    // refused message; the next copy replaces it.
+    let (app, key) = seeded_campaign_key("garbled").await;
+    let (redis, key, spam) = (server(&app), key.as_str(), SEEDED_SPAM);
     for garbage in [
         "x",
         "0123456789abcdef",
@@ -538,21 +548,8 @@ async fn a_campaign_key_fuller_than_the_limit_still_refuses() {
     // Left by replicas with a higher limit, before it was lowered to 2: one sender who left the
     // window and three inside it. The first counts for nothing; the retry comes from the oldest
     // sender still inside the window.
-    let app = TestApp::on(
-        Backend::Redis,
-        &[
-            ("FLOODGATE_CAMPAIGN_LIMIT", "2/10m"),
-            ("FLOODGATE_KEY_PREFIX", "lowered"),
-        ],
-    )
-    .await;
-    let redis = server(&app);
-    let spam = "加我微信领红包 限时优惠 vx123456";
-    assert!(app.single("seed", "v", spam).await.is_allow());
-    // The key's copies (`:c`), not the moderators' records of it.
-    let key = redis.cli(&["--scan", "--pattern", "lowered:{f:*}:c"]);
-    let key = key.trim().to_string();
-    assert!(!key.is_empty() && !key.contains('\n'), "{key:?}");
+    let (app, key) = seeded_campaign_key("lowered").await;
+    let (redis, spam) = (server(&app), SEEDED_SPAM);
     let now = app.clock.now_ms();
     let minutes_ago = |m: u64| (now - m * 60_000) as f64;
     // Its copies rewritten (lua/campaign_check.lua): four senders, the recipient the seed

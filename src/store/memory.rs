@@ -408,7 +408,7 @@ impl CampaignState {
 
     /// Records a copy's recipient and page (a domain key's), held back or not: a few senders on
     /// one page cannot hold a domain open for a run that rotates paths after them. Their
-    /// earlier times, as [`Latest::record`] answers (`lua/campaign_check.lua` `lists_record`).
+    /// earlier times, as [`Latest::record`] answers (`lua/campaign_check.lua` `campaign_record`).
     fn record_copy(
         &mut self,
         recipient: Option<u64>,
