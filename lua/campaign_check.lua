@@ -64,6 +64,19 @@ local function copies_read(key)
   return raw
 end
 
+-- Where `member` starts among the entries of `stride` bytes from byte `first` to byte `last` of
+-- `raw` (a member is an entry's first bytes), or nil. A plain find, not a string per entry: a
+-- match not on an entry's first byte (inside a time) is skipped.
+local function entry_at(raw, member, first, last, stride)
+  local from = first
+  while true do
+    local i = string.find(raw, member, from, true)
+    if not i or i > last - stride + 1 then return nil end
+    if (i - first) % stride == 0 then return i end
+    from = i + 1
+  end
+end
+
 -- The key's state for this copy, from its copies string `raw` (false: none): KNOWN (the sender
 -- is among its senders within the window; `extra` is their time), ROOM, or FULL (with the retry
 -- and the number of senders within the window). With fewer senders stored than the limit the
@@ -74,10 +87,14 @@ local function campaign_peek(raw, now, limit, window, sender, wants_previous)
   local stored = struct.unpack('>I4', raw, #raw - TRAILER + 1)
   if stored < limit and not wants_previous then return ROOM, 0, 0 end
   local horizon, live, oldest = now - window, 0, nil
-  for i = 1, stored * SENDER, SENDER do
-    local at = struct.unpack('>d', raw, i + 16)
+  local mine = entry_at(raw, sender, 1, stored * SENDER, SENDER)
+  if mine then
+    local at = struct.unpack('>d', raw, mine + 16)
+    if at > horizon then return KNOWN, 0, at end
+  end
+  for i = 17, stored * SENDER, SENDER do
+    local at = struct.unpack('>d', raw, i)
     if at > horizon then
-      if string.sub(raw, i, i + 15) == sender then return KNOWN, 0, at end
       live = live + 1
       if not oldest or at < oldest then oldest = at end
     end
@@ -96,14 +113,15 @@ local function held_back(raw, horizon, recipient, recipient_cap, page, page_cap)
   local recipients, pages, page_known = 1, 0, false
   if raw then
     local _, recipients_at, pages_at, last = copies_layout(raw)
+    local mine = recipient ~= '' and entry_at(raw, recipient, recipients_at, pages_at - 1, ENTRY)
+    local known = page ~= '' and entry_at(raw, page, pages_at, last, ENTRY)
     for i = recipients_at, last - ENTRY + 1, ENTRY do
       if struct.unpack('>d', raw, i + 8) > horizon then
-        local member = string.sub(raw, i, i + 7)
         if i < pages_at then
-          if member ~= recipient then recipients = recipients + 1 end
+          if i ~= mine then recipients = recipients + 1 end
         else
           pages = pages + 1
-          if member == page then page_known = true end
+          if i == known then page_known = true end
         end
       end
     end
@@ -119,17 +137,27 @@ end
 local function list_record(n, raw, first, last, horizon, member, cap, now_packed)
   local written, previous = 0, -1
   if raw then
+    -- Entries kept as they are go in runs, one piece per run.
+    local mine, run = member ~= '' and entry_at(raw, member, first, last, ENTRY), nil
     for i = first, last - ENTRY + 1, ENTRY do
       local at = struct.unpack('>d', raw, i + 8)
-      if at > horizon then
-        n, written = n + 1, written + 1
-        if string.sub(raw, i, i + 7) == member then
-          previous = at
+      if at > horizon and i ~= mine then
+        written = written + 1
+        run = run or i
+      else
+        if run then
+          n = n + 1
+          PARTS[n], run = string.sub(raw, run, i - 1), nil
+        end
+        if at > horizon then
+          n, written, previous = n + 1, written + 1, at
           PARTS[n] = member .. now_packed
-        else
-          PARTS[n] = string.sub(raw, i, i + 15)
         end
       end
+    end
+    if run then
+      n = n + 1
+      PARTS[n] = string.sub(raw, run, last)
     end
   end
   if member ~= '' and previous < 0 and written < cap then
@@ -141,9 +169,10 @@ end
 
 -- Appends to PARTS the senders of `raw` inside the window, but `sender` (recorded by the caller)
 -- and, when `pops` > 0, the `pops` oldest (by time, then by sender: in shadow the most recent
--- `limit` are kept); `stored` is how many the string holds. Returns how many were written.
+-- `limit` are kept); `stored` is how many the string holds. Senders kept as they are go in runs,
+-- one piece per run. Returns how many pieces and how many senders were written.
 local function senders_kept(raw, stored, horizon, sender, pops)
-  local n = 0
+  local n, kept, run = 0, 0, nil
   local cut_at, cut_who = -1, ''
   -- The pops-th oldest (pops is at most the senders over the limit: a few at most).
   for _ = 1, pops do
@@ -157,17 +186,23 @@ local function senders_kept(raw, stored, horizon, sender, pops)
     end
     if next_at then cut_at, cut_who = next_at, next_who end
   end
+  local mine = raw and sender ~= '' and entry_at(raw, sender, 1, stored * SENDER, SENDER)
   for i = 1, stored * SENDER, SENDER do
     local at = struct.unpack('>d', raw, i + 16)
-    if at > horizon then
-      local who = string.sub(raw, i, i + 15)
-      if who ~= sender and (at > cut_at or at == cut_at and who > cut_who) then
-        n = n + 1
-        PARTS[n] = string.sub(raw, i, i + 23)
-      end
+    if at > horizon and i ~= mine
+      and (at > cut_at or at == cut_at and string.sub(raw, i, i + 15) > cut_who) then
+      kept = kept + 1
+      run = run or i
+    elseif run then
+      n = n + 1
+      PARTS[n], run = string.sub(raw, run, i - 1), nil
     end
   end
-  return n
+  if run then
+    n = n + 1
+    PARTS[n] = string.sub(raw, run, stored * SENDER)
+  end
+  return n, kept
 end
 
 -- Records a copy in the key's copies string (`raw` as read before this call wrote anything): its
@@ -183,8 +218,7 @@ local function campaign_record(key, raw, horizon, state, distinct, limit, sender
   if sender and state == FULL then pops = distinct - limit + 1 end
   local stored, recipients_at, pages_at, last = 0, 1, 1, 0
   if raw then stored, recipients_at, pages_at, last = copies_layout(raw) end
-  local n = senders_kept(raw, stored, horizon, sender or '', pops)
-  local senders = n
+  local n, senders = senders_kept(raw, stored, horizon, sender or '', pops)
   if sender then
     n, senders = n + 1, senders + 1
     PARTS[n] = sender .. now_packed
@@ -273,10 +307,11 @@ local VOUCH_SLACK_PARTS = 32
 local function vouch(key, sender, now, memory, memory_text, cap)
   local raw, n, horizon = redis.call('GET', key), 0, now - memory
   if raw then
+    local mine = entry_at(raw, sender, 1, #raw, 24)
     for i = 1, #raw - 23, 24 do
       local at = struct.unpack('>d', raw, i + 16)
       if at > horizon then
-        if string.sub(raw, i, i + 15) ~= sender then
+        if i ~= mine then
           n = n + 1
           PARTS[n] = string.sub(raw, i, i + 23)
         elseif at + math.floor(memory / VOUCH_SLACK_PARTS) > now then
