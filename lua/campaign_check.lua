@@ -302,23 +302,28 @@ end
 local VOUCH_SLACK_PARTS = 32
 
 -- A sender who carried the domain in an established conversation: the newest `cap` distinct
--- vouchers within the memory, oldest first, this one last; nothing is written when they vouched
--- within the slack.
+-- vouchers within the memory, oldest first, this one last. Nothing is written when they vouched
+-- within the slack, nor when `cap` others did (the domain is vetted) all within it: a domain
+-- many people share is then vetted a slack less long than each new voucher would make it, and
+-- is not written by every message that carries it.
 local function vouch(key, sender, now, memory, memory_text, cap)
   local raw, n, horizon = redis.call('GET', key), 0, now - memory
+  local slack = math.floor(memory / VOUCH_SLACK_PARTS)
   if raw then
-    local mine = entry_at(raw, sender, 1, #raw, 24)
+    local mine, oldest = entry_at(raw, sender, 1, #raw, 24), nil
     for i = 1, #raw - 23, 24 do
       local at = struct.unpack('>d', raw, i + 16)
       if at > horizon then
         if i ~= mine then
           n = n + 1
           PARTS[n] = string.sub(raw, i, i + 23)
-        elseif at + math.floor(memory / VOUCH_SLACK_PARTS) > now then
+          if not oldest or at < oldest then oldest = at end
+        elseif at + slack > now then
           return
         end
       end
     end
+    if n >= cap and oldest + slack > now then return end
   end
   n = n + 1
   PARTS[n] = sender .. struct.pack('>d', now)

@@ -20,6 +20,7 @@ on_every_store!(
     thirty_strangers_writing_alike_to_one_support_desk_all_pass,
     a_copy_another_key_refused_leaves_no_recipient_behind,
     a_voucher_is_refreshed_once_per_slack_of_the_memory,
+    new_vouchers_within_the_slack_of_a_vetted_domain_write_nothing,
 );
 
 use std::time::Duration;
@@ -357,5 +358,40 @@ async fn a_voucher_is_refreshed_once_per_slack_of_the_memory(backend: Backend) -
     app.advance(Duration::from_secs(31 * 3600 + 31 * 60));
     let allowed = run(&app, "lapsed", 5, rotated).await;
     assert_eq!(allowed, [0, 1, 2], "the vouchers left the memory");
+    app
+}
+
+/// A domain vetted by vouchers all within the slack is not rewritten by each new person who
+/// carries it (a big site would be written by nearly every message): it stays vetted until a
+/// memory after the vouchers that vetted it, on every store alike.
+async fn new_vouchers_within_the_slack_of_a_vetted_domain_write_nothing(
+    backend: Backend,
+) -> TestApp {
+    let app = TestApp::on(backend, &[LIMIT, ("FLOODGATE_CONTACT_MEMORY", "32h")]).await;
+    let vouch = |pairs: [(&'static str, &'static str); 3]| {
+        let app = &app;
+        async move {
+            for (user, friend) in pairs {
+                befriend(app, user, &[friend]).await;
+                let text = format!("look at promo-w.shop/{user}");
+                assert!(app.single(user, friend, &text).await.is_allow());
+            }
+        }
+    };
+    vouch([("ann", "bea"), ("cal", "dan"), ("eve", "fay")]).await;
+    // Within the slack (an hour): three others vouch, and nothing is written.
+    app.advance(Duration::from_secs(30 * 60));
+    vouch([("gil", "hal"), ("ivy", "jon"), ("kim", "lou")]).await;
+    let rotated = |i: usize| format!("new deals: promo-w.shop/{:x}", 0xbeef + i * 31);
+    let allowed = run(&app, "vetted", 5, rotated).await;
+    assert_eq!(allowed.len(), 5, "vetted: the domain counts nothing");
+    // A memory after the first three vouched (not after the second three): no longer vetted.
+    app.advance(Duration::from_secs(31 * 3600 + 31 * 60));
+    let allowed = run(&app, "lapsed", 5, rotated).await;
+    assert_eq!(
+        allowed,
+        [0, 1, 2],
+        "the vouchers that vetted it left the memory"
+    );
     app
 }

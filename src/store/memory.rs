@@ -905,6 +905,17 @@ impl MemoryStore {
                 if vouchers.0.iter().any(recent) {
                     return;
                 }
+                // Vetted already by others who all vouched within the slack: not rewritten by
+                // every message that carries a domain many people share.
+                let mut others = vouchers
+                    .0
+                    .iter()
+                    .filter(|&&(who, at)| at > horizon && who != sender.0);
+                if others.clone().count() as u64 >= VET_SHARERS
+                    && others.all(|&(_, at)| at + slack > now)
+                {
+                    return;
+                }
                 vouchers
                     .0
                     .retain(|&(who, at)| at > horizon && who != sender.0);
