@@ -51,34 +51,34 @@ const MAX_DOMAINS: usize = 2;
 
 const KEY_SEED: u64 = 0x6361_6d70_6169_676e; // "campaign"
 
-/// What a payload is, mixed into its key so an e-mail and a link never collide.
+/// What a key was made from: mixed into its hash (so an e-mail and a link never collide) and
+/// shown to moderators (`GET /v1/campaigns`). A new kind is a variant here, its name, and the
+/// extractor that finds it in a text. The discriminants are in every stored key: never reuse one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Payload {
+pub enum KeyKind {
     Link = 1,
     Email = 2,
     Phone = 3,
     Handle = 4,
-    Band = 5,
+    NearDuplicate = 5,
     Domain = 6,
 }
 
-fn key(kind: Payload, bytes: &[u8]) -> CampaignKey {
+fn key(kind: KeyKind, bytes: &[u8]) -> CampaignKey {
     let hash = xxh3_64_with_seed(bytes, KEY_SEED ^ kind as u64) & !1;
-    CampaignKey(hash | u64::from(kind == Payload::Domain))
-}
-
-/// What a key was made from, as moderators see it (`GET /v1/campaigns`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyKind {
-    Link,
-    Phone,
-    Email,
-    Handle,
-    NearDuplicate,
-    Domain,
+    CampaignKey(hash | u64::from(kind == KeyKind::Domain))
 }
 
 impl KeyKind {
+    const ALL: [KeyKind; 6] = [
+        KeyKind::Link,
+        KeyKind::Phone,
+        KeyKind::Email,
+        KeyKind::Handle,
+        KeyKind::NearDuplicate,
+        KeyKind::Domain,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             KeyKind::Link => "link",
@@ -91,27 +91,7 @@ impl KeyKind {
     }
 
     pub fn from_name(name: &str) -> Option<KeyKind> {
-        [
-            KeyKind::Link,
-            KeyKind::Phone,
-            KeyKind::Email,
-            KeyKind::Handle,
-            KeyKind::NearDuplicate,
-            KeyKind::Domain,
-        ]
-        .into_iter()
-        .find(|kind| kind.name() == name)
-    }
-
-    fn of(payload: Payload) -> KeyKind {
-        match payload {
-            Payload::Link => KeyKind::Link,
-            Payload::Email => KeyKind::Email,
-            Payload::Phone => KeyKind::Phone,
-            Payload::Handle => KeyKind::Handle,
-            Payload::Band => KeyKind::NearDuplicate,
-            Payload::Domain => KeyKind::Domain,
-        }
+        KeyKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
 
@@ -257,11 +237,11 @@ fn weighted_len(normalised: &str) -> usize {
 struct Payloads(Vec<(CampaignKey, KeyInfo, u64)>);
 
 impl Payloads {
-    fn add(&mut self, kind: Payload, bytes: &[u8], page: u64) {
+    fn add(&mut self, kind: KeyKind, bytes: &[u8], page: u64) {
         let key = key(kind, bytes);
         if !self.0.iter().any(|(k, ..)| *k == key) && self.0.len() < MAX_KEYS {
             let info = KeyInfo {
-                kind: KeyKind::of(kind),
+                kind,
                 display: String::from_utf8_lossy(bytes).into(),
             };
             self.0.push((key, info, page));
@@ -270,15 +250,15 @@ impl Payloads {
 
     fn find(&mut self, text: &str, links: &[LinkTarget], audience: Audience) {
         for link in links {
-            self.add(Payload::Link, link.target.as_bytes(), 0);
+            self.add(KeyKind::Link, link.target.as_bytes(), 0);
         }
         let mut domains = 0;
         for link in links.iter().filter(|link| !link.shortener) {
             if domains < MAX_DOMAINS {
                 // The first page linked on the domain (a text linking two pages of one
                 // domain gets one domain key).
-                let page = key(Payload::Link, link.target.as_bytes()).0;
-                self.add(Payload::Domain, link.domain.as_bytes(), page);
+                let page = key(KeyKind::Link, link.target.as_bytes()).0;
+                self.add(KeyKind::Domain, link.domain.as_bytes(), page);
                 domains += 1;
             }
         }
@@ -292,13 +272,13 @@ impl Payloads {
         // Read from the NFKC text, lowercased: fullwidth digits and letters are plain ones there.
         let text = nfkc_lower(text);
         for email in emails(&text) {
-            self.add(Payload::Email, email.as_bytes(), 0);
+            self.add(KeyKind::Email, email.as_bytes(), 0);
         }
         for handle in messenger_ids(&text, audience) {
-            self.add(Payload::Handle, handle.as_bytes(), 0);
+            self.add(KeyKind::Handle, handle.as_bytes(), 0);
         }
         for phone in phone_numbers(&text) {
-            self.add(Payload::Phone, phone.as_bytes(), 0);
+            self.add(KeyKind::Phone, phone.as_bytes(), 0);
         }
     }
 }
@@ -804,7 +784,7 @@ fn bands(normalised: &str, links: &[LinkTarget]) -> [CampaignKey; BANDS] {
             bytes[1 + 8 * row..9 + 8 * row].copy_from_slice(&value.to_le_bytes());
         }
         bytes[1 + 8 * ROWS..].copy_from_slice(&salt.to_le_bytes());
-        key(Payload::Band, &bytes)
+        key(KeyKind::NearDuplicate, &bytes)
     })
 }
 
@@ -829,6 +809,27 @@ mod tests {
 
     fn keys(text: &str) -> Vec<CampaignKey> {
         keys_of(text, Audience::OneToOne)
+    }
+
+    /// A kind's number is in the hash of every key stored under it: replicas of two versions
+    /// side by side (and keys a moderator reported) must agree on it.
+    #[test]
+    fn each_kind_keeps_its_number_and_name() {
+        let numbers = KeyKind::ALL.map(|kind| (kind as u64, kind.name()));
+        assert_eq!(
+            numbers,
+            [
+                (1, "link"),
+                (3, "phone"),
+                (2, "email"),
+                (4, "handle"),
+                (5, "near-duplicate"),
+                (6, "domain"),
+            ]
+        );
+        for kind in KeyKind::ALL {
+            assert_eq!(KeyKind::from_name(kind.name()), Some(kind));
+        }
     }
 
     /// A domain key carries, as its page, the link key of the page the text links to on it;
