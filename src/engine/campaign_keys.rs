@@ -14,7 +14,8 @@
 //! - a **domain** key per linked registrable domain (not a shortener's): the store counts it
 //!   only while the domain is unvetted, so a run that rotates the whole path on one fresh
 //!   domain stays one run ([`CampaignKey::is_domain`]);
-//! - for a text long enough to tell ([`LONG_TEXT`] weighted characters): [`BANDS`] MinHash LSH
+//! - for a text long enough to tell by its words ([`LONG_TEXT`] weighted characters, its links
+//!   not counted: "look: <link>" is a short text, merged with another only by a payload): [`BANDS`] MinHash LSH
 //!   band keys over character 3-grams of the normalised text with every run of digits read as
 //!   one placeholder (a reference number does not make a copy different), salted with the
 //!   paths of the message's links (two pages of one site are different texts; a shortener's
@@ -28,6 +29,7 @@
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::content::floor_char_boundary;
+use super::fingerprint;
 use super::folded::is_cjk_ideograph;
 use super::links::{self, DomainList};
 use crate::store::{CampaignKey, CopyKeys};
@@ -192,7 +194,7 @@ pub fn campaign_keys(
 ) -> CampaignKeys {
     let mut keys = CampaignKeys::default();
     let mut payloads = Payloads::default();
-    let links = link_targets(text, allow);
+    let (links, links_weight) = link_targets(text, allow);
     payloads.find(text, &links, audience);
     for (payload, info, page) in payloads.0.into_iter().take(MAX_PAYLOADS) {
         keys.push(payload, info, page);
@@ -200,7 +202,12 @@ pub fn campaign_keys(
     keys.has_payload = !keys.is_empty();
     // A short text's exact copies need no key of their own: with a payload they share its
     // key, and without one they are what people say to each other.
-    if audience != Audience::Request && weighted_len(normalised) >= LONG_TEXT {
+    // Long enough by its words: a text is not long for the links it carries (they are
+    // compared as payloads and domains), so "look: <link>" is as short as "look" and is merged
+    // with another only by a payload.
+    if audience != Audience::Request
+        && weighted_len(normalised).saturating_sub(links_weight) >= LONG_TEXT
+    {
         for band in bands(normalised, &links) {
             let info = KeyInfo {
                 kind: KeyKind::NearDuplicate,
@@ -340,14 +347,16 @@ pub struct LinkTarget {
 /// Each link's target — registrable domain, path and the query without tracking parameters
 /// (`bit.ly/x1`, `example.com/promo?id=7`) — skipping allowed domains, at most
 /// `MAX_LINKS` distinct ones. Scheme and `www.` never matter. E-mail addresses are not links
-/// here.
-pub fn link_targets(text: &str, allow: &DomainList) -> Vec<LinkTarget> {
+/// here. And the weighted length (as [`weighted_len`] counts it) of the links read, as written.
+fn link_targets(text: &str, allow: &DomainList) -> (Vec<LinkTarget>, usize) {
     let mut found: Vec<LinkTarget> = Vec::new();
-    for url in links::urls(text) {
+    let mut weight = 0;
+    for (url, written) in links::urls(text) {
         // A full list takes no more: the rest of a long text's links cost nothing here.
         if found.len() == MAX_LINKS {
             break;
         }
+        weight += weighted_len(&fingerprint::normalise(&written));
         let Some(host) = url.host_str() else { continue };
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         if allow.contains(&host) {
@@ -382,7 +391,7 @@ pub fn link_targets(text: &str, allow: &DomainList) -> Vec<LinkTarget> {
             found.push(link);
         }
     }
-    found
+    (found, weight)
 }
 
 /// A host as the keys read it: an internationalised name whose letters all read as Latin
@@ -798,7 +807,6 @@ fn mix(mut x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::fingerprint;
 
     fn keys_of(text: &str, audience: Audience) -> Vec<CampaignKey> {
         let normalised = fingerprint::normalise(text);
@@ -809,6 +817,46 @@ mod tests {
 
     fn keys(text: &str) -> Vec<CampaignKey> {
         keys_of(text, Audience::OneToOne)
+    }
+
+    /// A text is long enough to compare by its words, not by the links it carries: "look:
+    /// <link>" has its link's keys only, however long the link, and is merged with another
+    /// text only by a payload; the same link in a text with more to say has bands too.
+    #[test]
+    fn a_text_is_not_long_for_the_links_it_carries() {
+        let bands = |text: &str| {
+            let normalised = fingerprint::normalise(text);
+            campaign_keys(
+                text,
+                &normalised,
+                &DomainList::default(),
+                Audience::OneToOne,
+            )
+            .info()
+            .iter()
+            .filter(|info| info.kind == KeyKind::NearDuplicate)
+            .count()
+        };
+        let link = "https://www.example-videos.com/watch?v=dQw4w9WgXcQ&list=PLx7Yq2Lm9Kp";
+        let short = format!("look: {link}");
+        assert!(weighted_len(&fingerprint::normalise(&short)) >= LONG_TEXT);
+        assert_eq!(bands(&short), 0, "{short}");
+        // Two links do not make it long either, nor does a link the operator allows.
+        assert_eq!(bands(&format!("{short} and bit.ly/3xYz9Qw")), 0);
+        let allowed = DomainList::parse("example-videos.com").unwrap();
+        let normalised = fingerprint::normalise(&short);
+        assert!(campaign_keys(&short, &normalised, &allowed, Audience::OneToOne).is_empty());
+        let long =
+            format!("look at this one, I watched it twice last night and thought of you: {link}");
+        assert_eq!(bands(&long), BANDS, "{long}");
+        // In Chinese as in English.
+        assert_eq!(bands(&format!("看看这个 {link}")), 0);
+        assert_eq!(
+            bands(&format!(
+                "昨天晚上看了两遍，真的很好看，推荐给你看看这个视频 {link}"
+            )),
+            BANDS
+        );
     }
 
     /// A kind's number is in the hash of every key stored under it: replicas of two versions
@@ -906,6 +954,7 @@ mod tests {
 
     fn targets(text: &str, allow: &DomainList) -> Vec<String> {
         link_targets(text, allow)
+            .0
             .into_iter()
             .map(|link| link.target)
             .collect()
