@@ -32,8 +32,8 @@ way they run only for a cold message the sender's rules admitted.
   size of what it reads (BENCHMARKS.md, "One string per campaign key"). The senders are at most
   the limit, so a check is linear in the limit, not in the traffic.
 
-<prefix>:{f:<key>}:v  string  a domain key's vouchers: the last `cap` distinct senders who
-                              carried the domain in an established conversation, {sender (16
+<prefix>:{f:<key>}:v  string  a domain key's vouchers: the last `cap` distinct senders
+                              recorded (`vouch`) who carried the domain in an established conversation, {sender (16
                               bytes), time ('>d')} each, kept for the contact memory. With `cap`
                               of them inside it the domain is vetted and its key counts nothing.
 
@@ -66,8 +66,10 @@ end
 
 -- Where `member` starts among the entries of `stride` bytes from byte `first` to byte `last` of
 -- `raw` (a member is an entry's first bytes), or nil. A plain find, not a string per entry: a
--- match not on an entry's first byte (inside a time) is skipped.
+-- match not on an entry's first byte (inside a time) is skipped. Every list holds a member at
+-- most once (each write drops it before adding it), so the first match is the only one.
 local function entry_at(raw, member, first, last, stride)
+  if member == '' then return nil end
   local from = first
   while true do
     local i = string.find(raw, member, from, true)
@@ -310,7 +312,7 @@ local function vouch(key, sender, now, memory, memory_text, cap)
   local raw, n, horizon = redis.call('GET', key), 0, now - memory
   local slack = math.floor(memory / VOUCH_SLACK_PARTS)
   if raw then
-    local mine, oldest = entry_at(raw, sender, 1, #raw, 24), nil
+    local mine, oldest, newest = entry_at(raw, sender, 1, #raw, 24), nil, nil
     for i = 1, #raw - 23, 24 do
       local at = struct.unpack('>d', raw, i + 16)
       if at > horizon then
@@ -318,12 +320,14 @@ local function vouch(key, sender, now, memory, memory_text, cap)
           n = n + 1
           PARTS[n] = string.sub(raw, i, i + 23)
           if not oldest or at < oldest then oldest = at end
+          if not newest or at > newest then newest = at end
         elseif at + slack > now then
           return
         end
       end
     end
-    if n >= cap and oldest + slack > now then return end
+    -- Not when one is in the future (a replica whose clock ran ahead): it would stay unreplaced.
+    if n >= cap and oldest + slack > now and newest <= now then return end
   end
   n = n + 1
   PARTS[n] = sender .. struct.pack('>d', now)

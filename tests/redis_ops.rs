@@ -585,6 +585,51 @@ async fn a_campaign_key_fuller_than_the_limit_still_refuses() {
     app.assert_store_healthy().await;
 }
 
+/// `friend` writes to `user`, who answers with a link to promo-v.shop: an established message
+/// that vouches for the domain.
+async fn vouch_through(app: &TestApp, user: &str, friend: &str) {
+    assert!(app.single(friend, user, "hey there").await.is_allow());
+    let text = format!("look at promo-v.shop/{user}");
+    assert!(app.single(user, friend, &text).await.is_allow());
+}
+
+/// A replica whose clock is hours ahead vouches for a domain in its future. Vouchers all
+/// within the slack are left as they are (a vetted big site is not written by every message
+/// that links it), but not future ones: the replicas on time replace them as before, so the
+/// domain is vetted a memory after its vouchers on time, not hours past it.
+#[tokio::test]
+async fn vouchers_from_a_replica_with_a_clock_ahead_are_replaced() {
+    use std::time::Duration;
+    for backend in [Backend::Redis, Backend::Cluster] {
+        let vars = [
+            ("FLOODGATE_CAMPAIGN_LIMIT", "3/10m"),
+            ("FLOODGATE_CONTACT_MEMORY", "32h"),
+        ];
+        let (on_time, ahead) = TestApp::pair(backend, &vars).await;
+        ahead.advance(Duration::from_secs(3 * 3600));
+        for (user, friend) in [("ann", "bea"), ("cal", "dan"), ("eve", "fay")] {
+            vouch_through(&ahead, user, friend).await;
+        }
+        for (user, friend) in [("gil", "hal"), ("ivy", "jon"), ("kim", "lou")] {
+            vouch_through(&on_time, user, friend).await;
+        }
+        // A memory and a minute later on time: the vouchers on time have left it, and so would
+        // have the future ones they replaced.
+        on_time.advance(Duration::from_secs(32 * 3600 + 60));
+        let mut allowed = Vec::new();
+        for i in 0..5 {
+            let text = format!("new deals: promo-v.shop/{:x}", 0xfeed + i * 31);
+            let reply = on_time
+                .single(&format!("bot{i}"), &format!("victim{i}"), &text)
+                .await;
+            if reply.is_allow() {
+                allowed.push(i);
+            }
+        }
+        assert_eq!(allowed, [0, 1, 2], "{backend:?}: vetted past its memory");
+    }
+}
+
 /// A replica whose clock is hours ahead writes buckets, strikes and a block in its future. The
 /// replicas on time must not refuse the sender until that future comes: at most for the window
 /// (or the block's own length) from when they first see it.

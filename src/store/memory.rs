@@ -906,13 +906,14 @@ impl MemoryStore {
                     return;
                 }
                 // Vetted already by others who all vouched within the slack: not rewritten by
-                // every message that carries a domain many people share.
+                // every message that carries a domain many people share. Not when one vouched
+                // in the future (a replica whose clock ran ahead): it would stay unreplaced.
                 let mut others = vouchers
                     .0
                     .iter()
                     .filter(|&&(who, at)| at > horizon && who != sender.0);
                 if others.clone().count() as u64 >= VET_SHARERS
-                    && others.all(|&(_, at)| at + slack > now)
+                    && others.all(|&(_, at)| at + slack > now && at <= now)
                 {
                     return;
                 }
