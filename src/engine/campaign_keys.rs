@@ -14,8 +14,9 @@
 //! - a **domain** key per linked registrable domain (not a shortener's): the store counts it
 //!   only while the domain is unvetted, so a run that rotates the whole path on one fresh
 //!   domain stays one run ([`CampaignKey::is_domain`]);
-//! - for a text long enough to tell by its words ([`LONG_TEXT`] weighted characters, its links
-//!   not counted: "look: <link>" is a short text, merged with another only by a payload): [`BANDS`] MinHash LSH
+//! - for a text long enough to tell ([`LONG_TEXT`] weighted characters, the path and query of
+//!   the one page it links not counted: "look: <page>" is a short text, merged with another
+//!   only by a payload): [`BANDS`] MinHash LSH
 //!   band keys over character 3-grams of the normalised text with every run of digits read as
 //!   one placeholder (a reference number does not make a copy different), salted with the
 //!   paths of the message's links (two pages of one site are different texts; a shortener's
@@ -202,9 +203,9 @@ pub fn campaign_keys(
     keys.has_payload = !keys.is_empty();
     // A short text's exact copies need no key of their own: with a payload they share its
     // key, and without one they are what people say to each other.
-    // Long enough by its words: a text is not long for the links it carries (they are
-    // compared as payloads and domains), so "look: <link>" is as short as "look" and is merged
-    // with another only by a payload.
+    // Long enough by its words: a text is not long for the address of the one page it links
+    // (the bands' salt compares it, and its link key counts it), so "look: <page>" is as short
+    // as "look: <site>" and is merged with another only by a payload.
     if audience != Audience::Request
         && weighted_len(normalised).saturating_sub(links_weight) >= LONG_TEXT
     {
@@ -347,16 +348,17 @@ pub struct LinkTarget {
 /// Each link's target — registrable domain, path and the query without tracking parameters
 /// (`bit.ly/x1`, `example.com/promo?id=7`) — skipping allowed domains, at most
 /// `MAX_LINKS` distinct ones. Scheme and `www.` never matter. E-mail addresses are not links
-/// here. And the weighted length (as [`weighted_len`] counts it) of the links read, as written.
+/// here. And [`page_weight`]: how much of the near-duplicate view is the page that salts the
+/// bands.
 fn link_targets(text: &str, allow: &DomainList) -> (Vec<LinkTarget>, usize) {
     let mut found: Vec<LinkTarget> = Vec::new();
-    let mut weight = 0;
+    // The first page's path and query as written, and how many pages there are.
+    let (mut first_page, mut pages) = (None, 0);
     for (url, written) in links::urls(text) {
         // A full list takes no more: the rest of a long text's links cost nothing here.
         if found.len() == MAX_LINKS {
             break;
         }
-        weight += weighted_len(&fingerprint::normalise(&written));
         let Some(host) = url.host_str() else { continue };
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         if allow.contains(&host) {
@@ -388,10 +390,32 @@ fn link_targets(text: &str, allow: &DomainList) -> (Vec<LinkTarget>, usize) {
             shortener,
         };
         if !found.contains(&link) {
+            if !link.shortener {
+                pages += 1;
+                first_page = first_page.or(Some(written));
+            }
             found.push(link);
         }
     }
+    let weight = match first_page {
+        Some(written) if pages == 1 => page_weight(&written),
+        _ => 0,
+    };
     (found, weight)
+}
+
+/// The weighted length ([`weighted_len`]) of a page's path, query and fragment as written
+/// (`/watch?v=…&si=…`): what a share button adds to a text, and what the bands' salt compares
+/// instead. Its scheme, user and host stay text: a pitch moved into them (`claim-your-prize@…`,
+/// `win.a.free.phone.example`) is still words, and so is a shortener's or an allowed link's
+/// whole address (neither salts the bands), where a rotated code beside a short pitch is the
+/// usual smishing text.
+fn page_weight(written: &str) -> usize {
+    let address = written.split_once("://").map_or(written, |(_, rest)| rest);
+    match address.find(['/', '?', '#']) {
+        Some(at) => weighted_len(&fingerprint::normalise(&address[at..])),
+        None => 0,
+    }
 }
 
 /// A host as the keys read it: an internationalised name whose letters all read as Latin
@@ -819,44 +843,46 @@ mod tests {
         keys_of(text, Audience::OneToOne)
     }
 
-    /// A text is long enough to compare by its words, not by the links it carries: "look:
-    /// <link>" has its link's keys only, however long the link, and is merged with another
-    /// text only by a payload; the same link in a text with more to say has bands too.
+    /// A text is long enough for bands by its words, not by the address of the one page it
+    /// links (its path and query, which the bands' salt and its link key compare): "look:
+    /// <page>" is short, and merged with another only by a payload. A link's host and user, a
+    /// shortener's or an allowed link's whole address, and the links of a text with two pages
+    /// stay words: a short pitch beside a rotated short link, or moved into a link's user or
+    /// host, is still compared.
     #[test]
-    fn a_text_is_not_long_for_the_links_it_carries() {
-        let bands = |text: &str| {
+    fn a_text_is_not_long_for_the_page_it_links() {
+        let bands = |text: &str, allow: &DomainList| {
             let normalised = fingerprint::normalise(text);
-            campaign_keys(
-                text,
-                &normalised,
-                &DomainList::default(),
-                Audience::OneToOne,
-            )
-            .info()
-            .iter()
-            .filter(|info| info.kind == KeyKind::NearDuplicate)
-            .count()
+            campaign_keys(text, &normalised, allow, Audience::OneToOne)
+                .info()
+                .iter()
+                .filter(|info| info.kind == KeyKind::NearDuplicate)
+                .count()
         };
-        let link = "https://www.example-videos.com/watch?v=dQw4w9WgXcQ&list=PLx7Yq2Lm9Kp";
-        let short = format!("look: {link}");
+        let none = DomainList::default();
+        let page = "https://www.example-videos.com/watch?v=dQw4w9WgXcQ&list=PLx7Yq2Lm9Kp";
+        let short = format!("look: {page}");
         assert!(weighted_len(&fingerprint::normalise(&short)) >= LONG_TEXT);
-        assert_eq!(bands(&short), 0, "{short}");
-        // Two links do not make it long either, nor does a link the operator allows.
-        assert_eq!(bands(&format!("{short} and bit.ly/3xYz9Qw")), 0);
-        let allowed = DomainList::parse("example-videos.com").unwrap();
-        let normalised = fingerprint::normalise(&short);
-        assert!(campaign_keys(&short, &normalised, &allowed, Audience::OneToOne).is_empty());
+        assert_eq!(bands(&short, &none), 0, "{short}");
+        assert_eq!(bands(&format!("看看这个 {page}"), &none), 0);
         let long =
-            format!("look at this one, I watched it twice last night and thought of you: {link}");
-        assert_eq!(bands(&long), BANDS, "{long}");
-        // In Chinese as in English.
-        assert_eq!(bands(&format!("看看这个 {link}")), 0);
-        assert_eq!(
-            bands(&format!(
-                "昨天晚上看了两遍，真的很好看，推荐给你看看这个视频 {link}"
-            )),
-            BANDS
-        );
+            format!("look at this one, I watched it twice last night and thought of you: {page}");
+        assert_eq!(bands(&long, &none), BANDS, "{long}");
+        let two_pages = format!("{short} or https://other.example/page");
+        let still_words = [
+            "Your parcel is on hold, pay the fee: https://bit.ly/3xYz9Qw",
+            "您的包裹被扣留，请点击链接支付关税 https://bit.ly/3xYz9Qw",
+            "claim now https://claim-your-free-iphone-today@promo.example/x",
+            "claim now at https://win.a.free.iphone.today.promo.example/x",
+            &two_pages,
+        ];
+        for text in still_words {
+            assert_eq!(bands(text, &none), BANDS, "{text}");
+        }
+        let allowed = DomainList::parse("youtube.com").unwrap();
+        let pitch =
+            "Free crypto signals every day, watch now https://youtube.com/watch?v=dQw4w9WgXcQ";
+        assert_eq!(bands(pitch, &allowed), BANDS);
     }
 
     /// A kind's number is in the hash of every key stored under it: replicas of two versions
