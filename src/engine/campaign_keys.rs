@@ -15,7 +15,7 @@
 //!   only while the domain is unvetted, so a run that rotates the whole path on one fresh
 //!   domain stays one run ([`CampaignKey::is_domain`]);
 //! - for a text long enough to tell ([`LONG_TEXT`] weighted characters, the path and query of
-//!   the one page it links not counted: "look: <page>" is a short text, merged with another
+//!   the one page it links not counted: `look: <page>` is a short text, merged with another
 //!   only by a payload): [`BANDS`] MinHash LSH
 //!   band keys over character 3-grams of the normalised text with every run of digits read as
 //!   one placeholder (a reference number does not make a copy different), salted with the
