@@ -354,7 +354,7 @@ fn link_targets(text: &str, allow: &DomainList) -> (Vec<LinkTarget>, usize) {
     let mut found: Vec<LinkTarget> = Vec::new();
     // The first page's path and query as written, and how many pages there are.
     let (mut first_page, mut pages) = (None, 0);
-    for (url, written) in links::urls(text) {
+    for (url, written) in links::urls_as_written(text) {
         // A full list takes no more: the rest of a long text's links cost nothing here.
         if found.len() == MAX_LINKS {
             break;

@@ -38,12 +38,12 @@ impl LinkRules {
 /// The hosts of every link in `text`, in ASCII form.
 pub fn hosts(text: &str) -> Vec<String> {
     urls(text)
-        .filter_map(|(url, _)| url.host_str().map(trim_host))
+        .filter_map(|url| url.host_str().map(trim_host))
         .collect()
 }
 
-/// Every distinct link in `text` (found after NFKC, with or without a scheme), parsed, with the
-/// link as written (after NFKC), in the order each first appears. Cheap for text that cannot hold one: a link needs a dot, which
+/// Every distinct link in `text` (found after NFKC, with or without a scheme), parsed, in the
+/// order each first appears. Cheap for text that cannot hold one: a link needs a dot, which
 /// NFKC makes only from a few characters.
 ///
 /// A link written again is skipped, not parsed again: every reader of these links (the deny
@@ -51,17 +51,28 @@ pub fn hosts(text: &str) -> Vec<String> {
 /// are, so a repeat adds nothing, and 64 KiB of one short link repeated (`http://a@b.1 …`)
 /// made `url::Url::parse` most of a whole decision. The set borrows from the searched text,
 /// so it costs one hash per link: linear in the text.
-pub fn urls(text: &str) -> impl Iterator<Item = (url::Url, String)> {
+pub fn urls(text: &str) -> impl Iterator<Item = url::Url> {
+    links_read(text, parse)
+}
+
+/// [`urls`], each with the link as written (after NFKC): for the campaign keys, which weigh a
+/// page's address as the text shows it. The deny check has no use for the copy.
+pub fn urls_as_written(text: &str) -> impl Iterator<Item = (url::Url, String)> {
+    links_read(text, |link| Some((parse(link)?, link.to_string())))
+}
+
+/// What `read` makes of each distinct link of `text` (see [`urls`]), in order.
+fn links_read<T>(text: &str, read: impl Fn(&str) -> Option<T>) -> std::vec::IntoIter<T> {
     let may_link = text.contains(['.', '．', '﹒', '․']);
     let normalised = if may_link { nfkc(text) } else { "".into() };
     let searched = without_restarts(&normalised);
     let mut finder = LinkFinder::new();
     finder.kinds(&[LinkKind::Url]).url_must_have_scheme(false);
     let mut seen = std::collections::HashSet::new();
-    let links: Vec<(url::Url, String)> = finder
+    let links: Vec<T> = finder
         .links(&searched)
         .filter(|link| seen.insert(link.as_str()))
-        .filter_map(|link| Some((parse(link.as_str())?, link.as_str().to_string())))
+        .filter_map(|link| read(link.as_str()))
         .collect();
     links.into_iter()
 }
